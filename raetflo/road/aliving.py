@@ -1,0 +1,105 @@
+"""Alive transactions: heartbeat and presence on an allowed link (``tk`` 4).
+
+Request and ack carry empty bodies, so their coats are empty; both are signed.
+"""
+from __future__ import annotations
+
+from ..raeting import PcktKind, TrnsKind
+from .packeting import Packet
+from .transacting import Transaction
+
+
+class Aliver(Transaction):
+    """Initiator side: one request, waiting for its ack."""
+
+    kind = TrnsKind.alive
+    Timeout = 2.0
+    RedoTimeoutMin = 0.25
+    RedoTimeoutMax = 1.0
+
+    def alive(self) -> None:
+        stack, remote = self.stack, self.remote
+        if not remote.joined:
+            stack.console.terse(f"Aliver {stack.name}. Must be joined with {remote.name} first\n")
+            stack.incStat("unjoined_remote")
+            stack.join(uid=remote.uid, cascade=self.cascade, timeout=self.timeout)
+            return
+        if not remote.allowed:
+            stack.console.terse(f"Aliver {stack.name}. Must be allowed with {remote.name} first\n")
+            stack.incStat("unallowed_remote")
+            stack.allow(uid=remote.uid, cascade=self.cascade, timeout=self.timeout)
+            return
+        remote.refresh(alived=None)
+        self.add()
+        if self.send(PcktKind.request):
+            self.log("Do Alive")
+
+    def timed_out(self) -> None:
+        self.remove()
+        self.remote.refresh(alived=False)
+        self.log("Timed out")
+
+    def redo(self) -> None:
+        self.resend()
+        self.stack.incStat("redo_alive")
+        self.log("Redo")
+
+    def on_ack(self, packet: Packet) -> None:
+        self.remove()
+        self.remote.refresh(alived=True)
+        self.log("Done")
+        self.stack.incStat("alive_complete")
+
+    def on_nack(self, packet: Packet) -> None:
+        self.remove()
+        self.remote.refresh(alived=None)
+        self.fail("Refused by")
+
+    on_refuse = on_nack
+
+    def on_reject(self, packet: Packet) -> None:
+        self.remove()
+        self.remote.refresh(alived=False)
+        self.fail("Rejected by")
+
+    def on_unjoined(self, packet: Packet) -> None:
+        self.remove()
+        self.remote.refresh(alived=None)
+        self.remote.joined = False
+        self.fail("Refused unjoin by")
+        self.stack.join(uid=self.remote.uid, cascade=self.cascade, timeout=self.timeout)
+
+    def on_unallowed(self, packet: Packet) -> None:
+        self.remove()
+        self.remote.refresh(alived=None)
+        self.remote.allowed = False
+        self.fail("Refused unallow by")
+        self.stack.allow(uid=self.remote.uid, cascade=self.cascade, timeout=self.timeout)
+
+
+class Alivent(Transaction):
+    """Correspondent side: answers a request at once and ends."""
+
+    kind = TrnsKind.alive
+    rmt = True
+
+    def alive(self) -> None:
+        stack, remote = self.stack, self.remote
+        if not remote.joined:
+            remote.refresh(alived=None)
+            stack.console.terse(f"Alivent {stack.name}. Must be joined with {remote.name} first\n")
+            stack.incStat("unjoined_alive_attempt")
+            self.nack(PcktKind.unjoined)
+            return
+        if not remote.allowed:
+            remote.refresh(alived=None)
+            stack.console.terse(f"Alivent {stack.name}. Must be allowed with {remote.name} first\n")
+            stack.incStat("unallowed_alive_attempt")
+            self.nack(PcktKind.unallowed)
+            return
+        if self.decode(self.rxPacket) is None:
+            return
+        if self.send(PcktKind.ack):
+            self.log("Do ack alive")
+            remote.refresh(alived=True)
+            self.log("Done")

@@ -1,0 +1,228 @@
+"""Allow transactions: CurveCP-style hello/cookie/initiate for short-term keys (``tk`` 3).
+
+Precondition: the link is joined. Each allow rekeys the link; on success both sides
+mark it allowed and advance their session id.
+"""
+from __future__ import annotations
+
+import os
+
+from .. import nacling
+from ..raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from .packeting import Packet
+from .transacting import Transaction
+
+
+class AllowBase(Transaction):
+    """What allower and allowent share: raw bodies, signed, not coated."""
+
+    kind = TrnsKind.allow
+    bk = BodyKind.raw
+    ck = CoatKind.nada
+    fk = FootKind.nacl
+    RedoTimeoutMin = 0.25
+    RedoTimeoutMax = 1.0
+    Timeout = 4.0
+
+    def body_bytes(self, packet: Packet) -> bytes | None:
+        body = self.decode(packet)
+        return body if isinstance(body, bytes) else None
+
+    def allowed(self) -> None:
+        """The link has fresh session keys: mark it and start a new session."""
+        remote = self.remote
+        remote.allowed = True
+        remote.alived = True
+        remote.nextSid()
+        remote.removeStaleInitiators()
+        self.stack.dumpRemote(remote)
+
+    def on_nack(self, packet: Packet) -> None:
+        self.remove()
+        self.fail("Refused by")
+
+    on_refuse = on_nack
+
+    def on_reject(self, packet: Packet) -> None:
+        self.remove()
+        self.remote.allowed = False
+        self.fail("Rejected by")
+
+    def invalid(self, stat: str, why: str) -> None:
+        self.stack.console.terse(f"{type(self).__name__} {self.stack.name}. {why}\n")
+        self.stack.incStat(stat)
+        self.nack(PcktKind.reject)
+
+
+class Allower(AllowBase):
+    """Initiator side: hello, then initiate once the cookie arrives."""
+
+    def hello(self) -> None:
+        stack, remote = self.stack, self.remote
+        if remote.joinInProcess():
+            self.log(f"Attempt to allow while join still in process with {remote.name}. "
+                     " Aborting...", prep="", who="")
+            stack.incStat("invalid_allow_attempt")
+            return
+        if remote.allowInProcess():
+            self.log(f"Allow with {remote.name} already in process", prep="", who="")
+            return
+        remote.allowed = None
+        if not remote.joined:
+            stack.console.terse(f"Allower {stack.name}. Must be joined first\n")
+            stack.incStat("unjoined_remote")
+            stack.join(uid=remote.uid, cascade=self.cascade, timeout=self.timeout)
+            return
+        if remote.pubber is None:
+            self.invalid("invalid_allow_attempt", f"No long-term key of {remote.name}")
+            return
+        remote.rekey()
+        self.add()
+        if self.send(PcktKind.hello, nacling.hello_pack(remote.privee, remote.pubber.keyraw)):
+            self.log("Do Hello")
+
+    def redo(self) -> None:
+        if self.last_pk == PcktKind.hello:
+            self.resend()
+            self.stack.incStat("redo_hello")
+            self.log("Redo Hello")
+        elif self.last_pk == PcktKind.initiate:
+            self.resend()
+            self.stack.incStat("redo_initiate")
+            self.log("Redo Initiate")
+
+    def on_cookie(self, packet: Packet) -> None:
+        remote, stack = self.remote, self.stack
+        if self.last_pk != PcktKind.hello:
+            return  # a repeated cookie: our initiate is on its way
+        body = self.body_bytes(packet)
+        if body is None:
+            return
+        try:
+            short, seid, deid, oreo = nacling.cookie_open(body, remote.privee,
+                                                          remote.pubber.keyraw)
+        except nacling.CryptoError as ex:
+            self.invalid("invalid_cookie", f"Invalid cookie: {ex}")
+            return
+        if seid != remote.fuid or deid != remote.uid:
+            self.invalid("invalid_cookie", f"Invalid cookie ids seid {seid} deid {deid}")
+            return
+        remote.set_publee(short)
+        initiate = nacling.initiate_pack(remote.privee, stack.local.priver, short,
+                                         remote.pubber.keyraw, oreo, remote.fqdn)
+        if self.send(PcktKind.initiate, initiate):
+            self.log("Do Initiate")
+
+    def on_ack(self, packet: Packet) -> None:
+        if self.last_pk != PcktKind.initiate:
+            return
+        self.remove()
+        self.send(PcktKind.ack)
+        self.allowed()
+        self.log("Do Ack Final, Done")
+        self.stack.incStat("allow_initiate_complete")
+        self.stack.sendSavedMessages(self.remote)
+        if self.cascade:
+            self.stack.alive(uid=self.remote.uid, cascade=True, timeout=self.timeout)
+
+    def on_unjoined(self, packet: Packet) -> None:
+        self.remove()
+        self.remote.joined = False
+        self.fail("Rejected unjoin by")
+        self.stack.join(uid=self.remote.uid, cascade=self.cascade, timeout=self.timeout)
+
+
+class Allowent(AllowBase):
+    """Correspondent side: cookie for a hello, ack for a valid initiate."""
+
+    rmt = True
+
+    def __init__(self, *args, **kwa) -> None:
+        super().__init__(*args, **kwa)
+        self.oreo = b""
+        self.short: bytes = b""
+
+    def timed_out(self) -> None:
+        self.remove()
+        self.send(PcktKind.refuse)
+        self.stack.incStat("allowent_transaction_failure")
+        self.log("Timed out")
+
+    def hello(self) -> None:
+        """Answer the hello that created this transaction."""
+        stack, remote = self.stack, self.remote
+        if remote.joinInProcess():
+            self.log(f"Attempt to allow while join still in process with {remote.name}. "
+                     "Refusing...", prep="", who="")
+            stack.incStat("invalid_allow_attempt")
+            self.nack(PcktKind.refuse)
+            return
+        for other in list(remote.allowInProcess()):
+            if other.rmt or stack.local.name < remote.name:
+                stack.incStat("redundant_allow_attempt")
+                self.nack(PcktKind.refuse)
+                return
+            other.nack(PcktKind.refuse)
+        remote.allowed = None
+        if not remote.joined:
+            stack.console.terse(f"Allowent {stack.name}. Must be joined with {remote.name} first\n")
+            stack.incStat("unjoined_allow_attempt")
+            self.nack(PcktKind.unjoined)
+            return
+        body = self.body_bytes(self.rxPacket)
+        if body is None:
+            return
+        remote.rekey()
+        self.add()
+        try:
+            self.short = nacling.hello_open(body, stack.local.priver)
+        except nacling.CryptoError as ex:
+            self.invalid("invalid_hello", f"Invalid hello: {ex}")
+            return
+        remote.set_publee(self.short)
+        self.oreo = os.urandom(24)
+        cookie = nacling.cookie_pack(stack.local.priver, self.short, remote.privee.pubraw,
+                                     remote.uid, remote.fuid, self.oreo)
+        if self.send(PcktKind.cookie, cookie):
+            self.log("Do Cookie")
+
+    def on_hello(self, packet: Packet) -> None:
+        self.stack.incStat("duplicate_allow_attempt")
+
+    def redo(self) -> None:
+        if self.last_pk in (PcktKind.cookie, PcktKind.ack):
+            self.resend()
+            self.stack.incStat("redo_cookie" if self.last_pk == PcktKind.cookie else "redo_allow")
+            self.log("Redo Cookie" if self.last_pk == PcktKind.cookie else "Redo Ack")
+
+    def on_initiate(self, packet: Packet) -> None:
+        stack, remote = self.stack, self.remote
+        body = self.body_bytes(packet)
+        if body is None:
+            return
+        try:
+            init = nacling.initiate_open(body, remote.privee, stack.local.priver)
+        except nacling.CryptoError as ex:
+            self.invalid("invalid_initiate", f"Invalid initiate: {ex}")
+            return
+        if init.short_pub != self.short or init.oreo != self.oreo:
+            self.invalid("invalid_initiate", "Invalid initiate: short key or cookie mismatch")
+            return
+        if remote.pubber is None or init.long_pub != remote.pubber.keyraw \
+                or init.vouched != init.short_pub:
+            self.invalid("invalid_initiate", "Invalid initiate: vouch mismatch")
+            return
+        if init.fqdn != stack.local.fqdn:
+            stack.console.terse(f"Allowent {stack.name}. Initiator fqdn '{init.fqdn}' is not "
+                                f"'{stack.local.fqdn}'\n")
+        if self.send(PcktKind.ack):
+            self.allowed()
+            self.log("Do Ack Initiate")
+
+    def on_ack(self, packet: Packet) -> None:
+        if self.last_pk != PcktKind.ack:
+            return
+        self.remove()
+        self.log("Done")
+        self.stack.incStat("allow_correspond_complete")
+        self.stack.sendSavedMessages(self.remote)

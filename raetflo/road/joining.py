@@ -1,0 +1,405 @@
+"""Join transactions: exchange names, roles, uids and long-term keys (``tk`` 1).
+
+The joiner sends a request and waits for a response (or pend); the joinent answers
+according to the key-acceptance policy of its keep. Both sides complete on the joiner's
+final ack. Join packets are unsigned and unencrypted, with JSON bodies and ``si`` 0.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..raeting import OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from .transacting import Transaction
+
+if TYPE_CHECKING:
+    from .estating import RemoteEstate
+    from .packeting import Packet
+
+REQUEST_FIELDS = ("name", "mode", "kind", "verhex", "pubhex", "role")
+RESPONSE_FIELDS = ("name", "mode", "kind", "uid", "verhex", "pubhex", "role")
+
+
+class JoinBody:
+    """The validated fields of a join request or response body."""
+
+    def __init__(self, body: dict, fields: tuple[str, ...]) -> None:
+        missing = [f for f in fields if f not in body]
+        if missing:
+            raise ValueError(f"Missing remote {missing[0]} in join packet")
+        mode = body["mode"]
+        if not isinstance(mode, int) or not 0 <= mode <= 255:
+            raise ValueError(f"Invalid join mode {mode!r}")
+        kind = body["kind"]
+        if not isinstance(kind, int) or not 0 <= kind <= 255:
+            raise ValueError(f"Invalid application kind {kind!r}")
+        for field in ("name", "verhex", "pubhex", "role"):
+            if not isinstance(body[field], str) or not body[field]:
+                raise ValueError(f"Invalid remote {field} in join packet")
+        for field in ("verhex", "pubhex"):
+            value = body[field]
+            if len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
+                raise ValueError(f"Invalid remote {field} in join packet")
+        uid = body.get("uid", 0)
+        if "uid" in fields and (not isinstance(uid, int) or isinstance(uid, bool)
+                                or not 0 < uid <= 0xFFFFFFFF):
+            raise ValueError(f"Invalid remote uid {uid!r} in join packet")
+        self.name: str = body["name"]
+        self.main = bool(mode & OPERATION_MAIN)
+        self.kind: int = int(kind)
+        self.verhex: str = body["verhex"].lower()
+        self.pubhex: str = body["pubhex"].lower()
+        self.role: str = body["role"]
+        self.uid: int = uid
+
+    def same_role_keys(self, remote: RemoteEstate) -> bool:
+        return (self.role == remote.role and self.verhex == remote.verhex
+                and self.pubhex == remote.pubhex)
+
+
+class JoinBase(Transaction):
+    """What joiner and joinent share: head kinds, body, acceptance and record updates."""
+
+    kind = TrnsKind.join
+    bk = BodyKind.json
+    ck = CoatKind.nada
+    fk = FootKind.nada
+
+    def initial_sid(self) -> int:
+        return 0
+
+    def body(self, uid: int | None = None) -> dict:
+        stack = self.stack
+        body: dict[str, Any] = dict(name=stack.local.name,
+                                    mode=OPERATION_MAIN if stack.main else 0,
+                                    kind=stack.kind or 0)
+        if uid is not None:
+            body["uid"] = uid
+        body.update(verhex=stack.local.signer.verhex, pubhex=stack.local.priver.pubhex,
+                    role=stack.local.role)
+        return body
+
+    def parse(self, packet: Packet, fields: tuple[str, ...], stat: str) -> JoinBody | None:
+        body = self.decode(packet)
+        if body is None:
+            return None
+        try:
+            return JoinBody(body, fields)
+        except ValueError as ex:
+            self.stack.console.terse(f"{ex}\n")
+            self.stack.incStat(stat)
+            return None
+
+    def same_all(self, info: JoinBody, fuid: int) -> bool:
+        remote = self.remote
+        return (info.same_role_keys(remote) and info.name == remote.name
+                and tuple(self.rx_sa) == tuple(remote.ha) and fuid == remote.fuid
+                and info.main == bool(remote.main) and info.kind == remote.kind)
+
+    def update_remote(self, info: JoinBody, fuid: int) -> bool:
+        """Adopt name, address, ids and keys from ``info``; False on a name clash."""
+        stack, remote = self.stack, self.remote
+        if info.name != remote.name:
+            other = stack.nameRemotes.get(info.name)
+            if other is not None and other is not remote:
+                self.stack.console.terse(
+                    f"{type(self).__name__} {stack.name}. Name '{info.name}' unavailable for "
+                    f"remote {remote.name}\n")
+                return False
+            if remote.uid in stack.remotes:
+                stack.renameRemote(remote, info.name)
+            else:
+                remote.name = info.name
+        remote.ha = self.rx_sa
+        remote.fuid = fuid
+        remote.main = info.main
+        remote.kind = info.kind
+        remote.role = info.role
+        remote.set_keys(info.verhex, info.pubhex)
+        return True
+
+    def complete(self) -> None:
+        """Mark the link joined and persist it (both sides)."""
+        remote = self.remote
+        if remote.sid == 0:
+            remote.nextSid()
+            remote.removeStaleInitiators()
+        if self.vacuous:
+            remote.rsid = 0
+        remote.joined = True
+        self.stack.dumpRemote(remote)
+        self.stack.dumpLocal()
+
+    def remove(self) -> None:
+        super().remove()
+        joinees = self.stack.joinees
+        if joinees.get(self.sa) is self.remote and not self.remote.joinInProcess():
+            del joinees[self.sa]
+
+    def on_nack(self, packet: Packet) -> None:
+        self.remove()
+        self.fail("Refused by", level="terse")
+
+    on_refuse = on_nack
+
+    def on_reject(self, packet: Packet) -> None:
+        self.remove()
+        self.fail("Rejected by", level="terse")
+        if self.remote.uid in self.stack.remotes:
+            self.stack.removeRemote(self.remote)
+
+
+class Joiner(JoinBase):
+    """Initiator side of a join."""
+
+    RedoTimeoutMin = 1.0
+    RedoTimeoutMax = 4.0
+
+    def __init__(self, stack, remote, timeout=None, cascade=False, renewal=False, **kwa) -> None:
+        timeout = stack.JoinerTimeout if timeout is None else timeout
+        super().__init__(stack, remote, timeout=timeout, cascade=cascade, **kwa)
+        self.renewal = renewal
+        self.vacuous = remote.fuid == 0
+
+    def join(self) -> None:
+        stack, remote = self.stack, self.remote
+        if remote.joinInProcess():
+            self.log(f"Join with {remote.name} already in process. Aborting...", prep="", who="")
+            return
+        remote.joined = None
+        if stack.kind is None:
+            stack.kind = 0
+        if not 0 <= stack.kind <= 255:
+            self.log(f"Invalid application kind field value {stack.kind} for {remote.name}. "
+                     "Aborting...", prep="", who="")
+            return
+        self.add()
+        if not self.send(PcktKind.request, self.body()):
+            return
+        if self.vacuous:
+            stack.joinees[self.sa] = remote
+        self.log("Do Join")
+
+    def redo(self) -> None:
+        if self.last_pk == PcktKind.request:
+            self.resend()
+            self.stack.incStat("joiner_tx_join_redo")
+            self.log("Redo Join")
+        elif self.last_pk == PcktKind.pend:
+            status = self.stack.keep.status_remote(self.remote, dump=False)
+            if status == Acceptance.accepted:
+                self.finish()
+            elif status == Acceptance.rejected:
+                self.remove()
+                self.stack.removeRemote(self.remote)
+
+    def on_response(self, packet: Packet) -> None:
+        self.stack.incStat("joiner_rx_response")
+        info = self.parse(packet, RESPONSE_FIELDS, "invalid_accept")
+        if info is None:
+            self.remove()
+            return
+        stack, remote = self.stack, self.remote
+        if self.vacuous:
+            # first contact: the response tells us who the peer is
+            remote.fuid = info.uid
+            if not self.renewal and not self.update_remote(info, info.uid):
+                self.nack(PcktKind.reject)
+                return
+        same_role_keys = info.same_role_keys(remote)
+        same_all = self.same_all(info, info.uid)
+        if not same_all and not stack.mutable:
+            stack.console.terse(f"Joiner {stack.name}. Attempt to change immutable road by "
+                                f"'{remote.name}'\n")
+            self.nack(PcktKind.reject)
+            return
+        status = stack.keep.status_role(info.role, info.verhex, info.pubhex, dump=True)
+        if status == Acceptance.rejected:
+            if same_role_keys:
+                self.remove()
+                stack.removeRemote(remote)
+            else:
+                self.nack(PcktKind.reject)
+            return
+        remote.acceptance = status
+        if not same_all and not self.update_remote(info, info.uid):
+            self.nack(PcktKind.reject)
+            return
+        if status == Acceptance.accepted:
+            self.finish()
+        else:
+            stack.dumpRemote(remote)
+            self.send(PcktKind.pend)
+            self.log("Do Ack Pend", prep="of")
+
+    def finish(self) -> None:
+        self.complete()
+        self.remove()
+        self.send(PcktKind.ack)
+        self.log("Do Ack Accept, Done")
+        self.stack.incStat("join_initiate_complete")
+        if self.cascade:
+            self.stack.allow(uid=self.remote.uid, cascade=True, timeout=self.timeout)
+
+    def on_pend(self, packet: Packet) -> None:
+        self.stack.incStat("joiner_rx_pend")
+        if self.decode(packet) is not None:
+            self.pended = True
+
+    def on_renew(self, packet: Packet) -> None:
+        stack, remote = self.stack, self.remote
+        self.stack.incStat("joiner_rx_renew")
+        if not stack.mutable:
+            stack.console.terse(f"Joiner {stack.name}. Renew from '{remote.name}' not allowed "
+                                "on immutable road\n")
+            stack.incStat("join_renew_unallowed")
+            self.on_nack(packet)
+            return
+        self.log("Renew from", level="terse")
+        stack.incStat("join_renew_attempt")
+        self.remove()
+        remote.fuid = 0
+        stack.dumpRemote(remote)
+        stack.join(uid=remote.uid, timeout=self.timeout, cascade=self.cascade, renewal=True)
+
+
+class Joinent(JoinBase):
+    """Correspondent side of a join, created by a request with no transaction."""
+
+    RedoTimeoutMin = 0.1
+    RedoTimeoutMax = 2.0
+    rmt = True
+
+    def __init__(self, stack, remote, timeout=None, **kwa) -> None:
+        timeout = stack.JoinentTimeout if timeout is None else timeout
+        super().__init__(stack, remote, timeout=timeout, **kwa)
+        self.vacuous = self.rxPacket.head.de == 0
+
+    def timed_out(self) -> None:
+        self.remove()
+        self.send(PcktKind.nack)
+        self.stack.incStat("joinent_transaction_failure")
+        self.log("Timed out")
+
+    def redo(self) -> None:
+        if self.last_pk == PcktKind.response:
+            self.resend()
+            self.stack.incStat("joinent_tx_accept_redo")
+            self.log("Redo Accept")
+        elif self.last_pk == PcktKind.pend:
+            status = self.stack.keep.status_remote(self.remote, dump=False)
+            if status == Acceptance.accepted:
+                self.accept()
+            elif status == Acceptance.rejected:
+                self.remove()
+                self.stack.removeRemote(self.remote)
+
+    def on_request(self, packet: Packet) -> None:
+        """A repeated request for this live transaction is absorbed."""
+        self.stack.incStat("duplicate_join_attempt")
+        self.log("Duplicate join from", prep="", who=f"{self.remote.name}. Dropping...")
+
+    def join(self) -> None:
+        """Judge the request that created this transaction and answer it."""
+        stack, packet = self.stack, self.rxPacket
+        stack.incStat("joinent_rx_request")
+        info = self.parse(packet, REQUEST_FIELDS, "invalid_join")
+        if info is None:
+            return
+        if not self.resolve_races(info):
+            return
+        fuid = packet.head.se
+        if self.vacuous:
+            if not stack.main:
+                stack.console.terse(f"Joinent {stack.name}. Invalid vacuous join not main\n")
+                self.nack(PcktKind.reject)
+                return
+            known = stack.nameRemotes.get(info.name)
+            if known is not None and known is not self.remote:
+                self.adopt(known)
+            elif self.remote.uid not in stack.remotes:
+                if self.remote.fuid and self.remote.fuid != fuid:
+                    self.nack(PcktKind.reject)
+                    return
+                self.remote.name = info.name
+                self.remote.main, self.remote.kind = info.main, info.kind
+                self.remote.role, self.remote.fuid = info.role, fuid
+                self.remote.set_keys(info.verhex, info.pubhex)
+        remote = self.remote
+        same_role_keys = info.same_role_keys(remote)
+        same_all = self.same_all(info, fuid)
+        if not same_all and not stack.mutable:
+            stack.console.terse(f"Joinent {stack.name}. Attempt to change immutable road by "
+                                f"'{remote.name}'\n")
+            self.nack(PcktKind.reject)
+            return
+        status = stack.keep.status_role(info.role, info.verhex, info.pubhex, dump=True)
+        if status == Acceptance.rejected:
+            stack.console.concise(
+                f"Joinent {stack.name}. Keys of role='{info.role}' rejected for remote "
+                f"name='{info.name}' nuid='{remote.uid}' fuid='{fuid}' ha='{self.sa}'\n")
+            if same_role_keys and remote.uid in stack.remotes:
+                stack.removeRemote(remote)
+            else:
+                self.nack(PcktKind.reject)
+            return
+        remote.acceptance = status
+        if not same_all and not self.update_remote(info, fuid):
+            self.nack(PcktKind.reject)
+            return
+        if remote.uid not in stack.remotes:
+            stack.addRemote(remote)
+            stack.console.concise(
+                f"Joinent {stack.name}. Added new remote name='{remote.name}' nuid='{remote.uid}' "
+                f"fuid='{remote.fuid}' ha='{remote.ha}' role='{remote.role}'\n")
+        self.add()
+        remote.joined = None
+        if status == Acceptance.accepted:
+            self.accept()
+        else:
+            stack.dumpRemote(remote)
+            self.send(PcktKind.pend)
+            self.redoTimer.restart(duration=0.0)  # first status re-check at once
+            self.log("Do Ack Pending accept", prep="of")
+
+    def adopt(self, remote: RemoteEstate) -> None:
+        """Continue this vacuous join on the known record of the same name."""
+        self.stack.joinees[self.sa] = remote
+        self.remote = remote
+
+    def resolve_races(self, info: JoinBody) -> bool:
+        """Settle other joins on this record; False when this one must yield."""
+        stack = self.stack
+        for other in list(self.remote.joinInProcess()):
+            if other is self:
+                continue
+            if other.rmt:
+                stack.incStat("redundant_join_attempt")
+                self.nack(PcktKind.refuse)
+                return False
+            if self.vacuous and not other.vacuous:
+                self.nack(PcktKind.refuse)
+                return False
+            if not self.vacuous and other.vacuous:
+                other.nack(PcktKind.refuse)
+                continue
+            if stack.local.name < info.name:
+                self.nack(PcktKind.refuse)
+                return False
+            other.nack(PcktKind.refuse)
+        return True
+
+    def accept(self) -> None:
+        self.send(PcktKind.response, self.body(uid=self.remote.uid))
+        self.log("Do Accept", prep="of")
+
+    def on_ack(self, packet: Packet) -> None:
+        self.stack.incStat("joinent_rx_ack")
+        self.complete()
+        self.remove()
+        self.log("Done")
+        self.stack.incStat("join_correspond_complete")
+
+    def on_pend(self, packet: Packet) -> None:
+        self.stack.incStat("joinent_rx_pend")
+        if self.decode(packet) is not None:
+            self.pended = True

@@ -1,0 +1,169 @@
+"""Routing of received road packets to transactions, and stale replies.
+
+Given a parsed and verified packet and its source address, find the remote record and
+the transaction it belongs to, start a correspondent for a first packet, or answer a
+stale packet with a nack (or renew). Pure protocol logic: no sockets, no files.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..raeting import NACK_KINDS, STARTERS, BodyKind, PcktKind, TrnsKind
+from .allowing import Allowent
+from .aliving import Alivent
+from .joining import Joinent
+from .packeting import Head, Packet, PacketError
+from .transacting import packet_index
+
+if TYPE_CHECKING:
+    from .estating import Address, RemoteEstate
+    from .stacking import RoadStack
+
+
+def route(stack: RoadStack, packet: Packet, sa: Address) -> None:
+    """Hand ``packet`` to its transaction or start / refuse one."""
+    head = packet.head
+    if head.bf:
+        return
+    if head.tk == TrnsKind.join:
+        remote = join_remote(stack, packet, sa)
+    else:
+        remote = session_remote(stack, packet, sa)
+    if remote is None:
+        return
+    transaction = remote.transactions.get(packet_index(head, sa))
+    if transaction is not None:
+        transaction.receive(packet, sa)
+        return
+    if head.cf:
+        stale_correspondent(stack, packet, sa, remote)
+        return
+    if (head.tk, head.pk) not in STARTERS:
+        stack.incStat("stale_packet")
+        return
+    correspond(stack, packet, sa, remote)
+
+
+def join_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstate | None:
+    """Record a join packet belongs to; a provisional one for a first vacuous request."""
+    head = packet.head
+    if head.si != 0:
+        drop(stack, "join_invalid_sid", f"Nonzero join sid '{head.si}' in packet from {sa}")
+        return None
+    if head.cf:  # we are the joiner
+        if head.de == 0:
+            drop(stack, "join_invalid_nuid", f"Invalid join correspondence from '{sa}', nuid zero")
+            return None
+        if head.se == 0:
+            remote = stack.joinees.get(sa)
+            if remote is None or remote.uid != head.de:
+                drop(stack, "join_stale", f"Stale join correspondence from '{sa}'")
+                return None
+            return remote
+        remote = stack.remotes.get(head.de)
+        if remote is None:
+            drop(stack, "unknown_destination_uid", f"Unknown remote destination '{head.de}'")
+        return remote
+    if head.se == 0:
+        drop(stack, "join_invalid_fuid", f"Invalid join initiatance from '{sa}', fuid zero")
+        return None
+    if head.de == 0:
+        remote = stack.joinees.get(sa)
+        if remote is not None and remote.fuid and remote.fuid != head.se \
+                and not remote.joinInProcess():
+            del stack.joinees[sa]
+            remote = None
+        if remote is None:
+            if head.pk != PcktKind.request:
+                drop(stack, "join_stale",
+                     f"Stale join initiatance from '{sa}', Not a request and no remote")
+                return None
+            remote = stack.provisional(sa)
+        return remote
+    remote = stack.remotes.get(head.de)
+    if remote is None:
+        stack.incStat("stale_nuid")
+        stack.console.terse(f"Stack '{stack.name}'. Stale nuid '{head.de}' in packet from {sa}. "
+                            "Renewing....\n")
+        if head.pk == PcktKind.request:
+            reply_stale(stack, packet, sa, PcktKind.renew)
+    return remote
+
+
+def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstate | None:
+    """Record of a non-join packet after the session id checks."""
+    head = packet.head
+    if head.si == 0 or head.se == 0 or head.de == 0:
+        drop(stack, "invalid_sid",
+             f"Invalid zero id for transaction {head.tk} packet {head.pk} from {sa}")
+        return None
+    remote = stack.remotes.get(head.de)
+    if remote is None:
+        drop(stack, "unknown_destination_uid", f"Unknown remote destination '{head.de}'")
+        return None
+    if remote.reaped:
+        remote.unreap()
+    if not head.cf:
+        if not remote.validRsid(head.si):
+            stack.incStat("stale_sid")
+            stack.console.terse(f"Stack '{stack.name}'. Invalid nonjoin from '{remote.name}'. "
+                                f"Invalid sid {head.si} in packet given prior sid {remote.rsid}\n")
+            if head.pk not in NACK_KINDS:
+                reply_stale(stack, packet, sa, PcktKind.nack)
+            return None
+        if head.si != remote.rsid:
+            remote.rsid = head.si
+            remote.removeStaleCorrespondents()
+            remote.doneTransactions.clear()
+    return remote
+
+
+def correspond(stack: RoadStack, packet: Packet, sa: Address, remote: RemoteEstate) -> None:
+    """Start the correspondent a first packet asks for."""
+    head = packet.head
+    kwa = dict(sid=head.si, tid=head.ti, rxPacket=packet, sa=sa)
+    if head.tk == TrnsKind.join:
+        joinent = Joinent(stack, remote, **kwa)
+        joinent.join()
+        stack.forget_provisional(sa, joinent.remote)
+    elif head.tk == TrnsKind.allow:
+        Allowent(stack, remote, **kwa).hello()
+    elif head.tk == TrnsKind.alive:
+        Alivent(stack, remote, **kwa).alive()
+    else:
+        stack.correspond_message(packet, sa, remote)
+
+
+def stale_correspondent(stack: RoadStack, packet: Packet, sa: Address,
+                        remote: RemoteEstate) -> None:
+    """A correspondent's packet for a transaction we no longer have: nack it."""
+    head = packet.head
+    if head.pk in NACK_KINDS:
+        return
+    stack.incStat("stale_correspondent_attempt")
+    stack.console.terse(f"Staler '{stack.name}'. Stale transaction '{head.tk}' packet "
+                        f"'{head.pk}' from '{sa}' in {head.ti} nacking...\n")
+    if reply_stale(stack, packet, sa, PcktKind.nack):
+        stack.incStat("stale_correspondent_nack")
+
+
+def reply_stale(stack: RoadStack, packet: Packet, sa: Address, pk: PcktKind) -> bool:
+    """Answer ``packet`` with an empty ``pk`` packet mirrored from its head."""
+    rx = packet.head
+    head = Head(hk=stack.Hk, pk=pk, tk=rx.tk, cf=not rx.cf, se=rx.de, de=rx.se, si=rx.si,
+                ti=rx.ti, bk=BodyKind.json, ck=rx.ck, fk=rx.fk)
+    try:
+        packed = stack.pack(head, None, None)
+    except PacketError as ex:
+        stack.console.terse(f"{ex}\n")
+        stack.incStat("packing_error")
+        return False
+    stack.tx(packed, sa)
+    if not rx.cf:
+        stack.incStat("stale_initiator_nack")
+    return True
+
+
+def drop(stack: RoadStack, stat: str, why: str) -> None:
+    stack.incStat(stat)
+    stack.console.terse(f"Stack '{stack.name}'. {why}. Dropping...\n")

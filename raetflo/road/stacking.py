@@ -1,0 +1,501 @@
+"""RoadStack: a UDP estate with a keep, remote records and RAET transactions."""
+from __future__ import annotations
+
+import traceback
+import uuid
+from collections import deque
+from typing import Any, Iterable
+
+from ioflo.aid.odicting import odict
+from ioflo.aid.timing import StoreTimer
+from ioflo.base.consoling import getConsole
+from ioflo.base.storing import Store
+
+from .. import raeting
+from ..raeting import BodyKind, CoatKind, FootKind, HeadKind
+from . import packeting, routing
+from .aliving import Aliver
+from .allowing import Allower
+from .estating import Address, EstateError, LocalEstate, RemoteEstate
+from .joining import Joiner
+from .keeping import KeepError, RoadKeep
+from .packeting import Head, Packet, PacketError
+from .transacting import decode_packet, pack_packet
+from .transport import BLOCKING_ERRORS, TransportError, UdpServer
+
+
+class StackError(Exception):
+    """A bad stack argument or operation (names, uids, addresses, sockets)."""
+
+
+def listen_ha(ha: Any) -> Address:
+    """Validate a listening address; host '' means all interfaces."""
+    if ha is None:
+        return ("0.0.0.0", raeting.RAET_PORT)
+    if (not isinstance(ha, (tuple, list)) or len(ha) != 2 or not isinstance(ha[0], str)
+            or not isinstance(ha[1], int) or isinstance(ha[1], bool)
+            or not 0 <= ha[1] <= 65535):
+        raise StackError(f"Invalid listening address ha={ha!r}: expected (host, port)")
+    return (ha[0] or "0.0.0.0", ha[1])
+
+
+class RoadStack:
+    """One UDP socket, one local estate, the remote records and their transactions."""
+
+    Hk = HeadKind.raet
+    Bk = BodyKind.json
+    Ck = CoatKind.nacl
+    Fk = FootKind.nacl
+    Bf = False
+    BurstSize = 0
+    Period = 1.0
+    Offset = 0.5
+    Interim = 3600.0
+    JoinerTimeout = 5.0
+    JoinentTimeout = 5.0
+    MsgStaleTimeout = 600.0
+    Uid = 0
+    RxBudget = 4096  # most datagrams read in one serviceReceives
+
+    def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
+                 eha: Any = None, iha: Any = None, role: str | None = None,
+                 sigkey: Any = None, prikey: Any = None, main: bool | None = None,
+                 mutable: bool | None = None, kind: int | None = None,
+                 auto: int | None = None, keep: RoadKeep | None = None,
+                 dirpath: str | None = None, basedirpath: str | None = None,
+                 clean: bool = False, cleanlocal: bool = False, cleanremote: bool = False,
+                 period: float | None = None, offset: float | None = None,
+                 interim: float | None = None, veritive: bool = True, bufcnt: int = 2,
+                 store: Store | None = None, puid: int | None = None,
+                 local: LocalEstate | None = None, server: Any = None,
+                 rxMsgs: deque | None = None, txMsgs: deque | None = None,
+                 rxes: deque | None = None, txes: deque | None = None,
+                 stats: odict | None = None, version: int = 0, bk: int | None = None,
+                 **_unused: Any) -> None:
+        self.console = getConsole()
+        self.store = store if store is not None else Store(stamp=0.0)
+        self.main = main
+        self.mutable = mutable
+        self.kind = kind
+        self.veritive = veritive
+        self.bufcnt = bufcnt
+        self.version = version
+        if bk is not None:
+            self.Bk = BodyKind(bk)
+        self.period = self.Period if period is None else period
+        self.offset = self.Offset if offset is None else offset
+        self.interim = self.Interim if interim is None else interim
+        self.stats = stats if stats is not None else odict()
+        self.statTimer = StoreTimer(self.store)
+        self.rxes = rxes if rxes is not None else deque()
+        self.txes = txes if txes is not None else deque()
+        self.rxMsgs = rxMsgs if rxMsgs is not None else deque()
+        self.txMsgs = txMsgs if txMsgs is not None else deque()
+        self.remotes: odict = odict()  # uid -> RemoteEstate
+        self.nameRemotes: odict = odict()  # name -> RemoteEstate
+        self.joinees: odict = odict()  # (host, port) -> RemoteEstate during vacuous joins
+        self.alloweds: odict = odict()
+        self.aliveds: odict = odict()
+        self.reapeds: odict = odict()
+        self.availables: set = set()
+        self.changeds: odict = odict(plus=set(), minus=set())
+
+        name = name or f"estate_{uuid.uuid1().hex}"
+        if not isinstance(name, str):
+            raise StackError(f"Invalid stack name {name!r}")
+        try:
+            self.keep = keep if keep is not None else RoadKeep(
+                stackname=name, dirpath=dirpath, basedirpath=basedirpath, auto=auto)
+        except KeepError as ex:
+            raise StackError(f"Stack '{name}': {ex}") from ex
+        if clean or cleanlocal:
+            self.keep.clear_local()
+        if clean or cleanremote:
+            self.keep.clear_all_remotes()
+
+        listen = listen_ha(ha)
+        saved = self.keep.load_local() if local is None else None
+        self.puid = self.Uid if puid is None else puid
+        if saved:
+            self.puid = saved["puid"]
+            listen = listen_ha(tuple(saved["aha"]))
+            local = LocalEstate(stack=self, name=saved["name"], uid=saved["uid"],
+                                ha=tuple(saved["ha"]), iha=saved["iha"],
+                                natted=saved["natted"], fqdn=saved["fqdn"],
+                                dyned=saved["dyned"], role=saved["role"],
+                                sigkey=saved["sighex"], prikey=saved["prihex"])
+        elif local is None:
+            try:
+                local = LocalEstate(stack=self, name=name, uid=uid,
+                                    ha=eha if eha is not None else listen, iha=iha,
+                                    role=role, sigkey=sigkey, prikey=prikey)
+            except (EstateError, ValueError) as ex:
+                raise StackError(f"Stack '{name}': {ex}") from ex
+        else:
+            local.stack = self
+        self.local = local
+        if server is None:
+            try:
+                server = UdpServer(listen, bufsize=raeting.UDP_MAX_PACKET_SIZE * bufcnt)
+            except TransportError as ex:
+                raise StackError(f"Stack '{self.name}': {ex.strerror}") from ex
+        self.server = server
+        self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
+        self.restoreRemotes()
+        self.dumpLocal()
+        self.dumpRemotes()
+
+    # identity -----------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.local.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.local.name = value
+
+    @property
+    def ha(self) -> Address:
+        return self.server.ha
+
+    aha = ha
+
+    @property
+    def uid(self) -> int:
+        return self.local.uid
+
+    def nextUid(self) -> int:
+        """Next uid not used by the local estate or a remote record."""
+        local = getattr(self, "local", None)
+        while True:
+            self.puid = raeting.next_id(self.puid, raeting.UID_ROLLOVER)
+            if self.puid not in self.remotes and (local is None or local.uid != self.puid):
+                return self.puid
+
+    # statistics -----------------------------------------------------------------
+    def incStat(self, key: str, delta: int = 1) -> None:
+        self.stats[key] = self.stats.get(key, 0) + delta
+
+    def updateStat(self, key: str, value: int) -> None:
+        self.stats[key] = value
+
+    def clearStat(self, key: str) -> None:
+        if key in self.stats:
+            self.stats[key] = 0
+
+    def clearStats(self) -> None:
+        for key in self.stats:
+            self.stats[key] = 0
+        self.statTimer.restart()
+
+    # remotes ------------------------------------------------------------------
+    @property
+    def transactions(self) -> list:
+        return [t for remote in self.remotes.values() for t in remote.transactions.values()]
+
+    def addRemote(self, remote: RemoteEstate, dump: bool = False) -> None:
+        """Index ``remote`` by uid and name; StackError on any clash."""
+        if remote.stack is not self:
+            raise StackError(f"Remote '{remote.name}' was made for another stack")
+        if remote.uid in self.remotes or remote.uid == self.local.uid:
+            raise StackError(f"Remote uid {remote.uid} already in use")
+        if remote.name in self.nameRemotes or remote.name == self.local.name:
+            raise StackError(f"Remote name '{remote.name}' already in use")
+        self.remotes[remote.uid] = remote
+        self.nameRemotes[remote.name] = remote
+        if dump:
+            self.dumpRemote(remote)
+
+    def removeRemote(self, remote: RemoteEstate, clear: bool = True) -> None:
+        """Forget ``remote``: nack and drop its transactions, then unindex it."""
+        for transaction in list(remote.transactions.values()):
+            transaction.nack()
+        self.remotes.pop(remote.uid, None)
+        if self.nameRemotes.get(remote.name) is remote:
+            del self.nameRemotes[remote.name]
+        for ha, joinee in list(self.joinees.items()):
+            if joinee is remote:
+                del self.joinees[ha]
+        if clear:
+            self.keep.clear_remote(remote.name)
+
+    def removeAllRemotes(self, clear: bool = True) -> None:
+        for remote in list(self.remotes.values()):
+            self.removeRemote(remote, clear=clear)
+
+    def renameRemote(self, remote: RemoteEstate, new: str, clear: bool = True,
+                     dump: bool = False) -> None:
+        if new == remote.name:
+            return
+        if new in self.nameRemotes or new == self.local.name:
+            raise StackError(f"Remote name '{new}' already in use")
+        old = remote.name
+        del self.nameRemotes[old]
+        remote.name = new
+        self.nameRemotes[new] = remote
+        if clear:
+            self.keep.clear_remote(old)
+        if dump:
+            self.dumpRemote(remote)
+
+    def retrieveRemote(self, uid: int | None = None) -> RemoteEstate | None:
+        if uid is None:
+            return next(iter(self.remotes.values()), None)
+        return self.remotes.get(uid)
+
+    def fetchUidByName(self, name: str) -> int | None:
+        remote = self.nameRemotes.get(name)
+        return remote.uid if remote is not None else None
+
+    def newRemote(self, **kwa: Any) -> RemoteEstate:
+        return RemoteEstate(stack=self, **kwa)
+
+    def provisional(self, sa: Address) -> RemoteEstate:
+        """Record for a first vacuous join request from ``sa``, indexed only by address."""
+        remote = self.newRemote(fuid=0, sid=0, ha=sa)
+        self.joinees[sa] = remote
+        return remote
+
+    def forget_provisional(self, sa: Address, remote: RemoteEstate) -> None:
+        """Drop the address entry of a join request that started nothing."""
+        if self.joinees.get(sa) is remote and not remote.joinInProcess():
+            del self.joinees[sa]
+
+    # keep ---------------------------------------------------------------------------
+    def dumpLocal(self) -> None:
+        local = self.local
+        self.keep.dump_local(odict(name=local.name, uid=local.uid, ha=list(local.ha),
+                                   iha=local.iha, natted=local.natted, fqdn=local.fqdn,
+                                   dyned=local.dyned, sid=local.sid, puid=self.puid,
+                                   aha=list(self.ha), role=local.role))
+        self.keep.dump_local_role(odict(role=local.role, sighex=local.signer.keyhex,
+                                        prihex=local.priver.keyhex))
+
+    def dumpRemote(self, remote: RemoteEstate) -> None:
+        self.keep.dump_remote(odict(name=remote.name, uid=remote.uid, fuid=remote.fuid,
+                                    ha=list(remote.ha), iha=remote.iha, natted=remote.natted,
+                                    fqdn=remote.fqdn, dyned=remote.dyned, sid=remote.sid,
+                                    main=remote.main, kind=remote.kind, joined=remote.joined,
+                                    role=remote.role))
+        if remote.verfer is not None and remote.pubber is not None:
+            self.keep.dump_remote_role(odict(role=remote.role, acceptance=remote.acceptance,
+                                             verhex=remote.verhex, pubhex=remote.pubhex))
+
+    def dumpRemotes(self) -> None:
+        for remote in self.remotes.values():
+            self.dumpRemote(remote)
+
+    def restoreRemotes(self) -> None:
+        """Rebuild remote records from the keep; each resumes with ``sid + 1``."""
+        for data in self.keep.load_all_remotes().values():
+            try:
+                remote = self.newRemote(
+                    uid=data["uid"], fuid=data["fuid"], ha=tuple(data["ha"]),
+                    name=data["name"], iha=data["iha"], natted=data["natted"],
+                    fqdn=data["fqdn"], dyned=data["dyned"], sid=data["sid"],
+                    main=data["main"], kind=data["kind"], joined=data["joined"],
+                    role=data["role"], acceptance=data["acceptance"],
+                    verkey=data["verhex"], pubkey=data["pubhex"])
+                remote.nextSid()
+                self.addRemote(remote)
+            except (EstateError, StackError, ValueError, TypeError, KeyError) as ex:
+                self.console.terse(f"Stack '{self.name}': cannot restore remote "
+                                   f"{data.get('name')!r} from keep: {ex}\n")
+                self.incStat("failed_restore_remote")
+        for uid in self.remotes:
+            if uid > self.puid:
+                self.puid = uid
+
+    def clearAllDir(self) -> None:
+        self.keep.clearAllDir()
+
+    def clearAllKeeps(self) -> None:
+        self.keep.clear_all()
+
+    # transactions ---------------------------------------------------------------------
+    def _remote(self, uid: int | None) -> RemoteEstate | None:
+        remote = self.retrieveRemote(uid)
+        if remote is None:
+            self.console.terse(f"Invalid remote destination estate id '{uid}'\n")
+            self.incStat("invalid_remote_eid")
+        return remote
+
+    def join(self, uid: int | None = None, timeout: float | None = None,
+             cascade: bool = False, renewal: bool = False) -> None:
+        """Start a join with remote ``uid`` (default: the first remote)."""
+        remote = self._remote(uid)
+        if remote is not None:
+            Joiner(self, remote, timeout=timeout, cascade=cascade, renewal=renewal).join()
+
+    def allow(self, uid: int | None = None, timeout: float | None = None,
+              cascade: bool = False) -> None:
+        """Start an allow (short-term key exchange) with remote ``uid``."""
+        remote = self._remote(uid)
+        if remote is not None:
+            Allower(self, remote, timeout=timeout, cascade=cascade).hello()
+
+    def alive(self, uid: int | None = None, timeout: float | None = None,
+              cascade: bool = False) -> None:
+        """Start an alive (heartbeat) with remote ``uid``."""
+        remote = self._remote(uid)
+        if remote is not None:
+            Aliver(self, remote, timeout=timeout, cascade=cascade).alive()
+
+    def sendSavedMessages(self, remote: RemoteEstate) -> None:
+        """Queue again the messages saved while ``remote`` was not allowed."""
+        while remote.messages:
+            body = remote.messages.popleft()
+            self.txMsgs.append((body, remote.uid, None))
+
+    def correspond_message(self, packet: Packet, sa: Address, remote: RemoteEstate) -> None:
+        self.incStat("stale_packet")
+
+    # packets --------------------------------------------------------------------------
+    def pack(self, head: Head, body: Any, remote: RemoteEstate | None) -> bytes:
+        """Encode, encrypt for ``remote`` and sign one unsegmented packet."""
+        signer = self.local.signer if head.fk == FootKind.nacl else None
+        box = remote.box if remote is not None and head.ck == CoatKind.nacl else None
+        return pack_packet(head, body, signer, box)
+
+    def unpack_body(self, packet: Packet, remote: RemoteEstate) -> Any:
+        box = remote.box if packet.head.ck == CoatKind.nacl else None
+        return decode_packet(packet, box)
+
+    def tx(self, packed: bytes, ha: Address) -> None:
+        self.txes.append((packed, ha))
+
+    def parse(self, data: bytes) -> Packet:
+        """Parse and verify one datagram; PacketError when it must be dropped."""
+        packet = packeting.parse(data, veritive=self.veritive)
+        if packet.head.fk == FootKind.nacl:
+            remote = self.remotes.get(packet.head.de)
+            if remote is None or remote.verfer is None:
+                raise PacketError("unknown_verifier",
+                                  f"no verify key for destination {packet.head.de}")
+            packeting.verify(packet, remote.verfer)
+        return packet
+
+    def processRx(self, data: bytes, sa: Address) -> None:
+        """Parse, verify and route one datagram. Never raises."""
+        try:
+            packet = self.parse(data)
+        except PacketError as ex:
+            self.incStat("parsing_outer_error")
+            self.incStat(f"rx_{ex.reason}")
+            self.console.terse(f"Stack '{self.name}': dropped packet from {sa}: {ex}\n")
+            return
+        try:
+            routing.route(self, packet, sa)
+        except Exception:  # a bug must not take the stack down; make it loud instead
+            self.incStat("rx_exception")
+            self.console.terse(f"Stack '{self.name}': error handling packet from {sa}:\n"
+                               f"{traceback.format_exc()}\n")
+
+    # service ---------------------------------------------------------------------------
+    def serviceReceives(self) -> None:
+        for _ in range(self.RxBudget):
+            item = self.server.receive()
+            if item is None:
+                break
+            self.rxes.append(item)
+
+    def serviceReceiveOnce(self) -> None:
+        item = self.server.receive()
+        if item is not None:
+            self.rxes.append(item)
+
+    def serviceRxes(self) -> None:
+        while self.rxes:
+            data, sa = self.rxes.popleft()
+            self.processRx(data, sa)
+
+    def serviceRxOnce(self) -> None:
+        if self.rxes:
+            data, sa = self.rxes.popleft()
+            self.processRx(data, sa)
+
+    def process(self) -> None:
+        """Run transaction timers of every remote."""
+        for remote in list(self.remotes.values()):
+            remote.process()
+
+    def serviceTxMsgs(self) -> None:
+        while self.txMsgs:
+            self.serviceTxMsgOnce()
+
+    def serviceTxMsgOnce(self) -> None:
+        if self.txMsgs:
+            self.txMsgs.popleft()
+            self.incStat("unallowed_message_attempt")
+
+    def serviceTxes(self) -> None:
+        """Send queued datagrams; a destination that would block waits for the next pass."""
+        blocked: set = set()
+        held: deque = deque()
+        while self.txes:
+            packed, ha = self.txes.popleft()
+            if ha in blocked:
+                held.append((packed, ha))
+                continue
+            try:
+                self.server.send(packed, ha)
+            except OSError as ex:
+                if ex.errno in BLOCKING_ERRORS:
+                    blocked.add(ha)
+                    held.append((packed, ha))
+                else:
+                    self.incStat("tx_error")
+                    self.console.terse(f"Stack '{self.name}': cannot send to {ha}: {ex}\n")
+        self.txes.extend(held)
+
+    def serviceTxOnce(self) -> None:
+        if self.txes:
+            packed, ha = self.txes.popleft()
+            try:
+                self.server.send(packed, ha)
+            except OSError as ex:
+                if ex.errno in BLOCKING_ERRORS:
+                    self.txes.appendleft((packed, ha))
+                else:
+                    self.incStat("tx_error")
+
+    def serviceAllRx(self) -> None:
+        self.serviceReceives()
+        self.serviceRxes()
+        self.process()
+
+    def serviceAllTx(self) -> None:
+        self.serviceTxMsgs()
+        self.serviceTxes()
+
+    def serviceAll(self) -> None:
+        """Receive and handle everything waiting, run timers, then send."""
+        self.serviceAllRx()
+        self.serviceAllTx()
+
+    def serviceOneAllRx(self) -> None:
+        self.serviceReceiveOnce()
+        self.serviceRxOnce()
+        self.process()
+
+    def serviceOneAllTx(self) -> None:
+        self.serviceTxMsgOnce()
+        self.serviceTxOnce()
+
+    def serviceServer(self) -> None:
+        self.serviceReceives()
+        self.serviceTxes()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def service_stacks(stacks: Iterable[RoadStack], duration: float = 1.0, step: float = 0.1) -> None:
+    """Service ``stacks`` in virtual time for ``duration`` seconds (for tests and examples)."""
+    stacks = list(stacks)
+    stores = {id(s.store): s.store for s in stacks}
+    for _ in range(int(round(duration / step))):
+        for stack in stacks:
+            stack.serviceAll()
+        for store in stores.values():
+            store.advanceStamp(step)

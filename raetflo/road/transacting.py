@@ -1,0 +1,229 @@
+"""Transaction base: timers, redo back-off, packet building and the shared log format.
+
+A transaction is one side of one exchange with one remote. It is driven by its stack:
+``receive(packet)`` for each matching packet and ``process()`` on every service pass.
+It never touches sockets: outgoing packets go to ``stack.tx`` and time is the stack's
+Store stamp.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ioflo.aid.timing import StoreTimer
+
+from .. import raeting
+from ..raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from . import packeting
+from .packeting import Head, Packet, PacketError
+
+if TYPE_CHECKING:
+    from .estating import Address, RemoteEstate
+    from .stacking import RoadStack
+
+Index = tuple
+
+
+def packet_index(head: Head, source: Address, sent: bool = False) -> Index:
+    """Transaction index ``(rf, le, re, si, ti, bf)`` of a received (or sent) packet."""
+    if sent:
+        rf, le, re = head.cf, head.se, head.de
+        vacuous = (head.de == 0 and not head.cf) or (head.se == 0 and head.cf)
+    else:
+        rf, le, re = not head.cf, head.de, head.se
+        vacuous = (head.se == 0 and head.cf) or (head.de == 0 and not head.cf)
+    return (rf, le, source if vacuous else re, head.si, head.ti, head.bf)
+
+
+class Transaction:
+    """One side of one exchange; subclasses set the kind, timers and packet handlers."""
+
+    kind: ClassVar[TrnsKind] = TrnsKind.unknown
+    Timeout: ClassVar[float] = 0.0
+    RedoTimeoutMin: ClassVar[float] = 0.25
+    RedoTimeoutMax: ClassVar[float] = 1.0
+    PendRedoTimeout: ClassVar[float] = 60.0
+    rmt: ClassVar[bool] = False  # True for the correspondent (remotely initiated) side
+    bk: ClassVar[BodyKind | None] = None  # None: the stack's default
+    ck: ClassVar[CoatKind | None] = None
+    fk: ClassVar[FootKind | None] = None
+
+    def __init__(self, stack: RoadStack, remote: RemoteEstate, timeout: float | None = None,
+                 sid: int | None = None, tid: int | None = None,
+                 rxPacket: Packet | None = None, sa: Address | None = None,
+                 cascade: bool = False) -> None:
+        self.stack = stack
+        self.remote = remote
+        self.timeout = self.Timeout if timeout is None else timeout
+        self.cascade = cascade
+        self.rxPacket = rxPacket
+        self.sa = sa or remote.ha  # where this transaction's packets go
+        self.rx_sa = self.sa  # source of the last packet received
+        if self.rmt:
+            if sid is None or tid is None or rxPacket is None:
+                raise TypeError("a correspondent needs sid, tid and rxPacket")
+        else:
+            sid = self.initial_sid() if sid is None else sid
+            tid = remote.nextTid() if tid is None else tid
+        self.sid = sid
+        self.tid = tid
+        self.timer = StoreTimer(stack.store, duration=self.timeout)
+        self.redoTimer = StoreTimer(stack.store, duration=self.RedoTimeoutMin)
+        self.txPacket: bytes | None = None
+        self.last_pk: PcktKind | None = None
+        self.pended = False
+        self.head = self.base_head()
+        self.index = packet_index(self.head, self.sa, sent=True)
+
+    # construction -------------------------------------------------------
+    def initial_sid(self) -> int:
+        return self.remote.sid
+
+    def base_head(self) -> Head:
+        """Head fields shared by every packet this transaction sends."""
+        stack, remote, rx = self.stack, self.remote, self.rxPacket
+        if self.rmt:
+            se, de = rx.head.de, rx.head.se
+        else:
+            se, de = remote.uid, remote.fuid
+        bk = self.bk if self.bk is not None else stack.Bk
+        ck = self.ck if self.ck is not None else stack.Ck
+        fk = self.fk if self.fk is not None else stack.Fk
+        return Head(hk=stack.Hk, tk=self.kind, cf=self.rmt, se=se, de=de,
+                    si=self.sid, ti=self.tid, bk=bk, ck=ck, fk=fk, bf=stack.Bf)
+
+    # life cycle -----------------------------------------------------------
+    def add(self) -> None:
+        self.remote.addTransaction(self.index, self)
+        self.stack.console.verbose(f"Added transaction to {self.remote.name} at '{self.index}'\n")
+
+    def remove(self) -> None:
+        self.remote.removeTransaction(self.index, self)
+
+    @property
+    def added(self) -> bool:
+        return self.remote.transactions.get(self.index) is self
+
+    def process(self) -> None:
+        """Check the overall timeout, then the redo timer."""
+        if self.timeout > 0.0 and self.timer.expired:
+            self.timed_out()
+            return
+        if self.redoTimer.expired:
+            self.redo()
+            self.backoff()
+
+    def backoff(self) -> None:
+        """Double the redo interval within its bounds (or the long interval once pended)."""
+        if self.pended:
+            duration = self.PendRedoTimeout
+        else:
+            duration = min(max(self.RedoTimeoutMin, self.redoTimer.duration * 2.0),
+                           self.RedoTimeoutMax)
+        self.redoTimer.restart(duration=duration)
+
+    def timed_out(self) -> None:
+        self.remove()
+        self.log("Timed out")
+
+    def redo(self) -> None:
+        """Resend on redo expiry; subclasses override."""
+
+    def receive(self, packet: Packet, sa: Address | None = None) -> None:
+        """Dispatch a matching packet to ``on_<kind>``; unknown kinds are ignored."""
+        self.rxPacket = packet
+        if sa is not None:
+            self.rx_sa = sa
+        handler = getattr(self, f"on_{PcktKind(packet.head.pk).name}", None)
+        if handler is not None:
+            handler(packet)
+
+    # sending ------------------------------------------------------------------
+    def send(self, pk: PcktKind, body: Any = None, **changes: Any) -> bool:
+        """Build, sign and queue one packet of kind ``pk``; on a packing error drop self."""
+        head = self.head.copy(pk=pk, **changes) if changes else self.head.copy(pk=pk)
+        try:
+            packed = self.stack.pack(head, body, self.remote)
+        except PacketError as ex:
+            self.stack.console.terse(f"{ex}\n")
+            self.stack.incStat("packing_error")
+            self.remove()
+            return False
+        self.txPacket = packed
+        self.last_pk = pk
+        self.stack.tx(packed, self.sa)
+        self.redoTimer.restart()
+        return True
+
+    def resend(self) -> None:
+        """Queue the last packet sent again."""
+        if self.txPacket is not None:
+            self.stack.tx(self.txPacket, self.sa)
+            self.redoTimer.restart()
+
+    def nack(self, pk: PcktKind = PcktKind.nack) -> None:
+        """Send a refusal of kind ``pk``, count the failure and end the transaction."""
+        self.remove()
+        self.send(pk)
+        event = "Do Nack" if pk == PcktKind.nack else f"Do Nack {pk.name.capitalize()}"
+        self.fail(event, prep="of", level="terse")
+
+    def fail(self, event: str, prep: str = "with", level: str = "concise") -> None:
+        self.stack.incStat(f"{type(self).__name__.lower()}_transaction_failure")
+        self.log(event, prep=prep, level=level)
+
+    def stale_initiator(self) -> None:
+        """Own transaction outlived its session: nack it and drop it."""
+        self.stack.console.terse(
+            f"Stack {self.stack.name}: Stale initiator {self.index} to remote {self.remote.name} "
+            f"with prior rsid {self.remote.rsid} at {self.stack.store.stamp}\n")
+        self.stack.incStat("stale_initiator")
+        self.remove()
+        self.send(PcktKind.nack)
+
+    def stale_correspondent(self) -> None:
+        """Peer-started transaction from an older session: nack it and drop it."""
+        self.stack.console.terse(
+            f"Stack {self.stack.name}: Stale correspondent {self.index} from remote "
+            f"{self.remote.name} with prior rsid {self.remote.rsid} at {self.stack.store.stamp}\n")
+        self.stack.incStat("stale_correspondent")
+        self.remove()
+        self.send(PcktKind.nack)
+
+    # reception helpers -------------------------------------------------------
+    def decode(self, packet: Packet) -> Any:
+        """Decrypt and decode a packet's body; ``None`` (counted, logged) when it fails."""
+        try:
+            return self.stack.unpack_body(packet, self.remote)
+        except PacketError as ex:
+            self.stack.console.terse(f"{ex}\n")
+            self.stack.incStat("parsing_inner_error")
+            return None
+
+    # logging ----------------------------------------------------------------
+    def log(self, event: str, prep: str = "with", level: str = "concise",
+            who: str | None = None) -> None:
+        """One console line: ``<Class> <stack>. <event> <prep> <remote> in <tid> at <t>``."""
+        console = self.stack.console
+        if getattr(console.Wordage, level) > console._verbosity:  # cheap skip of unseen lines
+            return
+        who = self.remote.name if who is None else who
+        words = " ".join(w for w in (event, prep, who) if w)
+        getattr(console, level)(f"{type(self).__name__} {self.stack.name}. {words} "
+                                f"in {self.tid} at {self.stack.store.stamp}\n")
+
+
+def pack_packet(head: Head, body: Any, signer: Any, box: Any) -> bytes:
+    """Encode body, coat and foot for ``head`` (no segmentation); ``None`` is an empty body."""
+    if body is None:
+        body = b"" if head.bk == BodyKind.raw else {}
+    coat = packeting.encrypt(head.ck, packeting.encode_body(head.bk, body), box)
+    return packeting.pack(head, coat, signer)
+
+
+def decode_packet(packet: Packet, box: Any) -> Any:
+    """Decrypt and decode the body of a received (unsegmented) packet."""
+    head = packet.head
+    return packeting.decode_body(head.bk, packeting.decrypt(head.ck, packet.coat, box))
+
+
+__all__ = ["Transaction", "packet_index", "pack_packet", "decode_packet", "raeting"]

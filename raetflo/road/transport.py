@@ -1,0 +1,63 @@
+"""UDP transport owned by a RoadStack: the only place road datagrams meet a socket."""
+from __future__ import annotations
+
+import errno
+import socket
+
+from .. import raeting
+
+Address = tuple[str, int]
+
+# Errors after which a destination is skipped for the rest of one send pass.
+BLOCKING_ERRORS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENETUNREACH,
+                             errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ECONNRESET,
+                             getattr(errno, "ETIME", errno.ETIMEDOUT), errno.ENOBUFS})
+
+
+class TransportError(OSError):
+    """The socket could not be opened."""
+
+
+class UdpServer:
+    """Non-blocking IPv4 UDP socket bound to ``ha``."""
+
+    def __init__(self, ha: Address, bufsize: int = raeting.UDP_MAX_PACKET_SIZE * 2) -> None:
+        self.bufsize = bufsize
+        self.sock: socket.socket | None = None
+        self.open(ha)
+
+    def open(self, ha: Address) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                if sock.getsockopt(socket.SOL_SOCKET, opt) < self.bufsize:
+                    sock.setsockopt(socket.SOL_SOCKET, opt, self.bufsize)
+            sock.bind(ha)
+            sock.setblocking(False)
+        except OSError as ex:
+            sock.close()
+            raise TransportError(ex.errno, f"Failed opening server at {ha}: {ex.strerror or ex}") \
+                from None
+        self.sock = sock
+        self.ha: Address = sock.getsockname()
+
+    def receive(self) -> tuple[bytes, Address] | None:
+        """One datagram and its source, or None when nothing is waiting."""
+        try:
+            return self.sock.recvfrom(self.bufsize)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except ConnectionResetError:
+            return None
+
+    def send(self, data: bytes, ha: Address) -> int:
+        return self.sock.sendto(data, ha)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    @property
+    def opened(self) -> bool:
+        return self.sock is not None
