@@ -4,7 +4,7 @@ from __future__ import annotations
 import traceback
 import uuid
 from collections import deque
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ioflo.aid.odicting import odict
 from ioflo.aid.timing import StoreTimer
@@ -490,12 +490,21 @@ class RoadStack:
         self.server.close()
 
 
-def service_stacks(stacks: Iterable[RoadStack], duration: float = 1.0, step: float = 0.1) -> None:
-    """Service ``stacks`` in virtual time for ``duration`` seconds (for tests and examples)."""
+def service_stacks(stacks: Iterable[RoadStack], duration: float = 1.0, step: float = 0.1,
+                   until: Callable[[], bool] | None = None) -> int:
+    """Service ``stacks`` in lockstep virtual time for at most ``duration`` seconds.
+
+    Every store involved advances by ``step`` per round; stops early once ``until()``
+    holds. Returns the number of rounds run. Meant for tests, examples and tools.
+    """
     stacks = list(stacks)
-    stores = {id(s.store): s.store for s in stacks}
-    for _ in range(int(round(duration / step))):
+    stores = list({id(s.store): s.store for s in stacks}.values())
+    rounds = int(round(duration / step))
+    for count in range(1, rounds + 1):
         for stack in stacks:
             stack.serviceAll()
-        for store in stores.values():
+        for store in stores:
             store.advanceStamp(step)
+        if until is not None and until():
+            return count
+    return rounds

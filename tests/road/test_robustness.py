@@ -1,0 +1,119 @@
+"""Bad datagrams are dropped and counted; they never raise out of serviceAll."""
+from __future__ import annotations
+
+import random
+import socket
+
+import pytest
+
+from raetflo import nacling
+from raetflo.raeting import AutoMode, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from raetflo.road import packeting
+from raetflo.road.estating import RemoteEstate
+from raetflo.road.packeting import Head
+from raetflo.road.stacking import RoadStack, service_stacks
+
+
+@pytest.fixture
+def pair(tmp_path, ha):
+    main = RoadStack(name="main", ha=ha(), main=True, auto=AutoMode.always.value,
+                     dirpath=str(tmp_path / "main"))
+    other = RoadStack(name="other", ha=ha(), auto=AutoMode.always.value,
+                      dirpath=str(tmp_path / "other"))
+    other.addRemote(RemoteEstate(stack=other, fuid=0, sid=0, ha=main.ha))
+    yield main, other
+    main.server.close()
+    other.server.close()
+
+
+def blast(stack, datagrams):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        for data in datagrams:
+            sock.sendto(data, stack.ha)
+
+
+def signed(signer, **fields) -> bytes:
+    head = Head(bk=BodyKind.json, ck=CoatKind.nada, fk=FootKind.nacl, **fields)
+    return packeting.pack(head, b"", signer)
+
+
+def join_request() -> bytes:
+    return packeting.pack(Head(pk=PcktKind.request, tk=TrnsKind.join, se=9, bk=BodyKind.json),
+                          b'{"name":"x"}')
+
+
+CASES = {
+    "garbage": (b"\x00\xffnot a packet at all", "rx_garbage"),
+    "empty": (b"", "rx_garbage"),
+    "truncated": (join_request()[:40], None),
+    "cut body": (join_request()[:-3], "rx_truncated"),
+    "oversized": (join_request() + b"x" * 3000, None),
+    "bad length": (join_request().replace(b"pl 00", b"pl 01", 1), "rx_truncated"),
+    "wrong version": (b"ri RAET\npl 0020\nhl 20\nfg 00\nvn 1\n\n", None),
+    "bl key": (b"ri RAET\npl 0020\nhl 20\nfg 00\nbl 1\n\n", "rx_bad_head"),
+    "no space": (b"ri RAET\npl 001e\nhl 1e\nfg 00\npk\n\n", "rx_bad_head"),
+    "sn over sc": (b"ri RAET\npl 0026\nhl 26\nfg 00\nsn 5\nsc 2\n\n", "rx_bad_head"),
+    "json garbage": (b'{"ri":"RAET",\x80\r\n\r\n', None),
+    "unsigned message": (packeting.pack(Head(se=2, de=2, si=1, ti=1, bk=BodyKind.json), b"{}"),
+                         "rx_missing_signature"),
+}
+
+
+def test_bad_datagrams_are_counted_and_dropped(pair):
+    main, other = pair
+    forger = nacling.Signer()
+    cases = dict(CASES)
+    cases["bad signature"] = (signed(forger, pk=PcktKind.request, tk=TrnsKind.alive,
+                                     se=2, de=2, si=1, ti=1), None)
+    cases["zero ids"] = (signed(main.local.signer, pk=PcktKind.request,
+                                tk=TrnsKind.alive, si=1, ti=1), None)
+    before = 0
+    for name, (data, stat) in cases.items():
+        blast(main, [data])
+        main.serviceAll()  # must not raise
+        dropped = sum(v for k, v in main.stats.items() if k != "rx_exception")
+        assert dropped > before, f"{name} was not counted: {dict(main.stats)}"
+        before = dropped
+        if stat:
+            assert main.stats.get(stat, 0) >= 1, (name, dict(main.stats))
+    assert main.stats["parsing_outer_error"] >= 10
+    assert main.stats.get("rx_exception", 0) == 0
+
+    # the stack still works
+    other.join(uid=other.remotes.values()[0].uid, cascade=True)
+    service_stacks([main, other], 2.0)
+    assert main.remotes.values()[0].allowed is True
+    assert other.remotes.values()[0].allowed is True
+
+
+def test_fuzzed_datagrams_during_handshake(pair):
+    """Random mutations of real traffic, injected while a handshake runs."""
+    main, other = pair
+    rng = random.Random(1234)
+    seen: list[bytes] = []
+    send = other.server.send
+
+    def recording(data, ha):
+        seen.append(bytes(data))
+        return send(data, ha)
+
+    other.server.send = recording
+    other.join(uid=other.remotes.values()[0].uid, cascade=True)
+    for _ in range(30):
+        main.serviceAll()
+        other.serviceAll()
+        junk = []
+        for data in seen[-4:]:
+            mutated = bytearray(data)
+            for _ in range(rng.randint(1, 4)):
+                mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+            junk.append(bytes(mutated[: rng.randint(1, len(mutated))]))
+            junk.append(bytes(mutated))
+        blast(main, junk)
+        main.store.advanceStamp(0.1)
+        other.store.advanceStamp(0.1)
+    assert main.stats.get("rx_exception", 0) == 0
+    assert main.stats.get("parsing_outer_error", 0) > 0
+    assert main.remotes.values()[0].allowed is True
+    assert other.remotes.values()[0].allowed is True
