@@ -1,0 +1,416 @@
+"""RAET road packet codec: bytes <-> ``Packet`` (head, coat, foot), bodies, coats and segments.
+
+Pure functions, no I/O. Parsing untrusted bytes either returns a ``Packet`` or raises
+``PacketError``; its ``reason`` is a short slug meant for statistics.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from raetflo import raeting
+from raetflo.nacling import Box, CryptoError, Signer, Verifier
+from raetflo.raeting import (BodyKind, CoatKind, FootKind, HeadKind, PcktKind,
+                             TrnsKind)
+
+
+class PacketError(Exception):
+    """A packet cannot be built or parsed; ``reason`` is a statistics slug."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+# Wire order of head fields: always ri pl hl fg, then the optional fields.
+HEAD_FIELDS = ("ri", "pl", "hl", "fg", "vn", "pk", "hk", "se", "de", "si", "ti", "tk",
+               "dt", "oi", "sn", "sc", "ml", "bk", "ck", "fk", "fl")
+_OPTIONAL = HEAD_FIELDS[4:]
+_DEFAULTS = tuple(1 if name == "sc" else 0 for name in _OPTIONAL)
+_FLAGS = tuple(raeting.FLAG_BITS.items())
+_FLAG_NAMES = frozenset(raeting.FLAG_BITS)
+
+_U32 = 0xFFFFFFFF
+_SIGNATURE_SIZE = raeting.FOOT_SIZES[FootKind.nacl]
+_ZEROS = bytes(_SIGNATURE_SIZE)
+
+# Fixed-width start of each head kind (pl, hl, fg) and its terminator.
+_RAET_START = b"ri RAET\npl %04x\nhl %02x\nfg %02x"
+_JSON_START = b'{"ri":"RAET","pl":"%07x","hl":"%02x","fg":"%02x"'
+_RAET_PREFIX = b"ri RAET\n"
+_JSON_PREFIX = b'{"ri":"RAET",'
+_RAET_END = raeting.HEAD_TERMINATORS[HeadKind.raet]
+_JSON_END = b"}" + raeting.HEAD_TERMINATORS[HeadKind.json]
+_START_SIZE = {HeadKind.raet: len(_RAET_START % (0, 0, 0)),
+               HeadKind.json: len(_JSON_START % (0, 0, 0))}
+_END_SIZE = {HeadKind.raet: len(_RAET_END), HeadKind.json: len(_JSON_END)}
+_PL_LIMIT = {HeadKind.raet: 0xFFFF, HeadKind.json: 0xFFFFFFF}
+_FORMATS = {
+    HeadKind.raet: tuple(b"\n%s %s" % (name.encode(), b"%f" if name == "dt" else b"%x")
+                         for name in _OPTIONAL),
+    HeadKind.json: tuple(b',"%s":%s' % (name.encode(), b"%a" if name == "dt" else b"%d")
+                         for name in _OPTIONAL),
+}
+
+# Receive side: the known keys, which are integers, and the accepted enum values.
+_INT_KEYS = frozenset(HEAD_FIELDS) - {"ri", "fg", "dt"}
+_RAET_INTS = {name.encode(): name for name in _INT_KEYS}
+_HEX_STR_KEYS = frozenset(("pl", "hl"))
+_FLAG_SETS = tuple(tuple((name, bool(fg & bit)) for name, bit in _FLAGS) for fg in range(256))
+
+
+def _known(kind: type) -> frozenset[int]:
+    return frozenset(int(m) for m in kind if m.name != "unknown")
+
+
+_PKS = _known(PcktKind)
+_TKS = _known(TrnsKind)
+_BKS = _known(BodyKind)
+_CKS = _known(CoatKind)
+_FKS = _known(FootKind)
+
+
+@dataclass(slots=True)
+class Head:
+    """Head field values of one packet (names as on the wire)."""
+
+    pk: int = 0
+    hk: int = 0
+    vn: int = 0
+    se: int = 0
+    de: int = 0
+    si: int = 0
+    ti: int = 0
+    tk: int = 0
+    dt: float = 0.0
+    oi: int = 0
+    sn: int = 0
+    sc: int = 1
+    ml: int = 0
+    bk: int = 0
+    ck: int = 0
+    fk: int = 0
+    fl: int = 0
+    cf: bool = False
+    bf: bool = False
+    nf: bool = False
+    df: bool = False
+    vf: bool = False
+    wf: bool = False
+    sf: bool = False
+    af: bool = False
+    pl: int = 0
+    hl: int = 0
+
+    @property
+    def fg(self) -> int:
+        """The flags packed into one byte (bits as in ``raeting.FLAG_BITS``)."""
+        return (self.vf << 7 | self.df << 6 | self.nf << 5 | self.af << 4
+                | self.sf << 3 | self.wf << 2 | self.bf << 1 | self.cf)
+
+    @fg.setter
+    def fg(self, value: int) -> None:
+        for name, flag in _FLAG_SETS[value & 0xFF]:
+            setattr(self, name, flag)
+
+    def copy(self, **changes: Any) -> Head:
+        """Return a copy with the given fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(slots=True)
+class Packet:
+    """A parsed packet: its head, coat (possibly encrypted body bytes), foot and raw bytes."""
+
+    head: Head
+    coat: bytes
+    foot: bytes
+    packed: bytes
+
+
+def _foot_size(fk: int) -> int:
+    return _SIGNATURE_SIZE if fk == FootKind.nacl else 0
+
+
+def _fields(head: Head, fl: int) -> bytes:
+    """Encode the non-default optional fields of ``head`` in wire order."""
+    try:
+        formats = _FORMATS[head.hk]
+    except KeyError:
+        raise PacketError("bad_kind", f"head kind {head.hk!r}") from None
+    values = (head.vn, head.pk, head.hk, head.se, head.de, head.si, head.ti, head.tk,
+              head.dt, head.oi, head.sn, head.sc, head.ml, head.bk, head.ck, head.fk, fl)
+    return b"".join([fmt % value for fmt, default, value in zip(formats, _DEFAULTS, values)
+                     if value != default])
+
+
+def head_length(head: Head) -> int:
+    """Length of the head ``pack`` would emit for ``head`` (lengths have fixed widths)."""
+    fields = _fields(head, _foot_size(head.fk))
+    return _START_SIZE[head.hk] + len(fields) + _END_SIZE[head.hk]
+
+
+def pack(head: Head, coat: bytes = b"", signer: Signer | None = None) -> bytes:
+    """Serialise one packet; set ``head.fl``, ``head.pl`` and ``head.hl``; sign when fk is nacl."""
+    fl = _foot_size(head.fk)
+    fields = _fields(head, fl)
+    hk = head.hk
+    hl = _START_SIZE[hk] + len(fields) + _END_SIZE[hk]
+    if hl > raeting.MAX_HEAD_SIZE:
+        raise PacketError("too_big", f"head of {hl} bytes")
+    pl = hl + len(coat) + fl
+    if pl > raeting.UDP_MAX_PACKET_SIZE or pl > _PL_LIMIT[hk]:
+        raise PacketError("too_big", f"packet of {pl} bytes")
+    head.fl, head.pl, head.hl = fl, pl, hl
+    if hk == HeadKind.raet:
+        text = b"".join((_RAET_START % (pl, hl, head.fg), fields, _RAET_END))
+    else:
+        text = b"".join((_JSON_START % (pl, hl, head.fg), fields, _JSON_END))
+    if not fl:
+        return text + coat
+    if signer is None:
+        raise PacketError("missing_signature", "no signer for a signed packet")
+    unsigned = b"".join((text, coat, _ZEROS))
+    return unsigned[:-fl] + signer.sign(unsigned)
+
+
+def _bad(detail: str) -> PacketError:
+    return PacketError("bad_head", detail)
+
+
+def _dt(value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("dt")
+    return value
+
+
+def _raet_fields(text: bytes) -> dict[str, Any]:
+    """Field values of a raet head (without its terminator); flags are packed in ``fg``."""
+    try:
+        pairs = dict([line.split(b" ") for line in text.split(b"\n")])
+        ri = pairs.pop(b"ri")
+        fg = int(pairs.pop(b"fg", b"0"), 16)
+        dt = pairs.pop(b"dt", None)
+        values: dict[str, Any] = {_RAET_INTS[key]: int(value, 16) for key, value in pairs.items()}
+        if values and (min(values.values()) < 0 or max(values.values()) > _U32):
+            raise ValueError("value out of range")
+        if dt is not None:
+            values["dt"] = _dt(float(dt))
+    except KeyError as ex:
+        raise _bad(f"unknown field {ex}") from None
+    except ValueError as ex:
+        raise _bad(f"bad field line or value: {ex}") from None
+    if ri != b"RAET" or not 0 <= fg <= 0xFF:
+        raise _bad("ri or fg")
+    values["fg"] = fg
+    return values
+
+
+def _hex(value: Any) -> int:
+    if type(value) is not str:
+        raise ValueError("hex field is not a string")
+    return int(value, 16)
+
+
+def _json_fields(text: bytes) -> dict[str, Any]:
+    """Field values of a json head (without its terminator); flags are packed in ``fg``."""
+    try:
+        pairs = json.loads(text.decode("ascii"))
+    except (ValueError, RecursionError):
+        raise _bad("json head does not decode") from None
+    if type(pairs) is not dict:
+        raise _bad("json head is not an object")
+    ri = pairs.pop("ri", None)
+    dt = pairs.pop("dt", None)
+    try:
+        fg = _hex(pairs.pop("fg", "0"))
+        for name in _HEX_STR_KEYS.intersection(pairs):
+            pairs[name] = _hex(pairs[name])
+        if not _INT_KEYS.issuperset(pairs):
+            raise ValueError(f"unknown fields {sorted(pairs.keys() - _INT_KEYS)}")
+        for value in pairs.values():
+            if type(value) is not int or value < 0 or value > _U32:
+                raise ValueError("value is not a 32 bit unsigned int")
+        if dt is not None:
+            if type(dt) is not int and type(dt) is not float:
+                raise ValueError("dt is not a number")
+            pairs["dt"] = _dt(dt)
+    except ValueError as ex:
+        raise _bad(str(ex)) from None
+    if ri != "RAET" or not 0 <= fg <= 0xFF:
+        raise _bad("ri or fg")
+    pairs["fg"] = fg
+    return pairs
+
+
+def parse(data: bytes, *, veritive: bool = True) -> Packet:
+    """Parse and structurally check one datagram (head checks and foot checks, no crypto).
+
+    With ``veritive`` a message-transaction packet must be signed.
+    """
+    size = len(data)
+    if size > raeting.UDP_MAX_PACKET_SIZE * raeting.RX_BUFFER_COUNT:
+        raise PacketError("oversized", f"{size} bytes")
+    if data.startswith(_RAET_PREFIX):
+        kind, end_mark = HeadKind.raet, _RAET_END
+    elif data.startswith(_JSON_PREFIX):
+        kind, end_mark = HeadKind.json, raeting.HEAD_TERMINATORS[HeadKind.json]
+    else:
+        raise PacketError("garbage", "unrecognizable head")
+    limit = raeting.MAX_HEAD_SIZE
+    end = data.find(end_mark, 0, limit)
+    if end < 0:
+        raise PacketError("truncated" if size < limit else "bad_head", "no head terminator")
+    hl = end + len(end_mark)
+    if kind == HeadKind.raet:
+        values = _raet_fields(data[:end])
+    else:
+        values = _json_fields(data[:end])
+    fg = values.pop("fg")
+    head = Head(**values)
+    if fg:
+        head.fg = fg
+    if head.hk != kind:
+        raise PacketError("bad_kind", f"hk {head.hk} in a {kind.name} head")
+    if head.hl != hl:
+        raise PacketError("bad_length", f"hl {head.hl} but head is {hl} bytes")
+    if head.pl != size:
+        raise PacketError("truncated" if head.pl > size else "bad_length",
+                          f"pl {head.pl} but datagram is {size} bytes")
+    if head.vn != raeting.VERSION:
+        raise PacketError("bad_version", f"vn {head.vn}")
+    if (head.pk not in _PKS or head.tk not in _TKS or head.bk not in _BKS
+            or head.ck not in _CKS or head.fk not in _FKS):
+        raise PacketError("bad_kind", "unknown packet, transaction, body, coat or foot kind")
+    if head.sn >= head.sc:
+        raise _bad(f"sn {head.sn} sc {head.sc}")
+    fl = head.fl
+    if fl != _foot_size(head.fk):
+        raise _bad(f"fl {fl} for fk {head.fk}")
+    if fl > size - hl:
+        raise PacketError("bad_length", "no room for the foot")
+    if veritive and head.tk == TrnsKind.message and head.fk != FootKind.nacl:
+        raise PacketError("missing_signature", "unsigned message transaction packet")
+    return Packet(head, data[hl:size - fl], data[size - fl:], data)
+
+
+def verify(packet: Packet, verifier: Verifier) -> None:
+    """Check the foot signature of a parsed packet; a no-op unless fk is nacl."""
+    if packet.head.fk != FootKind.nacl:
+        return
+    fl = packet.head.fl
+    if not verifier.verify(packet.foot, packet.packed[:-fl] + _ZEROS):
+        raise PacketError("bad_signature")
+
+
+def encode_body(bk: int, body: Any) -> bytes:
+    """Serialise a body of kind ``bk`` (an empty mapping gives zero bytes)."""
+    if bk == BodyKind.nada:
+        return b""
+    if bk == BodyKind.raw:
+        if not isinstance(body, (bytes, bytearray, memoryview)):
+            raise PacketError("bad_body", "raw body must be bytes")
+        return bytes(body)
+    if bk not in (BodyKind.json, BodyKind.msgpack):
+        raise PacketError("bad_body", f"body kind {bk!r}")
+    if not isinstance(body, Mapping):
+        raise PacketError("bad_body", "body must be a mapping")
+    if not body:
+        return b""
+    if not isinstance(body, dict):
+        body = dict(body)
+    try:
+        if bk == BodyKind.json:
+            return json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        return msgpack.packb(body, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError, RecursionError) as ex:
+        raise PacketError("bad_body", str(ex)) from None
+
+
+def decode_body(bk: int, data: bytes) -> Any:
+    """Deserialise a body of kind ``bk``: a mapping (json, msgpack, nada) or bytes (raw)."""
+    if bk == BodyKind.nada:
+        return {}
+    if bk == BodyKind.raw:
+        return bytes(data)
+    if bk == BodyKind.json:
+        if not data:
+            return {}
+        try:
+            body = json.loads(bytes(data).decode("utf-8"))
+        except (ValueError, RecursionError) as ex:
+            raise PacketError("bad_body", str(ex)) from None
+    elif bk == BodyKind.msgpack:
+        if not data:
+            return {}
+        try:
+            body = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except Exception as ex:  # msgpack raises many kinds of errors on hostile input
+            raise PacketError("bad_body", str(ex)) from None
+    else:
+        raise PacketError("bad_body", f"body kind {bk!r}")
+    if type(body) is not dict:
+        raise PacketError("bad_body", "body is not a mapping")
+    return body
+
+
+def encrypt(ck: int, plain: bytes, box: Box | None) -> bytes:
+    """Build the coat of kind ``ck`` from body bytes (empty body, empty coat)."""
+    if ck == CoatKind.nada:
+        return plain
+    if ck != CoatKind.nacl:
+        raise PacketError("bad_coat", f"coat kind {ck!r} not supported")
+    if not plain:
+        return b""
+    if box is None:
+        raise PacketError("bad_coat", "no box")
+    try:
+        return box.encrypt(plain)
+    except CryptoError as ex:
+        raise PacketError("bad_coat", str(ex)) from None
+
+
+def decrypt(ck: int, coat: bytes, box: Box | None) -> bytes:
+    """Recover body bytes from a coat of kind ``ck``."""
+    if ck == CoatKind.nada:
+        return coat
+    if ck != CoatKind.nacl:
+        raise PacketError("bad_coat", f"coat kind {ck!r} not supported")
+    if not coat:
+        return b""
+    if box is None:
+        raise PacketError("bad_coat", "no box")
+    try:
+        return box.decrypt(coat)
+    except CryptoError as ex:
+        raise PacketError("bad_coat", str(ex)) from None
+
+
+def segment(head: Head, coat: bytes) -> list[tuple[Head, bytes]]:
+    """Split a message coat into (segment head, coat slice) pairs.
+
+    Returns ``[(head, coat)]`` when the whole packet fits. Segment heads copy ``head``
+    (flags included) and add sn, sc, ml and sf.
+    """
+    fl = _foot_size(head.fk)
+    hl = head_length(head)
+    size = len(coat)
+    maximum = raeting.UDP_MAX_PACKET_SIZE
+    if hl + size + fl <= maximum:
+        return [(head, coat)]
+    if size > raeting.MAX_MESSAGE_SIZE:
+        raise PacketError("too_big", f"message coat of {size} bytes")
+    step = maximum - (hl + raeting.SEGMENT_HEAD_ALLOWANCE[head.hk] + fl)
+    if step <= 0:
+        raise PacketError("too_big", "no room for a segment")
+    count = -(-size // step)
+    if count > raeting.MAX_SEGMENT_COUNT:
+        raise PacketError("too_big", f"{count} segments")
+    return [(head.copy(sn=sn, sc=count, ml=size, sf=True), coat[sn * step:(sn + 1) * step])
+            for sn in range(count)]
