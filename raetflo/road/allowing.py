@@ -47,6 +47,7 @@ class AllowBase(Transaction):
         self.remove()
         self.remote.allowed = False
         self.fail("Rejected by")
+        self.stack.drop_saved_messages(self.remote, "allow rejected")
 
     def invalid(self, stat: str, why: str) -> None:
         self.stack.console.terse(f"{type(self).__name__} {self.stack.name}. {why}\n")

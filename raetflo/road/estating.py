@@ -130,7 +130,7 @@ class RemoteEstate(Estate):
         self.publee: nacling.Publican | None = None  # peer's short-term key
         self._box: nacling.Box | None = None
         self.transactions: odict = odict()
-        self.doneTransactions: odict = odict()  # tid -> StoreTimer
+        self.doneTransactions = DoneMemory()  # tids of finished incoming messages
         self.messages: deque = deque()  # bodies saved for resending after an allow
         store = stack.store
         duration = stack.period if stack.main else stack.period + stack.offset
@@ -203,10 +203,7 @@ class RemoteEstate(Estate):
         """Run timers of every transaction, then expire remembered finished messages."""
         for transaction in list(self.transactions.values()):
             transaction.process()
-        if self.doneTransactions:
-            for tid, timer in list(self.doneTransactions.items()):
-                if timer.expired:
-                    del self.doneTransactions[tid]
+        self.doneTransactions.expire(self.stack.store.stamp)
 
     def removeStaleInitiators(self) -> None:
         """Nack and drop own transactions started under an older session id."""
@@ -234,6 +231,15 @@ class RemoteEstate(Estate):
                 self.unreap()
         self.alived = alived
 
+    def manage(self, cascade: bool = False, immediate: bool = False) -> None:
+        """Start an alive when presence is due; reap when silent past the interim."""
+        if self.reaped:
+            return
+        if immediate or self.timer.expired:
+            self.stack.alive(uid=self.uid, cascade=cascade)
+        if self.stack.interim > 0 and self.reapTimer.expired:
+            self.reap()
+
     def reap(self) -> None:
         if self.stack.main:
             self.reaped = True
@@ -250,6 +256,36 @@ class RemoteEstate(Estate):
 
     def __repr__(self) -> str:
         return f"RemoteEstate(name={self.name!r}, uid={self.uid}, fuid={self.fuid}, ha={self.ha})"
+
+
+class DoneMemory:
+    """Transaction ids of finished incoming messages, each remembered until its expiry."""
+
+    def __init__(self) -> None:
+        self._tids: dict[int, float] = {}
+        self._order: deque[tuple[float, int]] = deque()
+
+    def add(self, tid: int, expiry: float) -> None:
+        self._tids[tid] = expiry
+        self._order.append((expiry, tid))
+
+    def __contains__(self, tid: object) -> bool:
+        return tid in self._tids
+
+    def __len__(self) -> int:
+        return len(self._tids)
+
+    def expire(self, now: float) -> None:
+        """Forget every id whose expiry has passed (expiries arrive in order)."""
+        order, tids = self._order, self._tids
+        while order and order[0][0] <= now:
+            expiry, tid = order.popleft()
+            if tids.get(tid) == expiry:
+                del tids[tid]
+
+    def clear(self) -> None:
+        self._tids.clear()
+        self._order.clear()
 
 
 def validate_sid(new: int, old: int) -> bool:

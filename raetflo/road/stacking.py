@@ -4,6 +4,7 @@ from __future__ import annotations
 import traceback
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable
 
 from ioflo.aid.odicting import odict
@@ -12,13 +13,14 @@ from ioflo.base.consoling import getConsole
 from ioflo.base.storing import Store
 
 from .. import raeting
-from ..raeting import BodyKind, CoatKind, FootKind, HeadKind
+from ..raeting import Acceptance, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
 from . import packeting, routing
 from .aliving import Aliver
 from .allowing import Allower
 from .estating import Address, EstateError, LocalEstate, RemoteEstate
 from .joining import Joiner
 from .keeping import KeepError, RoadKeep
+from .messaging import Messenger, Messengent
 from .packeting import Head, Packet, PacketError
 from .transacting import decode_packet, pack_packet
 from .transport import BLOCKING_ERRORS, TransportError, UdpServer
@@ -56,6 +58,7 @@ class RoadStack:
     MsgStaleTimeout = 600.0
     Uid = 0
     RxBudget = 4096  # most datagrams read in one serviceReceives
+    MaxSavedMessages = 10000  # messages waiting per remote for an allow
 
     def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
                  eha: Any = None, iha: Any = None, role: str | None = None,
@@ -207,9 +210,10 @@ class RoadStack:
             self.dumpRemote(remote)
 
     def removeRemote(self, remote: RemoteEstate, clear: bool = True) -> None:
-        """Forget ``remote``: nack and drop its transactions, then unindex it."""
+        """Forget ``remote``: nack and drop its transactions and messages, then unindex it."""
         for transaction in list(remote.transactions.values()):
             transaction.nack()
+        self.drop_saved_messages(remote, "remote removed")
         self.remotes.pop(remote.uid, None)
         if self.nameRemotes.get(remote.name) is remote:
             del self.nameRemotes[remote.name]
@@ -341,14 +345,106 @@ class RoadStack:
         if remote is not None:
             Aliver(self, remote, timeout=timeout, cascade=cascade).alive()
 
+    def manage(self, cascade: bool = False, immediate: bool = False) -> None:
+        """Presence: start alives that are due, reap the long silent (main only), and
+        recompute ``alloweds``, ``aliveds``, ``reapeds``, ``availables`` and ``changeds``."""
+        for remote in list(self.remotes.values()):
+            remote.manage(cascade=cascade, immediate=immediate)
+        remotes = self.remotes.values()
+        aliveds = odict((r.name, r) for r in remotes if r.alived)
+        self.changeds = odict(plus=set(aliveds) - set(self.aliveds),
+                              minus=set(self.aliveds) - set(aliveds))
+        self.aliveds = aliveds
+        self.alloweds = odict((r.name, r) for r in remotes if r.allowed)
+        self.reapeds = odict((r.name, r) for r in remotes if r.reaped)
+        self.availables = set(aliveds)
+
+    # messages ----------------------------------------------------------------------
+    def transmit(self, msg: Mapping, uid: int | None = None, timeout: float | None = None) -> None:
+        """Queue ``msg`` (a mapping) for remote ``uid`` (default: the first remote).
+
+        Raises StackError when the message is not a mapping, cannot be encoded with the
+        stack's body kind, or is larger than the protocol allows.
+        """
+        if not isinstance(msg, Mapping):
+            self.incStat("invalid_transmit_body")
+            raise StackError(f"Invalid msg, not a mapping: {type(msg).__name__}")
+        try:
+            encoded = packeting.encode_body(self.Bk, msg)
+        except PacketError as ex:
+            self.incStat("invalid_transmit_body")
+            raise StackError(f"Invalid msg, cannot encode it: {ex}") from None
+        if len(encoded) + raeting.TAIL_SIZES[self.Ck] + 16 > raeting.MAX_MESSAGE_SIZE:
+            self.incStat("invalid_transmit_body")
+            raise StackError(f"Message of {len(encoded)} bytes exceeds the maximum message "
+                             f"size of {raeting.MAX_MESSAGE_SIZE} bytes")
+        if uid is None:
+            remote = self.retrieveRemote()
+            if remote is None:
+                self.console.terse("No remote to send to\n")
+                self.incStat("invalid_destination")
+                raise StackError("No remote to send to")
+            uid = remote.uid
+        self.txMsgs.append((msg, uid, timeout, encoded))
+
+    def message(self, body: Mapping, uid: int | None = None, timeout: float | None = None,
+                encoded: bytes | None = None) -> None:
+        """Start sending ``body`` to remote ``uid`` now, or save it until the link is allowed."""
+        remote = self.retrieveRemote(uid)
+        if remote is None:
+            self.console.terse(f"Invalid remote destination estate id '{uid}'\n")
+            self.incStat("invalid_remote_uid")
+            self.drop_message(None, body, f"no remote with uid {uid}")
+            return
+        if remote.acceptance == Acceptance.rejected:
+            self.drop_message(remote, body, "remote is rejected")
+            return
+        if not remote.allowed:
+            if len(remote.messages) >= self.MaxSavedMessages:
+                self.drop_message(remote, body, "too many messages waiting")
+                return
+            remote.messages.append((body, timeout))
+            self.incStat("message_saved")
+            if not remote.joinInProcess() and not remote.allowInProcess():
+                self.allow(uid=remote.uid, cascade=True)
+            return
+        if encoded is None:
+            try:
+                encoded = packeting.encode_body(self.Bk, body)
+            except PacketError as ex:
+                self.drop_message(remote, body, str(ex))
+                return
+        Messenger(self, remote, body, encoded, timeout=timeout).message()
+
     def sendSavedMessages(self, remote: RemoteEstate) -> None:
         """Queue again the messages saved while ``remote`` was not allowed."""
         while remote.messages:
-            body = remote.messages.popleft()
-            self.txMsgs.append((body, remote.uid, None))
+            body, timeout = remote.messages.popleft()
+            self.txMsgs.append((body, remote.uid, timeout))
+
+    def drop_message(self, remote: RemoteEstate | None, body: Any, why: str) -> None:
+        """Account for a message that will not be delivered: never silently."""
+        self.incStat("message_dropped")
+        name = remote.name if remote is not None else "?"
+        self.console.terse(f"Stack '{self.name}': dropped message to {name}: {why}\n")
+
+    def drop_saved_messages(self, remote: RemoteEstate, why: str) -> None:
+        while remote.messages:
+            body, _ = remote.messages.popleft()
+            self.drop_message(remote, body, why)
 
     def correspond_message(self, packet: Packet, sa: Address, remote: RemoteEstate) -> None:
-        self.incStat("stale_packet")
+        """Start a messengent, or nack a repeat of a finished message or an unallowed link."""
+        head = packet.head
+        if head.af or head.ti in remote.doneTransactions:
+            self.incStat("stale_initiator_attempt")
+            routing.reply_stale(self, packet, sa, PcktKind.nack)
+            return
+        if not remote.allowed:
+            self.incStat("unallowed_message_attempt")
+            routing.reply_stale(self, packet, sa, PcktKind.nack)
+            return
+        Messengent(self, remote, sid=head.si, tid=head.ti, rxPacket=packet, sa=sa).start()
 
     # packets --------------------------------------------------------------------------
     def pack(self, head: Head, body: Any, remote: RemoteEstate | None) -> bytes:
@@ -425,8 +521,7 @@ class RoadStack:
 
     def serviceTxMsgOnce(self) -> None:
         if self.txMsgs:
-            self.txMsgs.popleft()
-            self.incStat("unallowed_message_attempt")
+            self.message(*self.txMsgs.popleft())
 
     def serviceTxes(self) -> None:
         """Send queued datagrams; a destination that would block waits for the next pass."""

@@ -19,7 +19,13 @@ class TransportError(OSError):
 
 
 class UdpServer:
-    """Non-blocking IPv4 UDP socket bound to ``ha``."""
+    """Non-blocking IPv4 UDP socket bound to ``ha``.
+
+    ``bufsize`` is the largest datagram read; the kernel socket buffers are raised towards
+    ``SockBufSize`` (as far as the system allows) so bursts of segments are not dropped.
+    """
+
+    SockBufSize = 4 * 1024 * 1024
 
     def __init__(self, ha: Address, bufsize: int = raeting.UDP_MAX_PACKET_SIZE * 2) -> None:
         self.bufsize = bufsize
@@ -29,9 +35,10 @@ class UdpServer:
     def open(self, ha: Address) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
+            wanted = max(self.bufsize, self.SockBufSize)
             for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-                if sock.getsockopt(socket.SOL_SOCKET, opt) < self.bufsize:
-                    sock.setsockopt(socket.SOL_SOCKET, opt, self.bufsize)
+                if sock.getsockopt(socket.SOL_SOCKET, opt) < wanted:
+                    sock.setsockopt(socket.SOL_SOCKET, opt, wanted)
             sock.bind(ha)
             sock.setblocking(False)
         except OSError as ex:

@@ -1,0 +1,253 @@
+"""Message transactions: signed, encrypted, segmented delivery of one body (``tk`` 0).
+
+The messenger encrypts the body once, splits the coat into segments and sends them in
+bursts; the messengent collects segments, asks for missing ones (resend) or more (ack)
+and answers done once the whole message is in. Delivery is exactly once: finished
+transactions are remembered for ``MsgStaleTimeout`` and repeats are nacked.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..raeting import MAX_MESSAGE_SIZE, PcktKind, TrnsKind
+from . import packeting
+from .packeting import Head, Packet, PacketError
+from .transacting import Transaction
+
+MAX_MISSEDS = 64  # segment numbers per resend packet
+
+
+class Messenger(Transaction):
+    """Initiator side: sends one message and waits for done."""
+
+    kind = TrnsKind.message
+    RedoTimeoutMin = 0.2
+    RedoTimeoutMax = 0.5
+
+    def __init__(self, stack, remote, body: Any, encoded: bytes, timeout=None, **kwa) -> None:
+        super().__init__(stack, remote, timeout=timeout, **kwa)
+        self.body = body
+        self.segments: list[tuple[Head, bytes]] = []
+        self.burst = stack.BurstSize
+        self.next = 0  # next segment of the current pass
+        self.last_sn = 0
+        self.acked = False  # any ack/resend seen: retransmissions carry af
+        self.encoded = encoded
+
+    def message(self) -> None:
+        """Encrypt, segment and send the first burst."""
+        stack, remote = self.stack, self.remote
+        try:
+            coat = packeting.encrypt(self.head.ck, self.encoded, remote.box)
+            self.segments = packeting.segment(self.head, coat)
+        except PacketError as ex:
+            stack.console.terse(f"{ex}\n")
+            stack.incStat("packing_error")
+            return
+        self.encoded = b""
+        self.add()
+        self.send_burst()
+        for sn in range(self.next):
+            self.log(f"Do Message Segment {sn}")
+        stack.incStat("message_segment_tx", self.next)
+
+    def send_segment(self, sn: int, wf: bool, af: bool = False) -> bool:
+        head, chunk = self.segments[sn]
+        head = head.copy(wf=wf, af=af) if (wf or af) else head
+        try:
+            packed = packeting.pack(head, chunk, self.stack.local.signer)
+        except PacketError as ex:
+            self.stack.console.terse(f"{ex}\n")
+            self.stack.incStat("packing_error")
+            self.remove()
+            return False
+        self.txPacket = packed
+        self.last_sn = sn
+        self.stack.tx(packed, self.sa)
+        return True
+
+    def send_burst(self) -> None:
+        """Send segments from ``self.next``: all of them, or ``BurstSize`` at a time."""
+        count = len(self.segments)
+        end = count if not self.burst else min(count, self.next + self.burst)
+        for sn in range(self.next, end):
+            if not self.send_segment(sn, wf=(sn == end - 1), af=self.acked):
+                return
+        self.next = end
+        self.redoTimer.restart()
+
+    def redo(self) -> None:
+        if self.acked and self.txPacket is not None:
+            self.send_segment(self.last_sn, wf=True, af=True)
+        else:
+            self.resend()
+        self.redoTimer.restart()
+        self.stack.incStat("redo_segment")
+        self.log(f"Redo Segment {self.last_sn}")
+
+    def on_ack(self, packet: Packet) -> None:
+        self.remote.refresh(alived=True)
+        self.stack.incStat("message_ack_rx")
+        self.acked = True
+        nxt = packet.head.sn + 1
+        if nxt < len(self.segments):
+            if nxt < self.next:
+                self.log(f"Current {self.next} is ahead of requested {nxt}. Adjust.")
+            self.next = nxt
+            self.send_burst()
+        elif self.next < len(self.segments):
+            self.send_burst()
+
+    def on_resend(self, packet: Packet) -> None:
+        self.remote.refresh(alived=True)
+        self.stack.incStat("message_resend_rx")
+        self.acked = True
+        body = self.decode(packet)
+        misseds = body.get("misseds") if isinstance(body, dict) else None
+        if not isinstance(misseds, list) or not misseds:
+            self.stack.console.terse(f"Messenger {self.stack.name}. Invalid resend request "
+                                     f"'{misseds}'\n")
+            self.stack.incStat("invalid_resend")
+            return
+        count = len(self.segments)
+        valid = [sn for sn in misseds if isinstance(sn, int) and 0 <= sn < count]
+        if len(valid) != len(misseds):
+            self.stack.incStat("invalid_misseds")
+        for i, sn in enumerate(valid):
+            if not self.send_segment(sn, wf=(i == len(valid) - 1), af=True):
+                return
+            self.log(f"Do Resend Message Segment {sn}")
+        self.redoTimer.restart()
+
+    def on_done(self, packet: Packet) -> None:
+        self.remote.refresh(alived=True)
+        self.remove()
+        self.log("Done")
+        self.stack.incStat("message_initiate_complete")
+
+    def on_nack(self, packet: Packet) -> None:
+        self.remote.refresh(alived=True)
+        self.remove()
+        self.fail("Rejected by")
+        self.stack.drop_message(self.remote, self.body, "rejected by the peer")
+
+    def timed_out(self) -> None:
+        self.remove()
+        self.log("Timed out")
+        self.stack.drop_message(self.remote, self.body, "timed out")
+
+    def nack(self, pk: PcktKind = PcktKind.nack) -> None:
+        super().nack(pk)
+        self.stack.drop_message(self.remote, self.body, "aborted")
+
+    def stale_initiator(self) -> None:
+        """The session moved on: keep the body for the next allow, end this try."""
+        self.remote.messages.append((self.body, self.timeout))
+        self.stack.console.concise(f"Stack {self.stack.name}: Saved stale message with remote "
+                                   f"{self.remote.name}\n")
+        super().stale_initiator()
+
+
+class Messengent(Transaction):
+    """Correspondent side: collects segments and answers ack, resend or done."""
+
+    kind = TrnsKind.message
+    rmt = True
+    RedoTimeoutMin = 0.2
+    RedoTimeoutMax = 0.5
+    IdleTimeout = 60.0  # give up on a sender silent this long (the reference never does)
+
+    def __init__(self, stack, remote, **kwa) -> None:
+        super().__init__(stack, remote, timeout=self.IdleTimeout, **kwa)
+        first = self.rxPacket.head
+        self.head = self.head.copy(ck=first.ck, fk=first.fk, wf=first.wf)
+        self.count = first.sc
+        self.length = first.ml
+        self.bk = first.bk
+        self.chunks: list[bytes | None] = [None] * first.sc
+        self.received = 0
+        self.highest = -1
+        self.scan = 0  # lowest segment that may still be missing
+
+    def start(self) -> None:
+        """Take the packet that created this transaction."""
+        if self.count > 1 and not 0 < self.length <= MAX_MESSAGE_SIZE:
+            self.stack.incStat("parsing_message_error")
+            self.nack()
+            return
+        self.add()
+        self.on_message(self.rxPacket)
+
+    def on_message(self, packet: Packet) -> None:
+        head = packet.head
+        self.remote.refresh(alived=True)
+        self.timer.restart()
+        if head.sc != self.count or (self.count > 1 and head.ml != self.length):
+            self.stack.incStat("parsing_message_error")
+            return
+        if self.chunks[head.sn] is None:
+            self.chunks[head.sn] = packet.coat
+            self.received += 1
+            self.highest = max(self.highest, head.sn)
+            self.stack.incStat("message_segment_rx")
+        if self.received == self.count:
+            self.complete(head.sn)
+        elif head.wf:
+            self.reply()
+
+    def reply(self) -> None:
+        """Ask for missing segments below the highest one, or for more."""
+        chunks = self.chunks
+        while self.scan < self.count and chunks[self.scan] is not None:
+            self.scan += 1
+        misseds = [sn for sn in range(self.scan, self.highest) if chunks[sn] is None]
+        if misseds:
+            misseds = misseds[:MAX_MISSEDS]
+            self.send(PcktKind.resend, {"misseds": misseds})
+            self.stack.incStat("message_resend_tx")
+            self.log(f"Do Resend Segments {misseds}")
+        else:
+            self.send(PcktKind.ack, sn=self.highest)
+            self.log(f"Do Ack More from {self.highest + 1} on Segment {self.highest}")
+
+    def redo(self) -> None:
+        self.reply()
+
+    def complete(self, sn: int) -> None:
+        stack = self.stack
+        coat = b"".join(self.chunks) if self.count > 1 else self.chunks[0]
+        self.chunks = []
+        self.remove()
+        if self.count > 1 and len(coat) != self.length:
+            stack.incStat("parsing_message_error")
+            self.send(PcktKind.nack)
+            return
+        try:
+            body = packeting.decode_body(self.bk, packeting.decrypt(self.head.ck, coat,
+                                                                    self.remote.box))
+        except PacketError as ex:
+            stack.console.terse(f"{ex}\n")
+            stack.incStat("parsing_message_error")
+            self.send(PcktKind.nack)
+            return
+        self.send(PcktKind.done)
+        self.log(f"Do Ack Done Message on Segment {sn}")
+        stack.rxMsgs.append((body, self.remote.name))
+        self.log("Complete")
+        stack.incStat("messengent_correspond_complete")
+
+    def remove(self) -> None:
+        super().remove()
+        self.remote.doneTransactions.add(self.tid, self.stack.store.stamp
+                                         + self.stack.MsgStaleTimeout)
+
+    def timed_out(self) -> None:
+        self.chunks = []
+        self.remove()
+        self.stack.incStat("messengent_transaction_failure")
+        self.log("Timed out")
+
+    def on_nack(self, packet: Packet) -> None:
+        self.chunks = []
+        self.remove()
+        self.fail("Rejected by")
