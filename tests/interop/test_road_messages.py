@@ -1,0 +1,103 @@
+"""Messages between raetflo and the reference raet 0.6.8, both directions."""
+from __future__ import annotations
+
+import pytest
+
+from raetflo.raeting import AutoMode
+from raetflo.road.stacking import service_stacks
+
+from ..lossy import LossyLink
+from .conftest import add_remote
+
+PAIRS = [("raetflo", "raet"), ("raet", "raetflo")]  # (sender, receiver)
+
+
+def settled(*stacks):
+    return lambda: all(not s.transactions for s in stacks)
+
+
+def joined(make_stack, joiner_impl, main_impl):
+    main = make_stack(main_impl, "main", main=True, auto=AutoMode.always.value)
+    joiner = make_stack(joiner_impl, "minion", auto=AutoMode.always.value)
+    remote = add_remote(joiner_impl, joiner, main)
+    joiner.join(uid=remote.uid, cascade=True)
+    service_stacks([main, joiner], 3.0, until=settled(main, joiner))
+    assert remote.allowed is True
+    return joiner, main
+
+
+def received(stack):
+    return [(dict(body), source) for body, source in stack.rxMsgs]
+
+
+def deliver(stacks, receiver, count, duration=60.0):
+    service_stacks(stacks, duration,
+                   until=lambda: len(receiver.rxMsgs) >= count and settled(*stacks)())
+
+
+@pytest.mark.parametrize("sender_impl,receiver_impl", PAIRS)
+def test_messages_both_ways(make_stack, sender_impl, receiver_impl):
+    sender, receiver = joined(make_stack, sender_impl, receiver_impl)
+    msgs = [{"subject": "short", "content": "hi"},
+            {"unicode": "héllo wörld ☃ 𝄞", "nested": {"list": [1, 2.5, None, True], "d": {}}},
+            {"blob": "b" * 200_000},
+            {"blob": "M" * 2_000_000}]
+    to = sender.remotes.values()[0].uid
+    for msg in msgs:
+        sender.transmit(msg, to)
+    deliver([sender, receiver], receiver, len(msgs))
+    assert received(receiver) == [(m, "minion") for m in msgs]
+
+    back = receiver.remotes.values()[0].uid
+    receiver.transmit({"reply": "ok ✓"}, back)
+    deliver([sender, receiver], sender, 1)
+    assert received(sender) == [({"reply": "ok ✓"}, "main")]
+
+
+@pytest.mark.parametrize("sender_impl,receiver_impl", PAIRS)
+def test_two_hundred_queued_at_once(make_stack, sender_impl, receiver_impl):
+    sender, receiver = joined(make_stack, sender_impl, receiver_impl)
+    to = sender.remotes.values()[0].uid
+    for i in range(200):
+        sender.transmit({"i": i, "text": "message %d" % i}, to)
+    deliver([sender, receiver], receiver, 200)
+    got = [body["i"] for body, _ in received(receiver)]
+    assert sorted(got) == list(range(200))
+
+
+@pytest.mark.parametrize("sender_impl,receiver_impl", PAIRS)
+def test_two_hundred_over_lossy_link(make_stack, sender_impl, receiver_impl):
+    sender, receiver = joined(make_stack, sender_impl, receiver_impl)
+    LossyLink(sender, 0.2, seed=11)
+    LossyLink(receiver, 0.2, seed=12)
+    to = sender.remotes.values()[0].uid
+    for i in range(200):
+        sender.transmit({"i": i, "pad": "q" * (2500 if i % 20 == 0 else 5)}, to)
+    deliver([sender, receiver], receiver, 200, duration=120.0)
+    got = [body["i"] for body, _ in received(receiver)]
+    assert sorted(got) == list(range(200))
+
+
+def test_three_estate_mesh_of_both_implementations(make_stack):
+    alpha = make_stack("raetflo", "alpha", main=True, auto=AutoMode.always.value)
+    beta = make_stack("raet", "beta", main=True, auto=AutoMode.always.value)
+    gamma = make_stack("raetflo", "gamma", main=True, auto=AutoMode.always.value)
+    stacks = [alpha, beta, gamma]
+    for joiner, impl, peer in ((alpha, "raetflo", beta), (alpha, "raetflo", gamma),
+                               (beta, "raet", gamma)):
+        remote = add_remote(impl, joiner, peer, name=peer.local.name)
+        joiner.join(uid=remote.uid, cascade=True)
+    service_stacks(stacks, 3.0, until=settled(*stacks))
+    for stack in stacks:
+        assert len(stack.remotes) == 2
+        assert all(r.allowed for r in stack.remotes.values()), stack.name
+
+    for stack in stacks:
+        for remote in stack.remotes.values():
+            stack.transmit({"from": stack.local.name, "to": remote.name}, remote.uid)
+    service_stacks(stacks, 3.0, until=lambda: all(len(s.rxMsgs) >= 2 for s in stacks)
+                   and settled(*stacks)())
+    for stack in stacks:
+        got = sorted(received(stack), key=lambda item: item[1])
+        others = sorted(s.local.name for s in stacks if s is not stack)
+        assert got == [({"from": name, "to": stack.local.name}, name) for name in others]

@@ -1,0 +1,160 @@
+"""Messages between raetflo stacks: delivery, segmentation, loss, replay and forgery."""
+from __future__ import annotations
+
+import pytest
+
+from raetflo import nacling
+from raetflo.raeting import MAX_MESSAGE_SIZE, AutoMode, BodyKind
+from raetflo.road import packeting
+from raetflo.road.estating import RemoteEstate
+from raetflo.road.stacking import RoadStack, StackError, service_stacks
+
+from ..lossy import LossyLink
+
+
+@pytest.fixture
+def make(tmp_path, ha):
+    made = []
+
+    def make(name, **kwa):
+        kwa.setdefault("auto", AutoMode.always.value)
+        stack = RoadStack(name=name, ha=ha(), dirpath=str(tmp_path / name), **kwa)
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in made:
+        stack.server.close()
+
+
+def joined_pair(make, **kwa):
+    main = make("main", main=True, **kwa)
+    other = make("other", **kwa)
+    remote = RemoteEstate(stack=other, fuid=0, sid=0, ha=main.ha)
+    other.addRemote(remote)
+    other.join(uid=remote.uid, cascade=True)
+    service_stacks([main, other], 2.0, until=lambda: not main.transactions and not other.transactions)
+    assert remote.allowed is True
+    return main, other, remote
+
+
+def deliver(stacks, receiver, count, duration=30.0):
+    service_stacks(stacks, duration,
+                   until=lambda: len(receiver.rxMsgs) >= count and not any(s.transactions for s in stacks))
+
+
+@pytest.mark.parametrize("bk", [BodyKind.json, BodyKind.msgpack])
+def test_bodies_round_trip_exactly(make, bk):
+    main, other, remote = joined_pair(make, bk=bk)
+    msgs = [{"subject": "short", "content": "hi"},
+            {"unicode": "héllo ☃ 𝄞 \u0000 end", "nested": {"a": [1, 2.5, None, True, {"b": "c"}]}},
+            {"big": "z" * 200_000, "n": 7},
+            {}]
+    for msg in msgs:
+        other.transmit(msg, remote.uid)
+    deliver([main, other], main, len(msgs))
+    assert [m for m, _ in main.rxMsgs] == msgs
+    assert {src for _, src in main.rxMsgs} == {"other"}
+    assert main.stats.get("rx_exception", 0) == 0
+
+
+def test_multi_megabyte_message_and_reply(make):
+    main, other, remote = joined_pair(make)
+    big = {"blob": "m" * 5_000_000}
+    other.transmit(big, remote.uid)
+    deliver([main, other], main, 1)
+    assert main.rxMsgs.popleft() == (big, "other")
+    back = main.nameRemotes["other"]
+    main.transmit({"ack": True}, back.uid)
+    deliver([main, other], other, 1)
+    assert other.rxMsgs.popleft() == ({"ack": True}, "main")
+
+
+def test_oversized_and_bad_bodies_refused_at_transmit(make):
+    main, other, remote = joined_pair(make)
+    with pytest.raises(StackError, match="maximum message size"):
+        other.transmit({"x": "y" * MAX_MESSAGE_SIZE}, remote.uid)
+    with pytest.raises(StackError, match="not a mapping"):
+        other.transmit(["not", "a", "dict"], remote.uid)
+    with pytest.raises(StackError, match="cannot encode"):
+        other.transmit({"x": object()}, remote.uid)
+    assert other.stats["invalid_transmit_body"] == 3
+    assert not other.txMsgs
+
+
+def test_message_waits_for_allow_then_goes(make):
+    main = make("main", main=True)
+    other = make("other")
+    remote = RemoteEstate(stack=other, fuid=0, sid=0, ha=main.ha)
+    other.addRemote(remote)
+    other.transmit({"early": 1}, remote.uid)  # not joined yet: saved, join+allow started
+    deliver([main, other], main, 1, duration=5.0)
+    assert [m for m, _ in main.rxMsgs] == [{"early": 1}]
+    assert other.stats["message_saved"] == 1
+    assert remote.allowed is True
+
+
+def test_message_to_removed_remote_is_dropped_and_counted(make):
+    main = make("main", main=True, auto=AutoMode.never.value)
+    other = make("other")
+    remote = RemoteEstate(stack=other, fuid=0, sid=0, ha=main.ha)
+    other.addRemote(remote)
+    other.transmit({"lost": 1}, remote.uid)
+    service_stacks([main, other], 0.5)
+    assert remote.messages  # waiting: main has not accepted us
+    other.removeRemote(remote)
+    assert other.stats["message_dropped"] == 1
+    assert not remote.messages
+
+
+def test_thousand_messages_exactly_once_over_lossy_link(make):
+    main, other, remote = joined_pair(make)
+    links = [LossyLink(main, 0.2, seed=1), LossyLink(other, 0.2, seed=2)]
+    count = 1000
+    for i in range(count):
+        body = {"i": i, "pad": "p" * (3000 if i % 50 == 0 else 10)}  # some are segmented
+        other.transmit(body, remote.uid)
+    deliver([main, other], main, count, duration=120.0)
+    got = [m["i"] for m, _ in main.rxMsgs]
+    assert sorted(got) == list(range(count))  # all, none twice
+    assert all(link.counts["dropped"] and link.counts["duplicated"] and link.counts["reordered"]
+               for link in links)
+    assert main.stats.get("rx_exception", 0) == 0
+
+
+def capture(stack):
+    sent = []
+    send = stack.server.send
+
+    def recording(data, ha):
+        sent.append((bytes(data), ha))
+        return send(data, ha)
+
+    stack.server.send = recording
+    return sent
+
+
+def test_replayed_tampered_and_forged_messages_are_dropped(make):
+    main, other, remote = joined_pair(make)
+    sent = capture(other)
+    other.transmit({"n": 1}, remote.uid)
+    deliver([main, other], main, 1)
+    first = next(d for d, _ in sent if packeting.parse(d).head.tk == 0
+                 and packeting.parse(d).head.pk == 0)
+    replays = main.stats.get("stale_initiator_attempt", 0)
+
+    other.server.send(first, main.ha)  # replay: same session, same transaction
+    tampered = bytearray(first)
+    tampered[packeting.parse(first).head.hl + 2] ^= 0x40
+    other.server.send(bytes(tampered), main.ha)
+    head = packeting.parse(first).head.copy(ti=999)
+    forged = packeting.pack(head, packeting.parse(first).coat, nacling.Signer())
+    other.server.send(forged, main.ha)
+    service_stacks([main, other], 1.0)
+
+    assert len(main.rxMsgs) == 1
+    assert main.stats["stale_initiator_attempt"] == replays + 1
+    assert main.stats["rx_bad_signature"] == 2
+    other.transmit({"n": 2}, remote.uid)
+    deliver([main, other], main, 2)
+    assert [m["n"] for m, _ in main.rxMsgs] == [1, 2]
