@@ -32,7 +32,7 @@ class AllowBase(Transaction):
         """The link has fresh session keys: mark it and start a new session."""
         remote = self.remote
         remote.allowed = True
-        remote.alived = True
+        remote.refresh(alived=True)
         remote.nextSid()
         remote.removeStaleInitiators()
         self.stack.dumpRemote(remote)

@@ -248,6 +248,7 @@ class RemoteEstate(Estate):
                 f"Stack {self.stack.name}: Reaping dead remote {self.name} at {self.stack.store.stamp}\n")
 
     def unreap(self) -> None:
+        self.reapTimer.restart(duration=self.stack.interim)
         if self.stack.main:
             self.reaped = False
             self.stack.incStat("remote_unreap")

@@ -1,0 +1,53 @@
+"""Presence: manage() starts alives, marks silent remotes dead and reaps them on a main."""
+from __future__ import annotations
+
+from raetflo.raeting import AutoMode
+from raetflo.road.estating import RemoteEstate
+from raetflo.road.stacking import RoadStack, service_stacks
+
+
+def test_dead_remote_is_marked_reaped_and_revived(tmp_path, ha):
+    main = RoadStack(name="main", ha=ha(), main=True, auto=AutoMode.always.value, interim=5.0,
+                     dirpath=str(tmp_path / "main"))
+    other = RoadStack(name="other", ha=ha(), auto=AutoMode.always.value,
+                      dirpath=str(tmp_path / "other"))
+    remote = RemoteEstate(stack=other, fuid=0, sid=0, ha=main.ha)
+    other.addRemote(remote)
+    other.join(uid=remote.uid, cascade=True)
+    service_stacks([main, other], 1.0)
+    peer = main.remotes.values()[0]
+    main.manage()
+    assert main.availables == {"other"}
+    assert main.changeds["plus"] == {"other"}
+
+    other.server.close()  # the peer goes silent
+    history = []
+    for _ in range(150):  # 15 s of virtual time
+        main.manage()
+        main.serviceAll()
+        main.store.advanceStamp(0.1)
+        history.append((main.store.stamp, peer.alived, peer.reaped))
+    dead_at = next(t for t, alived, _ in history if alived is False)
+    reaped_at = next(t for t, _, reaped in history if reaped)
+    assert 2.0 <= dead_at <= 4.5  # first alive after the presence period, 2 s timeout
+    assert reaped_at - dead_at >= 4.5  # reap interim after the last alive -> dead change
+    assert main.stats["remote_reap"] == 1
+    main.manage()
+    assert "other" not in main.availables
+    assert main.reapeds == {"other": peer}
+    for _ in range(30):  # no alives are started for a reaped remote
+        main.manage()
+        main.serviceAll()
+        main.store.advanceStamp(0.1)
+        assert not main.transactions
+
+    revived = RoadStack(name="other", ha=other.ha, dirpath=other.keep.dirpath,
+                        auto=AutoMode.always.value)
+    revived.alive(uid=revived.remotes.values()[0].uid, cascade=True)
+    service_stacks([main, revived], 3.0, until=lambda: peer.alived is True)
+    main.manage()
+    assert peer.reaped is False and peer.alived is True
+    assert main.stats["remote_unreap"] == 1
+    assert "other" in main.availables and main.changeds["plus"] == {"other"}
+    main.server.close()
+    revived.server.close()
