@@ -74,8 +74,8 @@ class RoadStack:
                  rxMsgs: deque | None = None, txMsgs: deque | None = None,
                  rxes: deque | None = None, txes: deque | None = None,
                  stats: odict | None = None, version: int = 0, bk: int | None = None,
-                 **_unused: Any) -> None:
-        self.console = getConsole()
+                 console: Any = None, **_unused: Any) -> None:
+        self.console = console if console is not None else getConsole()
         self.store = store if store is not None else Store(stamp=0.0)
         self.main = main
         self.mutable = mutable
