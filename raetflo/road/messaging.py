@@ -54,17 +54,8 @@ class Messenger(Transaction):
     def send_segment(self, sn: int, wf: bool, af: bool = False) -> bool:
         head, chunk = self.segments[sn]
         head = head.copy(wf=wf, af=af) if (wf or af) else head
-        try:
-            packed = packeting.pack(head, chunk, self.stack.local.signer)
-        except PacketError as ex:
-            self.stack.console.terse(f"{ex}\n")
-            self.stack.incStat("packing_error")
-            self.remove()
-            return False
-        self.txPacket = packed
         self.last_sn = sn
-        self.stack.tx(packed, self.sa)
-        return True
+        return self.queue(lambda: packeting.pack(head, chunk, self.stack.local.signer))
 
     def send_burst(self) -> None:
         """Send segments from ``self.next``: all of them, or ``BurstSize`` at a time."""

@@ -7,7 +7,7 @@ Store stamp.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from ioflo.aid.timing import StoreTimer
 
@@ -141,15 +141,21 @@ class Transaction:
     def send(self, pk: PcktKind, body: Any = None, **changes: Any) -> bool:
         """Build, sign and queue one packet of kind ``pk``; on a packing error drop self."""
         head = self.head.copy(pk=pk, **changes) if changes else self.head.copy(pk=pk)
+        if not self.queue(lambda: self.stack.pack(head, body, self.remote)):
+            return False
+        self.last_pk = pk
+        return True
+
+    def queue(self, build: Callable[[], bytes]) -> bool:
+        """Queue the packet ``build()`` makes; a packing error is counted and ends self."""
         try:
-            packed = self.stack.pack(head, body, self.remote)
+            packed = build()
         except PacketError as ex:
             self.stack.console.terse(f"{ex}\n")
             self.stack.incStat("packing_error")
             self.remove()
             return False
         self.txPacket = packed
-        self.last_pk = pk
         self.stack.tx(packed, self.sa)
         self.redoTimer.restart()
         return True
@@ -173,19 +179,17 @@ class Transaction:
 
     def stale_initiator(self) -> None:
         """Own transaction outlived its session: nack it and drop it."""
-        self.stack.console.terse(
-            f"Stack {self.stack.name}: Stale initiator {self.index} to remote {self.remote.name} "
-            f"with prior rsid {self.remote.rsid} at {self.stack.store.stamp}\n")
-        self.stack.incStat("stale_initiator")
-        self.remove()
-        self.send(PcktKind.nack)
+        self.drop_stale("initiator", "to")
 
     def stale_correspondent(self) -> None:
         """Peer-started transaction from an older session: nack it and drop it."""
+        self.drop_stale("correspondent", "from")
+
+    def drop_stale(self, side: str, prep: str) -> None:
         self.stack.console.terse(
-            f"Stack {self.stack.name}: Stale correspondent {self.index} from remote "
+            f"Stack {self.stack.name}: Stale {side} {self.index} {prep} remote "
             f"{self.remote.name} with prior rsid {self.remote.rsid} at {self.stack.store.stamp}\n")
-        self.stack.incStat("stale_correspondent")
+        self.stack.incStat(f"stale_{side}")
         self.remove()
         self.send(PcktKind.nack)
 
