@@ -51,7 +51,8 @@ def _key(key: bytes | str, size: int = KEY_SIZE) -> bytes:
 
 def nonce() -> bytes:
     """Return a fresh random 24-byte nonce."""
-    return libnacl.randombytes(NONCE_SIZE)
+    fresh: bytes = libnacl.randombytes(NONCE_SIZE)
+    return fresh
 
 
 class Signer:
@@ -72,7 +73,8 @@ class Signer:
     def sign(self, msg: bytes) -> bytes:
         """Return the 64-byte detached signature of ``msg``."""
         try:
-            return libnacl.crypto_sign_detached(msg, self._secret)
+            signature: bytes = libnacl.crypto_sign_detached(msg, self._secret)
+            return signature
         except _NACL_ERRORS as ex:
             raise CryptoError(str(ex)) from None
 
@@ -155,7 +157,9 @@ class Box:
         if len(cipher) < TAG_SIZE or len(nonce) != NONCE_SIZE:
             raise CryptoError("cipher or nonce too short")
         try:
-            return libnacl.crypto_box_open_easy_afternm(bytes(cipher), bytes(nonce), self._shared)
+            plain: bytes = libnacl.crypto_box_open_easy_afternm(bytes(cipher), bytes(nonce),
+                                                                self._shared)
+            return plain
         except _NACL_ERRORS as ex:
             raise CryptoError(str(ex)) from None
 

@@ -1,56 +1,19 @@
 """Tests of the NaCl wrappers and CurveCP helpers, with captured reference keys and packets."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from raetflo import nacling
 from raetflo.nacling import (Box, CryptoError, Initiate, Privateer, Publican, Signer,
                              Verifier)
 
-# Throw-away keys of a captured reference session.
-ALPHA_SEED = "f28d70cab97f294e34692b1aec972b0ca6df751a22f809ad466be87b2fc2c611"
-ALPHA_VERHEX = "2b0eaecf65af8e2466f97aa67270291586b7177feb754d8fb996c50b66f0bc5b"
-ALPHA_LONG = "644f1e89f14f220fb3eda489edf0a8a12c7d3b41fa4a41802a2bdff93c79ff90"
-ALPHA_LONG_PUB = "6af6a5dfb3c6fafcad928537ef77a518f8898d5cf8af27b44bf9ecc60689310c"
-ALPHA_SHORT = "512d33f86c2f59442423a4211cb823865f6622f74a537984f9359ac657749b30"
-ALPHA_SHORT_PUB = "f0ea23a8ae7ce437556503125af26bf0755bd36dc07a627d9bd1357e2d06197d"
-BETA_SEED = "975ce78fd700fb36443e3d3b734b8161afe847a736759155fb86aab5d896e0db"
-BETA_VERHEX = "66e2915848bf396fbb4755968bb86196d48eb404c56090b3b5c52d90a087cf96"
-BETA_LONG = "9a1321a51f04ecfd827655f4588440a62875b87b399fb198cdea24a47ebc6222"
-BETA_LONG_PUB = "805d79207811e8d438db197ea9f9175bc45e3f850e781cd161cb3bd5072e9630"
-BETA_SHORT = "cdeef1bccb81b048345ecf6e1108fc64e66ffbdc4e91f23ceb20a45171ee468f"
-BETA_SHORT_PUB = "cee19173023c7de600452f3b6440b73a2aa9f61bb24bb57239ca347797329012"
-
-HELLO = bytes.fromhex(
-    "30" * 64
-    + ALPHA_SHORT_PUB
-    + "b591a05f362712e39bde2d295f783ce1d1f00441a17cd202ba900263d8044b56"
-    "243d1331118e3fe85a19cbadbdb240a1bad547ff1887f6e966d35a5151a8de15"
-    "6c10fc246dd0e74cda7931a4c5920838"
-    "50a4e43041ecb69a400a51a973b7f0dc2008d4f9e4216af2")
-COOKIE = bytes.fromhex(
-    "a4f16237253b79669d2d9c49d22529688ee0cc8e78929a9f4c0f8957bfd2c734"
-    "3e0c6c6112dc17945b4c512a9d400b7c220b82ea4106a69483e0d186efd46807"
-    "a499a01e976dbc89bd1e453c05ee7b4e"
-    "928863250448667393791abf9f5f31f7bc8544b6d3f0fbc2")
-OREO = bytes.fromhex("61bc1ccb7b2399080ef2c3c03ea6beb7827424b064b6a358")
-INITIATE = bytes.fromhex(
-    ALPHA_SHORT_PUB
-    + "61bc1ccb7b2399080ef2c3c03ea6beb7827424b064b6a358"
-    "083b3e5bc6ebe8bd6258601cd54e297bc70a350a778ed3c57873dc67909473cc"
-    "fff10f7670b4e43506cc7ce487c1aca5a24706aaf280ee091681d783a14e2caa"
-    "30485d7e7838eb03dcb1d2dd8f81030fbe37192bf62d0600b84b1927b81489d6"
-    "dafe22464c3b29356f335d27913b623b732d081553217817a7e322616c93e339"
-    "7eccb3e49509c8a3deb42256342236a473c4bcb5bdf2c94a83e83a95a0d29072"
-    "cfa669454eb9d4364af99903f26ab5a0dcd78f3a4de616e68038b24479d75dd3"
-    "3922f25e91764586ee0a2e5f79d973fa6f817239602927a3e4b93191e7ae9e90"
-    "552d5e789fdd93c0721a30d653ceddb50bda7e29d4240e08"
-    "2d09355072afa4a4b63cf1772e1d371460b1a4066ac9238f")
-P10_COAT = bytes.fromhex(
-    "54e08a26c928ff0fd77838eea7bd060e3887791df0d4670109979975de6300aa"
-    "625cca21bec138c5d51cc11fd339943aa15b"
-    "b8601fbd8c7445217fa1408d76d785456a1d744f3a6a4cf2")
-
+from .vectors import (ALPHA_SEED, ALPHA_VERHEX, ALPHA_LONG, ALPHA_LONG_PUB, ALPHA_SHORT,
+                      ALPHA_SHORT_PUB, BETA_SEED, BETA_VERHEX,
+                      BETA_LONG, BETA_LONG_PUB, BETA_SHORT,
+                      BETA_SHORT_PUB, HELLO, COOKIE, OREO, INITIATE,
+                      P10_COAT)
 
 def raw(hexed: str) -> bytes:
     return bytes.fromhex(hexed)
@@ -104,13 +67,12 @@ def test_privateer_derives_reference_public_keys() -> None:
     " " + "0" * 63, "00 " * 21 + "0", 12345, None,
 ])
 def test_bad_keys_raise_crypto_error(key: object) -> None:
-    for cls in (Verifier, Publican):
-        with pytest.raises(CryptoError):
-            cls(key)  # type: ignore[arg-type]
+    classes: list[Any] = [Verifier, Publican]
     if key is not None:
-        for cls in (Signer, Privateer):
-            with pytest.raises(CryptoError):
-                cls(key)  # type: ignore[arg-type]
+        classes += [Signer, Privateer]
+    for cls in classes:
+        with pytest.raises(CryptoError):
+            cls(key)
 
 
 # --- box ------------------------------------------------------------------------------

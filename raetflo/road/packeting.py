@@ -6,6 +6,7 @@ Pure functions, no I/O. Parsing untrusted bytes either returns a ``Packet`` or r
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 from collections.abc import Mapping
@@ -34,7 +35,6 @@ HEAD_FIELDS = ("ri", "pl", "hl", "fg", "vn", "pk", "hk", "se", "de", "si", "ti",
 _OPTIONAL = HEAD_FIELDS[4:]
 _DEFAULTS = tuple(1 if name == "sc" else 0 for name in _OPTIONAL)
 _FLAGS = tuple(raeting.FLAG_BITS.items())
-_FLAG_NAMES = frozenset(raeting.FLAG_BITS)
 
 _U32 = 0xFFFFFFFF
 _SIGNATURE_SIZE = raeting.FOOT_SIZES[FootKind.nacl]
@@ -46,12 +46,13 @@ _JSON_START = b'{"ri":"RAET","pl":"%07x","hl":"%02x","fg":"%02x"'
 _RAET_PREFIX = b"ri RAET\n"
 _JSON_PREFIX = b'{"ri":"RAET",'
 _RAET_END = raeting.HEAD_TERMINATORS[HeadKind.raet]
-_JSON_END = b"}" + raeting.HEAD_TERMINATORS[HeadKind.json]
-_START_SIZE = {HeadKind.raet: len(_RAET_START % (0, 0, 0)),
-               HeadKind.json: len(_JSON_START % (0, 0, 0))}
-_END_SIZE = {HeadKind.raet: len(_RAET_END), HeadKind.json: len(_JSON_END)}
-_PL_LIMIT = {HeadKind.raet: 0xFFFF, HeadKind.json: 0xFFFFFFF}
-_FORMATS = {
+_JSON_TERMINATOR = raeting.HEAD_TERMINATORS[HeadKind.json]
+_JSON_END = b"}" + _JSON_TERMINATOR
+_START_SIZE: dict[int, int] = {HeadKind.raet: len(_RAET_START % (0, 0, 0)),
+                               HeadKind.json: len(_JSON_START % (0, 0, 0))}
+_END_SIZE: dict[int, int] = {HeadKind.raet: len(_RAET_END), HeadKind.json: len(_JSON_END)}
+_PL_LIMIT: dict[int, int] = {HeadKind.raet: 0xFFFF, HeadKind.json: 0xFFFFFFF}
+_FORMATS: dict[int, tuple[bytes, ...]] = {
     HeadKind.raet: tuple(b"\n%s %s" % (name.encode(), b"%f" if name == "dt" else b"%x")
                          for name in _OPTIONAL),
     HeadKind.json: tuple(b',"%s":%s' % (name.encode(), b"%a" if name == "dt" else b"%d")
@@ -65,7 +66,7 @@ _HEX_STR_KEYS = frozenset(("pl", "hl"))
 _FLAG_SETS = tuple(tuple((name, bool(fg & bit)) for name, bit in _FLAGS) for fg in range(256))
 
 
-def _known(kind: type) -> frozenset[int]:
+def _known(kind: type[enum.IntEnum]) -> frozenset[int]:
     return frozenset(int(m) for m in kind if m.name != "unknown")
 
 
@@ -146,8 +147,8 @@ def _fields(head: Head, fl: int) -> bytes:
         raise PacketError("bad_kind", f"head kind {head.hk!r}") from None
     values = (head.vn, head.pk, head.hk, head.se, head.de, head.si, head.ti, head.tk,
               head.dt, head.oi, head.sn, head.sc, head.ml, head.bk, head.ck, head.fk, fl)
-    return b"".join([fmt % value for fmt, default, value in zip(formats, _DEFAULTS, values)
-                     if value != default])
+    pairs = zip(formats, _DEFAULTS, values, strict=True)
+    return b"".join([fmt % value for fmt, default, value in pairs if value != default])
 
 
 def head_length(head: Head) -> int:
@@ -260,7 +261,7 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
     if data.startswith(_RAET_PREFIX):
         kind, end_mark = HeadKind.raet, _RAET_END
     elif data.startswith(_JSON_PREFIX):
-        kind, end_mark = HeadKind.json, raeting.HEAD_TERMINATORS[HeadKind.json]
+        kind, end_mark = HeadKind.json, _JSON_TERMINATOR
     else:
         raise PacketError("garbage", "unrecognizable head")
     limit = raeting.MAX_HEAD_SIZE
@@ -268,10 +269,7 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
     if end < 0:
         raise PacketError("truncated" if size < limit else "bad_head", "no head terminator")
     hl = end + len(end_mark)
-    if kind == HeadKind.raet:
-        values = _raet_fields(data[:end])
-    else:
-        values = _json_fields(data[:end])
+    values = _raet_fields(data[:end]) if kind == HeadKind.raet else _json_fields(data[:end])
     fg = values.pop("fg")
     head = Head(**values)
     if fg:
@@ -328,7 +326,8 @@ def encode_body(bk: int, body: Any) -> bytes:
     try:
         if bk == BodyKind.json:
             return json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-        return msgpack.packb(body, use_bin_type=True)
+        packed: bytes = msgpack.packb(body, use_bin_type=True)
+        return packed
     except (TypeError, ValueError, OverflowError, RecursionError) as ex:
         raise PacketError("bad_body", str(ex)) from None
 
@@ -406,7 +405,7 @@ def segment(head: Head, coat: bytes) -> list[tuple[Head, bytes]]:
         return [(head, coat)]
     if size > raeting.MAX_MESSAGE_SIZE:
         raise PacketError("too_big", f"message coat of {size} bytes")
-    step = maximum - (hl + raeting.SEGMENT_HEAD_ALLOWANCE[head.hk] + fl)
+    step = maximum - (hl + raeting.SEGMENT_HEAD_ALLOWANCE[HeadKind(head.hk)] + fl)
     if step <= 0:
         raise PacketError("too_big", "no room for a segment")
     count = -(-size // step)

@@ -10,18 +10,12 @@ import pytest
 from raetflo import raeting
 from raetflo.nacling import Box, Signer, Verifier
 from raetflo.raeting import BodyKind, CoatKind, FootKind, HeadKind, PcktKind, TrnsKind
-from raetflo.road import packeting
 from raetflo.road.packeting import (HEAD_FIELDS, Head, Packet, PacketError, decode_body,
                                     decrypt, encode_body, encrypt, head_length, pack, parse,
                                     segment, verify)
 
-# Throw-away keys of a captured reference session (alpha joined beta, then messaged it).
-ALPHA_SEED = "f28d70cab97f294e34692b1aec972b0ca6df751a22f809ad466be87b2fc2c611"
-ALPHA_VERHEX = "2b0eaecf65af8e2466f97aa67270291586b7177feb754d8fb996c50b66f0bc5b"
-ALPHA_SHORT_PUB = "f0ea23a8ae7ce437556503125af26bf0755bd36dc07a627d9bd1357e2d06197d"
-BETA_SEED = "975ce78fd700fb36443e3d3b734b8161afe847a736759155fb86aab5d896e0db"
-BETA_VERHEX = "66e2915848bf396fbb4755968bb86196d48eb404c56090b3b5c52d90a087cf96"
-BETA_SHORT = "cdeef1bccb81b048345ecf6e1108fc64e66ffbdc4e91f23ceb20a45171ee468f"
+from ..vectors import (ALPHA_SEED, ALPHA_VERHEX, ALPHA_SHORT_PUB, BETA_SEED, BETA_VERHEX,
+                       BETA_SHORT, HELLO, COOKIE, INITIATE, P10_COAT)
 
 ALPHA, BETA = Signer(ALPHA_SEED), Signer(BETA_SEED)
 SIGNERS = {"alpha": ALPHA, "beta": BETA, None: None}
@@ -32,32 +26,6 @@ P0_BODY = (b'{"name":"alpha","mode":0,"kind":0,"verhex":"' + ALPHA_VERHEX.encode
 P1_BODY = (b'{"name":"beta","mode":1,"kind":0,"uid":2,"verhex":"' + BETA_VERHEX.encode()
            + b'","pubhex":"805d79207811e8d438db197ea9f9175bc45e3f850e781cd161cb3bd5072e9630",'
            b'"role":"beta"}')
-HELLO = bytes.fromhex(
-    "30" * 64 + ALPHA_SHORT_PUB
-    + "b591a05f362712e39bde2d295f783ce1d1f00441a17cd202ba900263d8044b56"
-    "243d1331118e3fe85a19cbadbdb240a1bad547ff1887f6e966d35a5151a8de15"
-    "6c10fc246dd0e74cda7931a4c5920838"
-    "50a4e43041ecb69a400a51a973b7f0dc2008d4f9e4216af2")
-COOKIE = bytes.fromhex(
-    "a4f16237253b79669d2d9c49d22529688ee0cc8e78929a9f4c0f8957bfd2c734"
-    "3e0c6c6112dc17945b4c512a9d400b7c220b82ea4106a69483e0d186efd46807"
-    "a499a01e976dbc89bd1e453c05ee7b4e"
-    "928863250448667393791abf9f5f31f7bc8544b6d3f0fbc2")
-INITIATE = bytes.fromhex(
-    ALPHA_SHORT_PUB + "61bc1ccb7b2399080ef2c3c03ea6beb7827424b064b6a358"
-    "083b3e5bc6ebe8bd6258601cd54e297bc70a350a778ed3c57873dc67909473cc"
-    "fff10f7670b4e43506cc7ce487c1aca5a24706aaf280ee091681d783a14e2caa"
-    "30485d7e7838eb03dcb1d2dd8f81030fbe37192bf62d0600b84b1927b81489d6"
-    "dafe22464c3b29356f335d27913b623b732d081553217817a7e322616c93e339"
-    "7eccb3e49509c8a3deb42256342236a473c4bcb5bdf2c94a83e83a95a0d29072"
-    "cfa669454eb9d4364af99903f26ab5a0dcd78f3a4de616e68038b24479d75dd3"
-    "3922f25e91764586ee0a2e5f79d973fa6f817239602927a3e4b93191e7ae9e90"
-    "552d5e789fdd93c0721a30d653ceddb50bda7e29d4240e08"
-    "2d09355072afa4a4b63cf1772e1d371460b1a4066ac9238f")
-P10_COAT = bytes.fromhex(
-    "54e08a26c928ff0fd77838eea7bd060e3887791df0d4670109979975de6300aa"
-    "625cca21bec138c5d51cc11fd339943aa15b"
-    "b8601fbd8c7445217fa1408d76d785456a1d744f3a6a4cf2")
 
 ALLOW = b"se 2\nde 2\nsi 1\nti 2\ntk 3\nbk 2\nfk 1\nfl 40\n\n"
 # name: (head, coat, signature hex, signer, total length)
@@ -214,7 +182,7 @@ def test_segment_raet_matches_capture() -> None:
                                 b"\nsc 3\nml a0d\nbk 1\nck 1\nfk 1\nfl 40\n\n")
     assert packed[2].startswith(b"ri RAET\npl 03e6\nhl 57\nfg 0c\nse 2\nde 2\nsi 2\nti 5\nsn 2"
                                 b"\nsc 3\nml a0d\nbk 1\nck 1\nfk 1\nfl 40\n\n")
-    for data, (_, part) in zip(packed, segments):
+    for data, (_, part) in zip(packed, segments, strict=True):
         packet = parse(data)
         verify(packet, VERIFIERS["alpha"])
         assert packet.coat == part
@@ -322,11 +290,12 @@ def test_body_encoding_rules() -> None:
         with pytest.raises(PacketError) as err:
             decode_body(bk, bad)
         assert err.value.reason == "bad_body"
-    for bk, bad in ((BodyKind.json, [1]), (BodyKind.json, {"a": object()}),
-                    (BodyKind.msgpack, {"a": object()}), (BodyKind.msgpack, {"a": 2**70}),
-                    (BodyKind.raw, {"a": 1}), (7, {})):
+    unencodable: list[tuple[int, object]] = [
+        (BodyKind.json, [1]), (BodyKind.json, {"a": object()}), (BodyKind.msgpack, {"a": 2**70}),
+        (BodyKind.msgpack, {"a": object()}), (BodyKind.raw, {"a": 1}), (7, {})]
+    for kind, value in unencodable:
         with pytest.raises(PacketError) as err:
-            encode_body(bk, bad)
+            encode_body(kind, value)
         assert err.value.reason == "bad_body"
 
 
@@ -500,7 +469,8 @@ def json_head(**fields: object) -> bytes:
 def test_json_head_rejections() -> None:
     assert parse(json_head()).head.hk == HeadKind.json
     assert parse(json_head(dt=3)).head.dt == 3
-    bad_values = [{"se": "2"}, {"se": [2]}, {"se": {"a": 1}}, {"se": True}, {"se": 2.0},
+    bad_values: list[dict[str, object]] = [
+                  {"se": "2"}, {"se": [2]}, {"se": {"a": 1}}, {"se": True}, {"se": 2.0},
                   {"se": -1}, {"se": 2**32}, {"se": 10**400}, {"se": None}, {"pl": 7},
                   {"hl": ["00"]}, {"fg": 1}, {"fg": "zz"}, {"fg": "100"}, {"dt": "1"},
                   {"dt": float("nan")}, {"dt": -1.0}, {"bl": 1}, {"sh": ""},
