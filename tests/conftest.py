@@ -1,7 +1,9 @@
-"""Shared fixtures: private keep dirs, free loopback ports, a quiet console."""
+"""Shared fixtures: private keep dirs, free loopback ports, lane socket dirs, a quiet console."""
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 from typing import Callable
 
 import pytest
@@ -43,3 +45,28 @@ def terse_console():
     yield console
     console.reinit(verbosity=old)
 
+
+@pytest.fixture
+def sockdir():
+    """A short private directory for lane sockets (Unix socket paths must stay short)."""
+    path = tempfile.mkdtemp(prefix="lane", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def make_lane(sockdir):
+    """Factory ``make_lane(cls, name, **kwa)`` of LaneStacks of class ``cls`` on lane 'zeus'
+    in ``sockdir``; all are closed at the end."""
+    made = []
+
+    def make(cls, name: str, **kwa):
+        kwa.setdefault("lanename", "zeus")
+        kwa.setdefault("sockdirpath", sockdir)
+        stack = cls(name=name, **kwa)
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in made:
+        stack.server.close()

@@ -1,0 +1,1 @@
+"""RAET lanes: messages between yards (processes) over Unix datagram sockets."""

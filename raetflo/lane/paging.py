@@ -1,0 +1,256 @@
+"""Lane page codec: message bodies to pages and back, and reassembly of paged books.
+
+No sockets and no clock: callers pass bytes in and get bytes out, and book expiry is
+driven by the time the caller hands to :meth:`Books.expire` (the stack's Store stamp).
+
+A page is one datagram: an ISO-8859-1 head of ``key value`` lines ending in ``\\n\\n``,
+then a section of the serialized body. A body that does not fit one page is cut into a
+*book* of pages sharing the head fields but ``pn`` (page number) and ``pc`` (page count).
+"""
+from __future__ import annotations
+
+import enum
+import json
+import string
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import msgpack
+from ioflo.aid.odicting import odict
+
+from .. import raeting
+
+UXD_MAX_PACKET_SIZE = 65535  # largest page
+MAX_MESSAGE_SIZE = raeting.MAX_MESSAGE_SIZE  # largest serialized body (67_107_840)
+MAX_PAGE_COUNT = 0xFFFF  # pn and pc are four hex digits
+HEAD_END = b"\n\n"
+PREFIX = b"ri RAET\n"
+SID_SIZE = 18  # characters of ``si`` written on the wire
+PAGINATION_ALLOWANCE = 2  # bytes a paged head is assumed to grow (kept for identical splits)
+
+
+class PackKind(enum.IntEnum):
+    """Serialization of a page body (head field ``pk``)."""
+    json = 0
+    pack = 1
+
+
+class PageError(ValueError):
+    """A page, book or body that must be dropped; ``stat`` names the counter to raise."""
+
+    def __init__(self, stat: str, message: str) -> None:
+        super().__init__(message)
+        self.stat = stat
+
+
+class Head(NamedTuple):
+    """The fields of a page head, as values."""
+    sn: str = ""
+    dn: str = ""
+    si: str = "0" * SID_SIZE
+    bi: int = 0
+    pn: int = 0
+    pc: int = 1
+    pk: int = PackKind.json
+    vn: int = 0
+
+
+_HEX_FIELDS = frozenset({"vn", "pk", "bi", "pn", "pc"})
+_STR_FIELDS = frozenset({"sn", "dn", "si"})
+_HEXDIGITS = frozenset(string.hexdigits)
+_DEFAULTS = Head()._asdict()
+_PACK_KINDS = frozenset(PackKind)
+
+_json_encoder = json.JSONEncoder(separators=(",", ":"))
+_json_decoder = json.JSONDecoder(object_pairs_hook=odict)
+
+
+# bodies ----------------------------------------------------------------------------------
+def pack_body(body: Mapping, pk: int = PackKind.json) -> bytes:
+    """Serialize a message mapping; an empty mapping is an empty body.
+
+    JSON is compact and ASCII-only; msgpack writes strings (and bytes) as old-spec raw,
+    as the reference does. PageError ``packing_error`` if it cannot be serialized or is
+    larger than MAX_MESSAGE_SIZE.
+    """
+    if not body:
+        return b""
+    try:
+        if pk == PackKind.json:
+            data = _json_encoder.encode(body).encode("ascii")
+        elif pk == PackKind.pack:
+            data = msgpack.packb(body, use_bin_type=False)
+        else:
+            raise PageError("packing_error", f"unknown pack kind {pk}")
+    except (TypeError, ValueError, OverflowError, RecursionError) as ex:
+        raise PageError("packing_error", f"cannot serialize body: {ex}") from None
+    if len(data) > MAX_MESSAGE_SIZE:
+        raise PageError("packing_error",
+                        f"body of {len(data)} bytes exceeds {MAX_MESSAGE_SIZE}")
+    return data
+
+
+def unpack_body(data: bytes, pk: int) -> odict:
+    """Deserialize a whole body into an ordered mapping; PageError ``invalid_page_body``."""
+    if not data:
+        return odict()
+    try:
+        if pk == PackKind.json:
+            body = _json_decoder.decode(data.decode("utf-8"))
+        else:
+            body = msgpack.unpackb(data, raw=False, strict_map_key=False,
+                                   object_pairs_hook=odict)
+    except (ValueError, TypeError, RecursionError) as ex:
+        raise PageError("invalid_page_body", f"undecodable body: {ex}") from None
+    if not isinstance(body, Mapping):
+        raise PageError("invalid_page_body", f"body is a {type(body).__name__}, not a mapping")
+    return body
+
+
+# pages -----------------------------------------------------------------------------------
+def paginate(body: bytes, sn: str, dn: str, si: str, bi: int,
+             pk: int = PackKind.json) -> list[bytes]:
+    """The pages of one serialized body, in order (byte-identical to the reference)."""
+    stem = (f"ri RAET\nvn {raeting.VERSION:x}\npk {pk:x}\nsn {sn}\ndn {dn}\nsi {si[:SID_SIZE]}\n"
+            f"bi {bi:x}\n").encode("latin-1")
+    single = stem + b"pn 0000\npc 0001\n\n"
+    if len(single) + len(body) <= UXD_MAX_PACKET_SIZE:
+        return [single + body]
+    section = UXD_MAX_PACKET_SIZE - (len(single) + PAGINATION_ALLOWANCE)
+    count = -(-len(body) // section) if section > 0 else MAX_PAGE_COUNT + 1
+    if count > MAX_PAGE_COUNT:
+        raise PageError("packing_error", f"head of {len(single)} bytes leaves no room to page")
+    view = memoryview(body)
+    return [b"".join((stem, f"pn {i:04x}\npc {count:04x}\n\n".encode("ascii"),
+                      view[i * section:(i + 1) * section]))
+            for i in range(count)]
+
+
+def parse(raw: bytes) -> tuple[Head, bytes]:
+    """Split a datagram into its head and body section.
+
+    Lenient like the reference (fields in any order, repeated or missing), strict where the
+    reference would crash: PageError ``invalid_page_size`` (over 65 535 bytes) or
+    ``invalid_page_header`` (prefix, terminator, line, key or hex value).
+    """
+    if len(raw) > UXD_MAX_PACKET_SIZE:
+        raise PageError("invalid_page_size", f"page of {len(raw)} bytes is too big")
+    if not raw.startswith(PREFIX):
+        raise PageError("invalid_page_header", "page does not start with 'ri RAET'")
+    end = raw.find(HEAD_END, len(PREFIX) - 1)
+    if end < 0:
+        raise PageError("invalid_page_header", "page head has no terminator")
+    fields = dict(_DEFAULTS)
+    lines = raw[len(PREFIX):end].decode("latin-1").split("\n") if end > len(PREFIX) else ()
+    for line in lines:
+        key, sep, value = line.partition(" ")
+        if not sep or " " in value:
+            raise PageError("invalid_page_header", f"bad page head line {line!r}")
+        if key in _HEX_FIELDS:
+            if not value or not _HEXDIGITS.issuperset(value):
+                raise PageError("invalid_page_header", f"bad hex value in {line!r}")
+            fields[key] = int(value, 16)
+        elif key in _STR_FIELDS:
+            fields[key] = value
+        elif key != "ri" or value != "RAET":
+            raise PageError("invalid_page_header", f"unknown page head line {line!r}")
+    head = Head(**fields)
+    if head.pk not in _PACK_KINDS:
+        raise PageError("invalid_page_body", f"unknown pack kind {head.pk}")
+    return head, raw[end + len(HEAD_END):]
+
+
+# books -----------------------------------------------------------------------------------
+BookKey = tuple[str, str, int]  # (sn, si, bi)
+
+
+@dataclass
+class Book:
+    """A partial book: the sections received so far."""
+    pc: int
+    stamp: float | None
+    sections: dict[int, bytes] = field(default_factory=dict)
+    size: int = 0
+
+
+class Books:
+    """Partial books of every sender, bounded in count, bytes and idle time.
+
+    Unlike the reference, an incomplete book does not live forever: :meth:`expire` drops
+    books idle for ``timeout`` seconds, and a page that would push the books past
+    ``max_books`` or ``max_bytes`` is refused (its book dropped).
+    """
+
+    def __init__(self, timeout: float = 10.0, max_books: int = 64,
+                 max_bytes: int = 2 * MAX_MESSAGE_SIZE) -> None:
+        self.timeout = timeout
+        self.max_books = max_books
+        self.max_bytes = max_bytes
+        self.size = 0  # bytes held in all books
+        self._books: OrderedDict[BookKey, Book] = OrderedDict()  # least recently fed first
+
+    def __len__(self) -> int:
+        return len(self._books)
+
+    def add(self, head: Head, section: bytes, now: float | None) -> bytes | None:
+        """File one page of a paged book; the whole body once the book is complete.
+
+        PageError ``invalid_page_number`` (pn not below pc, or pc changed within a book),
+        ``missed_page`` (first page seen is not page 0), ``book_overflow`` (limits) or
+        ``oversized_book`` (more than MAX_MESSAGE_SIZE).
+        """
+        key = (head.sn, head.si, head.bi)
+        if head.pn >= head.pc:
+            raise PageError("invalid_page_number", f"page {head.pn} of {head.pc} in book {key}")
+        book = self._books.get(key)
+        if book is None:
+            if head.pn != 0:
+                raise PageError("missed_page", f"missed pages before {head.pn} of book {key}")
+            if len(self._books) >= self.max_books:
+                raise PageError("book_overflow", f"{len(self._books)} partial books held")
+            book = self._books[key] = Book(pc=head.pc, stamp=now)
+        elif book.pc != head.pc:
+            raise PageError("invalid_page_number",
+                            f"page count {head.pc} differs from {book.pc} in book {key}")
+        else:
+            self._books.move_to_end(key)
+            book.stamp = now
+        grow = len(section) - len(book.sections.get(head.pn, b""))
+        book.sections[head.pn] = section
+        book.size += grow
+        self.size += grow
+        if book.size > MAX_MESSAGE_SIZE:
+            self._drop(key)
+            raise PageError("oversized_book", f"book {key} exceeds {MAX_MESSAGE_SIZE} bytes")
+        if self.size > self.max_bytes:
+            self._drop(key)
+            raise PageError("book_overflow", f"partial books exceed {self.max_bytes} bytes")
+        if len(book.sections) < book.pc:
+            return None
+        self._drop(key)
+        return b"".join(book.sections[pn] for pn in range(book.pc))
+
+    def discard(self, sn: str, si: str) -> int:
+        """Drop the books of ``sn`` from sessions other than ``si``; how many."""
+        stale = [key for key in self._books if key[0] == sn and key[1] != si]
+        for key in stale:
+            self._drop(key)
+        return len(stale)
+
+    def expire(self, now: float | None) -> int:
+        """Drop books idle for ``timeout`` seconds at time ``now``; how many."""
+        count = 0
+        if now is None:
+            return count
+        while self._books:
+            key, book = next(iter(self._books.items()))
+            if book.stamp is not None and now - book.stamp < self.timeout:
+                break
+            self._drop(key)
+            count += 1
+        return count
+
+    def _drop(self, key: BookKey) -> None:
+        self.size -= self._books.pop(key).size

@@ -1,0 +1,361 @@
+"""LaneStack: one yard's Unix datagram socket, its remote yards, and message paging."""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from ioflo.aid.odicting import odict
+from ioflo.aid.timing import StoreTimer
+from ioflo.base.consoling import getConsole
+from ioflo.base.storing import Store
+
+from .. import raeting
+from . import paging
+from .paging import Books, PackKind, PageError
+from .transport import BUSY_ERRORS, STALE_ERRORS, TransportError, UxdServer
+from .yarding import RemoteYard, Yard, YardError, namesFromHa
+
+
+class StackError(Exception):
+    """A bad stack argument or operation (names, uids, socket paths)."""
+
+
+def rekey(mapping: odict, old: Any, new: Any) -> None:
+    """Replace key ``old`` of ``mapping`` by ``new`` in place, keeping the order."""
+    items = [(new if key == old else key, value) for key, value in mapping.items()]
+    mapping.clear()
+    mapping.update(items)
+
+
+class LaneStack:
+    """A yard on a lane: sends message mappings to remote yards and receives theirs.
+
+    ``transmit(msg, uid)`` queues, ``serviceAll()`` receives, delivers ``(msg, source_name)``
+    to ``rxMsgs`` and sends. Unknown senders are added as remotes (unless ``accept`` is
+    false). Bad pages are dropped and counted in ``stats``, never raised.
+    """
+
+    Pk = PackKind.json  # body serialization of sent messages
+    Accept = True  # add unknown senders as remotes
+    Uid = 0  # start of the uid counter
+    RxBudget = 4096  # most datagrams read in one serviceReceives
+    BookTimeout = 10.0  # store seconds a partial book may wait for its next page
+    MaxBooks = 64  # partial books held at once
+    MaxBookBytes = 2 * paging.MAX_MESSAGE_SIZE  # bytes held in partial books
+
+    def __init__(self, name: str = "", uid: int | None = None, lanename: str | None = None,
+                 sockdirpath: str = "", ha: str = "", bufcnt: int = 100,
+                 accept: bool | None = None, store: Store | None = None, main: Any = None,
+                 puid: int | None = None, local: Yard | None = None, server: Any = None,
+                 version: int = 0, rxMsgs: deque | None = None, txMsgs: deque | None = None,
+                 rxes: deque | None = None, txes: deque | None = None,
+                 stats: odict | None = None, **_unused: Any) -> None:
+        self.console = getConsole()
+        self.store = store if store is not None else Store(stamp=0.0)
+        self.main = main
+        self.version = version
+        self.bufcnt = bufcnt
+        self.accept = self.Accept if accept is None else accept
+        self.puid = self.Uid if puid is None else puid
+        self.stats = stats if stats is not None else odict()
+        self.statTimer = StoreTimer(self.store)
+        self.rxMsgs = rxMsgs if rxMsgs is not None else deque()
+        self.txMsgs = txMsgs if txMsgs is not None else deque()
+        self.rxes = rxes if rxes is not None else deque()
+        self.txes = txes if txes is not None else deque()
+        self.remotes: odict = odict()  # uid -> RemoteYard
+        self.nameRemotes: odict = odict()  # name -> RemoteYard
+        self.haRemotes: odict = odict()  # ha -> RemoteYard
+        self.books = Books(self.BookTimeout, self.MaxBooks, self.MaxBookBytes)
+        if local is None:
+            local = Yard(stack=self, uid=uid, name=name, ha=ha, dirpath=sockdirpath,
+                         lanename=lanename or "")
+        local.stack = self
+        self.local = local
+        if server is None:
+            try:
+                server = UxdServer(local.ha, bufsize=paging.UXD_MAX_PACKET_SIZE * bufcnt)
+            except TransportError as ex:
+                raise StackError(f"LaneStack '{self.name}': {ex.strerror}") from ex
+        self.server = server
+        self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
+
+    uidRemotes = property(lambda self: self.remotes)
+
+    # identity -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.local.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.local.name = value
+
+    @property
+    def ha(self) -> str:
+        return self.local.ha
+
+    @ha.setter
+    def ha(self, value: str) -> None:
+        self.local.ha = value
+
+    def nextUid(self) -> int:
+        """Next uid used neither by the local yard nor by a remote."""
+        local = getattr(self, "local", None)
+        while True:
+            self.puid = raeting.next_id(self.puid, raeting.UID_ROLLOVER)
+            if self.puid not in self.remotes and (local is None or local.uid != self.puid):
+                return self.puid
+
+    # statistics -----------------------------------------------------------------------
+    def incStat(self, key: str, delta: int = 1) -> None:
+        self.stats[key] = self.stats.get(key, 0) + delta
+
+    def updateStat(self, key: str, value: int) -> None:
+        self.stats[key] = value
+
+    def clearStat(self, key: str) -> None:
+        if key in self.stats:
+            self.stats[key] = 0
+
+    def clearStats(self) -> None:
+        for key in self.stats:
+            self.stats[key] = 0
+        self.statTimer.restart()
+
+    # remotes --------------------------------------------------------------------------
+    def addRemote(self, remote: RemoteYard) -> None:
+        """Index ``remote`` by uid, name and ha; StackError if any is taken."""
+        local = self.local
+        for value, index, own, what in ((remote.uid, self.remotes, local.uid, "uid"),
+                                        (remote.name, self.nameRemotes, local.name, "name"),
+                                        (remote.ha, self.haRemotes, local.ha, "ha")):
+            if value in index or value == own:
+                raise StackError(f"LaneStack '{self.name}': remote {what} {value!r} "
+                                 f"is already in use")
+        remote.stack = self
+        self.remotes[remote.uid] = remote
+        self.nameRemotes[remote.name] = remote
+        self.haRemotes[remote.ha] = remote
+
+    def removeRemote(self, remote: RemoteYard) -> None:
+        if self.remotes.get(remote.uid) is not remote:
+            raise StackError(f"LaneStack '{self.name}': no remote with uid {remote.uid}")
+        del self.remotes[remote.uid]
+        del self.nameRemotes[remote.name]
+        del self.haRemotes[remote.ha]
+
+    def removeAllRemotes(self) -> None:
+        for remote in self.remotes.values():
+            self.removeRemote(remote)
+
+    def moveRemote(self, remote: RemoteYard, new: int) -> None:
+        """Give ``remote`` uid ``new``, keeping its place among the remotes."""
+        if new != remote.uid and (new in self.remotes or new == self.local.uid):
+            raise StackError(f"LaneStack '{self.name}': uid {new} is already in use")
+        rekey(self.remotes, remote.uid, new)
+        remote.uid = new
+
+    def renameRemote(self, remote: RemoteYard, new: str) -> None:
+        """Give ``remote`` name ``new``, keeping its place among the remotes."""
+        if new != remote.name and (new in self.nameRemotes or new == self.local.name):
+            raise StackError(f"LaneStack '{self.name}': name {new!r} is already in use")
+        rekey(self.nameRemotes, remote.name, new)
+        remote.name = new
+
+    def fetchUidByName(self, name: str) -> int | None:
+        remote = self.nameRemotes.get(name)
+        return remote.uid if remote is not None else None
+
+    def reap(self, ha: str) -> None:
+        """Forget the remote at ``ha``: nobody is bound there any more."""
+        remote = self.haRemotes.get(ha)
+        if remote is not None:
+            self.removeRemote(remote)
+            self.console.terse(f"Stack '{self.name}': Reaped yard {remote.name}\n")
+
+    # sending --------------------------------------------------------------------------
+    def transmit(self, msg: Mapping, uid: int | None = None) -> None:
+        """Queue ``msg`` for the remote ``uid`` (the first remote if None)."""
+        if not isinstance(msg, Mapping):
+            self.incStat("invalid_transmit_body")
+            self.console.terse(f"Stack '{self.name}': Invalid message body {msg!r}\n")
+            return
+        if uid is None:
+            if not self.remotes:
+                self.incStat("invalid_destination")
+                self.console.terse(f"Stack '{self.name}': No remote to send to\n")
+                return
+            uid = next(iter(self.remotes))
+        self.txMsgs.append((msg, uid))
+
+    def message(self, body: Mapping, uid: int | None = None) -> None:
+        """Page ``body`` for the remote ``uid`` onto ``txes`` now."""
+        remote = self.remotes.get(uid)
+        if remote is None:
+            self.incStat("invalid_destination")
+            self.console.terse(f"Stack '{self.name}': Invalid destination uid {uid}\n")
+            return
+        bid = remote.nextBid()
+        try:
+            data = paging.pack_body(body, self.Pk)
+            pages = paging.paginate(data, self.local.name, remote.name, remote.sid, bid,
+                                    pk=self.Pk)
+        except PageError as ex:
+            self.incStat(ex.stat)
+            self.console.terse(f"Stack '{self.name}': Dropped message to {remote.name}: "
+                               f"{ex}\n")
+            return
+        ha = remote.ha
+        self.txes.extend((page, ha) for page in pages)
+
+    def transmitted(self, page: bytes, ha: str) -> bool:
+        """Send one page; False if it must wait because ``ha``'s queue is full.
+
+        A page for a vanished yard is dropped and the yard reaped; a page that fails
+        otherwise is dropped. Both are counted and logged, never raised.
+        """
+        try:
+            self.server.send(page, ha)
+        except OSError as ex:
+            if ex.errno in BUSY_ERRORS:
+                return False
+            stale = ex.errno in STALE_ERRORS
+            self.incStat("stale_transmit_yard" if stale else "error_transmit_yard")
+            self.console.concise(f"Stack '{self.name}': Error sending to '{ha}': {ex}\n")
+            if stale:
+                self.reap(ha)
+        return True
+
+    # receiving ------------------------------------------------------------------------
+    def source(self, head: paging.Head, sa: str | None) -> RemoteYard:
+        """The remote that sent a page, added if new; PageError if it must be dropped."""
+        if head.dn != self.local.name:
+            raise PageError("invalid_destination", f"page for {head.dn!r}")
+        remote = self.nameRemotes.get(head.sn)
+        return remote if remote is not None else self.admit(head.sn, sa)
+
+    def admit(self, sn: str, sa: str | None) -> RemoteYard:
+        """Add the unknown yard ``sn``, bound at ``sa``, as a remote; PageError if refused.
+
+        Its socket path must name it: replies go there, and an unbound sender has none.
+        """
+        if not self.accept:
+            raise PageError("unaccepted_source_yard", f"unknown yard {sn!r}")
+        try:
+            if sa is None or namesFromHa(sa)[1] != sn:
+                raise PageError("invalid_source_yard", f"yard {sn!r} sent from {sa!r}")
+            remote = RemoteYard(stack=self, ha=sa)
+            self.addRemote(remote)
+        except (YardError, StackError) as ex:
+            raise PageError("invalid_source_yard", str(ex)) from None
+        self.console.verbose(f"Stack '{self.name}': Added yard {remote.name} at '{sa}'\n")
+        return remote
+
+    def processRx(self, raw: bytes, sa: str | None) -> None:
+        """Handle one datagram: deliver its message, file its page, or drop it."""
+        try:
+            head, section = paging.parse(raw)
+            remote = self.source(head, sa)
+            if head.si != remote.rsid:
+                remote.rsid = head.si
+                stale = self.books.discard(head.sn, head.si)
+                if stale:
+                    self.incStat("stale_book", stale)
+            if head.pc > 1:
+                section = self.books.add(head, section, self.store.stamp)
+                if section is None:
+                    return
+            msg = paging.unpack_body(section, head.pk)
+        except PageError as ex:
+            self.incStat(ex.stat)
+            self.console.terse(f"Stack '{self.name}': Dropped page from '{sa}': {ex}\n")
+            return
+        self.rxMsgs.append((msg, remote.name))
+
+    def process(self) -> None:
+        """Expire partial books that waited too long for their next page."""
+        if self.books:
+            expired = self.books.expire(self.store.stamp)
+            if expired:
+                self.incStat("expired_book", expired)
+                self.console.terse(f"Stack '{self.name}': Expired {expired} partial book(s)\n")
+
+    # service --------------------------------------------------------------------------
+    def serviceReceives(self) -> None:
+        receive, append = self.server.receive, self.rxes.append
+        for _ in range(self.RxBudget):
+            item = receive()
+            if item is None:
+                break
+            append(item)
+
+    def serviceReceiveOnce(self) -> None:
+        item = self.server.receive()
+        if item is not None:
+            self.rxes.append(item)
+
+    def serviceRxes(self) -> None:
+        while self.rxes:
+            self.processRx(*self.rxes.popleft())
+
+    def serviceRxOnce(self) -> None:
+        if self.rxes:
+            self.processRx(*self.rxes.popleft())
+
+    def serviceTxMsgs(self) -> None:
+        while self.txMsgs:
+            self.message(*self.txMsgs.popleft())
+
+    def serviceTxMsgOnce(self) -> None:
+        if self.txMsgs:
+            self.message(*self.txMsgs.popleft())
+
+    def serviceTxes(self) -> None:
+        """Send every queued page; a yard whose queue fills waits, in order, for next time."""
+        busy: set = set()
+        held: deque = deque()
+        txes = self.txes
+        while txes:
+            page, ha = txes.popleft()
+            if ha in busy or not self.transmitted(page, ha):
+                if ha not in busy:
+                    busy.add(ha)
+                    self.incStat("busy_transmit_yard")
+                held.append((page, ha))
+        txes.extend(held)
+
+    def serviceTxOnce(self) -> None:
+        if self.txes:
+            page, ha = self.txes.popleft()
+            if not self.transmitted(page, ha):
+                self.incStat("busy_transmit_yard")
+                self.txes.appendleft((page, ha))
+
+    def serviceAllRx(self) -> None:
+        self.serviceReceives()
+        self.serviceRxes()
+        self.process()
+
+    def serviceAllTx(self) -> None:
+        self.serviceTxMsgs()
+        self.serviceTxes()
+
+    def serviceAll(self) -> None:
+        """Receive and deliver everything waiting, then page and send everything queued."""
+        self.serviceAllRx()
+        self.serviceAllTx()
+
+    def serviceOneAllRx(self) -> None:
+        self.serviceReceiveOnce()
+        self.serviceRxOnce()
+        self.process()
+
+    def serviceOneAllTx(self) -> None:
+        self.serviceTxMsgOnce()
+        self.serviceTxOnce()
+
+    def serviceServer(self) -> None:
+        self.serviceReceives()
+        self.serviceTxes()

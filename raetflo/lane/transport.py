@@ -1,0 +1,114 @@
+"""Unix datagram transport owned by a LaneStack: the only place lane pages meet a socket."""
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import stat
+
+from .paging import UXD_MAX_PACKET_SIZE
+
+SOCKET_MODE = 0o600  # owner-only: sending to a Unix socket needs write permission on it
+
+# sendto errors: the peer's queue is full (try again later) / nobody is bound at the path.
+BUSY_ERRORS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS})
+STALE_ERRORS = frozenset({errno.ENOENT, errno.ECONNREFUSED})
+
+
+class TransportError(OSError):
+    """The socket could not be opened."""
+
+
+def probe(ha: str) -> bool:
+    """Whether a live socket is bound at ``ha`` (False for a stale socket file)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(ha)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except OSError:
+            return True  # e.g. another user's socket: not ours to take
+    return True
+
+
+class UxdServer:
+    """Non-blocking Unix datagram socket bound at ``ha``, owner-only.
+
+    Opening refuses a path held by a live socket or by something that is not a socket,
+    and replaces a stale socket file. Closing removes the file only if it is still ours.
+    """
+
+    def __init__(self, ha: str, bufsize: int = UXD_MAX_PACKET_SIZE * 100) -> None:
+        self.ha = ha
+        self.bufsize = bufsize
+        self.sock: socket.socket | None = None
+        self._inode: tuple[int, int] | None = None
+        self._buffer = bytearray(UXD_MAX_PACKET_SIZE + 1)  # one more: oversize shows
+        self._view = memoryview(self._buffer)
+        self.open()
+
+    def open(self) -> None:
+        self.claim()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            os.fchmod(sock.fileno(), SOCKET_MODE)  # Linux creates the file with this mode
+            for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                if sock.getsockopt(socket.SOL_SOCKET, opt) < self.bufsize:
+                    sock.setsockopt(socket.SOL_SOCKET, opt, self.bufsize)
+            sock.bind(self.ha)
+            os.chmod(self.ha, SOCKET_MODE)  # where fchmod does not carry over to the file
+            sock.setblocking(False)
+            info = os.stat(self.ha)
+        except OSError as ex:
+            sock.close()
+            raise TransportError(ex.errno, f"Failed opening socket at '{self.ha}': "
+                                           f"{ex.strerror or ex}") from None
+        self.sock = sock
+        self._inode = (info.st_dev, info.st_ino)
+
+    def claim(self) -> None:
+        """Make way at ``ha``: remove a stale socket file, refuse anything else."""
+        try:
+            mode = os.lstat(self.ha).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(mode):
+            raise TransportError(errno.EEXIST, f"'{self.ha}' exists and is not a socket")
+        if probe(self.ha):
+            raise TransportError(errno.EADDRINUSE,
+                                 f"Socket '{self.ha}' is in use by a live process")
+        try:
+            os.unlink(self.ha)
+        except FileNotFoundError:
+            pass
+
+    def receive(self) -> tuple[bytes, str | None] | None:
+        """One datagram and its sender's path (None if unbound), or None when idle.
+
+        A datagram over the page size comes back cut to one byte over it.
+        """
+        try:
+            size, sa = self.sock.recvfrom_into(self._buffer)
+        except (BlockingIOError, InterruptedError, ConnectionResetError):
+            return None
+        return bytes(self._view[:size]), sa or None
+
+    def send(self, data: bytes, ha: str) -> int:
+        return self.sock.sendto(data, ha)
+
+    def close(self) -> None:
+        """Close the socket and remove its file, unless another socket has replaced it."""
+        if self.sock is None:
+            return
+        self.sock.close()
+        self.sock = None
+        try:
+            info = os.lstat(self.ha)
+            if (info.st_dev, info.st_ino) == self._inode:
+                os.unlink(self.ha)
+        except FileNotFoundError:
+            pass
+
+    @property
+    def opened(self) -> bool:
+        return self.sock is not None

@@ -1,0 +1,160 @@
+"""Yards: the endpoints of a lane, each one Unix datagram socket path.
+
+The path of a yard (its host address ``ha``) is ``<dirpath>/<lanename>.<yardname>.uxd``;
+peers find each other by computing it, and a receiver names an unknown sender from it.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from typing import TYPE_CHECKING
+
+from .. import raeting
+
+if TYPE_CHECKING:
+    from .stacking import LaneStack
+
+YARD_UXD_DIR = "/var/cache/raet"  # default socket directory
+ALT_YARD_UXD_DIR = "~/.raet/uxd"  # used when the default cannot be
+UXD_EXT = ".uxd"
+DIR_MODE = 0o700  # directories this package creates
+
+
+class YardError(ValueError):
+    """A bad yard name, lane name or socket path."""
+
+
+def uuid(size: int = 18) -> str:
+    """Lowercase hex id: microseconds since the epoch, then random digits, ``size`` long."""
+    return (f"{time.time_ns() // 1000:x}" + secrets.token_hex(size // 2 + 1))[:size]
+
+
+def validate(name: str, what: str, dots: bool = False) -> str:
+    """``name`` if it can sit in a socket file name and a page head, else YardError."""
+    if not isinstance(name, str) or not name:
+        raise YardError(f"Invalid {what} name {name!r}: must be a non-empty string")
+    try:
+        name.encode("latin-1")
+    except UnicodeEncodeError:
+        raise YardError(f"Invalid {what} name {name!r}: not Latin-1") from None
+    if "/" in name or (not dots and "." in name) or not name.isprintable() \
+            or any(char.isspace() for char in name):
+        raise YardError(f"Invalid {what} name {name!r}: no spaces, slashes"
+                        f"{'' if dots else ', dots'} or control characters allowed")
+    return name
+
+
+def namesFromHa(ha: str) -> tuple[str, str]:
+    """``(lanename, yardname)`` of a socket path ``.../<lane>.<yard>.uxd``."""
+    base = os.path.basename(ha)
+    stem, ext = os.path.splitext(base)
+    lanename, dot, yardname = stem.rpartition(".")
+    if ext != UXD_EXT or not dot:
+        raise YardError(f"Invalid yard ha {ha!r}: expected '<dir>/<lane>.<yard>{UXD_EXT}'")
+    return validate(lanename, "lane", dots=True), validate(yardname, "yard")
+
+
+def usable_dir(dirpath: str) -> bool:
+    """Whether ``dirpath`` exists (made owner-only if missing) and is readable and writable."""
+    try:
+        os.makedirs(dirpath, mode=DIR_MODE, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(dirpath, os.R_OK | os.W_OK | os.X_OK)
+
+
+def computeHa(dirpath: str, lanename: str, yardname: str,
+              create: bool = True) -> tuple[str, str]:
+    """``(ha, dirpath)`` for a yard: ``dirpath`` normalized (YARD_UXD_DIR if empty).
+
+    With ``create`` the directory is made; if that fails or it is not usable,
+    ALT_YARD_UXD_DIR is used instead (YardError if that fails too).
+    """
+    dirpath = os.path.abspath(os.path.expanduser(dirpath or YARD_UXD_DIR))
+    if create and not usable_dir(dirpath):
+        dirpath = os.path.abspath(os.path.expanduser(ALT_YARD_UXD_DIR))
+        if not usable_dir(dirpath):
+            raise YardError(f"No usable socket directory for yard {yardname!r}")
+    return os.path.join(dirpath, f"{lanename}.{yardname}{UXD_EXT}"), dirpath
+
+
+class Yard:
+    """An endpoint of a lane: name, lane, socket path, uid and id counters.
+
+    Give either ``ha`` (names are taken from it; a ``name`` or ``lanename`` given as well
+    must agree) or the names and ``dirpath``. A yard made without ``ha`` makes its
+    directory (the local yard of a stack); see :class:`RemoteYard` for peers.
+    """
+
+    Prefix = "lane"  # of generated names
+    Create = True  # make the directory when computing ha
+
+    def __init__(self, stack: LaneStack | None = None, uid: int | None = None,
+                 prefix: str | None = None, name: str = "", ha: str = "",
+                 sid: str | None = None, dirpath: str = "", lanename: str = "",
+                 bid: int = 0) -> None:
+        self.stack = stack
+        if ha:
+            ha = os.path.abspath(os.path.expanduser(ha))
+            lane, yard = namesFromHa(ha)
+            for given, found, what in ((name, yard, "name"), (lanename, lane, "lanename")):
+                if given and given != found:
+                    raise YardError(f"Yard {what} {given!r} disagrees with ha {ha!r}")
+            name, lanename, dirpath = yard, lane, os.path.dirname(ha)
+            if self.Create and not usable_dir(dirpath):
+                raise YardError(f"Unusable socket directory {dirpath!r}")
+        else:
+            name = validate(name or f"{prefix or self.Prefix}_{uuid()}", "yard")
+            lanename = validate(lanename or self.default_lanename(), "lane", dots=True)
+            ha, dirpath = computeHa(dirpath or self.default_dirpath(), lanename, name,
+                                    create=self.Create)
+        self.name = name
+        self.lanename = lanename
+        self.dirpath = dirpath
+        self.ha = ha
+        self.sid = sid if sid is not None else uuid()
+        self.bid = bid
+        self.uid = uid if uid is not None or stack is None else stack.nextUid()
+
+    def default_lanename(self) -> str:
+        return "lane"
+
+    def default_dirpath(self) -> str:
+        return ""
+
+    def nextSid(self) -> str:
+        """A new session id, kept and returned."""
+        self.sid = uuid()
+        return self.sid
+
+    def nextBid(self) -> int:
+        """The next book id (1 after 0, wrapping after 0xffffffff to 1)."""
+        self.bid = raeting.next_id(self.bid)
+        return self.bid
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, uid={self.uid!r}, ha={self.ha!r})"
+
+
+class RemoteYard(Yard):
+    """A peer yard as seen from a stack.
+
+    Its names and directory default to the stack's lane and socket directory (it never
+    makes directories). ``sid`` is what this stack puts in ``si`` when sending to it;
+    ``rsid`` is the last ``si`` received from it.
+    """
+
+    Prefix = "yard"
+    Create = False
+
+    def __init__(self, stack: LaneStack | None = None, prefix: str | None = None,
+                 uid: int | None = None, rsid: str | int = 0, **kwa) -> None:
+        super().__init__(stack=stack, uid=uid, prefix=prefix, **kwa)
+        self.rsid = rsid
+
+    def default_lanename(self) -> str:
+        return self.stack.local.lanename if self.stack is not None else super().default_lanename()
+
+    def default_dirpath(self) -> str:
+        return self.stack.local.dirpath if self.stack is not None else super().default_dirpath()

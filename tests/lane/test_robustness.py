@@ -1,0 +1,107 @@
+"""Hostile datagrams from raw sockets are counted and dropped; the stack goes on."""
+from __future__ import annotations
+
+import os
+import random
+import socket
+
+import pytest
+
+from raetflo.lane import paging
+from raetflo.lane.stacking import LaneStack
+
+from .servicing import drain
+
+SI = "0123456789abcdef01"
+
+
+def page(body: bytes = b'{"n":1}', sn: str = "raw", dn: str = "beta", **fields) -> bytes:
+    head = dict(vn="0", pk="0", sn=sn, dn=dn, si=SI, bi="1", pn="0000", pc="0001")
+    head.update(fields)
+    return "".join(f"{key} {value}\n" for key, value in (("ri", "RAET"), *head.items())) \
+        .encode() + b"\n" + body
+
+
+@pytest.fixture
+def beta(make_lane):
+    return make_lane(LaneStack, "beta")
+
+
+@pytest.fixture
+def raw(sockdir):
+    """A plain socket bound where a yard named 'raw' on lane 'zeus' would be."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        sock.bind(os.path.join(sockdir, "zeus.raw.uxd"))
+        yield sock
+
+
+def feed(stack: LaneStack, sock: socket.socket, *datagrams: bytes) -> list:
+    """Send each datagram to ``stack`` and service it; what it delivered."""
+    for datagram in datagrams:
+        sock.sendto(datagram, stack.ha)
+        stack.serviceAll()
+    return drain(stack)
+
+
+GOOD = page(b'{"ok":true}')
+BOOK = paging.paginate(b'{"x":"' + b"y" * 70000 + b'"}', "raw", "beta", SI, 7)
+
+
+@pytest.mark.parametrize("datagram, stat", [
+    (b"", "invalid_page_header"),
+    (b"garbage", "invalid_page_header"),
+    (GOOD[:30], "invalid_page_header"),  # truncated head
+    (page(bi="zz"), "invalid_page_header"),
+    (page(sn="a b"), "invalid_page_header"),
+    (GOOD + b"x" * 65535, "invalid_page_size"),
+    (GOOD[:-3], "invalid_page_body"),  # truncated body
+    (page(b"[1,2]"), "invalid_page_body"),
+    (page(pk="7"), "invalid_page_body"),
+    (page(b"\x81\xa1a\xa2\xff\xfe", pk="1"), "invalid_page_body"),
+    (page(dn="gamma"), "invalid_destination"),
+    (page(sn="gamma"), "invalid_source_yard"),  # not the yard its socket path names
+    (page(pn="0002", pc="0002"), "invalid_page_number"),
+    (BOOK[1], "missed_page"),
+])
+def test_bad_datagram_is_counted_and_dropped(beta, raw, datagram, stat):
+    assert feed(beta, raw, datagram) == []
+    assert dict(beta.stats) == {stat: 1}
+    assert feed(beta, raw, GOOD) == [({"ok": True}, "raw")]
+
+
+def test_truncated_page_of_a_book(beta, raw):
+    assert feed(beta, raw, BOOK[0], BOOK[1][:-10]) == []
+    assert dict(beta.stats) == {"invalid_page_body": 1} and len(beta.books) == 0
+    assert feed(beta, raw, *BOOK) == [({"x": "y" * 70000}, "raw")]
+
+
+def test_unbound_and_unnamed_senders_are_not_added(beta, sockdir):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as unbound:
+        assert feed(beta, unbound, GOOD) == []
+    for path in ("raw.sock", "zeus.a.b.uxd"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.bind(os.path.join(sockdir, path))
+            assert feed(beta, sock, page(sn="a.b")) == []
+    assert dict(beta.stats) == {"invalid_source_yard": 3} and not beta.remotes
+
+
+def test_fuzzed_pages_never_escape_serviceAll(beta, raw):
+    rng = random.Random(7)
+    seeds = [GOOD, page(b"\x81\xa1n\x01", pk="1"), *BOOK]
+    for _ in range(400):
+        datagram = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            spot = rng.randrange(min(len(datagram), 120))
+            action = rng.random()
+            if action < 0.4:
+                datagram[spot] = rng.randrange(256)
+            elif action < 0.7:
+                del datagram[spot:spot + rng.randint(1, 8)]
+            else:
+                datagram[spot:spot] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        raw.sendto(bytes(datagram), beta.ha)
+        beta.serviceAll()
+    assert sum(beta.stats.values()) > 300
+    drain(beta)
+    assert feed(beta, raw, GOOD) == [({"ok": True}, "raw")]

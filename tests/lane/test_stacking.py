@@ -1,0 +1,274 @@
+"""LaneStack between raetflo yards in one process: the tutorial surface, paging, queues."""
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections import deque
+
+import pytest
+from ioflo.aid.odicting import odict
+
+from raetflo.lane.paging import PackKind
+from raetflo.lane.stacking import LaneStack, StackError
+from raetflo.lane.yarding import RemoteYard
+
+from .servicing import drain, service
+
+
+@pytest.fixture
+def pair(make_lane):
+    """alpha knowing beta (uid 2); beta knowing nobody."""
+    alpha = make_lane(LaneStack, "alpha", uid=1)
+    beta = make_lane(LaneStack, "beta", uid=1)
+    remote = RemoteYard(stack=alpha, ha=beta.ha)
+    alpha.addRemote(remote)
+    return alpha, beta, remote
+
+
+def test_tutorial_flow(pair, sockdir):
+    alpha, beta, remote = pair
+    assert (alpha.name, alpha.ha) == ("alpha", os.path.join(sockdir, "zeus.alpha.uxd"))
+    assert remote.uid == 2 and remote.name == "beta"
+    alpha.transmit(dict(content="Hello this is a message from alpha to beta"), remote.uid)
+    service([alpha, beta], lambda: beta.rxMsgs)
+    msg, source = beta.rxMsgs.popleft()
+    assert (msg, source) == ({"content": "Hello this is a message from alpha to beta"}, "alpha")
+    assert isinstance(msg, odict)
+    back = beta.remotes.values()[0]  # the sender was added from its socket path
+    assert (back.name, back.ha, back.uid, back.rsid) == ("alpha", alpha.ha, 2, remote.sid)
+    beta.transmit(dict(content="Hi from beta"))  # no uid: the first remote
+    alpha.transmit(dict(content="Hello from alpha"))
+    service([alpha, beta], lambda: alpha.rxMsgs and beta.rxMsgs)
+    assert drain(alpha) == [({"content": "Hi from beta"}, "beta")]
+    assert drain(beta) == [({"content": "Hello from alpha"}, "alpha")]
+    assert not alpha.stats and not beta.stats
+
+
+@pytest.mark.parametrize("pk", list(PackKind))
+def test_paged_messages(pair, monkeypatch, pk):
+    monkeypatch.setattr(LaneStack, "Pk", pk)
+    alpha, beta, remote = pair
+    msgs = [{"content": f"{n:06d}" * 60000, "n": n, "caf\u00e9": ["\u2603", None, 1.5]}
+            for n in range(3)]  # 360 KB each: six pages
+    for msg in msgs:
+        alpha.transmit(msg, remote.uid)
+    alpha.serviceAllTx()
+    assert len(alpha.txes) > 0  # more pages than beta's queue takes at once
+    service([alpha, beta], lambda: len(beta.rxMsgs) == 3)
+    assert drain(beta) == [(msg, "alpha") for msg in msgs]
+    assert len(beta.books) == 0
+
+
+def test_three_hundred_queued_at_once_arrive_in_order(pair):
+    alpha, beta, remote = pair
+    for n in range(300):
+        alpha.transmit({"n": n}, remote.uid)
+    rounds = service([alpha, beta], lambda: len(beta.rxMsgs) == 300)
+    assert rounds > 1  # the peer's queue filled; the rest waited, in order
+    assert drain(beta) == [({"n": n}, "alpha") for n in range(300)]
+    assert alpha.stats["busy_transmit_yard"] >= 1 and not alpha.txes
+
+
+def test_empty_message(pair):
+    alpha, beta, remote = pair
+    alpha.transmit({}, remote.uid)
+    service([alpha, beta], lambda: beta.rxMsgs)
+    assert drain(beta) == [({}, "alpha")]
+
+
+def test_one_page_at_a_time(pair):
+    alpha, beta, remote = pair
+    alpha.transmit({"x": "y" * 70000}, remote.uid)
+    alpha.serviceOneAllTx()
+    assert len(alpha.txes) == 1  # the second page of the book waits
+    beta.serviceOneAllRx()
+    assert not beta.rxMsgs and len(beta.books) == 1
+    alpha.serviceOneAllTx()
+    beta.serviceOneAllRx()
+    assert drain(beta) == [({"x": "y" * 70000}, "alpha")]
+
+
+def test_incomplete_books_expire_in_store_time(pair, console_text):
+    alpha, beta, remote = pair
+    alpha.transmit({"x": "y" * 70000}, remote.uid)
+    alpha.serviceOneAllTx()
+    alpha.txes.clear()  # the second page is lost
+    beta.serviceAll()
+    assert len(beta.books) == 1
+    beta.store.advanceStamp(LaneStack.BookTimeout - 1)
+    beta.serviceAll()
+    assert len(beta.books) == 1
+    beta.store.advanceStamp(1)
+    beta.serviceAll()
+    assert len(beta.books) == 0 and beta.stats["expired_book"] == 1
+    assert "Expired 1 partial book" in console_text()
+
+
+def test_a_restarted_sender_starts_a_new_session(pair, make_lane):
+    alpha, beta, remote = pair
+    alpha.transmit({"x": "y" * 70000}, remote.uid)
+    alpha.serviceOneAllTx()
+    beta.serviceAll()
+    alpha.server.close()
+    alpha = make_lane(LaneStack, "alpha")
+    alpha.addRemote(RemoteYard(stack=alpha, ha=beta.ha))
+    alpha.transmit({"again": True})
+    service([alpha, beta], lambda: beta.rxMsgs)
+    assert drain(beta) == [({"again": True}, "alpha")]
+    assert beta.stats["stale_book"] == 1 and len(beta.books) == 0
+
+
+def test_socket_is_owner_only(make_lane, sockdir):
+    stack = make_lane(LaneStack, "alpha", sockdirpath=os.path.join(sockdir, "new", "lane"))
+    assert os.stat(stack.ha).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.dirname(stack.ha)).st_mode & 0o777 == 0o700
+
+
+def test_live_socket_is_not_stolen(pair, make_lane):
+    alpha, beta, remote = pair
+    with pytest.raises(StackError, match="in use by a live process"):
+        make_lane(LaneStack, "beta")
+    alpha.transmit({"still": "there"}, remote.uid)
+    service([alpha, beta], lambda: beta.rxMsgs)
+    assert drain(beta) == [({"still": "there"}, "alpha")]
+
+
+def test_stale_socket_file_is_replaced(make_lane, sockdir):
+    path = os.path.join(sockdir, "zeus.alpha.uxd")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as dead:
+        dead.bind(path)  # closed without unlinking, like a crashed process
+    stack = make_lane(LaneStack, "alpha")
+    assert stack.ha == path and stack.server.opened
+
+
+def test_a_file_that_is_not_a_socket_is_left_alone(make_lane, sockdir):
+    path = os.path.join(sockdir, "zeus.alpha.uxd")
+    with open(path, "w") as file:
+        file.write("keep me")
+    with pytest.raises(StackError, match="not a socket"):
+        make_lane(LaneStack, "alpha")
+    with open(path) as file:
+        assert file.read() == "keep me"
+
+
+def test_close_removes_only_its_own_socket(make_lane):
+    stack = make_lane(LaneStack, "alpha")
+    stack.server.close()
+    assert not os.path.exists(stack.ha)
+    stack = make_lane(LaneStack, "beta")
+    os.unlink(stack.ha)  # another process took the path over
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as other:
+        other.bind(stack.ha)
+        stack.server.close()
+        assert os.path.exists(stack.ha)
+
+
+def test_explicit_ha_names_the_yard(make_lane, sockdir):
+    stack = make_lane(LaneStack, "", ha=os.path.join(sockdir, "hera.gamma.uxd"), lanename=None,
+                      sockdirpath="")
+    assert (stack.name, stack.local.lanename, stack.local.dirpath) == ("gamma", "hera", sockdir)
+
+
+def test_page_for_a_dead_yard_is_dropped_and_the_yard_reaped(pair, console_text):
+    alpha, beta, remote = pair
+    beta.server.close()
+    alpha.transmit({"x": 1}, remote.uid)
+    alpha.transmit({"x": "y" * 70000}, remote.uid)
+    alpha.serviceAll()
+    assert alpha.stats["stale_transmit_yard"] == 1 + 2 and not alpha.remotes and not alpha.txes
+    assert "Reaped yard beta" in console_text()
+    alpha.transmit({"x": 2}, remote.uid)
+    alpha.serviceAll()
+    assert alpha.stats["invalid_destination"] == 1
+
+
+def test_page_for_a_missing_yard_is_dropped(pair):
+    alpha, _, _ = pair
+    ghost = RemoteYard(stack=alpha, name="ghost")
+    alpha.addRemote(ghost)
+    alpha.transmit({"x": 1}, ghost.uid)
+    alpha.serviceAll()
+    assert alpha.stats["stale_transmit_yard"] == 1 and ghost.uid not in alpha.remotes
+
+
+def test_busy_yard_keeps_its_pages_in_order(pair):
+    alpha, beta, remote = pair
+    for n in range(30):
+        alpha.transmit({"n": n}, remote.uid)
+    alpha.serviceAll()
+    alpha.serviceAll()  # beta has read nothing: everything still waits
+    assert alpha.stats["busy_transmit_yard"] == 2 and len(alpha.txes) > 0
+    service([beta, alpha], lambda: len(beta.rxMsgs) == 30)
+    assert [msg["n"] for msg, _ in drain(beta)] == list(range(30))
+
+
+def test_unaccepted_sender(make_lane):
+    alpha = make_lane(LaneStack, "alpha")
+    beta = make_lane(LaneStack, "beta", accept=False)
+    alpha.addRemote(RemoteYard(stack=alpha, ha=beta.ha))
+    alpha.transmit({"x": 1})
+    alpha.serviceAll()
+    beta.serviceAll()
+    assert not beta.rxMsgs and not beta.remotes and beta.stats["unaccepted_source_yard"] == 1
+
+
+def test_bad_transmits_are_counted(pair, make_lane):
+    alpha, _, remote = pair
+    alpha.transmit(["not", "a", "mapping"], remote.uid)
+    alpha.transmit({"set": {1}}, remote.uid)
+    alpha.transmit({"x": 1}, 99)
+    alpha.serviceAll()
+    lonely = make_lane(LaneStack, "lonely")
+    lonely.transmit({"x": 1})
+    assert dict(alpha.stats) == {"invalid_transmit_body": 1, "packing_error": 1,
+                                 "invalid_destination": 1}
+    assert lonely.stats["invalid_destination"] == 1 and not alpha.txes
+
+
+def test_remote_bookkeeping(pair, sockdir):
+    alpha, beta, remote = pair
+    for clash in (dict(name="beta"), dict(ha=beta.ha), dict(name="alpha"),
+                  dict(name="other", uid=2), dict(name="other", uid=1)):
+        with pytest.raises(StackError):
+            alpha.addRemote(RemoteYard(stack=alpha, **clash))
+    gamma = RemoteYard(stack=alpha, name="gamma")
+    alpha.addRemote(gamma)
+    assert alpha.fetchUidByName("gamma") == gamma.uid and alpha.fetchUidByName("x") is None
+    alpha.moveRemote(remote, 7)
+    alpha.renameRemote(remote, "bea")
+    assert list(alpha.remotes) == [7, gamma.uid] and list(alpha.nameRemotes) == ["bea", "gamma"]
+    assert alpha.uidRemotes is alpha.remotes and alpha.remotes[7] is remote
+    alpha.removeRemote(gamma)
+    alpha.removeAllRemotes()
+    assert not alpha.remotes and not alpha.nameRemotes and not alpha.haRemotes
+
+
+def test_stats_helpers(pair):
+    alpha, _, _ = pair
+    alpha.incStat("x")
+    alpha.incStat("x", 2)
+    alpha.updateStat("y", 5)
+    alpha.clearStat("x")
+    assert dict(alpha.stats) == {"x": 0, "y": 5}
+    alpha.clearStats()
+    assert dict(alpha.stats) == {"x": 0, "y": 0}
+
+
+def test_other_send_errors_drop_the_page_but_keep_the_yard(pair, monkeypatch):
+    alpha, _, remote = pair
+
+    def refuse(data, ha):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(alpha.server, "send", refuse)
+    alpha.transmit({"x": 1}, remote.uid)
+    alpha.serviceAll()
+    assert dict(alpha.stats) == {"error_transmit_yard": 1}
+    assert not alpha.txes and alpha.remotes[remote.uid] is remote
+
+
+def test_queues_may_be_shared(make_lane):
+    rx, tx = deque(), deque()
+    stack = make_lane(LaneStack, "alpha", rxMsgs=rx, txMsgs=tx)
+    assert stack.rxMsgs is rx and stack.txMsgs is tx
