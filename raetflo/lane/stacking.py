@@ -6,19 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ioflo.aid.odicting import odict
-from ioflo.aid.timing import StoreTimer
-from ioflo.base.consoling import getConsole
 from ioflo.base.storing import Store
 
-from .. import raeting
+from ..stacking import Stack, StackError
 from . import paging
 from .paging import Books, PackKind, PageError
 from .transport import BUSY_ERRORS, STALE_ERRORS, TransportError, UxdServer
 from .yarding import RemoteYard, Yard, YardError, namesFromHa
-
-
-class StackError(Exception):
-    """A bad stack argument or operation (names, uids, socket paths)."""
 
 
 def rekey(mapping: odict, old: Any, new: Any) -> None:
@@ -28,7 +22,7 @@ def rekey(mapping: odict, old: Any, new: Any) -> None:
     mapping.update(items)
 
 
-class LaneStack:
+class LaneStack(Stack):
     """A yard on a lane: sends message mappings to remote yards and receives theirs.
 
     ``transmit(msg, uid)`` queues, ``serviceAll()`` receives, delivers ``(msg, source_name)``
@@ -38,8 +32,7 @@ class LaneStack:
 
     Pk = PackKind.json  # body serialization of sent messages
     Accept = True  # add unknown senders as remotes
-    Uid = 0  # start of the uid counter
-    RxBudget = 4096  # most datagrams read in one serviceReceives
+    BusyStat = "busy_transmit_yard"
     BookTimeout = 10.0  # store seconds a partial book may wait for its next page
     MaxBooks = 64  # partial books held at once
     MaxBookBytes = 2 * paging.MAX_MESSAGE_SIZE  # bytes held in partial books
@@ -51,21 +44,12 @@ class LaneStack:
                  version: int = 0, rxMsgs: deque | None = None, txMsgs: deque | None = None,
                  rxes: deque | None = None, txes: deque | None = None,
                  stats: odict | None = None, **_unused: Any) -> None:
-        self.console = getConsole()
-        self.store = store if store is not None else Store(stamp=0.0)
+        super().__init__(store=store, puid=puid, rxMsgs=rxMsgs, txMsgs=txMsgs, rxes=rxes,
+                         txes=txes, stats=stats)
         self.main = main
         self.version = version
         self.bufcnt = bufcnt
         self.accept = self.Accept if accept is None else accept
-        self.puid = self.Uid if puid is None else puid
-        self.stats = stats if stats is not None else odict()
-        self.statTimer = StoreTimer(self.store)
-        self.rxMsgs = rxMsgs if rxMsgs is not None else deque()
-        self.txMsgs = txMsgs if txMsgs is not None else deque()
-        self.rxes = rxes if rxes is not None else deque()
-        self.txes = txes if txes is not None else deque()
-        self.remotes: odict = odict()  # uid -> RemoteYard
-        self.nameRemotes: odict = odict()  # name -> RemoteYard
         self.haRemotes: odict = odict()  # ha -> RemoteYard
         self.books = Books(self.BookTimeout, self.MaxBooks, self.MaxBookBytes)
         if local is None:
@@ -81,17 +65,7 @@ class LaneStack:
         self.server = server
         self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
 
-    uidRemotes = property(lambda self: self.remotes)
-
     # identity -------------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.local.name
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self.local.name = value
-
     @property
     def ha(self) -> str:
         return self.local.ha
@@ -99,30 +73,6 @@ class LaneStack:
     @ha.setter
     def ha(self, value: str) -> None:
         self.local.ha = value
-
-    def nextUid(self) -> int:
-        """Next uid used neither by the local yard nor by a remote."""
-        local = getattr(self, "local", None)
-        while True:
-            self.puid = raeting.next_id(self.puid, raeting.UID_ROLLOVER)
-            if self.puid not in self.remotes and (local is None or local.uid != self.puid):
-                return self.puid
-
-    # statistics -----------------------------------------------------------------------
-    def incStat(self, key: str, delta: int = 1) -> None:
-        self.stats[key] = self.stats.get(key, 0) + delta
-
-    def updateStat(self, key: str, value: int) -> None:
-        self.stats[key] = value
-
-    def clearStat(self, key: str) -> None:
-        if key in self.stats:
-            self.stats[key] = 0
-
-    def clearStats(self) -> None:
-        for key in self.stats:
-            self.stats[key] = 0
-        self.statTimer.restart()
 
     # remotes --------------------------------------------------------------------------
     def addRemote(self, remote: RemoteYard) -> None:
@@ -163,10 +113,6 @@ class LaneStack:
             raise StackError(f"LaneStack '{self.name}': name {new!r} is already in use")
         rekey(self.nameRemotes, remote.name, new)
         remote.name = new
-
-    def fetchUidByName(self, name: str) -> int | None:
-        remote = self.nameRemotes.get(name)
-        return remote.uid if remote is not None else None
 
     def reap(self, ha: str) -> None:
         """Forget the remote at ``ha``: nobody is bound there any more."""
@@ -281,81 +227,3 @@ class LaneStack:
             if expired:
                 self.incStat("expired_book", expired)
                 self.console.terse(f"Stack '{self.name}': Expired {expired} partial book(s)\n")
-
-    # service --------------------------------------------------------------------------
-    def serviceReceives(self) -> None:
-        receive, append = self.server.receive, self.rxes.append
-        for _ in range(self.RxBudget):
-            item = receive()
-            if item is None:
-                break
-            append(item)
-
-    def serviceReceiveOnce(self) -> None:
-        item = self.server.receive()
-        if item is not None:
-            self.rxes.append(item)
-
-    def serviceRxes(self) -> None:
-        while self.rxes:
-            self.processRx(*self.rxes.popleft())
-
-    def serviceRxOnce(self) -> None:
-        if self.rxes:
-            self.processRx(*self.rxes.popleft())
-
-    def serviceTxMsgs(self) -> None:
-        while self.txMsgs:
-            self.message(*self.txMsgs.popleft())
-
-    def serviceTxMsgOnce(self) -> None:
-        if self.txMsgs:
-            self.message(*self.txMsgs.popleft())
-
-    def serviceTxes(self) -> None:
-        """Send every queued page; a yard whose queue fills waits, in order, for next time."""
-        busy: set = set()
-        held: deque = deque()
-        txes = self.txes
-        while txes:
-            page, ha = txes.popleft()
-            if ha in busy or not self.transmitted(page, ha):
-                if ha not in busy:
-                    busy.add(ha)
-                    self.incStat("busy_transmit_yard")
-                held.append((page, ha))
-        txes.extend(held)
-
-    def serviceTxOnce(self) -> None:
-        if self.txes:
-            page, ha = self.txes.popleft()
-            if not self.transmitted(page, ha):
-                self.incStat("busy_transmit_yard")
-                self.txes.appendleft((page, ha))
-
-    def serviceAllRx(self) -> None:
-        self.serviceReceives()
-        self.serviceRxes()
-        self.process()
-
-    def serviceAllTx(self) -> None:
-        self.serviceTxMsgs()
-        self.serviceTxes()
-
-    def serviceAll(self) -> None:
-        """Receive and deliver everything waiting, then page and send everything queued."""
-        self.serviceAllRx()
-        self.serviceAllTx()
-
-    def serviceOneAllRx(self) -> None:
-        self.serviceReceiveOnce()
-        self.serviceRxOnce()
-        self.process()
-
-    def serviceOneAllTx(self) -> None:
-        self.serviceTxMsgOnce()
-        self.serviceTxOnce()
-
-    def serviceServer(self) -> None:
-        self.serviceReceives()
-        self.serviceTxes()

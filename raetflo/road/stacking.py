@@ -8,12 +8,11 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterable
 
 from ioflo.aid.odicting import odict
-from ioflo.aid.timing import StoreTimer
-from ioflo.base.consoling import getConsole
 from ioflo.base.storing import Store
 
 from .. import raeting
 from ..raeting import Acceptance, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
+from ..stacking import Stack, StackError
 from . import packeting, routing
 from .aliving import Aliver
 from .allowing import Allower
@@ -24,10 +23,6 @@ from .messaging import Messenger, Messengent
 from .packeting import Head, Packet, PacketError
 from .transacting import decode_packet, pack_packet
 from .transport import BLOCKING_ERRORS, TransportError, UdpServer
-
-
-class StackError(Exception):
-    """A bad stack argument or operation (names, uids, addresses, sockets)."""
 
 
 def listen_ha(ha: Any) -> Address:
@@ -41,7 +36,7 @@ def listen_ha(ha: Any) -> Address:
     return (ha[0] or "0.0.0.0", ha[1])
 
 
-class RoadStack:
+class RoadStack(Stack):
     """One UDP socket, one local estate, the remote records and their transactions."""
 
     Hk = HeadKind.raet
@@ -56,8 +51,6 @@ class RoadStack:
     JoinerTimeout = 5.0
     JoinentTimeout = 5.0
     MsgStaleTimeout = 600.0
-    Uid = 0
-    RxBudget = 4096  # most datagrams read in one serviceReceives
     MaxSavedMessages = 10000  # messages waiting per remote for an allow
 
     def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
@@ -75,8 +68,8 @@ class RoadStack:
                  rxes: deque | None = None, txes: deque | None = None,
                  stats: odict | None = None, version: int = 0, bk: int | None = None,
                  console: Any = None, **_unused: Any) -> None:
-        self.console = console if console is not None else getConsole()
-        self.store = store if store is not None else Store(stamp=0.0)
+        super().__init__(store=store, puid=puid, rxMsgs=rxMsgs, txMsgs=txMsgs, rxes=rxes,
+                         txes=txes, stats=stats, console=console)
         self.main = main
         self.mutable = mutable
         self.kind = kind
@@ -88,14 +81,6 @@ class RoadStack:
         self.period = self.Period if period is None else period
         self.offset = self.Offset if offset is None else offset
         self.interim = self.Interim if interim is None else interim
-        self.stats = stats if stats is not None else odict()
-        self.statTimer = StoreTimer(self.store)
-        self.rxes = rxes if rxes is not None else deque()
-        self.txes = txes if txes is not None else deque()
-        self.rxMsgs = rxMsgs if rxMsgs is not None else deque()
-        self.txMsgs = txMsgs if txMsgs is not None else deque()
-        self.remotes: odict = odict()  # uid -> RemoteEstate
-        self.nameRemotes: odict = odict()  # name -> RemoteEstate
         self.joinees: odict = odict()  # (host, port) -> RemoteEstate during vacuous joins
         self.alloweds: odict = odict()
         self.aliveds: odict = odict()
@@ -118,7 +103,6 @@ class RoadStack:
 
         listen = listen_ha(ha)
         saved = self.keep.load_local() if local is None else None
-        self.puid = self.Uid if puid is None else puid
         if saved:
             self.puid = saved["puid"]
             listen = listen_ha(tuple(saved["aha"]))
@@ -150,14 +134,6 @@ class RoadStack:
 
     # identity -----------------------------------------------------------------
     @property
-    def name(self) -> str:
-        return self.local.name
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self.local.name = value
-
-    @property
     def ha(self) -> Address:
         return self.server.ha
 
@@ -166,30 +142,6 @@ class RoadStack:
     @property
     def uid(self) -> int:
         return self.local.uid
-
-    def nextUid(self) -> int:
-        """Next uid not used by the local estate or a remote record."""
-        local = getattr(self, "local", None)
-        while True:
-            self.puid = raeting.next_id(self.puid, raeting.UID_ROLLOVER)
-            if self.puid not in self.remotes and (local is None or local.uid != self.puid):
-                return self.puid
-
-    # statistics -----------------------------------------------------------------
-    def incStat(self, key: str, delta: int = 1) -> None:
-        self.stats[key] = self.stats.get(key, 0) + delta
-
-    def updateStat(self, key: str, value: int) -> None:
-        self.stats[key] = value
-
-    def clearStat(self, key: str) -> None:
-        if key in self.stats:
-            self.stats[key] = 0
-
-    def clearStats(self) -> None:
-        for key in self.stats:
-            self.stats[key] = 0
-        self.statTimer.restart()
 
     # remotes ------------------------------------------------------------------
     @property
@@ -246,10 +198,6 @@ class RoadStack:
         if uid is None:
             return next(iter(self.remotes.values()), None)
         return self.remotes.get(uid)
-
-    def fetchUidByName(self, name: str) -> int | None:
-        remote = self.nameRemotes.get(name)
-        return remote.uid if remote is not None else None
 
     def newRemote(self, **kwa: Any) -> RemoteEstate:
         return RemoteEstate(stack=self, **kwa)
@@ -487,99 +435,20 @@ class RoadStack:
             self.console.terse(f"Stack '{self.name}': error handling packet from {sa}:\n"
                                f"{traceback.format_exc()}\n")
 
-    # service ---------------------------------------------------------------------------
-    def serviceReceives(self) -> None:
-        for _ in range(self.RxBudget):
-            item = self.server.receive()
-            if item is None:
-                break
-            self.rxes.append(item)
-
-    def serviceReceiveOnce(self) -> None:
-        item = self.server.receive()
-        if item is not None:
-            self.rxes.append(item)
-
-    def serviceRxes(self) -> None:
-        while self.rxes:
-            data, sa = self.rxes.popleft()
-            self.processRx(data, sa)
-
-    def serviceRxOnce(self) -> None:
-        if self.rxes:
-            data, sa = self.rxes.popleft()
-            self.processRx(data, sa)
-
     def process(self) -> None:
         """Run transaction timers of every remote."""
         for remote in list(self.remotes.values()):
             remote.process()
 
-    def serviceTxMsgs(self) -> None:
-        while self.txMsgs:
-            self.serviceTxMsgOnce()
-
-    def serviceTxMsgOnce(self) -> None:
-        if self.txMsgs:
-            self.message(*self.txMsgs.popleft())
-
-    def serviceTxes(self) -> None:
-        """Send queued datagrams; a destination that would block waits for the next pass."""
-        blocked: set = set()
-        held: deque = deque()
-        while self.txes:
-            packed, ha = self.txes.popleft()
-            if ha in blocked:
-                held.append((packed, ha))
-                continue
-            try:
-                self.server.send(packed, ha)
-            except OSError as ex:
-                if ex.errno in BLOCKING_ERRORS:
-                    blocked.add(ha)
-                    held.append((packed, ha))
-                else:
-                    self.incStat("tx_error")
-                    self.console.terse(f"Stack '{self.name}': cannot send to {ha}: {ex}\n")
-        self.txes.extend(held)
-
-    def serviceTxOnce(self) -> None:
-        if self.txes:
-            packed, ha = self.txes.popleft()
-            try:
-                self.server.send(packed, ha)
-            except OSError as ex:
-                if ex.errno in BLOCKING_ERRORS:
-                    self.txes.appendleft((packed, ha))
-                else:
-                    self.incStat("tx_error")
-
-    def serviceAllRx(self) -> None:
-        self.serviceReceives()
-        self.serviceRxes()
-        self.process()
-
-    def serviceAllTx(self) -> None:
-        self.serviceTxMsgs()
-        self.serviceTxes()
-
-    def serviceAll(self) -> None:
-        """Receive and handle everything waiting, run timers, then send."""
-        self.serviceAllRx()
-        self.serviceAllTx()
-
-    def serviceOneAllRx(self) -> None:
-        self.serviceReceiveOnce()
-        self.serviceRxOnce()
-        self.process()
-
-    def serviceOneAllTx(self) -> None:
-        self.serviceTxMsgOnce()
-        self.serviceTxOnce()
-
-    def serviceServer(self) -> None:
-        self.serviceReceives()
-        self.serviceTxes()
+    def transmitted(self, data: bytes, ha: Address) -> bool:
+        try:
+            self.server.send(data, ha)
+        except OSError as ex:
+            if ex.errno in BLOCKING_ERRORS:
+                return False
+            self.incStat("tx_error")
+            self.console.terse(f"Stack '{self.name}': cannot send to {ha}: {ex}\n")
+        return True
 
     def close(self) -> None:
         self.server.close()
