@@ -5,10 +5,8 @@ the default keep directory), or pass ``--host``, ``--ports`` and ``--basedirpath
 """
 from __future__ import annotations
 
-import argparse
-import time
 
-import raetflo  # noqa: F401
+from common import finish, parse_args, service_until_idle
 from ioflo.base.consoling import getConsole
 from raetflo.raeting import AutoMode
 from raetflo.road.estating import RemoteEstate
@@ -16,17 +14,6 @@ from raetflo.road.stacking import RoadStack
 
 console = getConsole()
 console.reinit(verbosity=console.Wordage.concise)
-
-
-def service_until_idle(stacks: list[RoadStack], period: float = 0.1, limit: float = 10.0) -> None:
-    """Service the stacks, each advancing its own clock, until no transaction is left."""
-    for _ in range(int(limit / period)):
-        for stack in stacks:
-            stack.serviceAll()
-            stack.store.advanceStamp(period)
-        if not any(stack.transactions for stack in stacks):
-            return
-        time.sleep(period)
 
 
 def example1(host: str = "0.0.0.0", ports: tuple[int, int] = (7531, 7532),
@@ -42,20 +29,9 @@ def example1(host: str = "0.0.0.0", ports: tuple[int, int] = (7531, 7532),
     stacks = [alpha, beta]
     service_until_idle(stacks)
 
-    for stack in stacks:
-        stack.server.close()
-        stack.keep.clearAllDir()
-    print("Finished\n")
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="0.0.0.0")
-    parser.add_argument("--ports", type=int, nargs=2, default=(7531, 7532))
-    parser.add_argument("--basedirpath", default=None)
-    return parser.parse_args()
+    finish(stacks)
 
 
 if __name__ == "__main__":
-    args = parse_args()
+    args = parse_args(__doc__, 2)
     example1(args.host, tuple(args.ports), args.basedirpath)

@@ -173,6 +173,8 @@ class RoadKeep:
         self.auto = AutoMode.never if auto is None else AutoMode(auto)
         self.errors: list[str] = []
         self.dirpath, self._top = self._locate(stackname, dirpath, basedirpath)
+        self._written: dict[str, bytes] = {}  # path -> bytes last written there
+        self._checked: set[str] = set()  # directories verified since the last clear
         self.localdirpath = os.path.join(self.dirpath, "local")
         self.remotedirpath = os.path.join(self.dirpath, "remote")
         self.roledirpath = os.path.join(self.dirpath, "role")
@@ -226,10 +228,16 @@ class RoadKeep:
         return msgpack.packb(data, use_bin_type=False)
 
     def _write(self, path: str, data: dict[str, Any]) -> None:
-        """Write ``data`` to ``path`` atomically as an owner-only file."""
-        directory = os.path.dirname(path)
-        secure_dirs(directory, self._top)
+        """Write ``data`` to ``path`` atomically as an owner-only file (unless unchanged)."""
         payload = self._encode(data)
+        _make_dir(self.dirpath)  # one lstat: still our own real directory
+        if self._written.get(path) == payload and os.path.exists(path):
+            return
+        directory = os.path.dirname(path)
+        fresh = directory not in self._checked
+        if fresh:
+            secure_dirs(directory, self._top)
+            self._checked.add(directory)
         temp = None
         try:
             fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
@@ -241,17 +249,19 @@ class RoadKeep:
                 os.fsync(file.fileno())
             os.replace(temp, path)
             temp = None
-            dirfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dirfd)
-            finally:
-                os.close(dirfd)
+        except FileNotFoundError:
+            self._checked.discard(directory)
+            if fresh:
+                raise KeepError(f"Cannot write keep file '{path}': directory vanished") from None
+            self._write(path, data)  # removed under us since checked: recreate it once
+            return
         except OSError as ex:
             raise KeepError(f"Cannot write keep file '{path}': {ex.strerror or ex}") from ex
         finally:
             if temp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(temp)
+        self._written[path] = payload
 
     def _read(self, path: str) -> dict[str, Any] | None:
         """The map stored in ``path``, or ``None`` when there is no such file."""
@@ -274,8 +284,8 @@ class RoadKeep:
             raise KeepError(f"Keep file '{path}' is corrupt: not a map")
         return data
 
-    @staticmethod
-    def _remove(path: str) -> None:
+    def _remove(self, path: str) -> None:
+        self._written.pop(path, None)
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -487,6 +497,8 @@ class RoadKeep:
             return
         if stat.S_ISLNK(info.st_mode):
             raise KeepError(f"Keep directory '{self.dirpath}' is a symlink; refusing to delete")
+        self._written.clear()
+        self._checked.clear()
         try:
             shutil.rmtree(self.dirpath)
         except OSError as ex:

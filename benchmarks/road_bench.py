@@ -1,0 +1,426 @@
+"""Road benchmark: raetflo and raet 0.6.8 side by side on loopback.
+
+Each implementation runs the same scenarios against a peer of its own kind, every
+scenario in a fresh subprocess of its own (so peak RSS and imports stay separate):
+
+1. ``msgs``:  small messages queued at once from one stack to the other; messages/s.
+2. ``big``:   one large message; MB/s until delivered.
+3. ``rtt``:   request/response round trips; median and p99 latency in ms.
+4. ``storm``: many non-main estates join one main estate at once; seconds until all are
+   allowed, first joins that failed, peak RSS.
+
+Stacks are serviced in one process without sleeping; every service round advances each
+stack's virtual clock by 0.1 s. Run ``python benchmarks/road_bench.py`` (or ``--quick``);
+``--worker IMPL --scenario NAME`` runs one scenario and prints its result as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import resource
+import shutil
+import socket
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+IMPLS = ("raetflo", "raet")
+SCENARIOS = ("msgs", "big", "rtt", "storm")
+STEP = 0.1  # virtual seconds per service round
+SETUP_ROUNDS = 200  # most rounds to join and allow a pair before timing starts
+RESULT_TAG = "RESULT "
+QUICK = {"messages": 200, "size": 100_000, "round_trips": 50, "joiners": 20, "repeat": 1}
+
+
+@dataclass
+class Impl:
+    """The road classes of one implementation."""
+
+    name: str
+    RoadStack: Any
+    RemoteEstate: Any
+    always: int
+
+
+def load(name: str) -> Impl:
+    """Import implementation ``name`` and set the shared ioflo console to terse."""
+    sys.path.insert(0, str(ROOT))
+    if name == "raet":
+        from tests.interop import refshim
+        refshim.install()
+        from raet.raeting import AutoMode
+        from raet.road.estating import RemoteEstate
+        from raet.road.stacking import RoadStack
+    else:
+        import raetflo  # noqa: F401
+        from raetflo.raeting import AutoMode
+        from raetflo.road.estating import RemoteEstate
+        from raetflo.road.stacking import RoadStack
+    from ioflo.base.consoling import getConsole
+    console = getConsole()
+    console.reinit(verbosity=console.Wordage.terse)
+    return Impl(name, RoadStack, RemoteEstate, AutoMode.always.value)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct UDP ports on 127.0.0.1 that were free a moment ago."""
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            socks.append(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+class Bench:
+    """Makes stacks of one implementation with fresh keeps under a private temp dir."""
+
+    def __init__(self, impl: Impl, keepdir: str) -> None:
+        self.impl = impl
+        self.keepdir = keepdir
+        self.stacks: list[Any] = []
+        self.generation = 0  # keeps of closed stacks are never reused
+
+    def stack(self, name: str, port: int, main: bool = False) -> Any:
+        stack = self.impl.RoadStack(name=name, ha=("127.0.0.1", port), main=main,
+                                    auto=self.impl.always,
+                                    dirpath=os.path.join(self.keepdir, str(self.generation),
+                                                         name))
+        self.stacks.append(stack)
+        return stack
+
+    def remote(self, stack: Any, peer: Any) -> Any:
+        """Give ``stack`` a vacuous record of ``peer`` (to join it)."""
+        remote = self.impl.RemoteEstate(stack=stack, ha=peer.ha)
+        stack.addRemote(remote)
+        return remote
+
+    def pair(self) -> tuple[Any, Any, int, int]:
+        """A joined and allowed (alpha, beta, alpha's uid of beta, beta's uid of alpha)."""
+        ports = free_ports(2)
+        alpha = self.stack("alpha", ports[0])
+        beta = self.stack("beta", ports[1], main=True)
+        remote = self.remote(alpha, beta)
+        alpha.join(uid=remote.uid, cascade=True)
+        for _ in range(SETUP_ROUNDS):
+            service_round([alpha, beta])
+            if remote.allowed and not alpha.transactions and not beta.transactions:
+                return alpha, beta, remote.uid, next(iter(beta.remotes.values())).uid
+        raise RuntimeError(f"{self.impl.name}: setup pair did not join and allow")
+
+    def close(self) -> None:
+        for stack in self.stacks:
+            stack.server.close()
+        self.stacks.clear()
+        self.generation += 1
+
+
+def service_round(stacks: list[Any]) -> None:
+    """Service each stack once, then advance its clock by STEP."""
+    for stack in stacks:
+        stack.serviceAll()
+        stack.store.advanceStamp(STEP)
+
+
+def small_messages(bench: Bench, count: int, timeout: float) -> dict[str, Any]:
+    """Queue ``count`` small messages at once; time until all are delivered."""
+    alpha, beta, uid, _ = bench.pair()
+    bodies = [{"subject": "bench", "seq": seq} for seq in range(count)]
+    rounds = 0
+    start = time.perf_counter()
+    for body in bodies:
+        alpha.transmit(body, uid)
+    while len(beta.rxMsgs) < count and time.perf_counter() - start < timeout:
+        service_round([alpha, beta])
+        rounds += 1
+    elapsed = time.perf_counter() - start
+    seqs = sorted(msg["seq"] for msg, _ in beta.rxMsgs)
+    complete = seqs == list(range(count))
+    bench.close()
+    return {"value": count / elapsed if complete else None, "seconds": elapsed,
+            "rounds": rounds, "delivered": len(seqs)}
+
+
+def big_message(bench: Bench, size: int, timeout: float) -> dict[str, Any]:
+    """Send one message carrying ``size`` bytes of text; MB/s until delivered."""
+    alpha, beta, uid, _ = bench.pair()
+    data = "".join(random.Random(size).choices(string.ascii_letters + string.digits, k=size))
+    rounds = 0
+    start = time.perf_counter()
+    alpha.transmit({"data": data}, uid)
+    while not beta.rxMsgs and time.perf_counter() - start < timeout:
+        service_round([alpha, beta])
+        rounds += 1
+    elapsed = time.perf_counter() - start
+    complete = bool(beta.rxMsgs) and beta.rxMsgs[0][0]["data"] == data
+    bench.close()
+    return {"value": size / 1e6 / elapsed if complete else None, "seconds": elapsed,
+            "rounds": rounds}
+
+
+def round_trips(bench: Bench, count: int, timeout: float, warmup: int = 5) -> dict[str, Any]:
+    """Alpha sends, beta answers on receipt; latency of each request/response pair.
+
+    A round is every stack's serviceAllRx, then the application (beta answers, alpha
+    checks for the answer), then every stack's serviceAllTx and a clock step.
+    """
+    alpha, beta, uid, back = bench.pair()
+    stacks = [alpha, beta]
+    latencies: list[float] = []
+    deadline = time.perf_counter() + timeout
+    for seq in range(warmup + count):
+        start = time.perf_counter()
+        alpha.transmit({"subject": "ping", "seq": seq}, uid)
+        answered = False
+        while not answered and time.perf_counter() < deadline:
+            for stack in stacks:
+                stack.serviceAllRx()
+            while beta.rxMsgs:
+                msg, _ = beta.rxMsgs.popleft()
+                beta.transmit({"subject": "pong", "seq": msg["seq"]}, back)
+            while alpha.rxMsgs:
+                answered = alpha.rxMsgs.popleft()[0]["seq"] == seq or answered
+            for stack in stacks:
+                stack.serviceAllTx()
+                stack.store.advanceStamp(STEP)
+        if not answered:
+            bench.close()
+            return {"value": None, "p99": None, "answered": max(0, seq - warmup)}
+        if seq >= warmup:
+            latencies.append(time.perf_counter() - start)
+    bench.close()
+    latencies.sort()
+    p99 = latencies[max(0, math.ceil(0.99 * len(latencies)) - 1)]
+    return {"value": statistics.median(latencies) * 1e3, "p99": p99 * 1e3,
+            "answered": len(latencies)}
+
+
+def first_try_failed(stack: Any) -> bool:
+    """Whether a joiner's cascade needed another attempt, by its stats counters.
+
+    Both implementations count the same names: a resent join request, a failed join or
+    allow transaction, or more than one completed join.
+    """
+    stats = stack.stats
+    return (stats.get("joiner_tx_join_redo", 0) > 0
+            or stats.get("joiner_transaction_failure", 0) > 0
+            or stats.get("allower_transaction_failure", 0) > 0
+            or stats.get("join_initiate_complete", 0) > 1)
+
+
+def join_storm(bench: Bench, joiners: int, timeout: float) -> dict[str, Any]:
+    """``joiners`` non-main estates join one main estate at once (cascade to allow, alive).
+
+    A joiner whose join (or allow) ends without success is retried by the harness.
+    """
+    rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ports = free_ports(joiners + 1)
+    setup = time.perf_counter()
+    main = bench.stack("main", ports[0], main=True)
+    pairs = [(stack, bench.remote(stack, main)) for stack in
+             (bench.stack(f"joiner{i:04d}", port) for i, port in enumerate(ports[1:]))]
+    stacks = [stack for stack, _ in pairs] + [main]
+    setup = time.perf_counter() - setup
+    retried: set[int] = set()
+    allowed_at = idle_at = None
+    rounds = 0
+    start = time.perf_counter()
+    for stack, remote in pairs:
+        stack.join(uid=remote.uid, cascade=True)
+    while time.perf_counter() - start < timeout:
+        service_round(stacks)
+        rounds += 1
+        if allowed_at is None:
+            pending = 0
+            for index, (stack, remote) in enumerate(pairs):
+                if remote.allowed:
+                    continue
+                pending += 1
+                if stack.transactions:
+                    continue
+                retried.add(index)
+                if remote.joined:
+                    stack.allow(uid=remote.uid, cascade=True)
+                else:
+                    stack.join(uid=remote.uid, cascade=True)
+            if not pending:
+                allowed_at = time.perf_counter() - start
+        elif not any(stack.transactions for stack in stacks):
+            idle_at = time.perf_counter() - start
+            break
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    failed = sum(1 for index, (stack, _) in enumerate(pairs)
+                 if index in retried or first_try_failed(stack))
+    counts = {"redos": 0, "failures": 0}
+    for stack in stacks:
+        for key, value in stack.stats.items():
+            if "redo" in key:
+                counts["redos"] += value
+            elif key.endswith("_transaction_failure"):
+                counts["failures"] += value
+    bench.close()
+    return {"value": allowed_at, "idle": idle_at, "failed_joins": failed,
+            "harness_retries": len(retried), **counts, "rounds": rounds, "setup": setup,
+            "rss_mb": rss / 1024, "rss_base_mb": rss_base / 1024}
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median value (a failed run counts as the worst)."""
+    ranked = sorted(runs, key=lambda run: -math.inf if run["value"] is None else run["value"])
+    return dict(ranked[len(ranked) // 2], runs=[run["value"] for run in runs])
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Run one scenario of one implementation and print its result as a JSON line."""
+    impl = load(args.worker)
+    keepdir = tempfile.mkdtemp(prefix=f"road_bench_{impl.name}_")
+    try:
+        bench = Bench(impl, keepdir)
+        if args.scenario == "msgs":
+            result = median_of([small_messages(bench, args.messages, args.timeout)
+                                for _ in range(args.repeat)])
+        elif args.scenario == "big":
+            result = median_of([big_message(bench, args.size, args.timeout)
+                                for _ in range(args.repeat)])
+        elif args.scenario == "rtt":
+            result = round_trips(bench, args.round_trips, args.timeout)
+        else:
+            result = join_storm(bench, args.joiners, args.timeout)
+    finally:
+        shutil.rmtree(keepdir, ignore_errors=True)
+    print(f"\n{RESULT_TAG}{json.dumps(result)}", flush=True)  # own line after console output
+
+
+def run_worker(impl: str, scenario: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Run one scenario in a subprocess; its console lines go to stderr, counted."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", impl,
+           "--scenario", scenario, "--messages", str(args.messages), "--size", str(args.size),
+           "--round-trips", str(args.round_trips), "--joiners", str(args.joiners),
+           "--repeat", str(args.repeat), "--timeout", str(args.timeout)]
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=args.timeout * (args.repeat + 1) + 300)
+    result: dict[str, Any] | None = None
+    console = 0
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_TAG):
+            result = json.loads(line[len(RESULT_TAG):])
+        elif line.strip():
+            console += 1
+            if console <= args.show_console:
+                print(f"[{impl} {scenario}] {line}", file=sys.stderr)
+    if proc.returncode != 0 or result is None:
+        print(f"[{impl} {scenario}] failed (exit {proc.returncode}):\n{proc.stderr}",
+              file=sys.stderr)
+        return {"value": None}
+    result["console_lines"] = console
+    return result
+
+
+Row = tuple[str, str, Callable[[dict[str, Any]], float | None]]
+
+ROWS: dict[str, list[Row]] = {
+    "msgs": [("small messages (msg/s)", "higher", lambda r: r["value"])],
+    "big": [("large message (MB/s)", "higher", lambda r: r["value"])],
+    "rtt": [("round trip median (ms)", "lower", lambda r: r["value"]),
+            ("round trip p99 (ms)", "lower", lambda r: r.get("p99"))],
+    "storm": [("join storm: all allowed (s)", "lower", lambda r: r["value"]),
+              ("join storm: all idle (s)", "lower", lambda r: r.get("idle")),
+              ("join storm: failed first joins", "lower", lambda r: r.get("failed_joins")),
+              ("join storm: peak RSS (MB)", "lower", lambda r: r.get("rss_mb")),
+              ("join storm: stack setup (s)", "lower", lambda r: r.get("setup"))],
+}
+
+DETAILS: dict[str, tuple[str, ...]] = {
+    "msgs": ("seconds", "rounds", "delivered", "runs", "console_lines"),
+    "big": ("seconds", "rounds", "runs", "console_lines"),
+    "rtt": ("answered", "console_lines"),
+    "storm": ("rounds", "redos", "failures", "harness_retries", "rss_base_mb", "console_lines"),
+}
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, int) or value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if value < 10 else f"{value:.1f}"
+
+
+def ratio(ours: float | None, ref: float | None) -> str:
+    if ours is None or ref is None:
+        return "n/a"
+    if ref == 0:
+        return "1.00" if ours == 0 else "inf"
+    return f"{ours / ref:.2f}"
+
+
+def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespace) -> None:
+    print(f"road_bench: {args.messages} small messages, {args.size:,} byte message, "
+          f"{args.round_trips} round trips, {args.joiners} joiners; "
+          f"python {sys.version.split()[0]}")
+    header = f"{'figure':34} {'raetflo':>12} {'raet 0.6.8':>12} {'raetflo/raet':>13}  better"
+    print(header)
+    print("-" * len(header))
+    for scenario in args.scenarios:
+        ours, ref = results[scenario]["raetflo"], results[scenario]["raet"]
+        for label, better, get in ROWS[scenario]:
+            a, b = get(ours), get(ref)
+            print(f"{label:34} {fmt(a):>12} {fmt(b):>12} {ratio(a, b):>13}  {better}")
+    print()
+    for scenario in args.scenarios:
+        for impl in IMPLS:
+            got = results[scenario][impl]
+            extra = ", ".join(f"{key}={got[key]}" for key in DETAILS[scenario] if key in got)
+            print(f"{scenario:5} {impl:8} {extra}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000, help="small messages (1)")
+    parser.add_argument("--size", type=int, default=1_000_000, help="large message bytes (2)")
+    parser.add_argument("--round-trips", type=int, default=200, help="round trips (3)")
+    parser.add_argument("--joiners", type=int, default=200, help="joining estates (4)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of (1) and (2); the median is reported")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="wall seconds allowed per timed run")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument("--show-console", type=int, default=5, metavar="N",
+                        help="console lines of each worker echoed to stderr")
+    parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
+    parser.add_argument("--scenario", choices=SCENARIOS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:  # smaller defaults; flags given explicitly still win
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args(argv)
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    if args.worker:
+        worker(args)
+        return
+    results = {scenario: {impl: run_worker(impl, scenario, args) for impl in IMPLS}
+               for scenario in args.scenarios}
+    report(results, args)
+
+
+if __name__ == "__main__":
+    main()
