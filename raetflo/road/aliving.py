@@ -103,3 +103,4 @@ class Alivent(Transaction):
             self.log("Do ack alive")
             remote.refresh(alived=True)
             self.log("Done")
+            stack.incStat("alive_complete")

@@ -94,8 +94,9 @@ class Allower(AllowBase):
 
     def on_cookie(self, packet: Packet) -> None:
         remote, stack = self.remote, self.stack
-        if self.last_pk != PcktKind.hello:
-            return  # a repeated cookie: our initiate is on its way
+        if self.last_pk == PcktKind.initiate:
+            self.resend()  # a repeated cookie: the peer has not got our initiate
+            return
         body = self.body_bytes(packet)
         if body is None:
             return

@@ -135,13 +135,19 @@ class JoinBase(Transaction):
         if joinees.get(self.sa) is self.remote and not self.remote.joinInProcess():
             del joinees[self.sa]
 
+    def count_rx(self, packet: Packet) -> None:
+        """Count a received packet as ``<joiner|joinent>_rx_<kind>``."""
+        self.stack.incStat(f"{type(self).__name__.lower()}_rx_{PcktKind(packet.head.pk).name}")
+
     def on_nack(self, packet: Packet) -> None:
+        self.count_rx(packet)
         self.remove()
         self.fail("Refused by", level="terse")
 
     on_refuse = on_nack
 
     def on_reject(self, packet: Packet) -> None:
+        self.count_rx(packet)
         self.remove()
         self.fail("Rejected by", level="terse")
         if self.remote.uid in self.stack.remotes:
@@ -190,6 +196,7 @@ class Joiner(JoinBase):
                 self.finish()
             elif status == Acceptance.rejected:
                 self.remove()
+                self.fail("Rejected keys", prep="of")
                 self.stack.removeRemote(self.remote)
 
     def on_response(self, packet: Packet) -> None:
@@ -252,7 +259,8 @@ class Joiner(JoinBase):
             stack.console.terse(f"Joiner {stack.name}. Renew from '{remote.name}' not allowed "
                                 "on immutable road\n")
             stack.incStat("join_renew_unallowed")
-            self.on_nack(packet)
+            self.remove()
+            self.fail("Refused by", level="terse")
             return
         self.log("Renew from", level="terse")
         stack.incStat("join_renew_attempt")
@@ -290,18 +298,17 @@ class Joinent(JoinBase):
             if status == Acceptance.accepted:
                 self.accept()
             elif status == Acceptance.rejected:
-                self.remove()
-                self.stack.removeRemote(self.remote)
+                self.stack.removeRemote(self.remote)  # nacks this joinent first
 
     def on_request(self, packet: Packet) -> None:
         """A repeated request for this live transaction is absorbed."""
+        self.stack.incStat("joinent_rx_request")
         self.stack.incStat("duplicate_join_attempt")
         self.log("Duplicate join from", prep="", who=f"{self.remote.name}. Dropping...")
 
     def join(self) -> None:
         """Judge the request that created this transaction and answer it."""
         stack, packet = self.stack, self.rxPacket
-        stack.incStat("joinent_rx_request")
         info = self.parse(packet, REQUEST_FIELDS, "invalid_join")
         if info is None:
             return
@@ -316,14 +323,11 @@ class Joinent(JoinBase):
             known = stack.nameRemotes.get(info.name)
             if known is not None and known is not self.remote:
                 self.adopt(known)
-            elif self.remote.uid not in stack.remotes:
+            else:  # a provisional record, or the one our own vacuous joiner made
                 if self.remote.fuid and self.remote.fuid != fuid:
                     self.nack(PcktKind.reject)
                     return
-                self.remote.name = info.name
-                self.remote.main, self.remote.kind = info.main, info.kind
-                self.remote.role, self.remote.fuid = info.role, fuid
-                self.remote.set_keys(info.verhex, info.pubhex)
+                self.update_remote(info, fuid)
         remote = self.remote
         same_role_keys = info.same_role_keys(remote)
         same_all = self.same_all(info, fuid)
@@ -352,6 +356,8 @@ class Joinent(JoinBase):
                 f"Joinent {stack.name}. Added new remote name='{remote.name}' nuid='{remote.uid}' "
                 f"fuid='{remote.fuid}' ha='{remote.ha}' role='{remote.role}'\n")
         self.add()
+        if self.vacuous:  # the ack still has de 0: it is matched by our address
+            stack.joinees[self.sa] = remote
         remote.joined = None
         if status == Acceptance.accepted:
             self.accept()
@@ -372,17 +378,11 @@ class Joinent(JoinBase):
         for other in list(self.remote.joinInProcess()):
             if other is self:
                 continue
-            if other.rmt:
+            # another joinent wins; a non-vacuous join beats a vacuous one; else the lesser
+            # local name yields
+            if other.rmt or (self.vacuous and not other.vacuous) or (
+                    self.vacuous == other.vacuous and stack.local.name < info.name):
                 stack.incStat("redundant_join_attempt")
-                self.nack(PcktKind.refuse)
-                return False
-            if self.vacuous and not other.vacuous:
-                self.nack(PcktKind.refuse)
-                return False
-            if not self.vacuous and other.vacuous:
-                other.nack(PcktKind.refuse)
-                continue
-            if stack.local.name < info.name:
                 self.nack(PcktKind.refuse)
                 return False
             other.nack(PcktKind.refuse)

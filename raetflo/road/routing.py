@@ -56,13 +56,16 @@ def join_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstate |
             return None
         if head.se == 0:
             remote = stack.joinees.get(sa)
-            if remote is None or remote.uid != head.de:
-                drop(stack, "join_stale", f"Stale join correspondence from '{sa}'")
-                return None
-            return remote
+            if remote is not None:
+                if remote.uid != head.de:
+                    drop(stack, "join_mismatch_nuid",
+                         f"Mismatched nuid '{head.de}' in join correspondence from '{sa}'")
+                    return None
+                return remote
+            # a finished vacuous join: found by uid, so a repeated response is nacked
         remote = stack.remotes.get(head.de)
         if remote is None:
-            drop(stack, "unknown_destination_uid", f"Unknown remote destination '{head.de}'")
+            unknown_correspondent(stack, packet)
         return remote
     if head.se == 0:
         drop(stack, "join_invalid_fuid", f"Invalid join initiatance from '{sa}', fuid zero")
@@ -85,7 +88,9 @@ def join_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstate |
         stack.incStat("stale_nuid")
         stack.console.terse(f"Stack '{stack.name}'. Stale nuid '{head.de}' in packet from {sa}. "
                             "Renewing....\n")
-        if head.pk == PcktKind.request:
+        if head.pk not in NACK_KINDS:
+            stack.nextUid()  # the reference spends a uid on a throw-away record here
+            stack.incStat("stale_initiator_attempt")
             reply_stale(stack, packet, sa, PcktKind.renew)
     return remote
 
@@ -99,7 +104,10 @@ def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstat
         return None
     remote = stack.remotes.get(head.de)
     if remote is None:
-        drop(stack, "unknown_destination_uid", f"Unknown remote destination '{head.de}'")
+        if head.cf:
+            unknown_correspondent(stack, packet)
+        else:
+            drop(stack, "unknown_destination_uid", f"Unknown remote destination '{head.de}'")
         return None
     if remote.reaped:
         remote.unreap()
@@ -109,6 +117,7 @@ def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstat
             stack.console.terse(f"Stack '{stack.name}'. Invalid nonjoin from '{remote.name}'. "
                                 f"Invalid sid {head.si} in packet given prior sid {remote.rsid}\n")
             if head.pk not in NACK_KINDS:
+                stack.incStat("stale_initiator_attempt")
                 reply_stale(stack, packet, sa, PcktKind.nack)
             return None
         if head.si != remote.rsid:
@@ -132,6 +141,14 @@ def correspond(stack: RoadStack, packet: Packet, sa: Address, remote: RemoteEsta
         Alivent(stack, remote, **kwa).alive()
     else:
         stack.correspond_message(packet, sa, remote)
+
+
+def unknown_correspondent(stack: RoadStack, packet: Packet) -> None:
+    """A correspondent's packet for a remote we do not know: there is nothing to nack with."""
+    if packet.head.pk not in NACK_KINDS:
+        stack.incStat("invalid_remote_eid")
+        stack.console.terse(f"Stack '{stack.name}'. Unknown remote id '{packet.head.de}', "
+                            "fail to nack stale\n")
 
 
 def stale_correspondent(stack: RoadStack, packet: Packet, sa: Address,
