@@ -226,7 +226,8 @@ def test_tampered_packet_is_rejected(pair, case):
 
 def test_tampered_packet_without_valid_signature_is_dropped_then_redone(pair):
     main, other, remote = pair
-    Wire(main).rewrite(ALLOW, PcktKind.cookie, lambda packet: packet.packed[:-1] + b"\0")
+    Wire(main).rewrite(ALLOW, PcktKind.cookie,
+                       lambda packet: packet.packed[:-1] + bytes([packet.packed[-1] ^ 1]))
 
     allow(main, other, remote)
 
