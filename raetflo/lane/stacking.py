@@ -43,9 +43,9 @@ class LaneStack(Stack):
                  puid: int | None = None, local: Yard | None = None, server: Any = None,
                  version: int = 0, rxMsgs: deque | None = None, txMsgs: deque | None = None,
                  rxes: deque | None = None, txes: deque | None = None,
-                 stats: odict | None = None, **_unused: Any) -> None:
+                 stats: odict | None = None, console: Any = None, **_unused: Any) -> None:
         super().__init__(store=store, puid=puid, rxMsgs=rxMsgs, txMsgs=txMsgs, rxes=rxes,
-                         txes=txes, stats=stats)
+                         txes=txes, stats=stats, console=console)
         self.main = main
         self.version = version
         self.bufcnt = bufcnt

@@ -1,0 +1,161 @@
+"""Lane Deeds: open, service, transmit, receive, print and close a LaneStack (a yard).
+
+Every Deed reads and writes the shares under its inode, ``lane.`` unless the flo gives
+another (``do lane stack servicer via .edge.lane.``):
+
+===============  ========================================  ===================  ================
+share            fields                                    written by           read by
+===============  ========================================  ===================  ================
+``local``        name, lane, sockdir                       the flo (``init``)   opener, printer
+``stack``        value: the LaneStack, None once closed    opener, closer       the others
+``txmsgs``       value: deque of msg or (msg, yard name)   other Deeds          transmitter
+``destination``  value: default yard name (None: first)    the flo (``init``)   transmitter
+``rxmsgs``       value: deque of (msg, source yard name)   receiver             printer, relayer
+``received``     value: count of messages received         receiver             the flo
+===============  ========================================  ===================  ================
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from ioflo.aid.odicting import odict
+from ioflo.base.deeding import Deed
+
+from ..lane.stacking import LaneStack, StackError
+from ..lane.yarding import RemoteYard, YardError
+from .common import Closing, Printing, Receiving, StackDeed, Transmitting, console
+
+INODE = "lane."
+
+
+class LaneDeed(StackDeed):
+    """Mixin: the open LaneStack in share ``stack``."""
+
+    Kind = LaneStack
+    Word = "lane"
+
+
+class LaneStackOpener(LaneDeed, Deed):
+    """``do lane stack opener``, in an enter context: open the yard ``local`` describes.
+
+    Ioinits (inode ``lane.``):
+
+    * ``local`` (read): ``name`` (required; no dots); ``lane`` (default "lane"); ``sockdir``
+      (the directory of the lane's sockets, default /var/cache/raet, else ~/.raet/uxd).
+      The yard's socket is ``<sockdir>/<lane>.<name>.uxd``.
+    * ``stack`` (write): the LaneStack.
+
+    Does nothing when ``stack`` holds an open stack. Stops the run with one line (FloError)
+    on a missing or bad field, a yard socket another process holds, or an unusable
+    directory.
+    """
+
+    Ioinits = odict(inode=INODE, local="local", stack="stack")
+
+    def action(self, **kwa: Any) -> None:
+        if isinstance(self.stack.value, LaneStack):
+            return
+        name = self.setting(self.local, "name", str)
+        lane = self.setting(self.local, "lane", str, "lane")
+        sockdir = self.setting(self.local, "sockdir", str, "")
+        try:
+            stack = LaneStack(name=name, lanename=lane, sockdirpath=sockdir, store=self.store,
+                              console=console())
+        except StackError as ex:
+            raise self.fail(str(ex)) from None
+        except YardError as ex:
+            raise self.fail(f"LaneStack '{name}': {ex}") from None
+        self.stack.value = stack
+        console().concise(f"Lane stack '{stack.name}' open at '{stack.ha}'\n")
+
+
+class LaneStackServicer(LaneDeed, Deed):
+    """``do lane stack servicer``, in a recur context: receive and send.
+
+    Ioinits (inode ``lane.``): ``stack`` (read), the open LaneStack.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack")
+
+    def action(self, **kwa: Any) -> None:
+        self.opened().serviceAll()
+
+
+class LaneStackTransmitter(Transmitting, LaneDeed, Deed):
+    """``do lane stack transmitter [with FIELD VALUE ...]``: send messages to yards.
+
+    With ``with`` parameters it sends them as one message each time it runs (so use it in
+    an enter context); every run it also sends, and empties, what other Deeds queued in
+    ``txmsgs``. A yard name the stack does not know yet is added as a yard of the same
+    lane and socket directory.
+
+    Ioinits (inode ``lane.``):
+
+    * ``stack`` (read): the open LaneStack.
+    * ``txmsgs`` (read, emptied): a deque of messages (mappings) or (message, yard name).
+    * ``destination`` (read): the yard name for messages that give none; None sends to
+      the first remote yard.
+
+    Stops the run with one line (FloError) for an invalid yard name, or when there is no
+    yard to send to.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack", txmsgs=odict(ipath="txmsgs", ival=deque()),
+                    destination="destination")
+
+    def action(self, **msg: Any) -> None:
+        self.transmit_all(odict(msg))
+
+    def remote_uid(self, stack: LaneStack, name: str | None) -> int | None:
+        """The uid of yard ``name``, added when new (None: the first remote yard)."""
+        if name is None:
+            if not stack.remotes:
+                raise self.fail(f"lane stack '{stack.name}' has no yard to send to: set "
+                                f"'.{self.destination.name}' to a yard name")
+            return None
+        uid = stack.fetchUidByName(name)
+        if uid is None:
+            try:
+                remote = RemoteYard(stack=stack, name=name)
+                stack.addRemote(remote)
+            except (StackError, YardError) as ex:
+                raise self.fail(f"lane stack '{stack.name}': {ex}") from None
+            uid = remote.uid
+        return uid
+
+
+class LaneStackReceiver(Receiving, LaneDeed, Deed):
+    """``do lane stack receiver``, in a recur context: move received messages to a share.
+
+    Ioinits (inode ``lane.``):
+
+    * ``stack`` (read): the open LaneStack; its ``rxMsgs`` are emptied.
+    * ``rxmsgs`` (write): a deque of (message, source yard name), appended to.
+    * ``received`` (write): the count of messages received so far.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack", rxmsgs=odict(ipath="rxmsgs", ival=deque()),
+                    received=odict(ipath="received", ival=0))
+
+
+class LaneStackPrinter(Printing, LaneDeed, Deed):
+    """``do lane stack printer``, in a recur context: print and empty ``rxmsgs``.
+
+    Prints ``<name> received from <source>: <message as JSON>`` at the console's terse
+    level.
+
+    Ioinits (inode ``lane.``): ``local`` (read: ``name``); ``rxmsgs`` (read, emptied).
+    """
+
+    Ioinits = odict(inode=INODE, local="local", rxmsgs=odict(ipath="rxmsgs", ival=deque()))
+
+
+class LaneStackCloser(Closing, LaneDeed, Deed):
+    """``do lane stack closer``, in an exit context: close the yard's socket.
+
+    Ioinits (inode ``lane.``): ``stack`` (read, then written None). Does nothing when the
+    stack is not open.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack")

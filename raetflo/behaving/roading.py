@@ -1,0 +1,297 @@
+"""Road Deeds: open, service, join, transmit, receive, print and close a RoadStack.
+
+Every Deed reads and writes the shares under its inode, ``road.`` unless the flo gives
+another (``do road stack servicer via .edge.road.``):
+
+==============  ==========================================  =====================  =================
+share           fields                                      written by             read by
+==============  ==========================================  =====================  =================
+``local``       name, host, port, main, auto, keep, clean   the flo (``init``)     opener, printer
+``stack``       value: the RoadStack, None once closed      opener, closer         the others
+``remote``      name, host, port                            the flo (``init``)     joiner
+``status``      joined, allowed, remote (its name)          joiner                 the flo
+``presence``    joined, allowed (lists of names), idle      servicer, transmitter  the flo
+``txmsgs``      value: deque of msg or (msg, remote name)   other Deeds            transmitter
+``destination`` value: default remote name (None: first)    the flo (``init``)     transmitter
+``rxmsgs``      value: deque of (msg, source name)          receiver               printer, relayer
+``received``    value: count of messages received           receiver               the flo
+==============  ==========================================  =====================  =================
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from ioflo.aid.odicting import odict
+from ioflo.aid.timing import StoreTimer
+from ioflo.base.deeding import Deed
+from ioflo.base.storing import Share
+
+from ..raeting import AutoMode
+from ..road.estating import EstateError, RemoteEstate, normalize_ha
+from ..road.keeping import KeepError, RoadKeep
+from ..road.stacking import RoadStack, StackError
+from .common import Closing, Printing, Receiving, StackDeed, Transmitting, console, path
+
+INODE = "road."
+
+
+class RoadDeed(StackDeed):
+    """Mixin: the open RoadStack in share ``stack``."""
+
+    Kind = RoadStack
+    Word = "road"
+
+    def remote_uid(self, stack: RoadStack, name: str | None) -> int | None:
+        """The uid of remote ``name`` (None: the first remote); FloError if there is none."""
+        if name is None:
+            if not stack.remotes:
+                raise self.fail(f"road stack '{stack.name}' has no remote to send to yet")
+            return None
+        uid = stack.fetchUidByName(name)
+        if uid is None:
+            known = ", ".join(stack.nameRemotes) or "none"
+            raise self.fail(f"road stack '{stack.name}' has no remote named '{name}' "
+                            f"(its remotes: {known})")
+        return uid
+
+
+def publish_presence(share: Share, stack: RoadStack) -> None:
+    """Write the stack's joined and allowed remote names and idleness, when they change."""
+    remotes = list(stack.remotes.values())
+    joined = [remote.name for remote in remotes if remote.joined]
+    allowed = [remote.name for remote in remotes if remote.allowed]
+    idle = not (stack.txMsgs or stack.txes or stack.transactions
+                or any(remote.messages for remote in remotes))
+    current = (share.fetch("joined"), share.fetch("allowed"), share.fetch("idle"))
+    if current != (joined, allowed, idle):
+        share.update(joined=joined, allowed=allowed, idle=idle)
+
+
+class RoadStackOpener(RoadDeed, Deed):
+    """``do road stack opener``, in an enter context: open the estate ``local`` describes.
+
+    Ioinits (inode ``road.``):
+
+    * ``local`` (read): ``name`` and ``port`` (required); ``host`` (default "127.0.0.1";
+      "0.0.0.0" listens on every interface); ``main`` (default False; True accepts joins);
+      ``auto`` ("never", "once" or "always", default "once"); ``keep`` (the estate's keep
+      directory, default ``/tmp/raet/keep/<name>``); ``clean`` (default False; True empties
+      the keep first: new keys, no remotes, no remembered roles). A keep that already holds
+      this estate keeps its saved address.
+    * ``stack`` (write): the RoadStack.
+
+    Does nothing when ``stack`` holds an open stack. Stops the run with one line (FloError)
+    on a missing or bad field, a port in use or an unusable keep.
+    """
+
+    Ioinits = odict(inode=INODE, local="local", stack="stack")
+
+    def action(self, **kwa: Any) -> None:
+        if isinstance(self.stack.value, RoadStack):
+            return
+        local = self.local
+        name = self.setting(local, "name", str)
+        port = self.setting(local, "port", int)
+        host = self.setting(local, "host", str, "127.0.0.1")
+        main = self.setting(local, "main", bool, False)
+        auto = self.auto_mode(self.setting(local, "auto", (str, int), "once"))
+        keep = self.setting(local, "keep", str, None)
+        clean = self.setting(local, "clean", bool, False)
+        try:
+            roadkeep = RoadKeep(stackname=name, dirpath=keep, auto=auto)
+            if clean:
+                roadkeep.clear_all()
+            stack = RoadStack(name=name, ha=(host, port), main=main, keep=roadkeep,
+                              store=self.store, console=console())
+        except KeepError as ex:
+            raise self.fail(f"Stack '{name}': {ex}") from None
+        except StackError as ex:
+            raise self.fail(str(ex)) from None
+        self.stack.value = stack
+        console().concise(f"Road stack '{stack.name}' open at {stack.ha[0]}:{stack.ha[1]}"
+                          f" with keep '{stack.keep.dirpath}'\n")
+
+    def auto_mode(self, auto: str | int) -> int:
+        """The AutoMode value of ``auto``, given by name or number."""
+        try:
+            return (AutoMode[auto] if isinstance(auto, str) else AutoMode(auto)).value
+        except (KeyError, ValueError):
+            names = ", ".join(mode.name for mode in AutoMode)
+            raise self.fail(f"field 'auto' of share '{path(self.local)}' must be one of "
+                            f"{names}, not {auto!r}") from None
+
+
+class RoadStackServicer(RoadDeed, Deed):
+    """``do road stack servicer``, in a recur context: receive, run timers and send.
+
+    Ioinits (inode ``road.``):
+
+    * ``stack`` (read): the open RoadStack.
+    * ``presence`` (write): ``joined`` and ``allowed``, the names of the remotes that are,
+      and ``idle``, True when nothing is queued or in progress; so a flo can
+      ``go next if allowed in .road.presence``.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack",
+                    presence=odict(ipath="presence",
+                                   ival=odict(joined=[], allowed=[], idle=True)))
+
+    def action(self, **kwa: Any) -> None:
+        stack = self.opened()
+        stack.serviceAll()
+        publish_presence(self.presence, stack)
+
+
+class RoadStackJoiner(RoadDeed, Deed):
+    """``do road stack joiner [with retry SECONDS]``, in a recur context: join ``remote``.
+
+    The first run joins (then allows, then checks it is alive); later runs publish the
+    outcome and, every ``retry`` seconds (default 1.0) while not allowed and nothing is in
+    progress, try again.
+
+    Ioinits (inode ``road.``):
+
+    * ``stack`` (read): the open RoadStack.
+    * ``remote`` (read): ``port`` and ``host`` (default "127.0.0.1") of the main estate to
+      join, or the ``name`` of a remote the keep already holds. When both are given the
+      name is checked once joined.
+    * ``status`` (write): ``joined`` and ``allowed`` (bools) and ``remote`` (its name).
+
+    Stops the run with one line (FloError) when the name is unknown and no port is given,
+    or the joined estate has another name.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack", remote="remote",
+                    status=odict(ipath="status",
+                                 ival=odict(joined=False, allowed=False, remote=None)))
+
+    def __init__(self, **kwa: Any) -> None:
+        super().__init__(**kwa)
+        self.estate: RemoteEstate | None = None
+        self.timer = StoreTimer(self.store)
+
+    def action(self, retry: float = 1.0, **kwa: Any) -> None:
+        stack = self.opened()
+        estate = self.estate
+        if estate is None or stack.remotes.get(estate.uid) is not estate:
+            estate = self.estate = self.locate(stack)
+            self.timer.restart(duration=retry)
+            stack.join(uid=estate.uid, cascade=True)
+        elif (not estate.allowed and self.timer.expired and not estate.joinInProcess()
+              and not estate.allowInProcess()):
+            self.timer.restart(duration=retry)
+            if estate.joined:
+                stack.allow(uid=estate.uid, cascade=True)
+            else:
+                stack.join(uid=estate.uid, cascade=True)
+        name = self.setting(self.remote, "name", str, None)
+        if estate.joined and name is not None and estate.name != name:
+            raise self.fail(f"joined '{estate.name}' at {estate.ha[0]}:{estate.ha[1]}, but "
+                            f"'{path(self.remote)}' names '{name}'")
+        status = (bool(estate.joined), bool(estate.allowed), estate.name)
+        if (self.status.fetch("joined"), self.status.fetch("allowed"),
+                self.status.fetch("remote")) != status:
+            self.status.update(joined=status[0], allowed=status[1], remote=status[2])
+
+    def locate(self, stack: RoadStack) -> RemoteEstate:
+        """The remote to join: known by name or address, else a new one at host:port."""
+        name = self.setting(self.remote, "name", str, None)
+        if name is not None and name in stack.nameRemotes:
+            return stack.nameRemotes[name]
+        port = self.setting(self.remote, "port", int, None)
+        if port is None:
+            if name is None:
+                raise self.fail(f"set field 'port' (and 'host') of share "
+                                f"'{path(self.remote)}' to the address of the estate to join")
+            known = ", ".join(stack.nameRemotes) or "none"
+            raise self.fail(f"road stack '{stack.name}' has no remote named '{name}' (its "
+                            f"remotes: {known}) and '{path(self.remote)}' gives no port "
+                            "to join it at")
+        host = self.setting(self.remote, "host", str, "127.0.0.1")
+        try:
+            ha = normalize_ha((host, port))
+        except EstateError as ex:
+            raise self.fail(f"share '{path(self.remote)}': {ex}") from None
+        for remote in stack.remotes.values():
+            if remote.ha == ha:
+                return remote
+        remote = RemoteEstate(stack=stack, fuid=0, sid=0, ha=ha)
+        stack.addRemote(remote)
+        return remote
+
+
+class RoadStackTransmitter(Transmitting, RoadDeed, Deed):
+    """``do road stack transmitter [with FIELD VALUE ...]``: send messages.
+
+    With ``with`` parameters it sends them as one message each time it runs (so use it in
+    an enter context); every run it also sends, and empties, what other Deeds queued in
+    ``txmsgs``.
+
+    Ioinits (inode ``road.``):
+
+    * ``stack`` (read): the open RoadStack.
+    * ``txmsgs`` (read, emptied): a deque of messages (mappings) or (message, remote name).
+    * ``destination`` (read): the remote name for messages that give none; None sends to
+      the first remote.
+    * ``presence`` (write): ``idle`` False once something is queued.
+
+    Stops the run with one line (FloError) for a remote name the stack does not know.
+    A message that cannot be sent (not a mapping, too large) is dropped with a console line.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack", txmsgs=odict(ipath="txmsgs", ival=deque()),
+                    destination="destination", presence="presence")
+    Errors = (StackError,)
+
+    def action(self, **msg: Any) -> None:
+        if self.transmit_all(odict(msg)):
+            self.presence.update(idle=False)
+
+
+class RoadStackReceiver(Receiving, RoadDeed, Deed):
+    """``do road stack receiver``, in a recur context: move received messages to a share.
+
+    Ioinits (inode ``road.``):
+
+    * ``stack`` (read): the open RoadStack; its ``rxMsgs`` are emptied.
+    * ``rxmsgs`` (write): a deque of (message, source name), appended to.
+    * ``received`` (write): the count of messages received so far, so a flo can
+      ``go next if .road.received >= 2``.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack", rxmsgs=odict(ipath="rxmsgs", ival=deque()),
+                    received=odict(ipath="received", ival=0))
+
+
+class RoadStackPrinter(Printing, RoadDeed, Deed):
+    """``do road stack printer``, in a recur context: print and empty ``rxmsgs``.
+
+    Prints ``<name> received from <source>: <message as JSON>`` at the console's terse
+    level, so ``ioflo -v terse`` shows it and ``-v mute`` does not.
+
+    Ioinits (inode ``road.``):
+
+    * ``local`` (read): ``name``, the estate named in each line.
+    * ``rxmsgs`` (read, emptied): a deque of (message, source name).
+    """
+
+    Ioinits = odict(inode=INODE, local="local", rxmsgs=odict(ipath="rxmsgs", ival=deque()))
+
+
+class RoadStackCloser(Closing, RoadDeed, Deed):
+    """``do road stack closer``, in an exit context: close the stack's socket.
+
+    Ioinits (inode ``road.``): ``stack`` (read, then written None). Does nothing when the
+    stack is not open, so it may run more than once.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack")
+
+
+class JoinerInitiator(RoadStackJoiner):
+    """``do joiner initiator``: another name for ``do road stack joiner``."""
+
+
+class TransmitterDeed(RoadStackTransmitter):
+    """``do transmitter deed``: another name for ``do road stack transmitter``."""
