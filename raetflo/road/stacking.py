@@ -333,10 +333,10 @@ class RoadStack(Stack):
                 self.incStat("invalid_destination")
                 raise StackError("No remote to send to")
             uid = remote.uid
-        self.txMsgs.append((msg, uid, timeout, encoded))
+        self.txMsgs.append((msg, uid, timeout))
 
-    def message(self, body: Mapping, uid: int | None = None, timeout: float | None = None,
-                encoded: bytes | None = None) -> None:
+    def message(self, body: Mapping, uid: int | None = None,
+                timeout: float | None = None) -> None:
         """Start sending ``body`` to remote ``uid`` now, or save it until the link is allowed."""
         remote = self.retrieveRemote(uid)
         if remote is None:
@@ -356,12 +356,11 @@ class RoadStack(Stack):
             if not remote.joinInProcess() and not remote.allowInProcess():
                 self.allow(uid=remote.uid, cascade=True)
             return
-        if encoded is None:
-            try:
-                encoded = packeting.encode_body(self.Bk, body)
-            except PacketError as ex:
-                self.drop_message(remote, body, str(ex))
-                return
+        try:
+            encoded = packeting.encode_body(self.Bk, body)
+        except PacketError as ex:
+            self.drop_message(remote, body, str(ex))
+            return
         Messenger(self, remote, body, encoded, timeout=timeout).message()
 
     def sendSavedMessages(self, remote: RemoteEstate) -> None:

@@ -158,3 +158,13 @@ def test_replayed_tampered_and_forged_messages_are_dropped(make):
     other.transmit({"n": 2}, remote.uid)
     deliver([main, other], main, 2)
     assert [m["n"] for m, _ in main.rxMsgs] == [1, 2]
+
+
+def test_transmit_queues_reference_shaped_entries(make):
+    main, other, remote = joined_pair(make)
+    other.transmit({"a": 1}, remote.uid, 3.0)
+    other.transmit({"b": 2})
+    assert list(other.txMsgs) == [({"a": 1}, remote.uid, 3.0), ({"b": 2}, remote.uid, None)]
+    other.txMsgs.append(({"c": 3}, remote.uid, None))  # entries added by hand go too
+    deliver([main, other], main, 3)
+    assert [m for m, _ in main.rxMsgs] == [{"a": 1}, {"b": 2}, {"c": 3}]
