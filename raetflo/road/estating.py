@@ -232,7 +232,13 @@ class RemoteEstate(Estate):
         self.alived = alived
 
     def manage(self, cascade: bool = False, immediate: bool = False) -> None:
-        """Start an alive when presence is due; reap when silent past the interim."""
+        """Start an alive when presence is due; reap when silent past the interim.
+
+        Messages waiting for an allow that is not under way start one (with its join).
+        """
+        if self.messages and not self.allowed and not self.transactions:
+            self.stack.allow(uid=self.uid, cascade=True)
+            return
         if self.reaped:
             return
         if immediate or self.timer.expired:

@@ -18,7 +18,8 @@ def make(tmp_path, ha):
 
     def make(name, **kwa):
         kwa.setdefault("auto", AutoMode.always.value)
-        stack = RoadStack(name=name, ha=ha(), dirpath=str(tmp_path / name), **kwa)
+        kwa.setdefault("ha", ha())
+        stack = RoadStack(name=name, dirpath=str(tmp_path / name), **kwa)
         made.append(stack)
         return stack
 
@@ -168,3 +169,43 @@ def test_transmit_queues_reference_shaped_entries(make):
     other.txMsgs.append(({"c": 3}, remote.uid, None))  # entries added by hand go too
     deliver([main, other], main, 3)
     assert [m for m, _ in main.rxMsgs] == [{"a": 1}, {"b": 2}, {"c": 3}]
+
+
+def test_message_to_rejecting_remote_is_dropped_and_counted(make):
+    main = make("main", main=True, auto=AutoMode.never.value)
+    other = make("other")
+    remote = RemoteEstate(stack=other, fuid=0, sid=0, ha=main.ha)
+    other.addRemote(remote)
+    other.join(uid=remote.uid)
+    service_stacks([main, other], 0.5)
+    main.keep.rejectRemote(main.remotes.values()[0])  # the operator says no
+    other.transmit({"never": 1}, remote.uid)
+    for _ in range(200):  # the join fails; manage() keeps trying while the message waits
+        other.manage()
+        service_stacks([main, other], 0.1)
+        if other.stats.get("message_dropped"):
+            break
+    assert other.stats["message_dropped"] == 1
+    assert other.stats["joiner_rx_reject"] == 1
+    assert not main.rxMsgs
+    assert remote.uid not in other.remotes  # the rejecting main's record is gone
+
+
+def test_waiting_message_goes_when_the_main_comes_up(make, ha):
+    address = ha()
+    other = make("other")
+    remote = RemoteEstate(stack=other, fuid=0, sid=0, ha=address)
+    other.addRemote(remote)
+    other.transmit({"patient": True}, remote.uid)
+    for _ in range(70):  # 7 s with nobody there: the first join times out
+        other.manage()
+        service_stacks([other], 0.1)
+    assert other.stats["joiner_tx_join_redo"] >= 2
+    assert remote.messages and not other.stats.get("message_dropped")
+    main = make("main", main=True, ha=address)
+    for _ in range(100):
+        other.manage()
+        service_stacks([main, other], 0.1)
+        if main.rxMsgs:
+            break
+    assert list(main.rxMsgs) == [({"patient": True}, "other")]
