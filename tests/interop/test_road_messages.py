@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from raetflo.raeting import AutoMode
+from raetflo.raeting import AutoMode, BodyKind, PcktKind, TrnsKind
+from raetflo.road import packeting
 from raetflo.road.stacking import service_stacks
 
 from ..lossy import LossyLink
@@ -101,3 +102,29 @@ def test_three_estate_mesh_of_both_implementations(make_stack):
         got = sorted(received(stack), key=lambda item: item[1])
         others = sorted(s.local.name for s in stacks if s is not stack)
         assert got == [({"from": name, "to": stack.local.name}, name) for name in others]
+
+
+@pytest.mark.parametrize("sender_impl,receiver_impl", PAIRS)
+def test_msgpack_bodies(make_stack, ref, monkeypatch, sender_impl, receiver_impl):
+    """msgpack bodies (bk 3) both ways; the reference packs str without the bin type."""
+    monkeypatch.setattr(ref.stacking.RoadStack, "Bk", ref.raeting.BodyKind.msgpack.value)
+    sender, receiver = joined(make_stack, sender_impl, receiver_impl)
+    if sender_impl == "raetflo":
+        sender.Bk = BodyKind.msgpack
+    msgs = [{"text": "héllo ☃", "n": [1, 2.5, None, True], "long": "s" * 300}]
+    kinds = []
+    send = sender.server.send
+
+    def spy(data, ha):
+        head = packeting.parse(bytes(data)).head
+        if head.tk == TrnsKind.message and head.pk == PcktKind.message:
+            kinds.append(head.bk)
+        return send(data, ha)
+
+    sender.server.send = spy
+    to = sender.remotes.values()[0].uid
+    for msg in msgs:
+        sender.transmit(msg, to)
+    deliver([sender, receiver], receiver, len(msgs))
+    assert received(receiver) == [(m, "minion") for m in msgs]
+    assert kinds and set(kinds) == {BodyKind.msgpack}
