@@ -131,6 +131,7 @@ class RemoteEstate(Estate):
         self._box: nacling.Box | None = None
         self.transactions: odict = odict()
         self.doneTransactions = DoneMemory()  # tids of finished incoming messages
+        self.incoming = 0  # unfinished incoming messages (messengents)
         self.messages: deque = deque()  # bodies saved for resending after an allow
         store = stack.store
         duration = stack.period if stack.main else stack.period + stack.offset

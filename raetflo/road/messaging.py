@@ -147,6 +147,7 @@ class Messengent(Transaction):
     RedoTimeoutMin = 0.2
     RedoTimeoutMax = 0.5
     IdleTimeout = 60.0  # give up on a sender silent this long (the reference never does)
+    MaxIncoming = 4096  # unfinished incoming messages held per remote
 
     def __init__(self, stack, remote, **kwa) -> None:
         super().__init__(stack, remote, timeout=self.IdleTimeout, **kwa)
@@ -155,8 +156,7 @@ class Messengent(Transaction):
         self.count = first.sc
         self.length = first.ml
         self.bk = first.bk
-        self.chunks: list[bytes | None] = [None] * first.sc
-        self.received = 0
+        self.chunks: dict[int, bytes] = {}  # sn -> coat slice, only what arrived
         self.highest = -1
         self.scan = 0  # lowest segment that may still be missing
 
@@ -166,7 +166,12 @@ class Messengent(Transaction):
             self.stack.incStat("parsing_message_error")
             self.nack()
             return
+        if self.remote.incoming >= self.MaxIncoming:
+            self.stack.incStat("message_overload")
+            self.nack()
+            return
         self.add()
+        self.remote.incoming += 1
         self.on_message(self.rxPacket)
 
     def on_message(self, packet: Packet) -> None:
@@ -176,12 +181,11 @@ class Messengent(Transaction):
         if head.sc != self.count or (self.count > 1 and head.ml != self.length):
             self.stack.incStat("parsing_message_error")
             return
-        if self.chunks[head.sn] is None:
+        if head.sn not in self.chunks:
             self.chunks[head.sn] = packet.coat
-            self.received += 1
             self.highest = max(self.highest, head.sn)
             self.stack.incStat("message_segment_rx")
-        if self.received == self.count:
+        if len(self.chunks) == self.count:
             self.complete(head.sn)
         elif head.wf:
             self.reply()
@@ -189,9 +193,9 @@ class Messengent(Transaction):
     def reply(self) -> None:
         """Ask for missing segments below the highest one, or for more."""
         chunks = self.chunks
-        while self.scan < self.count and chunks[self.scan] is not None:
+        while self.scan < self.count and self.scan in chunks:
             self.scan += 1
-        misseds = [sn for sn in range(self.scan, self.highest) if chunks[sn] is None]
+        misseds = [sn for sn in range(self.scan, self.highest) if sn not in chunks]
         if misseds:
             misseds = misseds[:MAX_MISSEDS]
             self.send(PcktKind.resend, {"misseds": misseds})
@@ -206,8 +210,9 @@ class Messengent(Transaction):
 
     def complete(self, sn: int) -> None:
         stack = self.stack
-        coat = b"".join(self.chunks) if self.count > 1 else self.chunks[0]
-        self.chunks = []
+        chunks = self.chunks
+        coat = b"".join(chunks[sn] for sn in range(self.count)) if self.count > 1 else chunks[0]
+        self.chunks = {}
         self.remove()
         if self.count > 1 and len(coat) != self.length:
             stack.incStat("parsing_message_error")
@@ -228,17 +233,19 @@ class Messengent(Transaction):
         stack.incStat("messengent_correspond_complete")
 
     def remove(self) -> None:
+        if self.added:
+            self.remote.incoming -= 1
         super().remove()
         self.remote.doneTransactions.add(self.tid, self.stack.store.stamp
                                          + self.stack.MsgStaleTimeout)
 
     def timed_out(self) -> None:
-        self.chunks = []
+        self.chunks = {}
         self.remove()
         self.stack.incStat("messengent_transaction_failure")
         self.log("Timed out")
 
     def on_nack(self, packet: Packet) -> None:
-        self.chunks = []
+        self.chunks = {}
         self.remove()
         self.fail("Rejected by")

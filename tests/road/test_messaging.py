@@ -209,3 +209,29 @@ def test_waiting_message_goes_when_the_main_comes_up(make, ha):
         if main.rxMsgs:
             break
     assert list(main.rxMsgs) == [({"patient": True}, "other")]
+
+
+def test_unfinished_incoming_messages_are_capped(make, monkeypatch):
+    """A peer cannot make us hold unbounded partial messages: past the cap they are nacked."""
+    from raetflo.road.messaging import Messengent
+    monkeypatch.setattr(Messengent, "MaxIncoming", 5)
+    main, other, remote = joined_pair(make)
+    send = other.server.send
+
+    def lossy(data, ha):  # lose every last segment: messages stay unfinished for a while
+        head = packeting.parse(bytes(data)).head
+        if head.sc > 1 and head.sn == head.sc - 1 and not head.af:
+            return len(data)
+        return send(data, ha)
+
+    other.server.send = lossy
+    for i in range(8):
+        other.transmit({"i": i, "pad": "x" * 3000}, remote.uid)
+    service_stacks([main, other], 0.1, step=0.05)  # two rounds, before any redo
+    assert len(main.transactions) == 5
+    assert main.stats["message_overload"] == 3
+    assert other.stats["message_dropped"] == 3  # the sender learns it: nacked, counted
+    other.server.send = send
+    deliver([main, other], main, 5)
+    got = [m["i"] for m, _ in main.rxMsgs]
+    assert len(got) == len(set(got)) == 5
