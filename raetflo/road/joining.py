@@ -314,6 +314,8 @@ class Joinent(JoinBase):
             return
         if not self.resolve_races(info):
             return
+        if self.crowded(info):
+            return
         fuid = packet.head.se
         if self.vacuous:
             if not stack.main:
@@ -366,6 +368,20 @@ class Joinent(JoinBase):
             self.send(PcktKind.pend)
             self.redoTimer.restart(duration=0.0)  # first status re-check at once
             self.log("Do Ack Pending accept", prep="of")
+
+    def crowded(self, info: JoinBody) -> bool:
+        """Refuse a new estate while too many others await the operator (a join flood)."""
+        stack = self.stack
+        if info.name in stack.nameRemotes:
+            return False
+        pending = sum(1 for r in stack.remotes.values() if r.acceptance == Acceptance.pending)
+        if pending < stack.MaxPendingRemotes:
+            return False
+        stack.incStat("join_pending_overload")
+        stack.console.terse(f"Joinent {stack.name}. {pending} remotes await acceptance: "
+                            f"refusing new estate '{info.name}'\n")
+        self.nack(PcktKind.refuse)
+        return True
 
     def adopt(self, remote: RemoteEstate) -> None:
         """Continue this vacuous join on the known record of the same name."""

@@ -52,6 +52,7 @@ class RoadStack(Stack):
     JoinentTimeout = 5.0
     MsgStaleTimeout = 600.0
     MaxSavedMessages = 10000  # messages waiting per remote for an allow
+    MaxPendingRemotes = 1024  # new estates are refused while this many await acceptance
 
     def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
                  eha: Any = None, iha: Any = None, role: str | None = None,

@@ -673,3 +673,23 @@ def test_unusable_keep_dir(tmp_path, ha):
         RoadStack(name="x", ha=ha(), dirpath=str(blocker))
     with pytest.raises(StackError, match=f"{blocker / 'sub'}.*cannot be created"):
         RoadStack(name="x", ha=ha(), dirpath=str(blocker / "sub"))
+
+
+def test_join_flood_of_pending_estates_is_capped(road, monkeypatch):
+    """A main in never mode stops taking new estates once too many await the operator."""
+    monkeypatch.setattr(RoadStack, "MaxPendingRemotes", 3)
+    main = road("main", main=True, auto=NEVER)
+    joiners = [road(f"j{i}", auto=ALWAYS) for i in range(5)]
+    for joiner in joiners:
+        joiner.join(uid=provisional(joiner, main).uid)
+    serve([main, *joiners], 1.0)
+    assert len(main.remotes) == 3
+    assert all(r.acceptance == P for r in main.remotes.values())
+    assert stat(main, "join_pending_overload") == 2
+    # once the operator has dealt with one, a new estate gets in
+    main.keep.rejectRemote(main.remotes.values()[0])
+    main.removeRemote(main.remotes.values()[0])
+    late = road("late", auto=ALWAYS)
+    late.join(uid=provisional(late, main).uid)
+    serve([main, late], 0.5)
+    assert "late" in main.nameRemotes
