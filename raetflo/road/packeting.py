@@ -9,7 +9,7 @@ import dataclasses
 import enum
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -361,32 +361,27 @@ def decode_body(bk: int, data: bytes) -> Any:
 
 def encrypt(ck: int, plain: bytes, box: Box | None) -> bytes:
     """Build the coat of kind ``ck`` from body bytes (empty body, empty coat)."""
-    if ck == CoatKind.nada:
-        return plain
-    if ck != CoatKind.nacl:
-        raise PacketError("bad_coat", f"coat kind {ck!r} not supported")
-    if not plain:
-        return b""
-    if box is None:
-        raise PacketError("bad_coat", "no box")
-    try:
-        return box.encrypt(plain)
-    except CryptoError as ex:
-        raise PacketError("bad_coat", str(ex)) from None
+    return _coat(ck, plain, box, Box.encrypt)
 
 
 def decrypt(ck: int, coat: bytes, box: Box | None) -> bytes:
     """Recover body bytes from a coat of kind ``ck``."""
+    return _coat(ck, coat, box, Box.decrypt)
+
+
+def _coat(ck: int, data: bytes, box: Box | None,
+          crypt: Callable[[Box, bytes], bytes]) -> bytes:
+    """Apply ``crypt`` for a nacl coat: nada passes through, empty stays empty."""
     if ck == CoatKind.nada:
-        return coat
+        return data
     if ck != CoatKind.nacl:
         raise PacketError("bad_coat", f"coat kind {ck!r} not supported")
-    if not coat:
+    if not data:
         return b""
     if box is None:
         raise PacketError("bad_coat", "no box")
     try:
-        return box.decrypt(coat)
+        return crypt(box, data)
     except CryptoError as ex:
         raise PacketError("bad_coat", str(ex)) from None
 
