@@ -1,10 +1,11 @@
 """Alive transactions: heartbeat and presence on an allowed link (``tk`` 4).
 
-Request and ack carry empty bodies, so their coats are empty; both are signed.
+Request and ack carry empty bodies, so their coats are empty; both are always signed (a
+receiver drops unsigned alive packets).
 """
 from __future__ import annotations
 
-from ..raeting import PcktKind, TrnsKind
+from ..raeting import FootKind, PcktKind, TrnsKind
 from .packeting import Packet
 from .transacting import Transaction
 
@@ -13,6 +14,7 @@ class Aliver(Transaction):
     """Initiator side: one request, waiting for its ack."""
 
     kind = TrnsKind.alive
+    fk = FootKind.nacl
     Timeout = 2.0
     RedoTimeoutMin = 0.25
     RedoTimeoutMax = 1.0
@@ -81,6 +83,7 @@ class Alivent(Transaction):
     """Correspondent side: answers a request at once and ends."""
 
     kind = TrnsKind.alive
+    fk = FootKind.nacl
     rmt = True
 
     def alive(self) -> None:

@@ -1,7 +1,10 @@
 """Allow transactions: CurveCP-style hello/cookie/initiate for short-term keys (``tk`` 3).
 
-Precondition: the link is joined. Each allow rekeys the link; on success both sides
-mark it allowed and advance their session id.
+Precondition: the link is joined. Each allow makes a fresh short-term key pair; it stays
+with the transaction, and the link's session keys change only once the handshake is proven
+(the allower on the final ack, the allowent on a valid initiate), so a replayed or forged
+hello cannot break a working session. On success both sides mark the link allowed and advance
+their session id.
 """
 from __future__ import annotations
 
@@ -24,18 +27,31 @@ class AllowBase(Transaction):
     RedoTimeoutMax = 1.0
     Timeout = 4.0
 
+    def __init__(self, *args, **kwa) -> None:
+        super().__init__(*args, **kwa)
+        self.privee = nacling.Privateer()  # this handshake's short-term pair
+        self.short = b""  # the peer's short-term public key, once known
+
     def body_bytes(self, packet: Packet) -> bytes | None:
         body = self.decode(packet)
         return body if isinstance(body, bytes) else None
 
     def allowed(self) -> None:
-        """The link has fresh session keys: mark it and start a new session."""
+        """Install this handshake's keys as the link's, mark it allowed, start a new session."""
         remote = self.remote
+        remote.install_session(self.privee, self.short)
         remote.allowed = True
         remote.refresh(alived=True)
         remote.nextSid()
         remote.removeStaleInitiators()
         self.stack.dumpRemote(remote)
+
+    def remove(self) -> None:
+        """End; an allow that failed on a still allowed link lets waiting messages go."""
+        super().remove()
+        remote = self.remote
+        if remote.allowed and remote.messages and not remote.allowInProcess():
+            self.stack.sendSavedMessages(remote)
 
     def on_nack(self, packet: Packet) -> None:
         self.remove()
@@ -77,9 +93,8 @@ class Allower(AllowBase):
         if remote.pubber is None:
             self.invalid("invalid_allow_attempt", f"No long-term key of {remote.name}")
             return
-        remote.rekey()
         self.add()
-        if self.send(PcktKind.hello, nacling.hello_pack(remote.privee, remote.pubber.keyraw)):
+        if self.send(PcktKind.hello, nacling.hello_pack(self.privee, remote.pubber.keyraw)):
             self.log("Do Hello")
 
     def redo(self) -> None:
@@ -101,7 +116,7 @@ class Allower(AllowBase):
         if body is None:
             return
         try:
-            short, seid, deid, oreo = nacling.cookie_open(body, remote.privee,
+            short, seid, deid, oreo = nacling.cookie_open(body, self.privee,
                                                           remote.pubber.keyraw)
         except nacling.CryptoError as ex:
             self.invalid("invalid_cookie", f"Invalid cookie: {ex}")
@@ -109,8 +124,8 @@ class Allower(AllowBase):
         if seid != remote.fuid or deid != remote.uid:
             self.invalid("invalid_cookie", f"Invalid cookie ids seid {seid} deid {deid}")
             return
-        remote.set_publee(short)
-        initiate = nacling.initiate_pack(remote.privee, stack.local.priver, short,
+        self.short = short
+        initiate = nacling.initiate_pack(self.privee, stack.local.priver, short,
                                          remote.pubber.keyraw, oreo, remote.fqdn)
         if self.send(PcktKind.initiate, initiate):
             self.log("Do Initiate")
@@ -142,7 +157,6 @@ class Allowent(AllowBase):
     def __init__(self, *args, **kwa) -> None:
         super().__init__(*args, **kwa)
         self.oreo = b""
-        self.short: bytes = b""
 
     def timed_out(self) -> None:
         self.remove()
@@ -151,7 +165,10 @@ class Allowent(AllowBase):
         self.log("Timed out")
 
     def hello(self) -> None:
-        """Answer the hello that created this transaction."""
+        """Answer the hello that created this transaction.
+
+        Nothing of the link changes here: a hello may be replayed, and only a valid initiate
+        proves the peer holds the short-term key it announced."""
         stack, remote = self.stack, self.remote
         if remote.joinInProcess():
             self.log(f"Attempt to allow while join still in process with {remote.name}. "
@@ -159,13 +176,6 @@ class Allowent(AllowBase):
             stack.incStat("invalid_allow_attempt")
             self.nack(PcktKind.refuse)
             return
-        for other in list(remote.allowInProcess()):
-            if other.rmt or stack.local.name < remote.name:
-                stack.incStat("redundant_allow_attempt")
-                self.nack(PcktKind.refuse)
-                return
-            other.nack(PcktKind.refuse)
-        remote.allowed = None
         if not remote.joined:
             stack.console.terse(f"Allowent {stack.name}. Must be joined with {remote.name} first\n")
             stack.incStat("unjoined_allow_attempt")
@@ -174,16 +184,20 @@ class Allowent(AllowBase):
         body = self.body_bytes(self.rxPacket)
         if body is None:
             return
-        remote.rekey()
-        self.add()
         try:
             self.short = nacling.hello_open(body, stack.local.priver)
         except nacling.CryptoError as ex:
             self.invalid("invalid_hello", f"Invalid hello: {ex}")
             return
-        remote.set_publee(self.short)
-        self.oreo = os.urandom(24)
-        cookie = nacling.cookie_pack(stack.local.priver, self.short, remote.privee.pubraw,
+        for other in list(remote.allowInProcess()):
+            if other.rmt or stack.local.name < remote.name:
+                stack.incStat("redundant_allow_attempt")
+                self.nack(PcktKind.refuse)
+                return
+            other.nack(PcktKind.refuse)
+        self.add()
+        self.oreo = os.urandom(nacling.OREO_SIZE)
+        cookie = nacling.cookie_pack(stack.local.priver, self.short, self.privee.pubraw,
                                      remote.uid, remote.fuid, self.oreo)
         if self.send(PcktKind.cookie, cookie):
             self.log("Do Cookie")
@@ -203,7 +217,7 @@ class Allowent(AllowBase):
         if body is None:
             return
         try:
-            init = nacling.initiate_open(body, remote.privee, stack.local.priver)
+            init = nacling.initiate_open(body, self.privee, stack.local.priver)
         except nacling.CryptoError as ex:
             self.invalid("invalid_initiate", f"Invalid initiate: {ex}")
             return

@@ -1,7 +1,6 @@
 """Estates: the local identity of a road stack and its records of remote peers."""
 from __future__ import annotations
 
-import functools
 import ipaddress
 import socket
 import uuid
@@ -24,10 +23,25 @@ class EstateError(ValueError):
     """Bad estate configuration (address, name, keys)."""
 
 
-@functools.lru_cache(maxsize=256)
-def host_fqdn(host: str) -> str:
-    """Fully qualified domain name of ``host``, cached (the lookup can be slow)."""
-    return socket.getfqdn(host)
+FQDN_CACHE_SIZE = 256  # hosts whose looked-up names are remembered
+_fqdns: dict[str, str] = {}
+
+
+def host_fqdn(host: str, lookup: bool = True) -> str:
+    """Fully qualified domain name of ``host``, looked up once and cached.
+
+    A lookup can block for seconds, so code on the packet path passes ``lookup=False``: it
+    gets the cached name, or ``host`` itself when the name was never looked up.
+    """
+    name = _fqdns.get(host)
+    if name is None:
+        if not lookup:
+            return host
+        name = socket.getfqdn(host)
+        if len(_fqdns) >= FQDN_CACHE_SIZE:
+            del _fqdns[next(iter(_fqdns))]
+        _fqdns[host] = name
+    return name
 
 
 def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT) -> Address:
@@ -160,14 +174,10 @@ class RemoteEstate(Estate):
     def juid(self) -> tuple[int, int]:
         return (self.uid, self.fuid)
 
-    def rekey(self) -> None:
-        """Fresh short-term pair for a new allow; forget the peer's short-term key."""
-        self.privee = nacling.Privateer()
-        self.publee = None
-        self._box = None
-
-    def set_publee(self, key: bytes) -> None:
-        self.publee = nacling.Publican(key)
+    def install_session(self, privee: nacling.Privateer, short: bytes) -> None:
+        """Adopt the short-term keys of a completed allow: our pair and the peer's public key."""
+        self.privee = privee
+        self.publee = nacling.Publican(short)
         self._box = None
 
     @property

@@ -76,6 +76,10 @@ _BKS = _known(BodyKind)
 _CKS = _known(CoatKind)
 _FKS = _known(FootKind)
 
+# Transaction kinds whose every packet must be signed: the reference always signs them, and
+# an unsigned one could change session state. Message packets must be signed with ``veritive``.
+SIGNED_KINDS = frozenset({TrnsKind.allow, TrnsKind.alive})
+
 
 @dataclass(slots=True)
 class Head:
@@ -253,7 +257,7 @@ def _json_fields(text: bytes) -> dict[str, Any]:
 def parse(data: bytes, *, veritive: bool = True) -> Packet:
     """Parse and structurally check one datagram (head checks and foot checks, no crypto).
 
-    With ``veritive`` a message-transaction packet must be signed.
+    Allow and alive packets must be signed, and with ``veritive`` message packets too.
     """
     size = len(data)
     if size > raeting.UDP_MAX_PACKET_SIZE * raeting.RX_BUFFER_COUNT:
@@ -293,8 +297,10 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
         raise _bad(f"fl {fl} for fk {head.fk}")
     if fl > size - hl:
         raise PacketError("bad_length", "no room for the foot")
-    if veritive and head.tk == TrnsKind.message and head.fk != FootKind.nacl:
-        raise PacketError("missing_signature", "unsigned message transaction packet")
+    if head.fk != FootKind.nacl and (head.tk in SIGNED_KINDS
+                                     or (veritive and head.tk == TrnsKind.message)):
+        raise PacketError("missing_signature",
+                          f"unsigned {TrnsKind(head.tk).name} transaction packet")
     return Packet(head, data[hl:size - fl], data[size - fl:], data)
 
 

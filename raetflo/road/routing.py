@@ -33,6 +33,11 @@ def route(stack: RoadStack, packet: Packet, sa: Address) -> None:
         return
     transaction = remote.transactions.get(packet_index(head, sa))
     if transaction is not None:
+        if head.tk == TrnsKind.join and tuple(sa) != tuple(transaction.sa):
+            # join packets are unsigned: only the address the join talks to may answer it
+            drop(stack, "join_wrong_source",
+                 f"Join packet {PcktKind(head.pk).name} from {sa}, expected {transaction.sa}")
+            return
         transaction.receive(packet, sa)
         return
     if head.cf:
@@ -109,8 +114,6 @@ def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstat
         else:
             drop(stack, "unknown_destination_uid", f"Unknown remote destination '{head.de}'")
         return None
-    if remote.reaped:
-        remote.unreap()
     if not head.cf:
         if not remote.validRsid(head.si):
             stack.incStat("stale_sid")
@@ -124,6 +127,8 @@ def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstat
             remote.rsid = head.si
             remote.removeStaleCorrespondents()
             remote.doneTransactions.clear()
+    if remote.reaped:
+        remote.unreap()
     return remote
 
 

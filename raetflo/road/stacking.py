@@ -16,7 +16,7 @@ from ..stacking import Stack, StackError
 from . import packeting, routing
 from .aliving import Aliver
 from .allowing import Allower
-from .estating import Address, EstateError, LocalEstate, RemoteEstate
+from .estating import Address, EstateError, LocalEstate, RemoteEstate, host_fqdn
 from .joining import Joiner
 from .keeping import KeepError, RoadKeep
 from .messaging import Messenger, Messengent
@@ -204,8 +204,11 @@ class RoadStack(Stack):
         return RemoteEstate(stack=self, **kwa)
 
     def provisional(self, sa: Address) -> RemoteEstate:
-        """Record for a first vacuous join request from ``sa``, indexed only by address."""
-        remote = self.newRemote(fuid=0, sid=0, ha=sa)
+        """Record for a first vacuous join request from ``sa``, indexed only by address.
+
+        No name lookup happens here (this runs on the packet path): the record's fqdn is the
+        cached name of the host, else its address."""
+        remote = self.newRemote(fuid=0, sid=0, ha=sa, fqdn=host_fqdn(sa[0], lookup=False))
         self.joinees[sa] = remote
         return remote
 
@@ -348,7 +351,7 @@ class RoadStack(Stack):
         if remote.acceptance == Acceptance.rejected:
             self.drop_message(remote, body, "remote is rejected")
             return
-        if not remote.allowed:
+        if not remote.allowed or remote.allowInProcess():  # new keys are on their way
             if len(remote.messages) >= self.MaxSavedMessages:
                 self.drop_message(remote, body, "too many messages waiting")
                 return

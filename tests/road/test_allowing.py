@@ -186,7 +186,10 @@ def forged_cookie(main, other, seid_delta=0, deid_delta=0):
     """A well-sealed cookie naming the wrong estate ids."""
     def change(coat: bytes) -> bytes:
         peer, remote = only(main), only(other)
-        return nacling.cookie_pack(main.local.priver, remote.privee.pubraw, peer.privee.pubraw,
+        (allower,) = remote.allowInProcess()
+        (allowent,) = peer.allowInProcess()
+        return nacling.cookie_pack(main.local.priver, allower.privee.pubraw,
+                                   allowent.privee.pubraw,
                                    peer.uid + seid_delta, peer.fuid + deid_delta, b"o" * 24)
     return change
 

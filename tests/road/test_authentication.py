@@ -1,0 +1,151 @@
+"""Authentication comes before any state change: forged, unsigned and replayed packets of the
+kinds the reference signs change nothing; join replies must come from the joiner's peer;
+no name lookups happen on the packet path."""
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from raetflo import nacling
+from raetflo.raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from raetflo.road import estating, packeting
+from raetflo.road.packeting import Head
+
+from .conftest import ALWAYS, idle, joined, only, serve, stat
+
+
+def inject(stack, datagrams, source=("127.0.0.1", 0)):
+    """Send ``datagrams`` to ``stack`` from a fresh socket bound to ``source``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(source)
+        for data in datagrams:
+            sock.sendto(data, stack.ha)
+
+
+def unsigned(**fields) -> bytes:
+    head = Head(bk=BodyKind.json, ck=CoatKind.nada, fk=FootKind.nada, **fields)
+    return packeting.pack(head, b"")
+
+
+def tap(stack) -> list[bytes]:
+    """Record every datagram ``stack`` sends."""
+    seen: list[bytes] = []
+    send = stack.server.send
+
+    def recording(data, ha):
+        seen.append(bytes(data))
+        return send(data, ha)
+
+    stack.server.send = recording
+    return seen
+
+
+def kind_of(data: bytes) -> tuple[int, int]:
+    head = packeting.parse(data, veritive=False).head
+    return head.tk, head.pk
+
+
+def exchange(sender, receiver, count: int) -> list:
+    """Send ``count`` messages and return what arrived (bounded virtual time)."""
+    receiver.rxMsgs.clear()
+    for n in range(count):
+        sender.transmit({"n": n}, uid=only(sender).uid)
+    serve([sender, receiver], 10.0, until=lambda: len(receiver.rxMsgs) >= count
+          and idle(sender, receiver)())
+    return [body["n"] for body, _ in receiver.rxMsgs]
+
+
+@pytest.fixture
+def link(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    joined(main, other, cascade=True)
+    return main, other
+
+
+@pytest.mark.parametrize("tk,pk", [(TrnsKind.alive, PcktKind.request),
+                                   (TrnsKind.alive, PcktKind.ack),
+                                   (TrnsKind.allow, PcktKind.hello),
+                                   (TrnsKind.allow, PcktKind.initiate)])
+def test_unsigned_session_packets_change_nothing(link, tk, pk):
+    main, other = link
+    record = only(main)
+    rsid, box = record.rsid, record.box
+    forged = [unsigned(tk=tk, pk=pk, cf=cf, se=record.fuid, de=record.uid,
+                       si=(rsid + 0x40000000 + n) & 0xFFFFFFFF, ti=n + 1)
+              for n in range(3) for cf in (False, True)]
+    inject(main, forged)
+    main.serviceAll()
+    assert record.rsid == rsid
+    assert record.box is box and record.allowed is True
+    assert stat(main, "rx_missing_signature") == len(forged)
+    assert exchange(other, main, 20) == list(range(20))
+    assert exchange(main, other, 5) == list(range(5))
+
+
+def test_replayed_hello_does_not_break_the_session(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    joined(main, other)
+    seen = tap(other)
+    other.allow(uid=only(other).uid)
+    serve([main, other], 3.0, until=idle(main, other))
+    record = only(main)
+    assert record.allowed is True
+    hellos = [d for d in seen if kind_of(d) == (TrnsKind.allow, PcktKind.hello)]
+    assert hellos
+    box = record.box
+    inject(main, hellos[-1:])  # before any later packet moved rsid on
+    serve([main, other], 6.0)  # the replay's allowent times out
+    assert record.allowed is True and record.box is box
+    assert exchange(other, main, 10) == list(range(10))
+    assert exchange(main, other, 10) == list(range(10))
+
+
+def test_forged_join_reject_from_another_host_during_rejoin(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    record = joined(main, other, cascade=True)
+    path = other.keep.remotefilepath(record.name)
+    other.join(uid=record.uid)
+    other.serviceAll()  # the request leaves; main has not answered yet
+    joiner = next(iter(record.transactions.values()))
+    forged = unsigned(tk=TrnsKind.join, pk=PcktKind.reject, cf=True, se=record.fuid,
+                      de=record.uid, si=0, ti=joiner.tid)
+    inject(other, [forged], source=("127.0.0.2", 0))
+    other.serviceAll()
+    assert stat(other, "join_wrong_source") == 1
+    assert record.uid in other.remotes
+    serve([main, other], 3.0, until=idle(main, other))
+    assert record.joined is True
+    assert record.uid in other.remotes and os.path.exists(path)
+    assert exchange(other, main, 3) == [0, 1, 2]
+
+
+def join_request(name: str) -> bytes:
+    body = dict(name=name, mode=0, kind=0, verhex=nacling.Signer().verhex,
+                pubhex=nacling.Privateer().pubhex, role=name)
+    head = Head(pk=PcktKind.request, tk=TrnsKind.join, se=1, de=0, si=0, ti=1,
+                bk=BodyKind.json, ck=CoatKind.nada, fk=FootKind.nada)
+    return packeting.pack(head, packeting.encode_body(BodyKind.json, body))
+
+
+def test_no_name_lookup_on_the_packet_path(road, monkeypatch):
+    main = road("main", main=True, auto=ALWAYS)
+    calls: list[str] = []
+
+    def slow_lookup(host: str = "") -> str:
+        calls.append(host)
+        return host
+
+    monkeypatch.setattr(estating.socket, "getfqdn", slow_lookup)
+    monkeypatch.setattr(estating, "_fqdns", {})
+    for n in range(4):
+        inject(main, [join_request(f"joiner{n}")], source=(f"127.0.0.{n + 2}", 0))
+    for _ in range(3):
+        main.serviceAll()
+        main.store.advanceStamp(0.1)
+    assert len(main.remotes) == 4
+    assert calls == []
