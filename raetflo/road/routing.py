@@ -101,7 +101,11 @@ def join_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstate |
 
 
 def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstate | None:
-    """Record of a non-join packet after the session id checks."""
+    """Record of a non-join packet after the source and session id checks.
+
+    Its signature has been verified already (packets of these kinds are signed), so what
+    reaches here was sent by the peer at some time; the source address and the session id
+    keep a replay from elsewhere or from an older session from changing anything."""
     head = packet.head
     if head.si == 0 or head.se == 0 or head.de == 0:
         drop(stack, "invalid_sid",
@@ -113,6 +117,10 @@ def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstat
             unknown_correspondent(stack, packet)
         else:
             drop(stack, "unknown_destination_uid", f"Unknown remote destination '{head.de}'")
+        return None
+    if tuple(sa) != tuple(remote.ha):  # a signed packet replayed from elsewhere
+        drop(stack, "wrong_source", f"Packet for remote '{remote.name}' at {remote.ha} came "
+                                    f"from {sa}")
         return None
     if not head.cf:
         if not remote.validRsid(head.si):

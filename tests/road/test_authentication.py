@@ -149,3 +149,18 @@ def test_no_name_lookup_on_the_packet_path(road, monkeypatch):
         main.store.advanceStamp(0.1)
     assert len(main.remotes) == 4
     assert calls == []
+
+
+def test_signed_packets_replayed_from_elsewhere_are_dropped(link):
+    main, other = link
+    seen = tap(other)
+    other.alive(uid=only(other).uid)
+    serve([main, other], 2.0, until=idle(main, other))
+    (request,) = [d for d in seen if kind_of(d) == (TrnsKind.alive, PcktKind.request)]
+    record = only(main)
+    record.alived = False
+    replies = tap(main)
+    inject(main, [request], source=("127.0.0.3", 0))
+    main.serviceAll()
+    assert stat(main, "wrong_source") == 1
+    assert replies == [] and record.alived is False
