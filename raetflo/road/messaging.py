@@ -2,8 +2,10 @@
 
 The messenger encrypts the body once, splits the coat into segments and sends them in
 bursts; the messengent collects segments, asks for missing ones (resend) or more (ack)
-and answers done once the whole message is in. Delivery is exactly once: finished
-transactions are remembered for ``MsgStaleTimeout`` and repeats are nacked.
+and answers done once the whole message is in. Delivery is exactly once: the receiver
+remembers the tids it delivered (``delivery.DeliveredMemory``) and answers a repeat with
+done; the sender re-sends a message it has not seen confirmed with the same tid. A nacked
+message is parked while a :class:`Prober` alive asks whether the peer still has our session.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Any
 
 from ..raeting import MAX_MESSAGE_SIZE, PcktKind, TrnsKind
 from . import packeting
+from .aliving import Aliver
+from .delivery import Outgoing
 from .packeting import Head, Packet, PacketError
 from .transacting import Transaction
 
@@ -24,15 +28,27 @@ class Messenger(Transaction):
     RedoTimeoutMin = 0.2
     RedoTimeoutMax = 0.5
 
-    def __init__(self, stack, remote, body: Any, encoded: bytes, timeout=None, **kwa) -> None:
-        super().__init__(stack, remote, timeout=timeout, **kwa)
-        self.body = body
+    def __init__(self, stack, remote, entry: Outgoing, encoded: bytes, **kwa) -> None:
+        super().__init__(stack, remote, timeout=entry.remaining(stack.store.stamp),
+                         tid=entry.tid, **kwa)
+        self.entry = entry
+        entry.tid = self.tid
         self.segments: list[tuple[Head, bytes]] = []
         self.burst = stack.BurstSize
         self.next = 0  # next segment of the current pass
         self.last_sn = 0
         self.acked = False  # any ack/resend seen: retransmissions carry af
+        self.retransmitted = False  # a segment went twice: the peer may have it all
         self.encoded = encoded
+
+    @property
+    def body(self) -> Any:
+        return self.entry.body
+
+    def tried(self) -> Outgoing:
+        """The entry of this message, marked unconfirmed when this try may have arrived."""
+        self.entry.unconfirmed = self.entry.unconfirmed or self.retransmitted
+        return self.entry
 
     def message(self) -> None:
         """Encrypt, segment and send the first burst."""
@@ -68,6 +84,7 @@ class Messenger(Transaction):
         self.redoTimer.restart()
 
     def redo(self) -> None:
+        self.retransmitted = True
         if self.acked and self.txPacket is not None:
             self.send_segment(self.last_sn, wf=True, af=True)
         else:
@@ -83,6 +100,7 @@ class Messenger(Transaction):
         nxt = packet.head.sn + 1
         if nxt < len(self.segments):
             if nxt < self.next:
+                self.retransmitted = True
                 self.log(f"Current {self.next} is ahead of requested {nxt}. Adjust.")
             self.next = nxt
             self.send_burst()
@@ -104,6 +122,7 @@ class Messenger(Transaction):
         valid = [sn for sn in misseds if isinstance(sn, int) and 0 <= sn < count]
         if len(valid) != len(misseds):
             self.stack.incStat("invalid_misseds")
+        self.retransmitted = True
         for i, sn in enumerate(valid):
             if not self.send_segment(sn, wf=(i == len(valid) - 1), af=True):
                 return
@@ -117,23 +136,24 @@ class Messenger(Transaction):
         self.stack.incStat("message_initiate_complete")
 
     def on_nack(self, packet: Packet) -> None:
+        """Refused: the peer may have lost our session; park the message and ask."""
         self.remote.refresh(alived=True)
         self.remove()
-        self.fail("Rejected by")
-        self.stack.drop_message(self.remote, self.body, "rejected by the peer")
+        self.fail("Refused by")
+        self.stack.park_message(self.remote, self.tried())
 
     def timed_out(self) -> None:
         self.remove()
         self.log("Timed out")
-        self.stack.drop_message(self.remote, self.body, "timed out")
+        self.stack.give_up_message(self.remote, self.tried(), "timed out")
 
     def nack(self, pk: PcktKind = PcktKind.nack) -> None:
         super().nack(pk)
-        self.stack.drop_message(self.remote, self.body, "aborted")
+        self.stack.give_up_message(self.remote, self.tried(), "aborted")
 
     def stale_initiator(self) -> None:
-        """The session moved on: keep the body for the next allow, end this try."""
-        self.remote.messages.append((self.body, self.timeout))
+        """The session moved on: save the message to go again with its tid, end this try."""
+        self.stack.save_message(self.remote, self.tried())
         self.stack.console.concise(f"Stack {self.stack.name}: Saved stale message with remote "
                                    f"{self.remote.name}\n")
         super().stale_initiator()
@@ -228,6 +248,7 @@ class Messengent(Transaction):
             return
         self.send(PcktKind.done)
         self.log(f"Do Ack Done Message on Segment {sn}")
+        self.remote.delivered.add(self.tid)
         stack.rxMsgs.append((body, self.remote.name))
         self.log("Complete")
         stack.incStat("messengent_correspond_complete")
@@ -236,8 +257,6 @@ class Messengent(Transaction):
         if self.added:
             self.remote.incoming -= 1
         super().remove()
-        self.remote.doneTransactions.add(self.tid, self.stack.store.stamp
-                                         + self.stack.MsgStaleTimeout)
 
     def timed_out(self) -> None:
         self.chunks = {}
@@ -249,3 +268,41 @@ class Messengent(Transaction):
         self.chunks = {}
         self.remove()
         self.fail("Rejected by")
+
+
+class Prober(Aliver):
+    """An alive asking whether the peer still has our session, for messages waiting on it.
+
+    Holds the messages parked when the peer nacked them. Its ack (session intact) gives
+    them up and confirms the session for re-sends; any other end saves them for the next
+    allow. The stack learns the outcome once, from ``stack.probe_settled``.
+    """
+
+    def __init__(self, stack, remote, entries: list[Outgoing], **kwa) -> None:
+        super().__init__(stack, remote, **kwa)
+        self.entries = entries
+        self.answered = False  # acked: the peer has our session
+        self.aborted = False  # ended by us (the remote goes away)
+
+    def alive(self) -> None:
+        self.remote.prober = self
+        super().alive()
+        if not self.added:  # not joined or allowed: a join or allow was started instead
+            self.settle()
+
+    def on_ack(self, packet: Packet) -> None:
+        self.answered = True
+        super().on_ack(packet)
+
+    def nack(self, pk: PcktKind = PcktKind.nack) -> None:
+        self.aborted = True
+        super().nack(pk)
+
+    def remove(self) -> None:
+        super().remove()
+        self.settle()
+
+    def settle(self) -> None:
+        if self.remote.prober is self:
+            self.remote.prober = None
+            self.stack.probe_settled(self)
