@@ -9,6 +9,7 @@ message is parked while a :class:`Prober` alive asks whether the peer still has 
 """
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from ..raeting import MAX_MESSAGE_SIZE, PcktKind, TrnsKind
@@ -18,7 +19,7 @@ from .delivery import Outgoing
 from .packeting import Head, Packet, PacketError
 from .transacting import Transaction
 
-MAX_MISSEDS = 64  # segment numbers per resend packet
+MAX_MISSEDS = 64  # segment numbers per resend packet, asked for or served
 
 
 class Messenger(Transaction):
@@ -119,7 +120,8 @@ class Messenger(Transaction):
             self.stack.incStat("invalid_resend")
             return
         count = len(self.segments)
-        valid = [sn for sn in misseds if isinstance(sn, int) and 0 <= sn < count]
+        valid = list(islice((sn for sn in misseds if isinstance(sn, int) and 0 <= sn < count),
+                            MAX_MISSEDS))
         if len(valid) != len(misseds):
             self.stack.incStat("invalid_misseds")
         self.retransmitted = True
@@ -168,6 +170,9 @@ class Messengent(Transaction):
     RedoTimeoutMax = 0.5
     IdleTimeout = 60.0  # give up on a sender silent this long (the reference never does)
     MaxIncoming = 4096  # unfinished incoming messages held per remote
+    MaxIncomingBytes = 128 * 2**20  # announced sizes (ml) of those messages, per remote
+    MaxIncomingBytesTotal = 512 * 2**20  # announced sizes of all of a stack's remotes
+    MaxScan = 4096  # segment numbers examined per reply past the lowest missing one
 
     def __init__(self, stack, remote, **kwa) -> None:
         super().__init__(stack, remote, timeout=self.IdleTimeout, **kwa)
@@ -177,22 +182,36 @@ class Messengent(Transaction):
         self.length = first.ml
         self.bk = first.bk
         self.chunks: dict[int, bytes] = {}  # sn -> coat slice, only what arrived
+        self.held = 0  # bytes in chunks, never more than the announced length
+        self.budget = self.length if self.count > 1 else 0  # bytes reserved while open
         self.highest = -1
         self.scan = 0  # lowest segment that may still be missing
 
     def start(self) -> None:
-        """Take the packet that created this transaction."""
+        """Take the packet that created this transaction, within the incoming budgets."""
+        stack, remote = self.stack, self.remote
         if self.count > 1 and not 0 < self.length <= MAX_MESSAGE_SIZE:
-            self.stack.incStat("parsing_message_error")
+            stack.incStat("parsing_message_error")
             self.nack()
             return
-        if self.remote.incoming >= self.MaxIncoming:
-            self.stack.incStat("message_overload")
+        if (remote.incoming >= self.MaxIncoming
+                or remote.incoming_bytes + self.budget > self.MaxIncomingBytes
+                or stack.incoming_bytes + self.budget > self.MaxIncomingBytesTotal):
+            stack.incStat("message_overload")
+            stack.console.terse(f"Messengent {stack.name}. Overloaded by {remote.name}: "
+                                f"{remote.incoming} open messages of {remote.incoming_bytes} "
+                                f"bytes, {self.budget} more refused\n")
             self.nack()
             return
         self.add()
-        self.remote.incoming += 1
+        self.reserve(1)
         self.on_message(self.rxPacket)
+
+    def reserve(self, sign: int) -> None:
+        """Count this open message in (``sign`` 1) or out (-1) of the incoming budgets."""
+        self.remote.incoming += sign
+        self.remote.incoming_bytes += sign * self.budget
+        self.stack.incoming_bytes += sign * self.budget
 
     def on_message(self, packet: Packet) -> None:
         head = packet.head
@@ -202,7 +221,13 @@ class Messengent(Transaction):
             self.stack.incStat("parsing_message_error")
             return
         if head.sn not in self.chunks:
+            if self.budget and self.held + len(packet.coat) > self.budget:
+                self.stack.incStat("parsing_message_error")
+                self.stack.console.terse(f"Messengent {self.stack.name}. Segment {head.sn} "
+                                         f"would exceed the announced {self.length} bytes\n")
+                return
             self.chunks[head.sn] = packet.coat
+            self.held += len(packet.coat)
             self.highest = max(self.highest, head.sn)
             self.stack.incStat("message_segment_rx")
         if len(self.chunks) == self.count:
@@ -210,14 +235,27 @@ class Messengent(Transaction):
         elif head.wf:
             self.reply()
 
+    def missing(self) -> list[int]:
+        """Up to MAX_MISSEDS missing segments below the highest one, lowest first.
+
+        Looks at most MaxScan numbers past the lowest missing one, which is always found,
+        so later replies ask for the rest once it has arrived.
+        """
+        chunks = self.chunks
+        while self.scan < self.highest and self.scan in chunks:
+            self.scan += 1
+        misseds: list[int] = []
+        for sn in range(self.scan, min(self.highest, self.scan + self.MaxScan)):
+            if sn not in chunks:
+                misseds.append(sn)
+                if len(misseds) == MAX_MISSEDS:
+                    break
+        return misseds
+
     def reply(self) -> None:
         """Ask for missing segments below the highest one, or for more."""
-        chunks = self.chunks
-        while self.scan < self.count and self.scan in chunks:
-            self.scan += 1
-        misseds = [sn for sn in range(self.scan, self.highest) if sn not in chunks]
+        misseds = self.missing()
         if misseds:
-            misseds = misseds[:MAX_MISSEDS]
             self.send(PcktKind.resend, {"misseds": misseds})
             self.stack.incStat("message_resend_tx")
             self.log(f"Do Resend Segments {misseds}")
@@ -255,7 +293,7 @@ class Messengent(Transaction):
 
     def remove(self) -> None:
         if self.added:
-            self.remote.incoming -= 1
+            self.reserve(-1)
         super().remove()
 
     def timed_out(self) -> None:

@@ -90,6 +90,7 @@ class RoadStack(Stack):
         self.reapeds: odict = odict()
         self.availables: set = set()
         self.changeds: odict = odict(plus=set(), minus=set())
+        self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
 
         name = name or f"estate_{uuid.uuid1().hex}"
         if not isinstance(name, str):

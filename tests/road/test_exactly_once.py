@@ -1,7 +1,12 @@
 """Exactly-once delivery under replay, lost dones, re-allows and restarts; bounded reassembly."""
 from __future__ import annotations
 
-from raetflo.raeting import PcktKind, TrnsKind
+import time
+
+from raetflo.raeting import MAX_MESSAGE_SIZE, CoatKind, FootKind, PcktKind, TrnsKind
+from raetflo.road import packeting
+from raetflo.road.messaging import MAX_MISSEDS, Messengent
+from raetflo.road.packeting import Head
 
 from .conftest import ALWAYS, Wire, idle, joined, only, serve, stat
 
@@ -97,3 +102,81 @@ def test_restarted_sender_starts_a_new_memory(road):
     got = delivered(main, other, receiver=main, count=5)
     assert sorted(m["i"] for m in got) == list(range(5, 10))
     assert not stat(main, "duplicate_message")
+
+
+def segments(sender, remote, tid, sns, sc, ml, size=500):
+    """Datagrams of message ``tid`` holding only segments ``sns`` of ``sc``, as the
+    (authenticated) ``sender`` can make them."""
+    head = Head(hk=sender.Hk, pk=PcktKind.message, tk=TrnsKind.message, se=remote.uid,
+                de=remote.fuid, si=remote.sid, ti=tid, bk=sender.Bk, ck=CoatKind.nacl,
+                fk=FootKind.nacl, sc=sc, ml=ml, sf=True, wf=True)
+    return [packeting.pack(head.copy(sn=sn), b"c" * size, sender.local.signer) for sn in sns]
+
+
+class Looked(dict):
+    """Chunks of a messengent that count the segment numbers looked up."""
+
+    count = 0
+
+    def __contains__(self, sn):
+        Looked.count += 1
+        return super().__contains__(sn)
+
+
+def test_sparse_segments_keep_service_fast_and_memory_bounded(road):
+    main, other, remote = pair(road)
+    count, sc = 1000, 65535
+    for i in range(count):
+        for data in segments(other, remote, 1000 + i, (0, sc - 1), sc, ml=2000):
+            other.server.send(data, main.ha)
+        if i % 50 == 49:
+            main.serviceAll()
+    main.serviceAll()
+    incoming = [t for t in main.transactions if isinstance(t, Messengent)]
+    assert len(incoming) == count
+    for messengent in incoming:
+        messengent.chunks = Looked(messengent.chunks)
+    replies = stat(main, "message_resend_tx")
+    started = time.perf_counter()
+    for _ in range(20):  # the attacker answers nothing; redo timers fire several times
+        main.serviceAll()
+        main.store.advanceStamp(0.1)
+    assert time.perf_counter() - started < 2.0  # was about 20 s
+    replies = stat(main, "message_resend_tx") - replies
+    assert replies >= 3 * count
+    assert Looked.count <= replies * (MAX_MISSEDS + 1)  # was 65,533 per reply
+    assert sum(len(c) for t in incoming for c in t.chunks.values()) == count * 2 * 500
+    assert only(main).incoming_bytes == main.incoming_bytes == count * 2000
+
+
+def test_chunks_beyond_the_announced_size_are_dropped(road):
+    main, other, remote = pair(road)
+    for data in segments(other, remote, 1000, (0, 1, 2), 10, ml=1000, size=400):
+        other.server.send(data, main.ha)
+    main.serviceAll()
+    (incoming,) = main.transactions
+    assert sorted(incoming.chunks) == [0, 1]  # 800 bytes held; 1200 would exceed ml
+    assert stat(main, "parsing_message_error") == 1
+
+
+def test_incomplete_huge_messages_are_refused_past_the_byte_budget(road, monkeypatch):
+    main, other, remote = pair(road)
+    big = MAX_MESSAGE_SIZE
+    for i in range(100):
+        for data in segments(other, remote, 1000 + i, (0,), 65535, ml=big):
+            other.server.send(data, main.ha)
+        main.serviceAll()
+    assert len(main.transactions) == 2  # 2 x 67,107,840 fit in 128 MiB
+    assert stat(main, "message_overload") == 98
+    assert main.incoming_bytes == 2 * big
+    main.store.advanceStamp(Messengent.IdleTimeout + 1)
+    main.serviceAll()  # the sender went silent: given up, budget released
+    assert not main.transactions and main.incoming_bytes == only(main).incoming_bytes == 0
+
+    monkeypatch.setattr(Messengent, "MaxIncomingBytesTotal", 3000)  # the whole stack's
+    for i in range(5):
+        for data in segments(other, remote, 2000 + i, (0,), 10, ml=1000):
+            other.server.send(data, main.ha)
+    main.serviceAll()
+    assert len(main.transactions) == 3
+    assert stat(main, "message_overload") == 98 + 2
