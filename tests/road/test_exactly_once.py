@@ -8,7 +8,7 @@ from raetflo.road import packeting
 from raetflo.road.messaging import MAX_MISSEDS, Messengent
 from raetflo.road.packeting import Head
 
-from .conftest import ALWAYS, Wire, idle, joined, only, serve, stat
+from .conftest import ALWAYS, Wire, idle, joined, only, provisional, serve, stat
 
 
 def capture(stack):
@@ -180,3 +180,33 @@ def test_incomplete_huge_messages_are_refused_past_the_byte_budget(road, monkeyp
     main.serviceAll()
     assert len(main.transactions) == 3
     assert stat(main, "message_overload") == 98 + 2
+
+
+def test_saved_message_is_dropped_at_its_deadline(road):
+    other = road("other", auto=ALWAYS)
+    remote = provisional(other, road("nobody"))  # an address where nobody answers
+    other.transmit({"soon": 1}, remote.uid, 2.0)
+    other.transmit({"whenever": 2}, remote.uid)
+    for _ in range(15):
+        other.manage()
+        serve([other], 0.1)
+    assert len(remote.messages) == 2 and not stat(other, "message_dropped")
+    for _ in range(10):
+        other.manage()
+        serve([other], 0.1)
+    assert stat(other, "message_dropped") == 1  # the one with a 2 s timeout
+    assert [entry.body for entry in remote.messages] == [{"whenever": 2}]
+
+
+def test_resends_after_reallows_are_bounded(road):
+    main, other, remote = pair(road)
+    Wire(main).drop(TrnsKind.message, PcktKind.done).drop(TrnsKind.message, PcktKind.nack)
+    other.transmit({"once": 1}, remote.uid)
+    for _ in range(other.MaxResends + 1):
+        serve([main, other], 1.0)
+        other.allow(uid=remote.uid)
+    serve([main, other], 2.0)
+    assert list(main.rxMsgs) == [({"once": 1}, "other")]
+    assert stat(main, "duplicate_message") >= other.MaxResends
+    assert stat(other, "message_unconfirmed") == 1  # it went more than once: maybe delivered
+    assert not stat(other, "message_dropped") and not other.transactions
