@@ -47,9 +47,6 @@ class DeliveredMemory:
         distance = self._distance(tid)
         return distance < self.Window and bool(self._bits >> distance & 1)
 
-    def __len__(self) -> int:
-        return self._bits.bit_count()
-
     def stale(self, tid: int) -> bool:
         """Whether ``tid`` is at or below the floor: too old to tell, so refused."""
         if not self.highest:
@@ -78,15 +75,14 @@ class DeliveredMemory:
 class Outgoing:
     """A message on its way to one remote, until it is confirmed or given up.
 
-    ``body`` is the message; ``timeout`` the transmit timeout given with it; ``deadline``
-    the store stamp past which it is dropped (None: never); ``tid`` the transaction id of
-    its last try (None: not tried yet), a re-send reuses it so the receiver can tell a
-    repeat; ``resends`` counts tries after the first; ``unconfirmed`` is set once a try
-    may have been delivered without us hearing so (a segment was sent twice).
+    ``body`` is the message; ``deadline`` the store stamp its transmit timeout ends at,
+    past which it is given up (None: no timeout); ``tid`` the transaction id of its last
+    try (None: not tried yet), a re-send reuses it so the receiver can tell a repeat;
+    ``resends`` counts tries after the first; ``unconfirmed`` is set once a try may have
+    been delivered without us hearing so (a segment was sent twice).
     """
 
     body: Any
-    timeout: float | None = None
     deadline: float | None = None
     tid: int | None = None
     resends: int = 0
@@ -94,8 +90,9 @@ class Outgoing:
 
     @classmethod
     def new(cls, body: Any, timeout: float | None, now: float) -> Outgoing:
-        deadline = now + timeout if timeout else None
-        return cls(body=body, timeout=timeout, deadline=deadline)
+        """A message not tried yet; a timeout of None or 0 (or less) means none."""
+        deadline = now + timeout if timeout is not None and timeout > 0 else None
+        return cls(body=body, deadline=deadline)
 
     def remaining(self, now: float) -> float | None:
         """Transmit timeout left for the next try (None: no timeout)."""

@@ -15,6 +15,7 @@ from ..raeting import TrnsKind
 from .delivery import DeliveredMemory, Outgoing, SavedMessages, tid_newer
 
 if TYPE_CHECKING:
+    from .messaging import Prober
     from .stacking import RoadStack
 
 Address = tuple[str, int]
@@ -136,7 +137,7 @@ class RemoteEstate(Estate):
         self.incoming_bytes = 0  # announced sizes of those messages
         self.messages = SavedMessages()  # Outgoing entries waiting for a session
         self.parked: list[Outgoing] = []  # nacked messages waiting for the next probe
-        self.prober: Any = None  # the Prober alive in process, if any
+        self.prober: Prober | None = None  # the probing alive in process, if any
         self.confirmed_sid = 0  # our sid the peer acked a probe in: re-sends may go
         store = stack.store
         duration = stack.period if stack.main else stack.period + stack.offset

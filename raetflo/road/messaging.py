@@ -60,6 +60,7 @@ class Messenger(Transaction):
         except PacketError as ex:
             stack.console.terse(f"{ex}\n")
             stack.incStat("packing_error")
+            stack.give_up_message(remote, self.tried(), str(ex))
             return
         self.encoded = b""
         self.add()
