@@ -4,7 +4,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import uuid
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ioflo.aid.odicting import odict
@@ -12,8 +11,10 @@ from ioflo.aid.timing import StoreTimer
 
 from .. import nacling, raeting
 from ..raeting import TrnsKind
+from .delivery import DeliveredMemory, Outgoing, SavedMessages, tid_newer
 
 if TYPE_CHECKING:
+    from .messaging import Prober
     from .stacking import RoadStack
 
 Address = tuple[str, int]
@@ -144,9 +145,14 @@ class RemoteEstate(Estate):
         self.publee: nacling.Publican | None = None  # peer's short-term key
         self._box: nacling.Box | None = None
         self.transactions: odict = odict()
-        self.doneTransactions = DoneMemory()  # tids of finished incoming messages
+        self.delivered = DeliveredMemory()  # tids of messages delivered from the peer
+        self.peer_tid = 0  # highest tid seen in the peer's initiator packets
         self.incoming = 0  # unfinished incoming messages (messengents)
-        self.messages: deque = deque()  # bodies saved for resending after an allow
+        self.incoming_bytes = 0  # announced sizes of those messages
+        self.messages = SavedMessages()  # Outgoing entries waiting for a session
+        self.parked: list[Outgoing] = []  # nacked messages waiting for the next probe
+        self.prober: Prober | None = None  # the probing alive in process, if any
+        self.confirmed_sid = 0  # our sid the peer acked a probe in: re-sends may go
         store = stack.store
         duration = stack.period if stack.main else stack.period + stack.offset
         self.timer = StoreTimer(store, duration=duration)
@@ -192,6 +198,22 @@ class RemoteEstate(Estate):
         """Whether a session id from the peer is not older than the last one seen."""
         return validate_sid(rsid, self.rsid)
 
+    def peer_session_changed(self, ti: int) -> None:
+        """The peer started a new session with a packet of tid ``ti``.
+
+        A peer counts tids on across its sessions but from 1 again after a restart: a
+        tid newer than any seen means the same incarnation, whose deliveries are still
+        remembered; otherwise the peer restarted and the memory starts anew.
+        """
+        if self.peer_tid and not tid_newer(ti, self.peer_tid):
+            self.delivered.clear()
+            self.peer_tid = 0
+
+    def peer_tid_seen(self, ti: int) -> None:
+        """Track the highest tid of the peer's initiator packets."""
+        if not self.peer_tid or tid_newer(ti, self.peer_tid):
+            self.peer_tid = ti
+
     # transactions ------------------------------------------------------------
     def addTransaction(self, index: tuple, transaction: Any) -> None:
         self.transactions[index] = transaction
@@ -211,10 +233,11 @@ class RemoteEstate(Estate):
         return self.in_process(TrnsKind.allow)
 
     def process(self) -> None:
-        """Run timers of every transaction, then expire remembered finished messages."""
+        """Run timers of every transaction, then drop saved messages past their deadline."""
         for transaction in list(self.transactions.values()):
             transaction.process()
-        self.doneTransactions.expire(self.stack.store.stamp)
+        for entry in self.messages.expire(self.stack.store.stamp):
+            self.stack.give_up_message(self, entry, "timed out")
 
     def removeStaleInitiators(self) -> None:
         """Nack and drop own transactions started under an older session id."""
@@ -245,11 +268,15 @@ class RemoteEstate(Estate):
     def manage(self, cascade: bool = False, immediate: bool = False) -> None:
         """Start an alive when presence is due; reap when silent past the interim.
 
-        Messages waiting for an allow that is not under way start one (with its join).
+        Messages waiting for an allow that is not under way start one (with its join);
+        on an allowed link they are sent.
         """
-        if self.messages and not self.allowed and not self.transactions:
-            self.stack.allow(uid=self.uid, cascade=True)
-            return
+        if self.messages and not self.allowInProcess():
+            if not self.allowed and not self.transactions:
+                self.stack.allow(uid=self.uid, cascade=True)
+                return
+            if self.allowed:
+                self.stack.sendSavedMessages(self)
         if self.reaped:
             return
         if immediate or self.timer.expired:
@@ -274,36 +301,6 @@ class RemoteEstate(Estate):
 
     def __repr__(self) -> str:
         return f"RemoteEstate(name={self.name!r}, uid={self.uid}, fuid={self.fuid}, ha={self.ha})"
-
-
-class DoneMemory:
-    """Transaction ids of finished incoming messages, each remembered until its expiry."""
-
-    def __init__(self) -> None:
-        self._tids: dict[int, float] = {}
-        self._order: deque[tuple[float, int]] = deque()
-
-    def add(self, tid: int, expiry: float) -> None:
-        self._tids[tid] = expiry
-        self._order.append((expiry, tid))
-
-    def __contains__(self, tid: object) -> bool:
-        return tid in self._tids
-
-    def __len__(self) -> int:
-        return len(self._tids)
-
-    def expire(self, now: float) -> None:
-        """Forget every id whose expiry has passed (expiries arrive in order)."""
-        order, tids = self._order, self._tids
-        while order and order[0][0] <= now:
-            expiry, tid = order.popleft()
-            if tids.get(tid) == expiry:
-                del tids[tid]
-
-    def clear(self) -> None:
-        self._tids.clear()
-        self._order.clear()
 
 
 def validate_sid(new: int, old: int) -> bool:

@@ -2,19 +2,24 @@
 
 The messenger encrypts the body once, splits the coat into segments and sends them in
 bursts; the messengent collects segments, asks for missing ones (resend) or more (ack)
-and answers done once the whole message is in. Delivery is exactly once: finished
-transactions are remembered for ``MsgStaleTimeout`` and repeats are nacked.
+and answers done once the whole message is in. Delivery is exactly once: the receiver
+remembers the tids it delivered (``delivery.DeliveredMemory``) and answers a repeat with
+done; the sender re-sends a message it has not seen confirmed with the same tid. A nacked
+message is parked while a :class:`Prober` alive asks whether the peer still has our session.
 """
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from ..raeting import MAX_MESSAGE_SIZE, PcktKind, TrnsKind
 from . import packeting
+from .aliving import Aliver
+from .delivery import Outgoing
 from .packeting import Head, Packet, PacketError
 from .transacting import Transaction
 
-MAX_MISSEDS = 64  # segment numbers per resend packet
+MAX_MISSEDS = 64  # segment numbers per resend packet, asked for or served
 
 
 class Messenger(Transaction):
@@ -24,15 +29,27 @@ class Messenger(Transaction):
     RedoTimeoutMin = 0.2
     RedoTimeoutMax = 0.5
 
-    def __init__(self, stack, remote, body: Any, encoded: bytes, timeout=None, **kwa) -> None:
-        super().__init__(stack, remote, timeout=timeout, **kwa)
-        self.body = body
+    def __init__(self, stack, remote, entry: Outgoing, encoded: bytes, **kwa) -> None:
+        super().__init__(stack, remote, timeout=entry.remaining(stack.store.stamp),
+                         tid=entry.tid, **kwa)
+        self.entry = entry
+        entry.tid = self.tid
         self.segments: list[tuple[Head, bytes]] = []
         self.burst = stack.BurstSize
         self.next = 0  # next segment of the current pass
         self.last_sn = 0
         self.acked = False  # any ack/resend seen: retransmissions carry af
+        self.retransmitted = False  # a segment went twice: the peer may have it all
         self.encoded = encoded
+
+    @property
+    def body(self) -> Any:
+        return self.entry.body
+
+    def tried(self) -> Outgoing:
+        """The entry of this message, marked unconfirmed when this try may have arrived."""
+        self.entry.unconfirmed = self.entry.unconfirmed or self.retransmitted
+        return self.entry
 
     def message(self) -> None:
         """Encrypt, segment and send the first burst."""
@@ -43,6 +60,7 @@ class Messenger(Transaction):
         except PacketError as ex:
             stack.console.terse(f"{ex}\n")
             stack.incStat("packing_error")
+            stack.give_up_message(remote, self.tried(), str(ex))
             return
         self.encoded = b""
         self.add()
@@ -68,6 +86,7 @@ class Messenger(Transaction):
         self.redoTimer.restart()
 
     def redo(self) -> None:
+        self.retransmitted = True
         if self.acked and self.txPacket is not None:
             self.send_segment(self.last_sn, wf=True, af=True)
         else:
@@ -83,6 +102,7 @@ class Messenger(Transaction):
         nxt = packet.head.sn + 1
         if nxt < len(self.segments):
             if nxt < self.next:
+                self.retransmitted = True
                 self.log(f"Current {self.next} is ahead of requested {nxt}. Adjust.")
             self.next = nxt
             self.send_burst()
@@ -101,9 +121,11 @@ class Messenger(Transaction):
             self.stack.incStat("invalid_resend")
             return
         count = len(self.segments)
-        valid = [sn for sn in misseds if isinstance(sn, int) and 0 <= sn < count]
+        valid = list(islice((sn for sn in misseds if isinstance(sn, int) and 0 <= sn < count),
+                            MAX_MISSEDS))
         if len(valid) != len(misseds):
             self.stack.incStat("invalid_misseds")
+        self.retransmitted = True
         for i, sn in enumerate(valid):
             if not self.send_segment(sn, wf=(i == len(valid) - 1), af=True):
                 return
@@ -117,23 +139,24 @@ class Messenger(Transaction):
         self.stack.incStat("message_initiate_complete")
 
     def on_nack(self, packet: Packet) -> None:
+        """Refused: the peer may have lost our session; park the message and ask."""
         self.remote.refresh(alived=True)
         self.remove()
-        self.fail("Rejected by")
-        self.stack.drop_message(self.remote, self.body, "rejected by the peer")
+        self.fail("Refused by")
+        self.stack.park_message(self.remote, self.tried())
 
     def timed_out(self) -> None:
         self.remove()
         self.log("Timed out")
-        self.stack.drop_message(self.remote, self.body, "timed out")
+        self.stack.give_up_message(self.remote, self.tried(), "timed out")
 
     def nack(self, pk: PcktKind = PcktKind.nack) -> None:
         super().nack(pk)
-        self.stack.drop_message(self.remote, self.body, "aborted")
+        self.stack.give_up_message(self.remote, self.tried(), "aborted")
 
     def stale_initiator(self) -> None:
-        """The session moved on: keep the body for the next allow, end this try."""
-        self.remote.messages.append((self.body, self.timeout))
+        """The session moved on: save the message to go again with its tid, end this try."""
+        self.stack.save_message(self.remote, self.tried())
         self.stack.console.concise(f"Stack {self.stack.name}: Saved stale message with remote "
                                    f"{self.remote.name}\n")
         super().stale_initiator()
@@ -148,6 +171,9 @@ class Messengent(Transaction):
     RedoTimeoutMax = 0.5
     IdleTimeout = 60.0  # give up on a sender silent this long (the reference never does)
     MaxIncoming = 4096  # unfinished incoming messages held per remote
+    MaxIncomingBytes = 128 * 2**20  # announced sizes (ml) of those messages, per remote
+    MaxIncomingBytesTotal = 512 * 2**20  # announced sizes of all of a stack's remotes
+    MaxScan = 4096  # segment numbers examined per reply past the lowest missing one
 
     def __init__(self, stack, remote, **kwa) -> None:
         super().__init__(stack, remote, timeout=self.IdleTimeout, **kwa)
@@ -157,22 +183,36 @@ class Messengent(Transaction):
         self.length = first.ml
         self.bk = first.bk
         self.chunks: dict[int, bytes] = {}  # sn -> coat slice, only what arrived
+        self.held = 0  # bytes in chunks, never more than the announced length
+        self.budget = self.length if self.count > 1 else 0  # bytes reserved while open
         self.highest = -1
         self.scan = 0  # lowest segment that may still be missing
 
     def start(self) -> None:
-        """Take the packet that created this transaction."""
+        """Take the packet that created this transaction, within the incoming budgets."""
+        stack, remote = self.stack, self.remote
         if self.count > 1 and not 0 < self.length <= MAX_MESSAGE_SIZE:
-            self.stack.incStat("parsing_message_error")
+            stack.incStat("parsing_message_error")
             self.nack()
             return
-        if self.remote.incoming >= self.MaxIncoming:
-            self.stack.incStat("message_overload")
+        if (remote.incoming >= self.MaxIncoming
+                or remote.incoming_bytes + self.budget > self.MaxIncomingBytes
+                or stack.incoming_bytes + self.budget > self.MaxIncomingBytesTotal):
+            stack.incStat("message_overload")
+            stack.console.terse(f"Messengent {stack.name}. Overloaded by {remote.name}: "
+                                f"{remote.incoming} open messages of {remote.incoming_bytes} "
+                                f"bytes, {self.budget} more refused\n")
             self.nack()
             return
         self.add()
-        self.remote.incoming += 1
+        self.reserve(1)
         self.on_message(self.rxPacket)
+
+    def reserve(self, sign: int) -> None:
+        """Count this open message in (``sign`` 1) or out (-1) of the incoming budgets."""
+        self.remote.incoming += sign
+        self.remote.incoming_bytes += sign * self.budget
+        self.stack.incoming_bytes += sign * self.budget
 
     def on_message(self, packet: Packet) -> None:
         head = packet.head
@@ -182,7 +222,13 @@ class Messengent(Transaction):
             self.stack.incStat("parsing_message_error")
             return
         if head.sn not in self.chunks:
+            if self.budget and self.held + len(packet.coat) > self.budget:
+                self.stack.incStat("parsing_message_error")
+                self.stack.console.terse(f"Messengent {self.stack.name}. Segment {head.sn} "
+                                         f"would exceed the announced {self.length} bytes\n")
+                return
             self.chunks[head.sn] = packet.coat
+            self.held += len(packet.coat)
             self.highest = max(self.highest, head.sn)
             self.stack.incStat("message_segment_rx")
         if len(self.chunks) == self.count:
@@ -190,14 +236,27 @@ class Messengent(Transaction):
         elif head.wf:
             self.reply()
 
+    def missing(self) -> list[int]:
+        """Up to MAX_MISSEDS missing segments below the highest one, lowest first.
+
+        Looks at most MaxScan numbers past the lowest missing one, which is always found,
+        so later replies ask for the rest once it has arrived.
+        """
+        chunks = self.chunks
+        while self.scan < self.highest and self.scan in chunks:
+            self.scan += 1
+        misseds: list[int] = []
+        for sn in range(self.scan, min(self.highest, self.scan + self.MaxScan)):
+            if sn not in chunks:
+                misseds.append(sn)
+                if len(misseds) == MAX_MISSEDS:
+                    break
+        return misseds
+
     def reply(self) -> None:
         """Ask for missing segments below the highest one, or for more."""
-        chunks = self.chunks
-        while self.scan < self.count and self.scan in chunks:
-            self.scan += 1
-        misseds = [sn for sn in range(self.scan, self.highest) if sn not in chunks]
+        misseds = self.missing()
         if misseds:
-            misseds = misseds[:MAX_MISSEDS]
             self.send(PcktKind.resend, {"misseds": misseds})
             self.stack.incStat("message_resend_tx")
             self.log(f"Do Resend Segments {misseds}")
@@ -228,16 +287,15 @@ class Messengent(Transaction):
             return
         self.send(PcktKind.done)
         self.log(f"Do Ack Done Message on Segment {sn}")
+        self.remote.delivered.add(self.tid)
         stack.rxMsgs.append((body, self.remote.name))
         self.log("Complete")
         stack.incStat("messengent_correspond_complete")
 
     def remove(self) -> None:
         if self.added:
-            self.remote.incoming -= 1
+            self.reserve(-1)
         super().remove()
-        self.remote.doneTransactions.add(self.tid, self.stack.store.stamp
-                                         + self.stack.MsgStaleTimeout)
 
     def timed_out(self) -> None:
         self.chunks = {}
@@ -249,3 +307,41 @@ class Messengent(Transaction):
         self.chunks = {}
         self.remove()
         self.fail("Rejected by")
+
+
+class Prober(Aliver):
+    """An alive asking whether the peer still has our session, for messages waiting on it.
+
+    Holds the messages parked when the peer nacked them. Its ack (session intact) gives
+    them up and confirms the session for re-sends; any other end saves them for the next
+    allow. The stack learns the outcome once, from ``stack.probe_settled``.
+    """
+
+    def __init__(self, stack, remote, entries: list[Outgoing], **kwa) -> None:
+        super().__init__(stack, remote, **kwa)
+        self.entries = entries
+        self.answered = False  # acked: the peer has our session
+        self.aborted = False  # ended by us (the remote goes away)
+
+    def alive(self) -> None:
+        self.remote.prober = self
+        super().alive()
+        if not self.added:  # not joined or allowed: a join or allow was started instead
+            self.settle()
+
+    def on_ack(self, packet: Packet) -> None:
+        self.answered = True
+        super().on_ack(packet)
+
+    def nack(self, pk: PcktKind = PcktKind.nack) -> None:
+        self.aborted = True
+        super().nack(pk)
+
+    def remove(self) -> None:
+        super().remove()
+        self.settle()
+
+    def settle(self) -> None:
+        if self.remote.prober is self:
+            self.remote.prober = None
+            self.stack.probe_settled(self)

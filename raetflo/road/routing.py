@@ -134,7 +134,8 @@ def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstat
         if head.si != remote.rsid:
             remote.rsid = head.si
             remote.removeStaleCorrespondents()
-            remote.doneTransactions.clear()
+            remote.peer_session_changed(head.ti)
+        remote.peer_tid_seen(head.ti)
     if remote.reaped:
         remote.unreap()
     return remote

@@ -19,7 +19,8 @@ from .allowing import Allower
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, host_fqdn
 from .joining import Joiner
 from .keeping import KeepError, RoadKeep
-from .messaging import Messenger, Messengent
+from .delivery import Outgoing
+from .messaging import Messenger, Messengent, Prober
 from .packeting import Head, Packet, PacketError
 from .transacting import decode_packet, pack_packet
 from .transport import BLOCKING_ERRORS, TransportError, UdpServer
@@ -50,8 +51,9 @@ class RoadStack(Stack):
     Interim = 3600.0
     JoinerTimeout = 5.0
     JoinentTimeout = 5.0
-    MsgStaleTimeout = 600.0
+    MsgStaleTimeout = 600.0  # kept for compatibility: delivered tids no longer expire
     MaxSavedMessages = 10000  # messages waiting per remote for an allow
+    MaxResends = 3  # tries of one message after re-allows, then it is given up
     MaxPendingRemotes = 1024  # new estates are refused while this many await acceptance
 
     def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
@@ -88,6 +90,7 @@ class RoadStack(Stack):
         self.reapeds: odict = odict()
         self.availables: set = set()
         self.changeds: odict = odict(plus=set(), minus=set())
+        self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
 
         name = name or f"estate_{uuid.uuid1().hex}"
         if not isinstance(name, str):
@@ -348,46 +351,127 @@ class RoadStack(Stack):
             self.incStat("invalid_remote_uid")
             self.drop_message(None, body, f"no remote with uid {uid}")
             return
+        self.send_message(remote, Outgoing.new(body, timeout, self.store.stamp))
+
+    def send_message(self, remote: RemoteEstate, entry: Outgoing) -> None:
+        """Start a try of ``entry`` (a re-send keeps its tid), or save it for an allow."""
         if remote.acceptance == Acceptance.rejected:
-            self.drop_message(remote, body, "remote is rejected")
+            self.give_up_message(remote, entry, "remote is rejected")
             return
         if not remote.allowed or remote.allowInProcess():  # new keys are on their way
-            if len(remote.messages) >= self.MaxSavedMessages:
-                self.drop_message(remote, body, "too many messages waiting")
-                return
-            remote.messages.append((body, timeout))
-            self.incStat("message_saved")
+            self.save_message(remote, entry)
             if not remote.joinInProcess() and not remote.allowInProcess():
                 self.allow(uid=remote.uid, cascade=True)
             return
-        try:
-            encoded = packeting.encode_body(self.Bk, body)
-        except PacketError as ex:
-            self.drop_message(remote, body, str(ex))
+        remaining = entry.remaining(self.store.stamp)
+        if remaining is not None and remaining <= 0:
+            self.give_up_message(remote, entry, "timed out")
             return
-        Messenger(self, remote, body, encoded, timeout=timeout).message()
+        if entry.tid is not None:
+            entry.resends += 1
+            if entry.resends > self.MaxResends:
+                self.give_up_message(remote, entry, f"not confirmed after {self.MaxResends} "
+                                                    "re-sends")
+                return
+        try:
+            encoded = packeting.encode_body(self.Bk, entry.body)
+        except PacketError as ex:
+            self.give_up_message(remote, entry, str(ex))
+            return
+        Messenger(self, remote, entry, encoded).message()
+
+    def save_message(self, remote: RemoteEstate, entry: Outgoing) -> None:
+        """Keep ``entry`` until the link has a session (at most MaxSavedMessages)."""
+        if len(remote.messages) >= self.MaxSavedMessages:
+            self.give_up_message(remote, entry, "too many messages waiting")
+            return
+        remote.messages.append(entry)
+        self.incStat("message_saved")
 
     def sendSavedMessages(self, remote: RemoteEstate) -> None:
-        """Queue again the messages saved while ``remote`` was not allowed."""
-        while remote.messages:
-            body, timeout = remote.messages.popleft()
-            self.txMsgs.append((body, remote.uid, timeout))
+        """Send the messages saved while ``remote`` had no session.
 
-    def drop_message(self, remote: RemoteEstate | None, body: Any, why: str) -> None:
-        """Account for a message that will not be delivered: never silently."""
-        self.incStat("message_dropped")
+        Re-sends keep their tids, which the peer may only judge once it has seen a newer
+        tid in our current session: they wait for a probe acked in it.
+        """
+        if not remote.messages:
+            return
+        if remote.messages.has_resends() and remote.confirmed_sid != remote.sid:
+            self.probe(remote)
+            return
+        while remote.messages and remote.allowed and not remote.allowInProcess():
+            self.send_message(remote, remote.messages.popleft())
+
+    def park_message(self, remote: RemoteEstate, entry: Outgoing) -> None:
+        """Hold a nacked message until a probe tells whether the peer has our session."""
+        remote.parked.append(entry)
+        self.probe(remote)
+
+    def probe(self, remote: RemoteEstate) -> None:
+        """Start a Prober alive with the parked messages, unless one is under way."""
+        if remote.prober is None:
+            entries, remote.parked = remote.parked, []
+            Prober(self, remote, entries).alive()
+
+    def probe_settled(self, prober: Prober) -> None:
+        """A probe ended: give up its messages (session intact) or save them (no session)."""
+        remote = prober.remote
+        if prober.aborted:
+            for entry in prober.entries + remote.parked:
+                self.give_up_message(remote, entry, "aborted")
+            remote.parked = []
+            return
+        if prober.answered:
+            remote.confirmed_sid = prober.sid
+            for entry in prober.entries:
+                self.give_up_message(remote, entry, "refused by the peer")
+        else:
+            for entry in prober.entries:
+                self.save_message(remote, entry)
+        if remote.parked:
+            self.probe(remote)
+        elif prober.answered:
+            self.sendSavedMessages(remote)
+
+    def give_up_message(self, remote: RemoteEstate, entry: Outgoing, why: str) -> None:
+        """Account for a message no longer tried: dropped, or unconfirmed when a try may
+        have been delivered."""
+        if entry.unconfirmed:
+            self.drop_message(remote, entry.body, f"{why}; it may have been delivered",
+                              stat="message_unconfirmed")
+        else:
+            self.drop_message(remote, entry.body, why)
+
+    def drop_message(self, remote: RemoteEstate | None, body: Any, why: str,
+                     stat: str = "message_dropped") -> None:
+        """Account for a message that will not be tried again: never silently."""
+        self.incStat(stat)
         name = remote.name if remote is not None else "?"
         self.console.terse(f"Stack '{self.name}': dropped message to {name}: {why}\n")
 
     def drop_saved_messages(self, remote: RemoteEstate, why: str) -> None:
+        """Give up every message waiting for ``remote`` (parked or saved)."""
+        parked, remote.parked = remote.parked, []
+        for entry in parked:
+            self.give_up_message(remote, entry, why)
         while remote.messages:
-            body, _ = remote.messages.popleft()
-            self.drop_message(remote, body, why)
+            self.give_up_message(remote, remote.messages.popleft(), why)
 
     def correspond_message(self, packet: Packet, sa: Address, remote: RemoteEstate) -> None:
-        """Start a messengent, or nack a repeat of a finished message or an unallowed link."""
+        """Start a messengent; answer a repeat of a delivered message with done; nack an
+        unknown old tid, an ``af`` retransmission of an unknown one or an unallowed link."""
         head = packet.head
-        if head.af or head.ti in remote.doneTransactions:
+        if head.ti in remote.delivered:
+            self.incStat("duplicate_message")
+            routing.reply_stale(self, packet, sa, PcktKind.done)
+            return
+        if remote.delivered.stale(head.ti):
+            self.incStat("message_stale_tid")
+            self.console.terse(f"Stack '{self.name}': tid {head.ti} of {remote.name} is below "
+                               f"the remembered window, nacking\n")
+            routing.reply_stale(self, packet, sa, PcktKind.nack)
+            return
+        if head.af:
             self.incStat("stale_initiator_attempt")
             routing.reply_stale(self, packet, sa, PcktKind.nack)
             return

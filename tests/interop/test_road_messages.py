@@ -128,3 +128,43 @@ def test_msgpack_bodies(make_stack, ref, monkeypatch, sender_impl, receiver_impl
     deliver([sender, receiver], receiver, len(msgs))
     assert received(receiver) == [(m, "minion") for m in msgs]
     assert kinds and set(kinds) == {BodyKind.msgpack}
+
+
+def drop_dones(stack):
+    """Lose every message done ``stack`` sends."""
+    send = stack.server.send
+
+    def lossy(data, ha):
+        head = packeting.parse(bytes(data), veritive=False).head
+        if head.tk == TrnsKind.message and head.pk == PcktKind.done:
+            return len(data)
+        return send(data, ha)
+
+    stack.server.send = lossy
+
+
+def test_raet_receiver_whose_dones_are_lost(make_stack):
+    """raet nacks the retransmissions of what it delivered: no duplicates, and the
+    sender counts them unconfirmed (maybe delivered), not dropped."""
+    sender, receiver = joined(make_stack, "raetflo", "raet")
+    drop_dones(receiver)
+    to = sender.remotes.values()[0].uid
+    for i in range(5):
+        sender.transmit({"i": i}, to)
+    service_stacks([sender, receiver], 10.0, until=lambda: sender.stats.get(
+        "message_unconfirmed", 0) >= 5 and settled(sender, receiver)())
+    assert sorted(body["i"] for body, _ in received(receiver)) == list(range(5))
+    assert sender.stats.get("message_unconfirmed") == 5
+    assert not sender.stats.get("message_dropped")
+
+
+def test_messages_to_a_restarted_raet_main(make_stack):
+    joiner, main = joined(make_stack, "raetflo", "raet")
+    main.server.close()
+    main = make_stack("raet", "main", main=True, auto=AutoMode.always.value, ha=main.ha)
+    to = joiner.remotes.values()[0].uid
+    for i in range(20):  # before any re-allow
+        joiner.transmit({"i": i}, to)
+    deliver([joiner, main], main, 20, duration=20.0)
+    assert sorted(body["i"] for body, _ in received(main)) == list(range(20))
+    assert not joiner.stats.get("message_dropped")

@@ -1,0 +1,139 @@
+"""What each side of a link remembers so that a message is delivered exactly once.
+
+The receiver keeps a :class:`DeliveredMemory` of the tids it delivered from the peer's
+current incarnation; the sender keeps every message it has not seen confirmed as an
+:class:`Outgoing` record, saved in :class:`SavedMessages` while there is no session to
+send it in, and re-sends it with the tid of its first try.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .. import raeting
+
+TID_MODULO = raeting.SID_MODULO  # tids wrap like sids: 32 bits, half range is "newer"
+TID_DELTA = raeting.SID_DELTA
+
+
+def tid_newer(new: int, old: int) -> bool:
+    """Whether tid ``new`` comes after ``old`` modulo 2**32 (the half-range rule of sids)."""
+    return 0 < (new - old) % TID_MODULO < TID_DELTA
+
+
+class DeliveredMemory:
+    """Tids of messages delivered from one peer incarnation: a sliding bitmap window.
+
+    Bit ``d`` of the bitmap is set when tid ``highest - d`` was delivered. Tids at or below
+    the floor (``highest - Window``) are unknown and may be replays; nothing is forgotten
+    with time, only by the window sliding on as newer tids are delivered.
+    """
+
+    Window = 65536  # tids remembered below the highest delivered: bounds entries per remote
+
+    def __init__(self) -> None:
+        self.highest = 0  # highest delivered tid, 0: none yet
+        self._bits = 0
+
+    def _distance(self, tid: int) -> int:
+        return (self.highest - tid) % TID_MODULO
+
+    def __contains__(self, tid: object) -> bool:
+        if not isinstance(tid, int) or not self.highest:
+            return False
+        distance = self._distance(tid)
+        return distance < self.Window and bool(self._bits >> distance & 1)
+
+    def stale(self, tid: int) -> bool:
+        """Whether ``tid`` is at or below the floor: too old to tell, so refused."""
+        if not self.highest:
+            return False
+        distance = self._distance(tid)
+        return self.Window <= distance < TID_DELTA
+
+    def add(self, tid: int) -> None:
+        """Remember that ``tid`` was delivered (a tid below the floor is ignored)."""
+        if not self.highest or tid_newer(tid, self.highest):
+            shift = (tid - self.highest) % TID_MODULO if self.highest else 0
+            self._bits = (self._bits << shift | 1) & ((1 << self.Window) - 1) \
+                if shift < self.Window else 1
+            self.highest = tid
+            return
+        distance = self._distance(tid)
+        if distance < self.Window:
+            self._bits |= 1 << distance
+
+    def clear(self) -> None:
+        self.highest = 0
+        self._bits = 0
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """A message on its way to one remote, until it is confirmed or given up.
+
+    ``body`` is the message; ``deadline`` the store stamp its transmit timeout ends at,
+    past which it is given up (None: no timeout); ``tid`` the transaction id of its last
+    try (None: not tried yet), a re-send reuses it so the receiver can tell a repeat;
+    ``resends`` counts tries after the first; ``unconfirmed`` is set once a try may have
+    been delivered without us hearing so (a segment was sent twice).
+    """
+
+    body: Any
+    deadline: float | None = None
+    tid: int | None = None
+    resends: int = 0
+    unconfirmed: bool = False
+
+    @classmethod
+    def new(cls, body: Any, timeout: float | None, now: float) -> Outgoing:
+        """A message not tried yet; a timeout of None or 0 (or less) means none."""
+        deadline = now + timeout if timeout is not None and timeout > 0 else None
+        return cls(body=body, deadline=deadline)
+
+    def remaining(self, now: float) -> float | None:
+        """Transmit timeout left for the next try (None: no timeout)."""
+        return None if self.deadline is None else self.deadline - now
+
+
+class SavedMessages:
+    """Messages waiting for a session with one remote, oldest first.
+
+    Iterating gives the :class:`Outgoing` entries in order (``entry.body`` is the message).
+    """
+
+    def __init__(self) -> None:
+        self._entries: deque[Outgoing] = deque()
+        self._next_deadline = math.inf
+
+    def append(self, entry: Outgoing) -> None:
+        self._entries.append(entry)
+        if entry.deadline is not None:
+            self._next_deadline = min(self._next_deadline, entry.deadline)
+
+    def popleft(self) -> Outgoing:
+        return self._entries.popleft()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[Outgoing]:
+        return iter(self._entries)
+
+    def has_resends(self) -> bool:
+        """Whether any entry was tried before (and so keeps its tid)."""
+        return any(entry.tid is not None for entry in self._entries)
+
+    def expire(self, now: float) -> list[Outgoing]:
+        """Remove and return the entries whose deadline has passed (cheap when none has)."""
+        if now < self._next_deadline:
+            return []
+        expired = [e for e in self._entries if e.deadline is not None and e.deadline <= now]
+        self._entries = deque(e for e in self._entries
+                              if e.deadline is None or e.deadline > now)
+        self._next_deadline = min((e.deadline for e in self._entries if e.deadline is not None),
+                                  default=math.inf)
+        return expired

@@ -1,0 +1,212 @@
+"""Exactly-once delivery under replay, lost dones, re-allows and restarts; bounded reassembly."""
+from __future__ import annotations
+
+import time
+
+from raetflo.raeting import MAX_MESSAGE_SIZE, CoatKind, FootKind, PcktKind, TrnsKind
+from raetflo.road import packeting
+from raetflo.road.messaging import MAX_MISSEDS, Messengent
+from raetflo.road.packeting import Head
+
+from .conftest import ALWAYS, Wire, idle, joined, only, provisional, serve, stat
+
+
+def capture(stack):
+    """Record every datagram ``stack`` sends; returns (records, the untapped send)."""
+    sent = []
+    send = stack.server.send
+
+    def recording(data, ha):
+        sent.append((bytes(data), ha))
+        return send(data, ha)
+
+    stack.server.send = recording
+    return sent, send
+
+
+def pair(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    remote = joined(main, other, cascade=True)
+    return main, other, remote
+
+
+def delivered(*stacks, receiver, count, duration=30.0, manage=False):
+    """Serve ``stacks`` until ``receiver`` holds ``count`` messages and all are idle."""
+    def done():
+        if manage:
+            for stack in stacks:
+                stack.manage()
+        return len(receiver.rxMsgs) >= count and idle(*stacks)()
+    serve(stacks, duration, until=done)
+    return [body for body, _ in receiver.rxMsgs]
+
+
+def test_replay_of_delivered_messages_at_any_age_delivers_nothing(road):
+    main, other, remote = pair(road)
+    sent, send = capture(other)
+    for i in range(5):
+        other.transmit({"i": i}, remote.uid)
+    assert len(delivered(main, other, receiver=main, count=5)) == 5
+    main.rxMsgs.clear()
+    for stack in (main, other):  # long past the old 600 s expiry of finished tids
+        stack.store.advanceStamp(700.0)
+    serve([main, other], 0.5)
+    for data, ha in sent:  # the sender's own address, not through its stack
+        send(data, ha)
+    serve([main, other], 2.0)
+    assert not main.rxMsgs
+    assert stat(main, "duplicate_message") == 5
+
+
+def test_lost_dones_then_reallow_delivers_each_once(road):
+    main, other, remote = pair(road)
+    wire = Wire(main).drop(TrnsKind.message, PcktKind.done).drop(TrnsKind.message, PcktKind.nack)
+    for i in range(5):
+        other.transmit({"i": i}, remote.uid)
+    serve([main, other], 1.0)
+    assert sorted(m["i"] for m, _ in main.rxMsgs) == list(range(5))  # delivered, dones lost
+    wire.rules.clear()
+    other.allow(uid=remote.uid)
+    got = delivered(main, other, receiver=main, count=5)
+    assert sorted(m["i"] for m in got) == list(range(5))
+    assert stat(other, "message_initiate_complete") == 5
+    assert not stat(other, "message_dropped")
+
+
+def test_messages_to_a_restarted_main_are_delivered_once(road):
+    main, other, remote = pair(road)
+    main.close()
+    for i in range(5):  # in flight while the main is down
+        other.transmit({"i": i}, remote.uid)
+    serve([other], 1.0)
+    main = road.restart(main, main=True, auto=ALWAYS)
+    for i in range(5, 25):  # sent after the restart, before any re-allow
+        other.transmit({"i": i}, remote.uid)
+    got = delivered(main, other, receiver=main, count=25)
+    assert sorted(m["i"] for m in got) == list(range(25))
+    assert not stat(other, "message_dropped")
+
+
+def test_restarted_sender_starts_a_new_memory(road):
+    """A peer that restarted counts tids from 1 again: its new messages are not repeats."""
+    main, other, remote = pair(road)
+    for i in range(5):
+        other.transmit({"i": i}, remote.uid)
+    delivered(main, other, receiver=main, count=5)
+    main.rxMsgs.clear()
+    other = road.restart(other, auto=ALWAYS)
+    back = only(other)
+    for i in range(5, 10):
+        other.transmit({"i": i}, back.uid)
+    got = delivered(main, other, receiver=main, count=5)
+    assert sorted(m["i"] for m in got) == list(range(5, 10))
+    assert not stat(main, "duplicate_message")
+
+
+def segments(sender, remote, tid, sns, sc, ml, size=500):
+    """Datagrams of message ``tid`` holding only segments ``sns`` of ``sc``, as the
+    (authenticated) ``sender`` can make them."""
+    head = Head(hk=sender.Hk, pk=PcktKind.message, tk=TrnsKind.message, se=remote.uid,
+                de=remote.fuid, si=remote.sid, ti=tid, bk=sender.Bk, ck=CoatKind.nacl,
+                fk=FootKind.nacl, sc=sc, ml=ml, sf=True, wf=True)
+    return [packeting.pack(head.copy(sn=sn), b"c" * size, sender.local.signer) for sn in sns]
+
+
+class Looked(dict):
+    """Chunks of a messengent that count the segment numbers looked up."""
+
+    count = 0
+
+    def __contains__(self, sn):
+        Looked.count += 1
+        return super().__contains__(sn)
+
+
+def test_sparse_segments_keep_service_fast_and_memory_bounded(road):
+    main, other, remote = pair(road)
+    count, sc = 1000, 65535
+    for i in range(count):
+        for data in segments(other, remote, 1000 + i, (0, sc - 1), sc, ml=2000):
+            other.server.send(data, main.ha)
+        if i % 50 == 49:
+            main.serviceAll()
+    main.serviceAll()
+    incoming = [t for t in main.transactions if isinstance(t, Messengent)]
+    assert len(incoming) == count
+    for messengent in incoming:
+        messengent.chunks = Looked(messengent.chunks)
+    replies = stat(main, "message_resend_tx")
+    started = time.perf_counter()
+    for _ in range(20):  # the attacker answers nothing; redo timers fire several times
+        main.serviceAll()
+        main.store.advanceStamp(0.1)
+    assert time.perf_counter() - started < 2.0  # was about 20 s
+    replies = stat(main, "message_resend_tx") - replies
+    assert replies >= 3 * count
+    assert Looked.count <= replies * (MAX_MISSEDS + 1)  # was 65,533 per reply
+    assert sum(len(c) for t in incoming for c in t.chunks.values()) == count * 2 * 500
+    assert only(main).incoming_bytes == main.incoming_bytes == count * 2000
+
+
+def test_chunks_beyond_the_announced_size_are_dropped(road):
+    main, other, remote = pair(road)
+    for data in segments(other, remote, 1000, (0, 1, 2), 10, ml=1000, size=400):
+        other.server.send(data, main.ha)
+    main.serviceAll()
+    (incoming,) = main.transactions
+    assert sorted(incoming.chunks) == [0, 1]  # 800 bytes held; 1200 would exceed ml
+    assert stat(main, "parsing_message_error") == 1
+
+
+def test_incomplete_huge_messages_are_refused_past_the_byte_budget(road, monkeypatch):
+    main, other, remote = pair(road)
+    big = MAX_MESSAGE_SIZE
+    for i in range(100):
+        for data in segments(other, remote, 1000 + i, (0,), 65535, ml=big):
+            other.server.send(data, main.ha)
+        main.serviceAll()
+    assert len(main.transactions) == 2  # 2 x 67,107,840 fit in 128 MiB
+    assert stat(main, "message_overload") == 98
+    assert main.incoming_bytes == 2 * big
+    main.store.advanceStamp(Messengent.IdleTimeout + 1)
+    main.serviceAll()  # the sender went silent: given up, budget released
+    assert not main.transactions and main.incoming_bytes == only(main).incoming_bytes == 0
+
+    monkeypatch.setattr(Messengent, "MaxIncomingBytesTotal", 3000)  # the whole stack's
+    for i in range(5):
+        for data in segments(other, remote, 2000 + i, (0,), 10, ml=1000):
+            other.server.send(data, main.ha)
+    main.serviceAll()
+    assert len(main.transactions) == 3
+    assert stat(main, "message_overload") == 98 + 2
+
+
+def test_saved_message_is_dropped_at_its_deadline(road):
+    other = road("other", auto=ALWAYS)
+    remote = provisional(other, road("nobody"))  # an address where nobody answers
+    other.transmit({"soon": 1}, remote.uid, 2.0)
+    other.transmit({"whenever": 2}, remote.uid)
+    for _ in range(15):
+        other.manage()
+        serve([other], 0.1)
+    assert len(remote.messages) == 2 and not stat(other, "message_dropped")
+    for _ in range(10):
+        other.manage()
+        serve([other], 0.1)
+    assert stat(other, "message_dropped") == 1  # the one with a 2 s timeout
+    assert [entry.body for entry in remote.messages] == [{"whenever": 2}]
+
+
+def test_resends_after_reallows_are_bounded(road):
+    main, other, remote = pair(road)
+    Wire(main).drop(TrnsKind.message, PcktKind.done).drop(TrnsKind.message, PcktKind.nack)
+    other.transmit({"once": 1}, remote.uid)
+    for _ in range(other.MaxResends + 1):
+        serve([main, other], 1.0)
+        other.allow(uid=remote.uid)
+    serve([main, other], 2.0)
+    assert list(main.rxMsgs) == [({"once": 1}, "other")]
+    assert stat(main, "duplicate_message") >= other.MaxResends
+    assert stat(other, "message_unconfirmed") == 1  # it went more than once: maybe delivered
+    assert not stat(other, "message_dropped") and not other.transactions
