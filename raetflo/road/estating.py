@@ -8,11 +8,11 @@ import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ioflo.aid.odicting import odict
 from ioflo.aid.timing import StoreTimer
 
 from .. import nacling, raeting
 from ..raeting import TrnsKind
+from ..stacking import Registry
 
 if TYPE_CHECKING:
     from .stacking import RoadStack
@@ -129,7 +129,7 @@ class RemoteEstate(Estate):
         self.privee = nacling.Privateer()  # short-term pair for this link
         self.publee: nacling.Publican | None = None  # peer's short-term key
         self._box: nacling.Box | None = None
-        self.transactions: odict = odict()
+        self.transactions: Registry = Registry()  # index -> transaction
         self.doneTransactions = DoneMemory()  # tids of finished incoming messages
         self.incoming = 0  # unfinished incoming messages (messengents)
         self.messages: deque = deque()  # bodies saved for resending after an allow

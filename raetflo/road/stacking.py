@@ -12,7 +12,7 @@ from ioflo.base.storing import Store
 
 from .. import raeting
 from ..raeting import Acceptance, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from ..stacking import Stack, StackError
+from ..stacking import Registry, Stack, StackError
 from . import packeting, routing
 from .aliving import Aliver
 from .allowing import Allower
@@ -22,7 +22,7 @@ from .keeping import KeepError, RoadKeep
 from .messaging import Messenger, Messengent
 from .packeting import Head, Packet, PacketError
 from .transacting import decode_packet, pack_packet
-from .transport import BLOCKING_ERRORS, TransportError, UdpServer
+from .transport import BUSY_ERRORS, UNREACHABLE_ERRORS, TransportError, UdpServer
 
 
 def listen_ha(ha: Any) -> Address:
@@ -82,7 +82,7 @@ class RoadStack(Stack):
         self.period = self.Period if period is None else period
         self.offset = self.Offset if offset is None else offset
         self.interim = self.Interim if interim is None else interim
-        self.joinees: odict = odict()  # (host, port) -> RemoteEstate during vacuous joins
+        self.joinees: Registry = Registry()  # (host, port) -> RemoteEstate in vacuous joins
         self.alloweds: odict = odict()
         self.aliveds: odict = odict()
         self.reapeds: odict = odict()
@@ -441,12 +441,14 @@ class RoadStack(Stack):
             remote.process()
 
     def transmitted(self, data: bytes, ha: Address) -> bool:
+        """Send one datagram; False when the socket is busy. A datagram for an unreachable
+        destination, or one that fails otherwise, is dropped, counted and logged."""
         try:
             self.server.send(data, ha)
         except OSError as ex:
-            if ex.errno in BLOCKING_ERRORS:
+            if ex.errno in BUSY_ERRORS:
                 return False
-            self.incStat("tx_error")
+            self.incStat("tx_unreachable" if ex.errno in UNREACHABLE_ERRORS else "tx_error")
             self.console.terse(f"Stack '{self.name}': cannot send to {ha}: {ex}\n")
         return True
 
