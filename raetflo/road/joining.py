@@ -6,9 +6,11 @@ final ack. Join packets are unsigned and unencrypted, with JSON bodies and ``si`
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..raeting import OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from .keeping import KeepError, check_name
 from .transacting import Transaction
 
 if TYPE_CHECKING:
@@ -19,10 +21,27 @@ REQUEST_FIELDS = ("name", "mode", "kind", "verhex", "pubhex", "role")
 RESPONSE_FIELDS = ("name", "mode", "kind", "uid", "verhex", "pubhex", "role")
 
 
+MAX_NAME_LENGTH = 200  # characters in a remote name or role (each names a keep file)
+
+
+def check_label(value: Any, field: str) -> str:
+    """``value`` if it can name a keep file (see ``check_name``), else ValueError."""
+    try:
+        check_name(value, f"remote {field}")
+    except KeepError as ex:
+        raise ValueError(f"{ex} in join packet") from None
+    if len(value) > MAX_NAME_LENGTH or not value.isprintable():
+        raise ValueError(f"Invalid remote {field} in join packet: longer than "
+                         f"{MAX_NAME_LENGTH} characters or not printable")
+    return value
+
+
 class JoinBody:
     """The validated fields of a join request or response body."""
 
-    def __init__(self, body: dict, fields: tuple[str, ...]) -> None:
+    def __init__(self, body: Any, fields: tuple[str, ...]) -> None:
+        if not isinstance(body, Mapping):
+            raise ValueError(f"Join packet body is a {type(body).__name__}, not a mapping")
         missing = [f for f in fields if f not in body]
         if missing:
             raise ValueError(f"Missing remote {missing[0]} in join packet")
@@ -39,6 +58,8 @@ class JoinBody:
             value = body[field]
             if len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
                 raise ValueError(f"Invalid remote {field} in join packet")
+        for field in ("name", "role"):
+            check_label(body[field], field)
         uid = body.get("uid", 0)
         if "uid" in fields and (not isinstance(uid, int) or isinstance(uid, bool)
                                 or not 0 < uid <= 0xFFFFFFFF):

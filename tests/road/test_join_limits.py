@@ -6,6 +6,7 @@ import errno
 import json
 import os
 
+import msgpack
 import pytest
 from ioflo.aid.odicting import odict
 
@@ -40,13 +41,18 @@ def request(payload, se: int = 2, ti: int = 1, bk: BodyKind = BodyKind.json) -> 
     """A vacuous join request datagram carrying ``payload`` (a body mapping or raw bytes)."""
     head = Head(hk=HeadKind.raet, pk=PcktKind.request, tk=JOIN, se=se, de=0, si=0, ti=ti,
                 bk=bk, ck=CoatKind.nada, fk=FootKind.nada)
-    coat = payload if isinstance(payload, bytes) else packeting.encode_body(bk, payload)
+    if isinstance(payload, bytes):
+        coat = payload
+    elif bk == BodyKind.msgpack:
+        coat = msgpack.packb(payload)
+    else:
+        coat = json.dumps(payload).encode()
     return packeting.pack(head, coat)
 
 
 def source(i: int) -> tuple[str, int]:
-    """Distinct loopback source addresses."""
-    return (f"127.0.{1 + i // 50000}.{1 + i % 200}", 1024 + i % 50000)
+    """Distinct loopback source addresses (one host: no name lookups of many hosts)."""
+    return ("127.0.0.1", 1024 + i)
 
 
 def inject(stack: RoadStack, datagrams) -> None:
@@ -114,3 +120,62 @@ def test_busy_socket_keeps_datagrams_in_order_within_max_txes(road, monkeypatch,
     other.serviceTxes()
     assert [data for data, _ in sink.sent] == [bytes([i]) for i in range(15, 25)]
     assert not other.txes
+
+
+# item 10: bad join bodies and names ----------------------------------------------------------
+
+BAD_NAMES = ["..", ".hidden", "a/b", "x" * 300, "a\0b", "a\x01b", "tab\there", "a b"]
+
+
+def bad_requests() -> list[bytes]:
+    bodies = [request(b"\x01\x02raw", bk=BodyKind.raw), request([1, 2, 3], bk=BodyKind.msgpack),
+              request([1, 2, 3]), request("a string"), request(7), request(None)]
+    for bad in BAD_NAMES:
+        bodies.append(request(body(bad)))
+        bodies.append(request(body("fine", role=bad)))
+    return bodies
+
+
+def test_bad_join_bodies_and_names_are_dropped_and_counted(road):
+    main = road("main", main=True, auto=ALWAYS)
+    datagrams = bad_requests()
+    inject(main, datagrams)
+    main.serviceAll()
+    serve([main], 6.0)
+    assert stat(main, "rx_exception") == 0
+    # bodies that do not decode to a mapping fail in the codec, the rest in the join
+    assert stat(main, "parsing_inner_error") == 5
+    assert stat(main, "invalid_join") == len(datagrams) - 5
+    assert not main.remotes and not main.joinees and not main.transactions
+    assert keep_files(main) == []
+
+
+@pytest.mark.parametrize("bad", [[1, 2], "text", {"name": "a/b"}, {"role": ".."},
+                                 {"name": "y" * 300}])
+def test_bad_join_response_is_dropped_and_counted(road, bad):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+
+    def spoil(packet):
+        good = json.loads(packet.coat)
+        payload = {**good, **bad} if isinstance(bad, dict) else bad
+        return packeting.pack(packet.head, json.dumps(payload).encode())
+
+    Wire(main).rewrite(JOIN, PcktKind.response, spoil, count=None)
+    remote = provisional(other, main)
+    other.join(uid=remote.uid)
+    serve([main, other], 6.0, until=idle(main, other))
+    assert stat(other, "rx_exception") == 0 and stat(main, "rx_exception") == 0
+    assert stat(other, "invalid_accept") + stat(other, "parsing_inner_error") >= 1
+    assert not other.joinees and not main.joinees
+    assert remote.joined is None
+
+
+def test_flood_of_bad_joins_leaves_no_joinees(road):
+    main = road("main", main=True, auto=NEVER)
+    datagrams = bad_requests() * 20
+    inject(main, datagrams)
+    main.serviceAll()
+    assert not main.joinees and not main.remotes
+    assert stat(main, "invalid_join") == len(datagrams) - 5 * 20
+    assert stat(main, "rx_exception") == 0
