@@ -35,7 +35,7 @@ class AllowBase(Transaction):
         remote.refresh(alived=True)
         remote.nextSid()
         remote.removeStaleInitiators()
-        self.stack.dumpRemote(remote)
+        self.stack.persist_remote(remote)
 
     def on_nack(self, packet: Packet) -> None:
         self.remove()

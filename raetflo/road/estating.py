@@ -202,8 +202,8 @@ class RemoteEstate(Estate):
 
     def process(self) -> None:
         """Run timers of every transaction, then expire remembered finished messages."""
-        for transaction in list(self.transactions.values()):
-            transaction.process()
+        for transaction in self.transactions.values():
+            self.stack.run_timer(transaction)
         self.doneTransactions.expire(self.stack.store.stamp)
 
     def removeStaleInitiators(self) -> None:

@@ -55,8 +55,8 @@ def source(i: int) -> tuple[str, int]:
     return ("127.0.0.1", 1024 + i)
 
 
-def inject(stack: RoadStack, datagrams) -> None:
-    for i, data in enumerate(datagrams):
+def inject(stack: RoadStack, datagrams, first: int = 0) -> None:
+    for i, data in enumerate(datagrams, start=first):
         stack.rxes.append((data, source(i)))
 
 
@@ -179,3 +179,133 @@ def test_flood_of_bad_joins_leaves_no_joinees(road):
     assert not main.joinees and not main.remotes
     assert stat(main, "invalid_join") == len(datagrams) - 5 * 20
     assert stat(main, "rx_exception") == 0
+
+
+# item 6: join floods ------------------------------------------------------------------------------
+
+def flood(count: int, first: int = 0) -> list[bytes]:
+    """Join requests of ``count`` distinct new estates, each with fresh keys."""
+    return [request(body(f"flood{i}"), se=2 + i % 1000) for i in range(first, first + count)]
+
+
+@pytest.mark.parametrize("auto", [ALWAYS, ONCE])
+def test_join_flood_is_bounded_and_leaves_nothing(road, monkeypatch, auto):
+    monkeypatch.setattr(RoadStack, "MaxRemotes", 200)
+    main = road("main", main=True, auto=auto)
+    friends = [road(f"friend{i}", auto=ALWAYS) for i in range(3)]
+    for friend in friends:
+        friend.join(uid=provisional(friend, main).uid)
+    serve([main, *friends], 2.0, until=idle(main, *friends))
+    files = keep_files(main)
+    puid = main.puid
+    sink = Sink(main)
+
+    inject(main, flood(5000))
+    main.serviceAll()
+    assert len(main.remotes) == 200
+    assert stat(main, "join_remote_overload") == 4803
+    assert keep_files(main) == files  # nothing is persisted before a join completes
+    serve([main], 6.0)
+    # the joins that never completed left neither records nor files nor joinees
+    assert sorted(main.nameRemotes) == ["friend0", "friend1", "friend2"]
+    assert all(r.joined for r in main.remotes.values())
+    assert not main.joinees and not main.transactions
+    assert keep_files(main) == files and len(files) == 6
+    assert main.puid - puid == 197  # uids went only to records that were made
+    sink.sent.clear()
+    main.manage(immediate=True)
+    main.serviceTxes()
+    assert sink.sent and {ha for _, ha in sink.sent} <= {friend.ha for friend in friends}
+
+
+def test_join_flood_under_never_keeps_pending_estates_only(road, monkeypatch):
+    monkeypatch.setattr(RoadStack, "MaxPendingRemotes", 50)
+    main = road("main", main=True, auto=NEVER)
+    Sink(main)
+    inject(main, flood(1000))
+    main.serviceAll()
+    serve([main], 6.0)
+    assert len(main.remotes) == 50 and len(main.pendings) == 50
+    assert all(r.acceptance == P for r in main.remotes.values())
+    assert stat(main, "join_pending_overload") == 950
+    assert len(keep_files(main)) == 100  # the operator must see them: estate and role files
+
+
+def test_pre_accepted_estate_joins_past_the_pending_cap(road, monkeypatch):
+    monkeypatch.setattr(RoadStack, "MaxPendingRemotes", 5)
+    main = road("main", main=True, auto=NEVER)
+    vip = road("vip", auto=ALWAYS)
+    main.keep.dump_remote_role(dict(role="vip", acceptance=A, verhex=vip.local.signer.verhex,
+                                    pubhex=vip.local.priver.pubhex))
+    inject(main, flood(20))
+    main.serviceAll()
+    assert stat(main, "join_pending_overload") == 15
+    remote = provisional(vip, main)
+    vip.join(uid=remote.uid)
+    serve([main, vip], 1.0)
+    assert remote.joined is True and main.nameRemotes["vip"].joined is True
+    # a new estate that would await the operator is still refused
+    assert stat(main, "join_pending_overload") == 15
+    inject(main, flood(1, first=100), first=100)
+    main.serviceAll()
+    assert stat(main, "join_pending_overload") == 16
+
+
+def test_pending_records_expire(road, monkeypatch):
+    monkeypatch.setattr(RoadStack, "PendingTimeout", 100.0)
+    main = road("main", main=True, auto=NEVER)
+    Sink(main)
+    inject(main, flood(5))
+    main.serviceAll()
+    keys = dict(verhex=main.nameRemotes["flood0"].verhex, pubhex=main.nameRemotes["flood0"].pubhex)
+    twin = request(body("twin", role="flood0", **keys))  # a second estate of a pending role
+    main.rxes.append((twin, ("127.0.0.1", 2000)))
+    main.serviceAll()
+    assert len(main.remotes) == 6 and len(keep_files(main)) == 11
+    serve([main], 6.0)  # the joins time out, the pending records stay
+    assert len(main.remotes) == 6 and not main.transactions
+    main.store.advanceStamp(44.0)
+    retry = request(body("flood1", verhex=main.nameRemotes["flood1"].verhex,
+                         pubhex=main.nameRemotes["flood1"].pubhex), se=3, ti=9)
+    main.rxes.append((retry, source(1)))  # a new attempt restarts the wait
+    main.serviceAll()
+    main.store.advanceStamp(51.0)
+    main.serviceAll()
+    assert sorted(main.nameRemotes) == ["flood1"]
+    assert stat(main, "pending_expired") == 5
+    # flood0's role file went with the last record of that role (twin)
+    assert keep_files(main) == ["estate.flood1.json", "role.flood1.json"]
+    main.store.advanceStamp(50.0)
+    main.serviceAll()
+    assert not main.remotes and keep_files(main) == [] and not main.pendings
+    assert stat(main, "pending_expired") == 6
+
+
+def test_expiry_keeps_a_role_another_record_holds(road, monkeypatch):
+    monkeypatch.setattr(RoadStack, "PendingTimeout", 100.0)
+    main = road("main", main=True, auto=NEVER)
+    Sink(main)
+    first = body("first", role="shared")
+    main.rxes.append((request(first), source(0)))
+    main.serviceAll()
+    main.store.advanceStamp(60.0)
+    second = body("second", role="shared", verhex=first["verhex"], pubhex=first["pubhex"])
+    main.rxes.append((request(second), source(1)))
+    main.serviceAll()
+    main.store.advanceStamp(60.0)
+    main.serviceAll()
+    assert sorted(main.nameRemotes) == ["second"]
+    assert keep_files(main) == ["estate.second.json", "role.shared.json"]
+
+
+def test_accepted_pending_record_does_not_expire(road, monkeypatch):
+    monkeypatch.setattr(RoadStack, "PendingTimeout", 100.0)
+    main = road("main", main=True, auto=NEVER)
+    Sink(main)
+    main.rxes.append((request(body("slow")), source(0)))
+    main.serviceAll()
+    main.keep.acceptRemote(only(main))
+    main.store.advanceStamp(200.0)
+    main.serviceAll()
+    assert only(main).name == "slow" and stat(main, "pending_expired") == 0
+    assert not main.pendings
