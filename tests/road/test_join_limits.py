@@ -309,3 +309,136 @@ def test_accepted_pending_record_does_not_expire(road, monkeypatch):
     main.serviceAll()
     assert only(main).name == "slow" and stat(main, "pending_expired") == 0
     assert not main.pendings
+
+
+# item 3 (joiner half): a reject during a re-join ---------------------------------------------
+
+def forged_reject(joiner: RoadStack, remote) -> bytes:
+    """An unsigned reject matching ``joiner``'s live join with ``remote``."""
+    join = remote.joinInProcess()[0]
+    head = join.head.copy(pk=PcktKind.reject, cf=True, se=join.head.de, de=join.head.se)
+    return packeting.pack(head)
+
+
+def test_reject_of_a_rejoin_keeps_the_established_link_files(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    remote = joined(main, other, cascade=True)
+    Wire(other).drop(JOIN, PcktKind.request)  # the real main hears nothing of the re-join
+    other.join(uid=remote.uid)
+    other.serviceAll()
+    other.rxes.append((forged_reject(other, remote), main.ha))
+    other.serviceAll()
+    assert stat(other, "joiner_rx_reject") == 1 and not other.remotes
+    assert os.listdir(other.keep.remotedirpath) == ["estate.main.json"]
+    # a restart restores the link from the keep, and it works
+    other = road.restart(other, auto=ALWAYS)
+    again = only(other)
+    other.allow(uid=again.uid, cascade=True)
+    serve([main, other], 3.0, until=idle(main, other))
+    assert again.allowed is True
+
+
+def test_reject_of_a_first_join_still_clears_the_record(road):
+    other = road("other", auto=ALWAYS)
+    target = road("target", auto=ALWAYS)
+    remote = provisional(other, target)
+    other.dumpRemote(remote)
+    Wire(other).drop(JOIN, PcktKind.request)
+    other.join(uid=remote.uid)
+    other.serviceAll()
+    other.rxes.append((forged_reject(other, remote), target.ha))
+    other.serviceAll()
+    assert stat(other, "joiner_rx_reject") == 1 and not other.remotes
+    assert os.listdir(other.keep.remotedirpath) == []
+
+
+# keep errors and timer faults never escape serviceAll -------------------------------------------
+
+def broken(*_args, **_kwa):
+    raise KeepError("disk full")
+
+
+def no_faults(*stacks: RoadStack) -> bool:
+    return all(stat(s, "rx_exception") == stat(s, "timer_exception") == 0 for s in stacks)
+
+
+@pytest.mark.parametrize("side", ["joiner", "main", "both"])
+def test_keep_failing_on_write_during_join_and_allow(road, monkeypatch, side):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    failing = {"joiner": [other], "main": [main], "both": [main, other]}[side]
+    for stack in failing:
+        monkeypatch.setattr(stack.keep, "_write", broken)
+    remote = provisional(other, main)
+    other.join(uid=remote.uid, cascade=True)
+    serve([main, other], 3.0, until=idle(main, other))
+    assert no_faults(main, other)
+    assert all(stat(stack, "keep_error") >= 2 for stack in failing)  # join and allow
+    assert remote.allowed is True and only(main).allowed is True
+    monkeypatch.undo()  # the keep is writable again: the link goes on and is kept
+    other.transmit({"hello": "main"}, uid=remote.uid)
+    main.transmit({"hello": "other"}, uid=only(main).uid)
+    serve([main, other], 3.0, until=lambda: main.rxMsgs and other.rxMsgs)
+    assert main.rxMsgs.popleft() == ({"hello": "main"}, "other")
+    assert other.rxMsgs.popleft() == ({"hello": "other"}, "main")
+    other.allow(uid=remote.uid)
+    serve([main, other], 3.0, until=idle(main, other))
+    assert other.keep.load_remote("main")["joined"] is True
+    assert main.keep.load_remote("other")["joined"] is True
+
+
+@pytest.mark.parametrize("pender", ["joiner", "joinent"])
+def test_keep_failing_on_read_during_pending_redo(road, monkeypatch, pender):
+    main = road("main", main=True, auto=NEVER if pender == "joinent" else ALWAYS)
+    other = road("other", auto=NEVER if pender == "joiner" else ALWAYS)
+    waiting = main if pender == "joinent" else other
+    remote = provisional(other, main)
+    other.join(uid=remote.uid)
+    serve([main, other], 0.5)
+    record = only(waiting)
+    assert record.acceptance == P
+    monkeypatch.setattr(waiting.keep, "_read", broken)
+    serve([main, other], 1.0)
+    assert no_faults(main, other) and stat(waiting, "keep_error") >= 1
+    assert waiting.transactions  # still waiting for the operator
+    monkeypatch.undo()
+    waiting.keep.acceptRemote(record)
+    serve([main, other], 4.0, until=idle(main, other))
+    assert remote.joined is True and only(main).joined is True
+
+
+def test_keep_failing_on_read_of_a_join_request(road, monkeypatch):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    monkeypatch.setattr(main.keep, "_read", broken)
+    remote = provisional(other, main)
+    other.join(uid=remote.uid)
+    serve([main, other], 0.5)
+    assert no_faults(main, other) and stat(main, "keep_error") == 1
+    assert not main.remotes and not main.joinees
+    monkeypatch.undo()
+    serve([main, other], 3.0, until=idle(main, other))  # the joiner's repeat gets in
+    assert remote.joined is True and only(main).joined is True
+
+
+def test_fault_in_a_timer_ends_only_that_transaction(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    remote = joined(main, other, cascade=True)
+    Wire(other).drop(TrnsKind.alive, PcktKind.request)
+    other.alive(uid=remote.uid)
+    aliver = remote.transactions.values()[0]
+
+    def bug():
+        raise RuntimeError("bug in a timer")
+
+    aliver.redo = bug
+    aliver.redoTimer.restart(duration=0.0)
+    other.serviceAll()
+    assert stat(other, "timer_exception") == 1
+    assert aliver not in remote.transactions.values()
+    del other.server.send  # the wire is whole again, and the service loop goes on
+    other.alive(uid=remote.uid)
+    serve([main, other], 3.0, until=idle(main, other))
+    assert stat(other, "alive_complete") == 1
