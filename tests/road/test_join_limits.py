@@ -13,7 +13,7 @@ from ioflo.aid.odicting import odict
 from raetflo import nacling
 from raetflo.raeting import Acceptance, BodyKind, CoatKind, FootKind, HeadKind, PcktKind, TrnsKind
 from raetflo.road import packeting
-from raetflo.road.keeping import KeepError, RoadKeep
+from raetflo.road.keeping import KeepError
 from raetflo.road.packeting import Head
 from raetflo.road.stacking import RoadStack
 from raetflo.stacking import Stack
@@ -21,7 +21,7 @@ from raetflo.stacking import Stack
 from .conftest import ALWAYS, NEVER, ONCE, Wire, idle, joined, only, provisional, serve, stat
 
 JOIN = TrnsKind.join
-A, P, R = Acceptance.accepted, Acceptance.pending, Acceptance.rejected
+A, P = Acceptance.accepted, Acceptance.pending
 
 
 def keep_files(stack: RoadStack) -> list[str]:
@@ -279,6 +279,20 @@ def test_pending_records_expire(road, monkeypatch):
     main.serviceAll()
     assert not main.remotes and keep_files(main) == [] and not main.pendings
     assert stat(main, "pending_expired") == 6
+
+
+def test_pending_records_restored_at_start_expire_too(road, monkeypatch):
+    monkeypatch.setattr(RoadStack, "PendingTimeout", 100.0)
+    main = road("main", main=True, auto=NEVER)
+    Sink(main)
+    inject(main, flood(2))
+    main.serviceAll()
+    main = road.restart(main, main=True, auto=NEVER)
+    assert len(main.remotes) == 2 and len(main.pendings) == 2
+    main.store.advanceStamp(101.0)
+    main.serviceAll()
+    assert not main.remotes and keep_files(main) == []
+    assert stat(main, "pending_expired") == 2
 
 
 def test_expiry_keeps_a_role_another_record_holds(road, monkeypatch):
