@@ -22,12 +22,27 @@ class StackError(Exception):
     """A bad stack argument or operation (names, uids, addresses, sockets, keeps)."""
 
 
+class Registry(dict):
+    """A plain dict (O(1) insert and delete) whose ``keys()``, ``values()`` and ``items()``
+    are lists, as those of the ordered dicts the reference API hands out."""
+
+    def keys(self) -> list:  # type: ignore[override]
+        return list(dict.keys(self))
+
+    def values(self) -> list:  # type: ignore[override]
+        return list(dict.values(self))
+
+    def items(self) -> list:  # type: ignore[override]
+        return list(dict.items(self))
+
+
 class Stack:
     """Base of RoadStack and LaneStack."""
 
     Uid: ClassVar[int] = 0  # start of the uid counter
     RxBudget: ClassVar[int] = 4096  # most datagrams read in one serviceReceives
     BusyStat: ClassVar[str] = "tx_busy"  # counted when a destination cannot take more now
+    MaxTxes: ClassVar[int] = 65536  # datagrams held in txes; past it the oldest are dropped
 
     def __init__(self, store: Store | None = None, puid: int | None = None,
                  rxMsgs: deque | None = None, txMsgs: deque | None = None,
@@ -42,8 +57,8 @@ class Stack:
         self.txMsgs = txMsgs if txMsgs is not None else deque()
         self.rxes = rxes if rxes is not None else deque()
         self.txes = txes if txes is not None else deque()
-        self.remotes: odict = odict()  # uid -> remote
-        self.nameRemotes: odict = odict()  # name -> remote
+        self.remotes: Registry = Registry()  # uid -> remote
+        self.nameRemotes: Registry = Registry()  # name -> remote
 
     uidRemotes = property(lambda self: self.remotes)
 
@@ -143,6 +158,7 @@ class Stack:
                     self.incStat(self.BusyStat)
                 held.append((data, ha))
         txes.extend(held)
+        self.bound_txes()
 
     def serviceTxOnce(self) -> None:
         if self.txes:
@@ -150,6 +166,18 @@ class Stack:
             if not self.transmitted(data, ha):
                 self.incStat(self.BusyStat)
                 self.txes.appendleft((data, ha))
+                self.bound_txes()
+
+    def bound_txes(self) -> None:
+        """Drop the oldest held datagrams past ``MaxTxes``, counted ``tx_overflow``."""
+        excess = len(self.txes) - self.MaxTxes
+        if excess <= 0:
+            return
+        for _ in range(excess):
+            self.txes.popleft()
+        self.incStat("tx_overflow", excess)
+        self.console.terse(f"Stack '{self.name}': dropped {excess} held datagrams past "
+                           f"{self.MaxTxes}\n")
 
     def serviceAllRx(self) -> None:
         self.serviceReceives()

@@ -44,7 +44,7 @@ class AllowBase(Transaction):
         remote.refresh(alived=True)
         remote.nextSid()
         remote.removeStaleInitiators()
-        self.stack.dumpRemote(remote)
+        self.stack.persist_remote(remote)
 
     def remove(self) -> None:
         """End; an allow that failed on a still allowed link lets waiting messages go."""

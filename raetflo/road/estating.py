@@ -6,11 +6,11 @@ import socket
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ioflo.aid.odicting import odict
 from ioflo.aid.timing import StoreTimer
 
 from .. import nacling, raeting
 from ..raeting import TrnsKind
+from ..stacking import Registry
 from .delivery import DeliveredMemory, Outgoing, SavedMessages, tid_newer
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ class RemoteEstate(Estate):
         self.privee = nacling.Privateer()  # short-term pair for this link
         self.publee: nacling.Publican | None = None  # peer's short-term key
         self._box: nacling.Box | None = None
-        self.transactions: odict = odict()
+        self.transactions: Registry = Registry()  # index -> transaction
         self.delivered = DeliveredMemory()  # tids of messages delivered from the peer
         self.peer_tid = 0  # highest tid seen in the peer's initiator packets
         self.incoming = 0  # unfinished incoming messages (messengents)
@@ -234,8 +234,8 @@ class RemoteEstate(Estate):
 
     def process(self) -> None:
         """Run timers of every transaction, then drop saved messages past their deadline."""
-        for transaction in list(self.transactions.values()):
-            transaction.process()
+        for transaction in self.transactions.values():
+            self.stack.run_timer(transaction)
         for entry in self.messages.expire(self.stack.store.stamp):
             self.stack.give_up_message(self, entry, "timed out")
 

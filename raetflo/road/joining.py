@@ -6,23 +6,42 @@ final ack. Join packets are unsigned and unencrypted, with JSON bodies and ``si`
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..raeting import OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from .keeping import KeepError, check_name
 from .transacting import Transaction
 
 if TYPE_CHECKING:
-    from .estating import RemoteEstate
+    from .estating import Address, RemoteEstate
     from .packeting import Packet
 
 REQUEST_FIELDS = ("name", "mode", "kind", "verhex", "pubhex", "role")
 RESPONSE_FIELDS = ("name", "mode", "kind", "uid", "verhex", "pubhex", "role")
 
 
+MAX_NAME_LENGTH = 200  # characters in a remote name or role (each names a keep file)
+
+
+def check_label(value: Any, field: str) -> str:
+    """``value`` if it can name a keep file (see ``check_name``), else ValueError."""
+    try:
+        check_name(value, f"remote {field}")
+    except KeepError as ex:
+        raise ValueError(f"{ex} in join packet") from None
+    if len(value) > MAX_NAME_LENGTH or not value.isprintable():
+        raise ValueError(f"Invalid remote {field} in join packet: longer than "
+                         f"{MAX_NAME_LENGTH} characters or not printable")
+    return value
+
+
 class JoinBody:
     """The validated fields of a join request or response body."""
 
-    def __init__(self, body: dict, fields: tuple[str, ...]) -> None:
+    def __init__(self, body: Any, fields: tuple[str, ...]) -> None:
+        if not isinstance(body, Mapping):
+            raise ValueError(f"Join packet body is a {type(body).__name__}, not a mapping")
         missing = [f for f in fields if f not in body]
         if missing:
             raise ValueError(f"Missing remote {missing[0]} in join packet")
@@ -39,6 +58,8 @@ class JoinBody:
             value = body[field]
             if len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
                 raise ValueError(f"Invalid remote {field} in join packet")
+        for field in ("name", "role"):
+            check_label(body[field], field)
         uid = body.get("uid", 0)
         if "uid" in fields and (not isinstance(uid, int) or isinstance(uid, bool)
                                 or not 0 < uid <= 0xFFFFFFFF):
@@ -56,6 +77,11 @@ class JoinBody:
                 and self.pubhex == remote.pubhex)
 
 
+def established(remote: RemoteEstate) -> bool:
+    """Whether ``remote`` is a joined link whose keys are accepted."""
+    return remote.joined is True and remote.acceptance == Acceptance.accepted
+
+
 class JoinBase(Transaction):
     """What joiner and joinent share: head kinds, body, acceptance and record updates."""
 
@@ -63,6 +89,10 @@ class JoinBase(Transaction):
     bk = BodyKind.json
     ck = CoatKind.nada
     fk = FootKind.nada
+
+    def __init__(self, *args: Any, **kwa: Any) -> None:
+        super().__init__(*args, **kwa)
+        self.established = established(self.remote)  # before this join started
 
     def initial_sid(self) -> int:
         return 0
@@ -95,6 +125,24 @@ class JoinBase(Transaction):
                 and tuple(self.rx_sa) == tuple(remote.ha) and fuid == remote.fuid
                 and info.main == bool(remote.main) and info.kind == remote.kind)
 
+    def judge(self, keyed: JoinBody | RemoteEstate) -> Acceptance | None:
+        """The keep's verdict on a role and its keys, persisting nothing (the join does
+        when it completes or pends); None when the keep fails (counted, logged)."""
+        try:
+            return self.stack.keep.status_role(keyed.role, keyed.verhex, keyed.pubhex,
+                                               dump=False)
+        except KeepError as ex:
+            self.stack.keep_failed(ex, f"role '{keyed.role}'")
+            return None
+
+    def recheck(self) -> Acceptance | None:
+        """Re-read a pending remote's acceptance (on the redo timer); None on a keep error:
+        the next redo tries again."""
+        status = self.judge(self.remote)
+        if status is not None:
+            self.remote.acceptance = status
+        return status
+
     def update_remote(self, info: JoinBody, fuid: int) -> bool:
         """Adopt name, address, ids and keys from ``info``; False on a name clash."""
         stack, remote = self.stack, self.remote
@@ -126,13 +174,16 @@ class JoinBase(Transaction):
         if self.vacuous:
             remote.rsid = 0
         remote.joined = True
-        self.stack.dumpRemote(remote)
-        self.stack.dumpLocal()
+        self.stack.pendings.pop(remote.uid, None)
+        self.stack.persist_remote(remote)
+        self.stack.persist_local()
 
     def remove(self) -> None:
+        """Drop this join and its address entry, unless another join uses that address."""
         super().remove()
         joinees = self.stack.joinees
-        if joinees.get(self.sa) is self.remote and not self.remote.joinInProcess():
+        if joinees.get(self.sa) is self.remote and not any(
+                join.sa == self.sa for join in self.remote.joinInProcess()):
             del joinees[self.sa]
 
     def count_rx(self, packet: Packet) -> None:
@@ -147,11 +198,17 @@ class JoinBase(Transaction):
     on_refuse = on_nack
 
     def on_reject(self, packet: Packet) -> None:
+        """Forget the rejecting peer; the keep files of a link that was established before
+        this join stay (a reject is unauthenticated)."""
+        stack, remote = self.stack, self.remote
         self.count_rx(packet)
         self.remove()
         self.fail("Rejected by", level="terse")
-        if self.remote.uid in self.stack.remotes:
-            self.stack.removeRemote(self.remote)
+        if remote.uid in stack.remotes:
+            if self.established:
+                stack.console.terse(f"{type(self).__name__} {stack.name}. Keeping the keep "
+                                    f"files of established remote {remote.name}\n")
+            stack.removeRemote(remote, clear=not self.established)
 
 
 class Joiner(JoinBase):
@@ -191,7 +248,7 @@ class Joiner(JoinBase):
             self.stack.incStat("joiner_tx_join_redo")
             self.log("Redo Join")
         elif self.last_pk == PcktKind.pend:
-            status = self.stack.keep.status_remote(self.remote, dump=False)
+            status = self.recheck()
             if status == Acceptance.accepted:
                 self.finish()
             elif status == Acceptance.rejected:
@@ -219,7 +276,9 @@ class Joiner(JoinBase):
                                 f"'{remote.name}'\n")
             self.nack(PcktKind.reject)
             return
-        status = stack.keep.status_role(info.role, info.verhex, info.pubhex, dump=True)
+        status = self.judge(info)
+        if status is None:  # the keep failed: wait for a repeated response
+            return
         if status == Acceptance.rejected:
             if same_role_keys:
                 self.remove()
@@ -234,7 +293,7 @@ class Joiner(JoinBase):
         if status == Acceptance.accepted:
             self.finish()
         else:
-            stack.dumpRemote(remote)
+            stack.persist_remote(remote)
             self.send(PcktKind.pend)
             self.log("Do Ack Pend", prep="of")
 
@@ -266,7 +325,7 @@ class Joiner(JoinBase):
         stack.incStat("join_renew_attempt")
         self.remove()
         remote.fuid = 0
-        stack.dumpRemote(remote)
+        stack.persist_remote(remote)
         stack.join(uid=remote.uid, timeout=self.timeout, cascade=self.cascade, renewal=True)
 
 
@@ -281,6 +340,22 @@ class Joinent(JoinBase):
         timeout = stack.JoinentTimeout if timeout is None else timeout
         super().__init__(stack, remote, timeout=timeout, **kwa)
         self.vacuous = self.rxPacket.head.de == 0
+        self.fresh = False  # this join made the record of a new estate
+        self.answered = False  # the joiner sent more than its request
+
+    def receive(self, packet: Packet, sa: Address | None = None) -> None:
+        self.answered = self.answered or packet.head.pk != PcktKind.request
+        super().receive(packet, sa)
+
+    def remove(self) -> None:
+        """End this join. A record it made goes too when the joiner never answered (a join
+        flood, or a joiner that is gone): it was never kept, and it is not waited for. A
+        joiner that answered may think the join done; its record stays, so its next allow
+        hears 'unjoined' and it joins again."""
+        super().remove()
+        if self.fresh and not self.remote.joined and not self.answered:
+            self.fresh = False
+            self.stack.removeRemote(self.remote, clear=False)
 
     def timed_out(self) -> None:
         self.remove()
@@ -294,7 +369,7 @@ class Joinent(JoinBase):
             self.stack.incStat("joinent_tx_accept_redo")
             self.log("Redo Accept")
         elif self.last_pk == PcktKind.pend:
-            status = self.stack.keep.status_remote(self.remote, dump=False)
+            status = self.recheck()
             if status == Acceptance.accepted:
                 self.accept()
             elif status == Acceptance.rejected:
@@ -312,9 +387,12 @@ class Joinent(JoinBase):
         info = self.parse(packet, REQUEST_FIELDS, "invalid_join")
         if info is None:
             return
+        status = self.judge(info)
+        if status is None:  # the keep failed: the joiner's repeat tries again
+            return
         if not self.resolve_races(info):
             return
-        if self.crowded(info):
+        if self.crowded(info, status):
             return
         fuid = packet.head.se
         if self.vacuous:
@@ -338,7 +416,6 @@ class Joinent(JoinBase):
                                 f"'{remote.name}'\n")
             self.nack(PcktKind.reject)
             return
-        status = stack.keep.status_role(info.role, info.verhex, info.pubhex, dump=True)
         if status == Acceptance.rejected:
             stack.console.concise(
                 f"Joinent {stack.name}. Keys of role='{info.role}' rejected for remote "
@@ -353,7 +430,9 @@ class Joinent(JoinBase):
             self.nack(PcktKind.reject)
             return
         if remote.uid not in stack.remotes:
+            remote.uid = remote.uid or stack.nextUid()
             stack.addRemote(remote)
+            self.fresh = True
             stack.console.concise(
                 f"Joinent {stack.name}. Added new remote name='{remote.name}' nuid='{remote.uid}' "
                 f"fuid='{remote.fuid}' ha='{remote.ha}' role='{remote.role}'\n")
@@ -364,22 +443,27 @@ class Joinent(JoinBase):
         if status == Acceptance.accepted:
             self.accept()
         else:
-            stack.dumpRemote(remote)
+            self.fresh = False  # kept for the operator, until it expires
+            stack.persist_remote(remote)
+            stack.note_pending(remote)
             self.send(PcktKind.pend)
             self.redoTimer.restart(duration=0.0)  # first status re-check at once
             self.log("Do Ack Pending accept", prep="of")
 
-    def crowded(self, info: JoinBody) -> bool:
-        """Refuse a new estate while too many others await the operator (a join flood)."""
+    def crowded(self, info: JoinBody, status: Acceptance) -> bool:
+        """Refuse a new estate (a join flood) past ``MaxRemotes`` records, or while
+        ``MaxPendingRemotes`` others await the operator if it would await him too."""
         stack = self.stack
-        if info.name in stack.nameRemotes:
+        if self.remote.uid in stack.remotes or info.name in stack.nameRemotes:
             return False
-        pending = sum(1 for r in stack.remotes.values() if r.acceptance == Acceptance.pending)
-        if pending < stack.MaxPendingRemotes:
+        if len(stack.remotes) >= stack.MaxRemotes:
+            stat, why = "join_remote_overload", f"{len(stack.remotes)} remotes"
+        elif status == Acceptance.pending and len(stack.pendings) >= stack.MaxPendingRemotes:
+            stat, why = "join_pending_overload", f"{len(stack.pendings)} remotes await acceptance"
+        else:
             return False
-        stack.incStat("join_pending_overload")
-        stack.console.terse(f"Joinent {stack.name}. {pending} remotes await acceptance: "
-                            f"refusing new estate '{info.name}'\n")
+        stack.incStat(stat)
+        stack.console.terse(f"Joinent {stack.name}. {why}: refusing new estate '{info.name}'\n")
         self.nack(PcktKind.refuse)
         return True
 
@@ -387,6 +471,7 @@ class Joinent(JoinBase):
         """Continue this vacuous join on the known record of the same name."""
         self.stack.joinees[self.sa] = remote
         self.remote = remote
+        self.established = established(remote)
 
     def resolve_races(self, info: JoinBody) -> bool:
         """Settle other joins on this record; False when this one must yield."""

@@ -12,7 +12,7 @@ from ioflo.base.storing import Store
 
 from .. import raeting
 from ..raeting import Acceptance, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from ..stacking import Stack, StackError
+from ..stacking import Registry, Stack, StackError
 from . import packeting, routing
 from .aliving import Aliver
 from .allowing import Allower
@@ -23,7 +23,7 @@ from .delivery import Outgoing
 from .messaging import Messenger, Messengent, Prober
 from .packeting import Head, Packet, PacketError
 from .transacting import decode_packet, pack_packet
-from .transport import BLOCKING_ERRORS, TransportError, UdpServer
+from .transport import BUSY_ERRORS, UNREACHABLE_ERRORS, TransportError, UdpServer
 
 
 def listen_ha(ha: Any) -> Address:
@@ -55,6 +55,8 @@ class RoadStack(Stack):
     MaxSavedMessages = 10000  # messages waiting per remote for an allow
     MaxResends = 3  # tries of one message after re-allows, then it is given up
     MaxPendingRemotes = 1024  # new estates are refused while this many await acceptance
+    MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
+    PendingTimeout = 3600.0  # store seconds a pending estate's record outlives its last join
 
     def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
                  eha: Any = None, iha: Any = None, role: str | None = None,
@@ -84,7 +86,8 @@ class RoadStack(Stack):
         self.period = self.Period if period is None else period
         self.offset = self.Offset if offset is None else offset
         self.interim = self.Interim if interim is None else interim
-        self.joinees: odict = odict()  # (host, port) -> RemoteEstate during vacuous joins
+        self.joinees: Registry = Registry()  # (host, port) -> RemoteEstate in vacuous joins
+        self.pendings: dict[int, float] = {}  # uid -> expiry of records awaiting the operator
         self.alloweds: odict = odict()
         self.aliveds: odict = odict()
         self.reapeds: odict = odict()
@@ -166,18 +169,18 @@ class RoadStack(Stack):
             self.dumpRemote(remote)
 
     def removeRemote(self, remote: RemoteEstate, clear: bool = True) -> None:
-        """Forget ``remote``: nack and drop its transactions and messages, then unindex it."""
+        """Forget ``remote``: nack and drop its transactions and messages, then unindex it
+        (its joins take their address entries with them); ``clear`` deletes its file."""
         for transaction in list(remote.transactions.values()):
             transaction.nack()
         self.drop_saved_messages(remote, "remote removed")
-        self.remotes.pop(remote.uid, None)
+        if self.remotes.get(remote.uid) is remote:
+            del self.remotes[remote.uid]
+            self.pendings.pop(remote.uid, None)
         if self.nameRemotes.get(remote.name) is remote:
             del self.nameRemotes[remote.name]
-        for ha, joinee in list(self.joinees.items()):
-            if joinee is remote:
-                del self.joinees[ha]
         if clear:
-            self.keep.clear_remote(remote.name)
+            self.kept(lambda: self.keep.clear_remote(remote.name), f"remote {remote.name}")
 
     def removeAllRemotes(self, clear: bool = True) -> None:
         for remote in list(self.remotes.values()):
@@ -194,7 +197,7 @@ class RoadStack(Stack):
         remote.name = new
         self.nameRemotes[new] = remote
         if clear:
-            self.keep.clear_remote(old)
+            self.kept(lambda: self.keep.clear_remote(old), f"remote {old}")
         if dump:
             self.dumpRemote(remote)
 
@@ -207,11 +210,13 @@ class RoadStack(Stack):
         return RemoteEstate(stack=self, **kwa)
 
     def provisional(self, sa: Address) -> RemoteEstate:
-        """Record for a first vacuous join request from ``sa``, indexed only by address.
+        """Record for a first vacuous join request from ``sa``, indexed only by address;
+        it gets a uid when the join adds it.
 
         No name lookup happens here (this runs on the packet path): the record's fqdn is the
         cached name of the host, else its address."""
-        remote = self.newRemote(fuid=0, sid=0, ha=sa, fqdn=host_fqdn(sa[0], lookup=False))
+        remote = self.newRemote(uid=0, fuid=0, sid=0, ha=sa,
+                                fqdn=host_fqdn(sa[0], lookup=False))
         self.joinees[sa] = remote
         return remote
 
@@ -220,7 +225,68 @@ class RoadStack(Stack):
         if self.joinees.get(sa) is remote and not remote.joinInProcess():
             del self.joinees[sa]
 
+    def note_pending(self, remote: RemoteEstate) -> None:
+        """(Re)start the wait of a record for the operator's decision (a join attempt)."""
+        self.pendings.pop(remote.uid, None)
+        self.pendings[remote.uid] = self.store.stamp + self.PendingTimeout
+
+    def expire_pendings(self) -> None:
+        """Forget the records that awaited the operator ``PendingTimeout`` past their last
+        join attempt, with their files; ``pendings`` is in expiry order, so this is cheap."""
+        now, expired = self.store.stamp, []
+        while self.pendings:
+            uid, expiry = next(iter(self.pendings.items()))
+            if expiry > now:
+                break
+            del self.pendings[uid]
+            remote = self.remotes.get(uid)
+            if remote is not None and self.still_pending(remote):
+                self.removeRemote(remote)
+                expired.append(remote)
+        if not expired:
+            return
+        held = {remote.role for remote in self.remotes.values()}
+        for remote in expired:
+            self.incStat("pending_expired")
+            self.console.terse(f"Stack '{self.name}': forgot remote {remote.name}, pending "
+                               f"for {self.PendingTimeout} s since its last join\n")
+            if remote.role not in held:
+                held.add(remote.role)
+                self.kept(lambda: self.keep.clear_remote_role(remote.role),
+                          f"role {remote.role}")
+
+    def still_pending(self, remote: RemoteEstate) -> bool:
+        """Whether the keep still holds ``remote``'s keys pending (a keep error says yes)."""
+        if remote.joined:
+            return False
+        try:
+            return self.keep.status_remote(remote, dump=False) == Acceptance.pending
+        except KeepError as ex:
+            self.keep_failed(ex, f"role {remote.role}")
+            return True
+
     # keep ---------------------------------------------------------------------------
+    def kept(self, action: Callable[[], Any], what: str) -> bool:
+        """Run the keep ``action``; False when the keep fails (counted, logged, not raised)."""
+        try:
+            action()
+        except KeepError as ex:
+            self.keep_failed(ex, what)
+            return False
+        return True
+
+    def keep_failed(self, ex: KeepError, what: str) -> None:
+        self.incStat("keep_error")
+        self.console.terse(f"Stack '{self.name}': keep failed for {what}: {ex}\n")
+
+    def persist_remote(self, remote: RemoteEstate) -> bool:
+        """dumpRemote that never raises; False (counted ``keep_error``) when it fails."""
+        return self.kept(lambda: self.dumpRemote(remote), f"remote {remote.name}")
+
+    def persist_local(self) -> bool:
+        """dumpLocal that never raises; False (counted ``keep_error``) when it fails."""
+        return self.kept(self.dumpLocal, "the local estate")
+
     def dumpLocal(self) -> None:
         local = self.local
         self.keep.dump_local(odict(name=local.name, uid=local.uid, ha=list(local.ha),
@@ -257,6 +323,8 @@ class RoadStack(Stack):
                     verkey=data["verhex"], pubkey=data["pubhex"])
                 remote.nextSid()
                 self.addRemote(remote)
+                if self.main and remote.acceptance == Acceptance.pending:
+                    self.note_pending(remote)
             except (EstateError, StackError, ValueError, TypeError, KeyError) as ex:
                 self.console.terse(f"Stack '{self.name}': cannot restore remote "
                                    f"{data.get('name')!r} from keep: {ex}\n")
@@ -523,17 +591,30 @@ class RoadStack(Stack):
                                f"{traceback.format_exc()}\n")
 
     def process(self) -> None:
-        """Run transaction timers of every remote."""
-        for remote in list(self.remotes.values()):
+        """Run transaction timers of every remote, then expire pending records."""
+        for remote in self.remotes.values():
             remote.process()
+        self.expire_pendings()
+
+    def run_timer(self, transaction: Any) -> None:
+        """Run one transaction's timers; a bug there ends that transaction, loudly."""
+        try:
+            transaction.process()
+        except Exception:  # one faulty transaction must not stop the service loop
+            self.incStat("timer_exception")
+            self.console.terse(f"Stack '{self.name}': error in timer of {transaction.index} "
+                               f"with {transaction.remote.name}:\n{traceback.format_exc()}\n")
+            transaction.remove()
 
     def transmitted(self, data: bytes, ha: Address) -> bool:
+        """Send one datagram; False when the socket is busy. A datagram for an unreachable
+        destination, or one that fails otherwise, is dropped, counted and logged."""
         try:
             self.server.send(data, ha)
         except OSError as ex:
-            if ex.errno in BLOCKING_ERRORS:
+            if ex.errno in BUSY_ERRORS:
                 return False
-            self.incStat("tx_error")
+            self.incStat("tx_unreachable" if ex.errno in UNREACHABLE_ERRORS else "tx_error")
             self.console.terse(f"Stack '{self.name}': cannot send to {ha}: {ex}\n")
         return True
 

@@ -8,10 +8,12 @@ from .. import raeting
 
 Address = tuple[str, int]
 
-# Errors after which a destination is skipped for the rest of one send pass.
-BLOCKING_ERRORS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENETUNREACH,
-                             errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ECONNRESET,
-                             getattr(errno, "ETIME", errno.ETIMEDOUT), errno.ENOBUFS})
+# The socket buffer is full: the datagram waits for a later send pass.
+BUSY_ERRORS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS})
+# The destination cannot be reached now: the datagram is dropped (redo timers resend).
+UNREACHABLE_ERRORS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN,
+                                errno.ENETDOWN, errno.ECONNREFUSED, errno.ECONNRESET,
+                                errno.ETIMEDOUT, getattr(errno, "ETIME", errno.ETIMEDOUT)})
 
 
 class TransportError(OSError):
