@@ -180,14 +180,23 @@ def repack(head: Head, packet: Packet, signer: nacling.Signer | None = None) -> 
     return data
 
 
-def rewrite_field(rng: random.Random, packet: Packet) -> bytes:
-    head = packet.head.copy()
+def rewritten(rng: random.Random, head: Head) -> Head:
+    """A copy of ``head`` with one field set to a random or boundary value."""
+    head = head.copy()
     name = rng.choice(FIELDS)
     if name == "fg":
         head.fg = value_for(rng, name, head.fg)
     else:
         setattr(head, name, value_for(rng, name, getattr(head, name)))
-    return repack(head, packet)
+    return head
+
+
+def rewrite_field(rng: random.Random, packet: Packet) -> bytes:
+    return repack(rewritten(rng, packet.head), packet)
+
+
+def rewrite_unsigned(rng: random.Random, packet: Packet) -> bytes:
+    return repack(rewritten(rng, packet.head).copy(fk=FootKind.nada), packet)
 
 
 def zero_signature(rng: random.Random, packet: Packet) -> bytes:
@@ -215,6 +224,7 @@ MUTATORS: dict[str, tuple[Callable[[random.Random, Packet], bytes], int]] = {  #
     "truncate": (truncate, 1),
     "extend": (extend, 1),
     "rewrite_field": (rewrite_field, 5),
+    "rewrite_unsigned": (rewrite_unsigned, 3),
     "zero_signature": (zero_signature, 1),
     "strip_signature": (strip_signature, 2),
     "foreign_signature": (foreign_signature, 1),
