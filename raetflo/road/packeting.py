@@ -290,7 +290,7 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
     if (head.pk not in _PKS or head.tk not in _TKS or head.bk not in _BKS
             or head.ck not in _CKS or head.fk not in _FKS):
         raise PacketError("bad_kind", "unknown packet, transaction, body, coat or foot kind")
-    if head.sn >= head.sc:
+    if head.pk == PcktKind.message and head.sn >= head.sc:  # an ack's sn is the highest seen
         raise _bad(f"sn {head.sn} sc {head.sc}")
     fl = head.fl
     if fl != _foot_size(head.fk):

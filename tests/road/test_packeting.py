@@ -438,6 +438,19 @@ def test_rejections_have_reasons() -> None:
     assert parse(raet("fg 00", "tk 1", "se FF", "de 0x10", "ti 0001")).head.se == 255
 
 
+def test_sn_past_sc_is_refused_only_for_message_segments() -> None:
+    """A burst ack names the highest segment received (sn) and omits sc; a segment may not."""
+    ack = pack(Head(pk=PcktKind.ack, se=2, de=2, si=2, ti=5, sn=7, bk=BodyKind.json,
+                    fk=FootKind.nacl), b"", ALPHA)
+    head = parse(ack).head
+    assert (head.pk, head.sn, head.sc) == (PcktKind.ack, 7, 1)
+    assert parse(raet("fg 00", "pk 1", "sn ffffffff", "tk 1")).head.sn == 0xFFFFFFFF
+    assert reason(raet("fg 00", "sn 7", "fk 1", "fl 40", coat=bytes(64))) == "bad_head"
+    assert reason(raet("fg 08", "sn 3", "sc 3", "ml 10", "fk 1", "fl 40",
+                       coat=bytes(64))) == "bad_head"
+    assert reason(raet("fg 00", "pk 0", "sc 0", "fk 1", "fl 40", coat=bytes(64))) == "bad_head"
+
+
 def test_signature_rejections() -> None:
     p8 = bytearray(captured("P8"))
     p8[-1] ^= 0x80
