@@ -206,8 +206,12 @@ class RemoteEstate(Estate):
         remembered; otherwise the peer restarted and the memory starts anew.
         """
         if self.peer_tid and not tid_newer(ti, self.peer_tid):
-            self.delivered.clear()
-            self.peer_tid = 0
+            self.peer_restarted()
+
+    def peer_restarted(self) -> None:
+        """Forget what the peer's previous incarnation sent."""
+        self.delivered.clear()
+        self.peer_tid = 0
 
     def peer_tid_seen(self, ti: int) -> None:
         """Track the highest tid of the peer's initiator packets."""

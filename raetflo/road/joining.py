@@ -166,13 +166,21 @@ class JoinBase(Transaction):
         return True
 
     def complete(self) -> None:
-        """Mark the link joined and persist it (both sides)."""
+        """Mark the link joined and persist it (both sides).
+
+        After a vacuous join the peer may be a new incarnation that counts sids and tids
+        from the start again: its session state is forgotten, and the session from before
+        the join (if any) must be renewed by an allow before messages are taken again (a
+        replayed join cannot reopen old messages to replay)."""
         remote = self.remote
         if remote.sid == 0:
             remote.nextSid()
             remote.removeStaleInitiators()
         if self.vacuous:
             remote.rsid = 0
+            remote.peer_restarted()
+            if remote.allowed:
+                remote.allowed = None
         remote.joined = True
         self.stack.pendings.pop(remote.uid, None)
         self.stack.persist_remote(remote)
@@ -403,7 +411,7 @@ class Joinent(JoinBase):
             known = stack.nameRemotes.get(info.name)
             if known is not None and known is not self.remote:
                 self.adopt(known)
-            else:  # a provisional record, or the one our own vacuous joiner made
+            elif not self.established:  # a provisional record, or our own vacuous joiner's
                 if self.remote.fuid and self.remote.fuid != fuid:
                     self.nack(PcktKind.reject)
                     return
@@ -439,7 +447,8 @@ class Joinent(JoinBase):
         self.add()
         if self.vacuous:  # the ack still has de 0: it is matched by our address
             stack.joinees[self.sa] = remote
-        remote.joined = None
+        if not self.established:  # an unauthenticated request does not unjoin a link
+            remote.joined = None
         if status == Acceptance.accepted:
             self.accept()
         else:

@@ -131,7 +131,7 @@ def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstat
                 stack.incStat("stale_initiator_attempt")
                 reply_stale(stack, packet, sa, PcktKind.nack)
             return None
-        if head.si != remote.rsid:
+        if head.si != remote.rsid and head.pk not in NACK_KINDS:  # refusals open no session
             remote.rsid = head.si
             remote.removeStaleCorrespondents()
             remote.peer_session_changed(head.ti)

@@ -164,3 +164,60 @@ def test_signed_packets_replayed_from_elsewhere_are_dropped(link):
     main.serviceAll()
     assert stat(main, "wrong_source") == 1
     assert replies == [] and record.alived is False
+
+
+def first_join_packets(main, other) -> list[bytes]:
+    """Join ``other`` to ``main`` (cascade) while recording ``other``'s datagrams."""
+    seen = tap(other)
+    joined(main, other, cascade=True)
+    return seen
+
+
+def test_join_request_copies_from_elsewhere_do_not_move_a_record(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    seen = first_join_packets(main, other)
+    (request,) = [d for d in seen if kind_of(d) == (TrnsKind.join, PcktKind.request)]
+    record = only(main)
+    home = record.ha
+    other.join(uid=only(other).uid)  # a join is running on main's record...
+    other.serviceAll()
+    inject(main, [request], source=("127.0.0.4", 0))  # ...when a copy arrives from elsewhere
+    main.serviceAll()
+    serve([main, other], 3.0, until=idle(main, other))
+    inject(main, [request], source=("127.0.0.4", 0))  # and another after it ended
+    serve([main, other], 3.0, until=idle(main, other))
+    assert record.ha == home and record.joined is True
+    assert exchange(main, other, 5) == list(range(5))
+
+
+def test_replayed_first_join_reopens_no_old_message(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    seen = first_join_packets(main, other)
+    assert exchange(other, main, 3) == [0, 1, 2]
+    record = only(main)
+    replay = [d for d in seen if kind_of(d)[0] in (TrnsKind.join, TrnsKind.message)]
+    main.rxMsgs.clear()
+    for data in replay:  # the whole first join, then the messages, as if from the peer
+        main.rxes.append((data, other.ha))
+        main.serviceAll()
+    assert list(main.rxMsgs) == []
+    serve([main, other], 5.0, until=lambda: record.allowed is True and idle(main, other)())
+    other.manage(immediate=True)
+    serve([main, other], 5.0, until=lambda: record.allowed is True and idle(main, other)())
+    assert exchange(other, main, 3) == [0, 1, 2]
+
+
+def test_join_request_spoofed_as_the_peer_does_not_unjoin_it(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    seen = first_join_packets(main, other)
+    other.join(uid=only(other).uid)
+    other.serviceAll()
+    (request,) = [d for d in seen[-1:] if kind_of(d) == (TrnsKind.join, PcktKind.request)]
+    other.remotes.values()[0].transactions.clear()  # the peer is not joining any more
+    main.rxes.append((request, other.ha))
+    serve([main, other], 6.0, until=idle(main, other))
+    assert only(main).joined is True
+    assert exchange(other, main, 3) == [0, 1, 2]
