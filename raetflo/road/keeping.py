@@ -267,8 +267,9 @@ class RoadKeep:
     ``~/.raet``) and everything below them. Directories are created when missing, here and
     on every write; all of them must be real directories owned by this process's uid.
 
-    ``errors`` lists the reports of damaged files set aside (reset by
-    :meth:`load_all_remotes`); ``on_damage``, when set, is called with each report.
+    ``errors`` lists the reports of damaged files set aside and of remote files skipped as
+    unreadable (reset by :meth:`load_all_remotes`); ``on_damage``, when set, is called with
+    the report of each file set aside.
     """
 
     BaseDirpath: str = "/tmp/raet/keep"
@@ -348,7 +349,7 @@ class RoadKeep:
             fd = _open_dir(self.dirpath, self.dirpath, create=False)
         path = self.dirpath
         for part in os.path.relpath(directory, self.dirpath).split(os.sep):
-            if fd is None or part == os.curdir:
+            if fd is None:
                 break
             path = os.path.join(path, part)
             try:
@@ -376,28 +377,26 @@ class RoadKeep:
     def _write(self, path: str, data: dict[str, Any]) -> None:
         """Write ``data`` to ``path`` atomically as an owner-only file (unless unchanged)."""
         payload = self._encode(data)
-        name = os.path.basename(path)
         try:
+            if self._written.get(path) == payload and self._intact(path):
+                return  # nothing is written, so no directory needs to be opened
             with self._opened(os.path.dirname(path), create=True) as fd:
                 assert fd is not None
-                if self._written.get(path) == payload and self._intact(fd, name, path):
-                    return
-                self._replace(fd, name, payload)
+                self._replace(fd, os.path.basename(path), payload)
         except OSError as ex:
             raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
                             "space and permissions of the keep") from ex
         self._written[path] = payload
 
     @staticmethod
-    def _intact(fd: int, name: str, path: str) -> bool:
-        """Whether ``name`` in ``fd`` is still our owner-only regular file."""
+    def _intact(path: str) -> bool:
+        """Whether ``path`` is still our owner-only regular file."""
         try:
-            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            info = os.lstat(path)
         except FileNotFoundError:
             return False
-        if not stat.S_ISREG(info.st_mode):
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != effective_uid():
             return False
-        _check_owned(info, path, "Keep file")
         if stat.S_IMODE(info.st_mode) & 0o077:
             log.warning("Keep file '%s' had mode %o; rewriting it owner-only", path,
                         stat.S_IMODE(info.st_mode))
@@ -481,11 +480,15 @@ class RoadKeep:
             raise KeepError(f"{problem}; it cannot be set aside ({_why(ex)}): move or delete "
                             "it by hand") from ex
         report = f"{problem}; set aside as '{path}{CORRUPT_SUFFIX}'"
+        self._note(report)
+        if self.on_damage is not None:
+            self.on_damage(report)
+
+    def _note(self, report: str) -> None:
+        """Log ``report`` and keep it in ``errors`` (at most ``MaxErrors``)."""
         log.warning("%s", report)
         self.errors.append(report)
         del self.errors[:-self.MaxErrors]
-        if self.on_damage is not None:
-            self.on_damage(report)
 
     def _remove(self, path: str) -> None:
         self._written.pop(path, None)
@@ -651,8 +654,7 @@ class RoadKeep:
             try:
                 data = self.load_remote(name)
             except KeepError as ex:
-                self.errors.append(str(ex))
-                log.warning("Skipping remote: %s", ex)
+                self._note(f"Skipping remote: {ex}")
                 continue
             if data is not None:
                 remotes[name] = data

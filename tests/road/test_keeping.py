@@ -539,4 +539,4 @@ def test_clear_all_dir_refuses_symlink(base: Path) -> None:
         keep.clear_all_dir()
     assert (base / "real" / "local" / "estate.json").exists()
     with pytest.raises(KeepError, match="symlink"):
-        keep.dump_local(LOCAL)
+        keep.dump_local({**LOCAL, "sid": 1})  # unchanged data is not written at all
