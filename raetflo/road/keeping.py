@@ -143,12 +143,11 @@ def _not_dir(name: str, dir_fd: int | None) -> str:
     return "is not a directory"
 
 
-def _open_dir(name: str, path: str, dir_fd: int | None = None,
-              create: bool = True) -> int | None:
+def _open_dir(name: str, path: str, dir_fd: int | None = None, create: bool = True) -> int:
     """Open directory ``name`` (``path`` in messages) without following a symlink.
 
     It must be ours; its mode is repaired to 0700. A missing directory is created with
-    ``create``, else gives ``None``.
+    ``create``, else raises FileNotFoundError.
     """
     if create:
         try:
@@ -162,7 +161,7 @@ def _open_dir(name: str, path: str, dir_fd: int | None = None,
     except FileNotFoundError:
         if create:
             raise KeepError(f"Keep directory '{path}' vanished while being created") from None
-        return None
+        raise
     except OSError as ex:
         if ex.errno in (errno.ELOOP, errno.ENOTDIR):
             raise KeepError(f"Keep directory '{path}' {_not_dir(name, dir_fd)}; refusing to "
@@ -183,9 +182,7 @@ def _open_dir(name: str, path: str, dir_fd: int | None = None,
 
 def _make_dir(path: str) -> None:
     """Create ``path`` (mode 0700) unless present, then check it is ours and usable."""
-    fd = _open_dir(path, path)
-    if fd is not None:
-        os.close(fd)
+    os.close(_open_dir(path, path))
     if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
         raise KeepError(f"Keep directory '{path}' is not readable and writable")
 
@@ -337,20 +334,21 @@ class RoadKeep:
 
     # ----------------------------------------------------------------- file access
 
-    def _dir_fd(self, directory: str, create: bool) -> int | None:
+    def _dir_fd(self, directory: str, create: bool) -> int:
         """Descriptor of keep directory ``directory``, opened from the keep directory down,
         one component at a time and never through a symlink (see :func:`_open_dir`).
 
-        Missing directories are created with ``create``, else give ``None``.
+        Missing directories are created with ``create``, else raise FileNotFoundError.
         """
-        fd = _open_dir(self.dirpath, self.dirpath, create=False)
-        if fd is None and create:
+        try:
+            fd = _open_dir(self.dirpath, self.dirpath, create=False)
+        except FileNotFoundError:
+            if not create:
+                raise
             secure_dirs(self.dirpath, self._top)
             fd = _open_dir(self.dirpath, self.dirpath, create=False)
         path = self.dirpath
         for part in os.path.relpath(directory, self.dirpath).split(os.sep):
-            if fd is None:
-                break
             path = os.path.join(path, part)
             try:
                 child = _open_dir(part, path, fd, create)
@@ -360,14 +358,13 @@ class RoadKeep:
         return fd
 
     @contextlib.contextmanager
-    def _opened(self, directory: str, create: bool = False) -> Iterator[int | None]:
+    def _opened(self, directory: str, create: bool = False) -> Iterator[int]:
         """:meth:`_dir_fd` as a context, closed at the end."""
         fd = self._dir_fd(directory, create)
         try:
             yield fd
         finally:
-            if fd is not None:
-                os.close(fd)
+            os.close(fd)
 
     def _encode(self, data: dict[str, Any]) -> bytes:
         if self.ext == "json":
@@ -381,7 +378,6 @@ class RoadKeep:
             if self._written.get(path) == payload and self._intact(path):
                 return  # nothing is written, so no directory needs to be opened
             with self._opened(os.path.dirname(path), create=True) as fd:
-                assert fd is not None
                 self._replace(fd, os.path.basename(path), payload)
         except OSError as ex:
             raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
@@ -424,10 +420,11 @@ class RoadKeep:
         :class:`DamagedFile` when its content is unusable, :class:`KeepError` when it
         cannot be read.
         """
-        with self._opened(os.path.dirname(path)) as fd:
-            if fd is None:
-                return None
-            raw = self._read_bytes(fd, os.path.basename(path), path)
+        try:
+            with self._opened(os.path.dirname(path)) as fd:
+                raw = self._read_bytes(fd, os.path.basename(path), path)
+        except FileNotFoundError:
+            return None
         if raw is None:
             return None
         try:
@@ -494,8 +491,7 @@ class RoadKeep:
         self._written.pop(path, None)
         try:
             with self._opened(os.path.dirname(path)) as fd:
-                if fd is not None:
-                    os.unlink(os.path.basename(path), dir_fd=fd)
+                os.unlink(os.path.basename(path), dir_fd=fd)
         except FileNotFoundError:
             pass
         except OSError as ex:
@@ -512,7 +508,9 @@ class RoadKeep:
         """Sorted entries of ``directory``; none when it is missing."""
         try:
             with self._opened(directory) as fd:
-                return [] if fd is None else sorted(os.listdir(fd))
+                return sorted(os.listdir(fd))
+        except FileNotFoundError:
+            return []
         except OSError as ex:
             raise KeepError(f"Keep directory '{directory}' is unreadable: {_why(ex)}") from ex
 
@@ -664,18 +662,16 @@ class RoadKeep:
 
     def role_damaged(self, role: str) -> bool:
         """Whether a damaged file of ``role`` was set aside (and the role not cleared since)."""
-        with self._opened(self.remoteroledirpath) as fd:
-            if fd is None:
-                return False
-            name = os.path.basename(self.remoterolepath(role)) + CORRUPT_SUFFIX
-            try:
+        name = os.path.basename(self.remoterolepath(role)) + CORRUPT_SUFFIX
+        try:
+            with self._opened(self.remoteroledirpath) as fd:
                 os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except FileNotFoundError:
-                return False
-            except OSError as ex:
-                raise KeepError(f"Keep directory '{self.remoteroledirpath}' is unreadable: "
-                                f"{_why(ex)}") from ex
-            return True
+        except FileNotFoundError:
+            return False
+        except OSError as ex:
+            raise KeepError(f"Keep directory '{self.remoteroledirpath}' is unreadable: "
+                            f"{_why(ex)}") from ex
+        return True
 
     def judge_role(self, role: str, verhex: str, pubhex: str, dump: bool = True) -> Decision:
         """Judge the keys of ``role`` by the auto mode; with ``dump`` persist any change.

@@ -13,11 +13,12 @@ import pytest
 from raetflo.raeting import Acceptance, AutoMode
 from raetflo.road import keeping
 from raetflo.road.keeping import MAX_NAME_BYTES, KeepError, RoadKeep, check_name
+from raetflo.road.estating import RemoteEstate
 from raetflo.road.stacking import RoadStack, StackError
 
 from .conftest import ALWAYS, NEVER, ONCE, idle, only, provisional, serve, stat as count
 
-A, P, R = Acceptance.accepted, Acceptance.pending, Acceptance.rejected
+A, P = Acceptance.accepted, Acceptance.pending
 SIG, PRI = "1f" * 32, "2e" * 32
 VER, PUB = "3d" * 32, "4c" * 32
 BAD_HEX = "zz" * 32
@@ -41,7 +42,7 @@ def restart_peer(road, other: RoadStack) -> RoadStack:
     return road.restart(other, cleanremote=True, auto=ALWAYS)
 
 
-def rejoin(main: RoadStack, other: RoadStack, duration: float = 3.0):
+def rejoin(main: RoadStack, other: RoadStack, duration: float = 3.0) -> RemoteEstate:
     remote = provisional(other, main)
     other.join(uid=remote.uid)
     serve([main, other], duration, until=idle(main, other))
