@@ -21,19 +21,12 @@ REQUEST_FIELDS = ("name", "mode", "kind", "verhex", "pubhex", "role")
 RESPONSE_FIELDS = ("name", "mode", "kind", "uid", "verhex", "pubhex", "role")
 
 
-MAX_NAME_LENGTH = 200  # characters in a remote name or role (each names a keep file)
-
-
 def check_label(value: Any, field: str) -> str:
-    """``value`` if it can name a keep file (see ``check_name``), else ValueError."""
+    """``value`` if it can name a keep file (see ``keeping.check_name``), else ValueError."""
     try:
-        check_name(value, f"remote {field}")
+        return check_name(value, f"remote {field}")
     except KeepError as ex:
         raise ValueError(f"{ex} in join packet") from None
-    if len(value) > MAX_NAME_LENGTH or not value.isprintable():
-        raise ValueError(f"Invalid remote {field} in join packet: longer than "
-                         f"{MAX_NAME_LENGTH} characters or not printable")
-    return value
 
 
 class JoinBody:

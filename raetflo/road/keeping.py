@@ -8,19 +8,34 @@ keep, so either implementation can restore the other's keep::
     <dirpath>/remote/<prefix>.<name>.<ext>         one file per remote estate
     <dirpath>/role/remote/role.<role>.<ext>        keys and acceptance of one remote role
 
-Unlike the reference, directories are owner-only (0700), files are owner-only (0600) and
-written atomically, and a keep directory owned by another user or reached through a symlink
-is never used.
+Unlike the reference:
+
+- directories are owner-only (0700) and files owner-only (0600); group or other permission
+  bits found on our own directories and files are removed (with a warning), and anything
+  owned by another uid is refused;
+- every read and write opens the keep directory and then each subdirectory without following
+  symlinks, and works relative to those descriptors, so a directory swapped for a symlink at
+  any time is refused rather than used; writes are atomic (temp file, fsync, rename);
+- names that cannot be a single safe file name are refused (:func:`check_name`);
+- an unusable local identity raises :class:`KeepError` rather than being replaced: only a keep
+  with no local estate file at all gets a fresh identity;
+- a damaged remote estate or role file is renamed to ``<file>.corrupt`` and reported
+  (``errors``, ``on_damage``); the peer is then judged as having no prior record, except that
+  under auto mode ``once`` a role whose file was set aside is judged as under ``never``
+  (pending until the operator accepts or rejects it, or clears the role) so that changed keys
+  are never accepted silently. Under ``always`` it is accepted, under ``never`` pending.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import re
 import shutil
 import stat
-import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any, Protocol
 
@@ -37,17 +52,33 @@ LOCAL_ROLE_FIELDS = ("role", "sighex", "prihex")
 REMOTE_FIELDS = ("name", "uid", "fuid", "ha", "iha", "natted", "fqdn", "dyned", "sid", "main",
                  "kind", "joined", "role")
 REMOTE_ROLE_FIELDS = ("role", "acceptance", "verhex", "pubhex")
-# Field sets of the merged (estate + role) records, checked for exact equality on load.
+# Field order of the merged (estate + role) records returned by the loads.
 LOCAL_MERGED_FIELDS = LOCAL_FIELDS + LOCAL_ROLE_FIELDS[1:]
 REMOTE_MERGED_FIELDS = REMOTE_FIELDS + REMOTE_ROLE_FIELDS[1:]
 
 EXTS = ("json", "msgpack")
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+CORRUPT_SUFFIX = ".corrupt"  # a damaged keep file is renamed to <file>.corrupt
+FILE_NAME_BYTES = 255  # longest file name (UTF-8 bytes) the keep relies on
+MAX_PREFIX_BYTES = 16  # bounds the estate file prefix
+# Bounds a remote or role name so that "<prefix>.<name>.msgpack.corrupt" fits FILE_NAME_BYTES.
+MAX_NAME_BYTES = FILE_NAME_BYTES - MAX_PREFIX_BYTES - len("..msgpack") - len(CORRUPT_SUFFIX)
+LOCAL_HINT = ("restore it from a backup, or start the stack with cleanlocal=True (or "
+              "clean=True) to make a new identity on purpose")
+
+_KEY_HEX = re.compile(r"[0-9a-fA-F]{64}")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class KeepError(Exception):
     """The keep, or one of its files, is unusable."""
+
+
+class DamagedFile(KeepError):
+    """A keep file whose content (not its access) is unusable."""
 
 
 class Keyed(Protocol):
@@ -60,44 +91,98 @@ class Keyed(Protocol):
 
 
 def effective_uid() -> int:
-    """The uid that must own every keep directory."""
+    """The uid that must own every keep directory and file."""
     return os.geteuid()
 
 
-def check_name(name: Any, what: str = "name") -> str:
-    """Return ``name`` if it is safe inside a file name, else raise :class:`KeepError`."""
+def check_name(name: Any, what: str = "name", limit: int = MAX_NAME_BYTES) -> str:
+    """Return ``name`` if it is safe as part of one file name, else raise :class:`KeepError`.
+
+    Refused: non-strings, empty names, a leading '.', '/', spaces, NUL and every other
+    non-printable character, and names longer than ``limit`` bytes of UTF-8.
+    """
     if not isinstance(name, str) or not name:
         raise KeepError(f"Invalid {what} {name!r}: must be a non-empty string")
-    if name.startswith(".") or any(bad and bad in name
-                                   for bad in ("/", os.sep, os.altsep, "\0", " ")):
-        raise KeepError(f"Invalid {what} {name!r}: may not contain a path separator, "
-                        "NUL or space, nor start with '.'")
+    if name.startswith(".") or "/" in name or " " in name or not name.isprintable():
+        raise KeepError(f"Invalid {what} {name!r}: may not start with '.' nor contain '/', "
+                        "a space, NUL or another control character")
+    size = len(name.encode("utf-8"))
+    if size > limit:
+        raise KeepError(f"Invalid {what} {name[:32]!r}...: {size} bytes of UTF-8, "
+                        f"at most {limit}")
     return name
+
+
+def _why(ex: OSError) -> str:
+    return ex.strerror or str(ex)
+
+
+def _check_owned(info: os.stat_result, path: str, what: str) -> None:
+    """Refuse a keep entry owned by another uid."""
+    uid = effective_uid()
+    if info.st_uid != uid:
+        raise KeepError(f"{what} '{path}' is owned by uid {info.st_uid}, not by this "
+                        f"process's uid {uid}; refusing to use it")
+
+
+def _repair_mode(fd: int, info: os.stat_result, wanted: int, path: str, what: str) -> None:
+    """Give an entry of ours (open as ``fd``) mode ``wanted``; warn if it was group/other."""
+    current = stat.S_IMODE(info.st_mode)
+    if current == wanted:
+        return
+    if current & 0o077:
+        log.warning("%s '%s' had mode %o; repairing it to %o", what, path, current, wanted)
+    os.fchmod(fd, wanted)
+
+
+def _not_dir(name: str, dir_fd: int | None) -> str:
+    """What ``name``, which could not be opened as a directory, is instead."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            return "is a symlink"
+    return "is not a directory"
+
+
+def _open_dir(name: str, path: str, dir_fd: int | None = None, create: bool = True) -> int:
+    """Open directory ``name`` (``path`` in messages) without following a symlink.
+
+    It must be ours; its mode is repaired to 0700. A missing directory is created with
+    ``create``, else raises FileNotFoundError.
+    """
+    if create:
+        try:
+            os.mkdir(name, DIR_MODE, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+        except OSError as ex:
+            raise KeepError(f"Keep directory '{path}' cannot be created: {_why(ex)}") from ex
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        if create:
+            raise KeepError(f"Keep directory '{path}' vanished while being created") from None
+        raise
+    except OSError as ex:
+        if ex.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise KeepError(f"Keep directory '{path}' {_not_dir(name, dir_fd)}; refusing to "
+                            "use it") from None
+        raise KeepError(f"Keep directory '{path}' cannot be opened: {_why(ex)}") from ex
+    try:
+        info = os.fstat(fd)
+        _check_owned(info, path, "Keep directory")
+        _repair_mode(fd, info, DIR_MODE, path, "Keep directory")
+    except OSError as ex:
+        os.close(fd)
+        raise KeepError(f"Keep directory '{path}' cannot be examined: {_why(ex)}") from ex
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _make_dir(path: str) -> None:
     """Create ``path`` (mode 0700) unless present, then check it is ours and usable."""
-    try:
-        os.mkdir(path, DIR_MODE)
-        os.chmod(path, DIR_MODE)
-    except FileExistsError:
-        pass
-    except OSError as ex:
-        raise KeepError(f"Keep directory '{path}' cannot be created: {ex.strerror or ex}") \
-            from ex
-    try:
-        info = os.lstat(path)
-    except OSError as ex:
-        raise KeepError(f"Keep directory '{path}' cannot be examined: {ex.strerror or ex}") \
-            from ex
-    if stat.S_ISLNK(info.st_mode):
-        raise KeepError(f"Keep directory '{path}' is a symlink; refusing to use it")
-    if not stat.S_ISDIR(info.st_mode):
-        raise KeepError(f"Keep directory '{path}' is not a directory")
-    uid = effective_uid()
-    if info.st_uid != uid:
-        raise KeepError(f"Keep directory '{path}' is owned by uid {info.st_uid}, "
-                        f"not by this process's uid {uid}; refusing to use it")
+    os.close(_open_dir(path, path))
     if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
         raise KeepError(f"Keep directory '{path}' is not readable and writable")
 
@@ -147,6 +232,28 @@ def _split(entry: str, start: str) -> tuple[str, str] | None:
     return (middle, ext) if middle and ext in EXTS else None
 
 
+def _check_fields(data: dict[str, Any], fields: tuple[str, ...], path: str) -> None:
+    """Raise :class:`DamagedFile` unless ``data`` has exactly ``fields``."""
+    missing = [field for field in fields if field not in data]
+    extra = [str(field) for field in data if field not in fields]
+    if missing or extra:
+        problems = ([f"lacks {', '.join(missing)}"] if missing else []) + \
+                   ([f"has unexpected {', '.join(extra)}"] if extra else [])
+        raise DamagedFile(f"Keep file '{path}' has the wrong fields: {'; '.join(problems)}")
+
+
+def _check_key(data: dict[str, Any], field: str, path: str, optional: bool = False) -> None:
+    """Raise :class:`DamagedFile` unless ``data[field]`` is a key as 64 hex digits.
+
+    With ``optional`` an absent key (``None`` or empty) is fine too.
+    """
+    value = data[field]
+    if optional and value in (None, ""):
+        return
+    if not isinstance(value, str) or not _KEY_HEX.fullmatch(value):
+        raise DamagedFile(f"Keep file '{path}' has a bad {field}: not a key of 64 hex digits")
+
+
 class RoadKeep:
     """Persistence of a road stack's local estate, remote estates and role keys.
 
@@ -155,11 +262,16 @@ class RoadKeep:
     ``<BaseDirpath>/<stackname>``, falling back to ``<AltBaseDirpath>/<stackname>`` when that
     is unusable. The keep creates and owns the default bases' parents (``/tmp/raet``,
     ``~/.raet``) and everything below them. Directories are created when missing, here and
-    before every write; all of them must be real directories owned by this process's uid.
+    on every write; all of them must be real directories owned by this process's uid.
+
+    ``errors`` lists the reports of damaged files set aside and of remote files skipped as
+    unreadable (reset by :meth:`load_all_remotes`); ``on_damage``, when set, is called with
+    the report of each file set aside.
     """
 
     BaseDirpath: str = "/tmp/raet/keep"
     AltBaseDirpath: str | None = None  # None: ~/.raet/keep, resolved at construction
+    MaxErrors: int = 100  # bounds ``errors``: reports of damaged files kept (oldest dropped)
 
     def __init__(self, stackname: str = "", dirpath: str | None = None,
                  basedirpath: str | None = None, auto: AutoMode | int | None = None,
@@ -168,13 +280,13 @@ class RoadKeep:
             check_name(stackname, "stack name")
         if ext not in EXTS:
             raise KeepError(f"Unsupported keep file extension {ext!r}; use one of {EXTS}")
-        self.prefix = check_name(prefix, "prefix")
+        self.prefix = check_name(prefix, "prefix", MAX_PREFIX_BYTES)
         self.ext = ext
         self.auto = AutoMode.never if auto is None else AutoMode(auto)
         self.errors: list[str] = []
+        self.on_damage: Callable[[str], None] | None = None
         self.dirpath, self._top = self._locate(stackname, dirpath, basedirpath)
         self._written: dict[str, bytes] = {}  # path -> bytes last written there
-        self._checked: set[str] = set()  # directories verified since the last clear
         self.localdirpath = os.path.join(self.dirpath, "local")
         self.remotedirpath = os.path.join(self.dirpath, "remote")
         self.roledirpath = os.path.join(self.dirpath, "role")
@@ -222,6 +334,38 @@ class RoadKeep:
 
     # ----------------------------------------------------------------- file access
 
+    def _dir_fd(self, directory: str, create: bool) -> int:
+        """Descriptor of keep directory ``directory``, opened from the keep directory down,
+        one component at a time and never through a symlink (see :func:`_open_dir`).
+
+        Missing directories are created with ``create``, else raise FileNotFoundError.
+        """
+        try:
+            fd = _open_dir(self.dirpath, self.dirpath, create=False)
+        except FileNotFoundError:
+            if not create:
+                raise
+            secure_dirs(self.dirpath, self._top)
+            fd = _open_dir(self.dirpath, self.dirpath, create=False)
+        path = self.dirpath
+        for part in os.path.relpath(directory, self.dirpath).split(os.sep):
+            path = os.path.join(path, part)
+            try:
+                child = _open_dir(part, path, fd, create)
+            finally:
+                os.close(fd)
+            fd = child
+        return fd
+
+    @contextlib.contextmanager
+    def _opened(self, directory: str, create: bool = False) -> Iterator[int]:
+        """:meth:`_dir_fd` as a context, closed at the end."""
+        fd = self._dir_fd(directory, create)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
     def _encode(self, data: dict[str, Any]) -> bytes:
         if self.ext == "json":
             return json.dumps(data, indent=2).encode("utf-8")
@@ -230,85 +374,145 @@ class RoadKeep:
     def _write(self, path: str, data: dict[str, Any]) -> None:
         """Write ``data`` to ``path`` atomically as an owner-only file (unless unchanged)."""
         payload = self._encode(data)
-        _make_dir(self.dirpath)  # one lstat: still our own real directory
-        if self._written.get(path) == payload and os.path.exists(path):
-            return
-        directory = os.path.dirname(path)
-        fresh = directory not in self._checked
-        if fresh:
-            secure_dirs(directory, self._top)
-            self._checked.add(directory)
-        temp = None
         try:
-            fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                        dir=directory)
-            with os.fdopen(fd, "wb") as file:
-                os.fchmod(file.fileno(), FILE_MODE)
+            if self._written.get(path) == payload and self._intact(path):
+                return  # nothing is written, so no directory needs to be opened
+            with self._opened(os.path.dirname(path), create=True) as fd:
+                self._replace(fd, os.path.basename(path), payload)
+        except OSError as ex:
+            raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
+                            "space and permissions of the keep") from ex
+        self._written[path] = payload
+
+    @staticmethod
+    def _intact(path: str) -> bool:
+        """Whether ``path`` is still our owner-only regular file."""
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != effective_uid():
+            return False
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            log.warning("Keep file '%s' had mode %o; rewriting it owner-only", path,
+                        stat.S_IMODE(info.st_mode))
+        return stat.S_IMODE(info.st_mode) == FILE_MODE
+
+    @staticmethod
+    def _replace(fd: int, name: str, payload: bytes) -> None:
+        """Make ``name`` in ``fd`` hold ``payload``: new owner-only temp file, fsync, rename."""
+        temp = f".{os.urandom(6).hex()}.tmp"
+        try:
+            with os.fdopen(os.open(temp, _CREATE_FLAGS, FILE_MODE, dir_fd=fd), "wb") as file:
+                os.fchmod(file.fileno(), FILE_MODE)  # whatever the umask
                 file.write(payload)
                 file.flush()
                 os.fsync(file.fileno())
-            os.replace(temp, path)
-            temp = None
-        except FileNotFoundError:
-            self._checked.discard(directory)
-            if fresh:
-                raise KeepError(f"Cannot write keep file '{path}': directory vanished") from None
-            self._write(path, data)  # removed under us since checked: recreate it once
-            return
-        except OSError as ex:
-            raise KeepError(f"Cannot write keep file '{path}': {ex.strerror or ex}") from ex
-        finally:
-            if temp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-        self._written[path] = payload
+            os.replace(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=fd)
+            raise
 
     def _read(self, path: str) -> dict[str, Any] | None:
-        """The map stored in ``path``, or ``None`` when there is no such file."""
+        """The map stored in ``path``, or ``None`` when there is no such file.
+
+        :class:`DamagedFile` when its content is unusable, :class:`KeepError` when it
+        cannot be read.
+        """
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as file:
-                raw = file.read()
+            with self._opened(os.path.dirname(path)) as fd:
+                raw = self._read_bytes(fd, os.path.basename(path), path)
         except FileNotFoundError:
             return None
-        except OSError as ex:
-            raise KeepError(f"Keep file '{path}' is unreadable: {ex.strerror or ex}") from ex
+        if raw is None:
+            return None
         try:
             if self.ext == "json":
                 data = json.loads(raw.decode("utf-8"))
             else:
                 data = msgpack.unpackb(raw, raw=False, strict_map_key=False)
         except (ValueError, TypeError, msgpack.UnpackException) as ex:
-            raise KeepError(f"Keep file '{path}' is corrupt: {ex}") from ex
+            raise DamagedFile(f"Keep file '{path}' is corrupt: {ex}") from ex
         if not isinstance(data, dict):
-            raise KeepError(f"Keep file '{path}' is corrupt: not a map")
+            raise DamagedFile(f"Keep file '{path}' is corrupt: not a map")
         return data
+
+    @staticmethod
+    def _read_bytes(fd: int, name: str, path: str) -> bytes | None:
+        """Contents of our regular file ``name`` in ``fd`` (mode repaired), None if missing."""
+        try:
+            file_fd = os.open(name, _READ_FLAGS, dir_fd=fd)
+        except FileNotFoundError:
+            return None
+        except OSError as ex:
+            if ex.errno == errno.ELOOP:
+                raise DamagedFile(f"Keep file '{path}' is a symlink") from None
+            raise KeepError(f"Keep file '{path}' is unreadable: {_why(ex)}; check its "
+                            "ownership and permissions") from ex
+        try:
+            info = os.fstat(file_fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise DamagedFile(f"Keep file '{path}' is unreadable: not a regular file")
+            _check_owned(info, path, "Keep file")
+            _repair_mode(file_fd, info, FILE_MODE, path, "Keep file")
+            chunks = []
+            while chunk := os.read(file_fd, 65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except OSError as ex:
+            raise KeepError(f"Keep file '{path}' is unreadable: {_why(ex)}; check its "
+                            "ownership and permissions") from ex
+        finally:
+            os.close(file_fd)
+
+    def _set_aside(self, path: str, problem: KeepError) -> None:
+        """Rename damaged ``path`` to ``<path>.corrupt`` (replacing an older one); report it."""
+        self._written.pop(path, None)
+        name = os.path.basename(path)
+        try:
+            with self._opened(os.path.dirname(path)) as fd:
+                os.replace(name, name + CORRUPT_SUFFIX, src_dir_fd=fd, dst_dir_fd=fd)
+        except OSError as ex:
+            raise KeepError(f"{problem}; it cannot be set aside ({_why(ex)}): move or delete "
+                            "it by hand") from ex
+        report = f"{problem}; set aside as '{path}{CORRUPT_SUFFIX}'"
+        self._note(report)
+        if self.on_damage is not None:
+            self.on_damage(report)
+
+    def _note(self, report: str) -> None:
+        """Log ``report`` and keep it in ``errors`` (at most ``MaxErrors``)."""
+        log.warning("%s", report)
+        self.errors.append(report)
+        del self.errors[:-self.MaxErrors]
 
     def _remove(self, path: str) -> None:
         self._written.pop(path, None)
         try:
-            os.unlink(path)
+            with self._opened(os.path.dirname(path)) as fd:
+                os.unlink(os.path.basename(path), dir_fd=fd)
         except FileNotFoundError:
             pass
         except OSError as ex:
-            raise KeepError(f"Cannot delete keep file '{path}': {ex.strerror or ex}") from ex
+            raise KeepError(f"Cannot delete keep file '{path}': {_why(ex)}") from ex
 
     def _remove_matching(self, directory: str, start: str) -> None:
-        """Delete every file ``<start><something>.<json|msgpack>`` in ``directory``."""
+        """Delete every file ``<start><something>.<json|msgpack>`` in ``directory``, and
+        those of them set aside as damaged."""
         for entry in self._listdir(directory):
-            if _split(entry, start) is not None:
+            if _split(entry.removesuffix(CORRUPT_SUFFIX), start) is not None:
                 self._remove(os.path.join(directory, entry))
 
-    @staticmethod
-    def _listdir(directory: str) -> list[str]:
+    def _listdir(self, directory: str) -> list[str]:
         """Sorted entries of ``directory``; none when it is missing."""
         try:
-            return sorted(os.listdir(directory))
+            with self._opened(directory) as fd:
+                return sorted(os.listdir(fd))
         except FileNotFoundError:
             return []
         except OSError as ex:
-            raise KeepError(f"Keep directory '{directory}' is unreadable: "
-                            f"{ex.strerror or ex}") from ex
+            raise KeepError(f"Keep directory '{directory}' is unreadable: {_why(ex)}") from ex
 
     def remotefilepath(self, name: str) -> str:
         """Path of the estate file of remote ``name``."""
@@ -330,20 +534,26 @@ class RoadKeep:
         self._write(self.localrolepath, _record(data, LOCAL_ROLE_FIELDS, "Local role"))
 
     def load_local(self) -> dict[str, Any] | None:
-        """The local estate merged with the local role, or ``None`` if there is none.
+        """The local estate merged with the local role, or ``None`` if there is no estate file.
 
-        A missing role file gives ``None`` keys. A merged record with the wrong field set has
-        its estate file deleted (``None``); an unreadable or corrupt file raises KeepError.
+        Anything else unusable (a missing or damaged role file, bad keys, wrong fields) raises
+        :class:`KeepError` saying which file and what to do: the identity is never replaced
+        silently.
         """
-        estate = self._read(self.localfilepath)
-        if estate is None:
-            return None
-        merged = {**estate, "sighex": None, "prihex": None}
-        merged.update(self._read(self.localrolepath) or {})
-        if set(merged) != set(LOCAL_MERGED_FIELDS):
-            log.warning("Keep file '%s' has the wrong fields; deleting it", self.localfilepath)
-            self._remove(self.localfilepath)
-            return None
+        try:
+            estate = self._read(self.localfilepath)
+            if estate is None:
+                return None
+            _check_fields(estate, LOCAL_FIELDS, self.localfilepath)
+            role = self._read(self.localrolepath)
+            if role is None:
+                raise KeepError(f"Local role file '{self.localrolepath}' is missing")
+            _check_fields(role, LOCAL_ROLE_FIELDS, self.localrolepath)
+            for field in LOCAL_ROLE_FIELDS[1:]:
+                _check_key(role, field, self.localrolepath)
+        except KeepError as ex:
+            raise KeepError(f"{ex}; {LOCAL_HINT}") from ex
+        merged = {**estate, **role}
         return {field: merged[field] for field in LOCAL_MERGED_FIELDS}
 
     # ----------------------------------------------------------------- remotes
@@ -359,41 +569,78 @@ class RoadKeep:
         self._write(self.remoterolepath(record["role"]), record)
 
     def load_remote_role(self, role: str) -> dict[str, Any]:
-        """Keys and acceptance of ``role``; all ``None`` but the role when not persisted."""
-        data = self._read(self.remoterolepath(role)) or {}
-        acceptance = data.get("acceptance")
-        if acceptance is not None:
-            try:
-                acceptance = Acceptance(acceptance)
-            except ValueError as ex:
-                raise KeepError(f"Keep file '{self.remoterolepath(role)}' is corrupt: "
-                                f"bad acceptance {acceptance!r}") from ex
-        return {"role": role, "acceptance": acceptance, "verhex": data.get("verhex"),
-                "pubhex": data.get("pubhex")}
+        """Keys and acceptance of ``role``; all ``None`` but the role when not persisted.
+
+        A damaged role file is set aside and counts as not persisted (but see
+        :meth:`judge_role`).
+        """
+        path = self.remoterolepath(role)
+        try:
+            data = self._read(path)
+            if data is not None:
+                _check_fields(data, REMOTE_ROLE_FIELDS, path)
+                acceptance = self._acceptance(data["acceptance"], path)
+                for field in REMOTE_ROLE_FIELDS[2:]:
+                    _check_key(data, field, path, optional=True)
+                return {"role": role, "acceptance": acceptance, "verhex": data["verhex"],
+                        "pubhex": data["pubhex"]}
+        except DamagedFile as ex:
+            self._set_aside(path, ex)
+        return {"role": role, "acceptance": None, "verhex": None, "pubhex": None}
+
+    @staticmethod
+    def _acceptance(value: Any, path: str) -> Acceptance | None:
+        if value is None:
+            return None
+        try:
+            return Acceptance(value)
+        except ValueError:
+            raise DamagedFile(f"Keep file '{path}' is corrupt: bad acceptance "
+                              f"{value!r}") from None
 
     def load_remote(self, name: str) -> dict[str, Any] | None:
         """The estate of remote ``name`` merged with its role, or ``None``.
 
-        A merged record with the wrong field set has its estate file deleted (``None``); an
-        unreadable or corrupt file raises KeepError.
+        A damaged estate file is set aside (``None``), and so is one whose role file was
+        damaged and not rewritten since; an unreadable one raises KeepError.
         """
         path = self.remotefilepath(name)
-        estate = self._read(path)
-        if estate is None:
+        try:
+            estate = self._read(path)
+            if estate is None:
+                return None
+            _check_fields(estate, REMOTE_FIELDS, path)
+            if estate["name"] != name:
+                raise DamagedFile(f"Keep file '{path}' holds remote {estate['name']!r}")
+            self._check_role_name(estate["role"], path)
+            role = self.load_remote_role(estate["role"])
+            if not role["verhex"] and self.role_damaged(estate["role"]):
+                # a record whose keys were lost cannot be checked: the peer joins afresh
+                raise DamagedFile(f"Keep file '{path}' is unusable: the file of its role "
+                                  f"{estate['role']!r} was damaged")
+        except DamagedFile as ex:
+            self._set_aside(path, ex)
             return None
-        merged = dict(estate)
-        if "role" in estate:
-            merged.update(self.load_remote_role(estate["role"]))
-        if set(merged) != set(REMOTE_MERGED_FIELDS):
-            log.warning("Keep file '%s' has the wrong fields; deleting it", path)
-            self._remove(path)
-            return None
+        merged = {**estate, **role}
         return {field: merged[field] for field in REMOTE_MERGED_FIELDS}
+
+    @staticmethod
+    def _check_role_name(role: Any, path: str) -> None:
+        try:
+            check_name(role, "role")
+        except KeepError as ex:
+            raise DamagedFile(f"Keep file '{path}' is corrupt: {ex}") from None
+
+    def set_aside_remote(self, name: str, problem: str) -> None:
+        """Set the estate file of remote ``name`` aside as damaged because of ``problem``."""
+        path = self.remotefilepath(name)
+        self._set_aside(path, DamagedFile(f"Keep file '{path}' is unusable: {problem}"))
 
     def load_all_remotes(self) -> dict[str, dict[str, Any]]:
         """Every persisted remote by name, in name order.
 
-        Unusable files are skipped and left on disk; ``errors`` lists them (reset per call).
+        Damaged files are set aside; files that cannot be read are skipped and left on disk.
+        ``errors`` lists both (reset per call).
         """
         self.errors = []
         remotes = {}
@@ -405,8 +652,7 @@ class RoadKeep:
             try:
                 data = self.load_remote(name)
             except KeepError as ex:
-                self.errors.append(str(ex))
-                log.warning("Skipping remote: %s", ex)
+                self._note(f"Skipping remote: {ex}")
                 continue
             if data is not None:
                 remotes[name] = data
@@ -414,10 +660,30 @@ class RoadKeep:
 
     # ----------------------------------------------------------------- acceptance
 
+    def role_damaged(self, role: str) -> bool:
+        """Whether a damaged file of ``role`` was set aside (and the role not cleared since)."""
+        name = os.path.basename(self.remoterolepath(role)) + CORRUPT_SUFFIX
+        try:
+            with self._opened(self.remoteroledirpath) as fd:
+                os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        except OSError as ex:
+            raise KeepError(f"Keep directory '{self.remoteroledirpath}' is unreadable: "
+                            f"{_why(ex)}") from ex
+        return True
+
     def judge_role(self, role: str, verhex: str, pubhex: str, dump: bool = True) -> Decision:
-        """Judge the keys of ``role`` by the auto mode; with ``dump`` persist any change."""
+        """Judge the keys of ``role`` by the auto mode; with ``dump`` persist any change.
+
+        Under ``once`` a role whose file was found damaged is judged as under ``never``: its
+        history is lost, so new keys wait for the operator instead of being accepted.
+        """
         stored = self.load_remote_role(role)
-        decision = role_status(self.auto, RoleRecord(**stored), _text(verhex), _text(pubhex))
+        auto = self.auto
+        if auto is AutoMode.once and self.role_damaged(role):
+            auto = AutoMode.never
+        decision = role_status(auto, RoleRecord(**stored), _text(verhex), _text(pubhex))
         if decision.reason:
             log.info("Rejection Reason: %s.", decision.reason)
         if dump and decision.write is not None:
@@ -469,17 +735,19 @@ class RoadKeep:
             self._remove(os.path.join(self.remotedirpath, f"{self.prefix}.{name}.{ext}"))
 
     def clear_all_remotes(self) -> None:
-        """Delete every remote estate file."""
+        """Delete every remote estate file, and those set aside as damaged."""
         self._remove_matching(self.remotedirpath, f"{self.prefix}.")
 
     def clear_remote_role(self, role: str) -> None:
-        """Delete the file of remote role ``role``."""
+        """Delete the file of remote role ``role``, and any damaged one set aside."""
         check_name(role, "role")
         for ext in EXTS:
-            self._remove(os.path.join(self.remoteroledirpath, f"role.{role}.{ext}"))
+            path = os.path.join(self.remoteroledirpath, f"role.{role}.{ext}")
+            self._remove(path)
+            self._remove(path + CORRUPT_SUFFIX)
 
     def clear_all_remote_roles(self) -> None:
-        """Delete every remote role file."""
+        """Delete every remote role file, and those set aside as damaged."""
         self._remove_matching(self.remoteroledirpath, "role.")
 
     def clear_all(self) -> None:
@@ -498,7 +766,6 @@ class RoadKeep:
         if stat.S_ISLNK(info.st_mode):
             raise KeepError(f"Keep directory '{self.dirpath}' is a symlink; refusing to delete")
         self._written.clear()
-        self._checked.clear()
         try:
             shutil.rmtree(self.dirpath)
         except OSError as ex:

@@ -18,7 +18,7 @@ from .aliving import Aliver
 from .allowing import Allower
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, host_fqdn
 from .joining import Joiner
-from .keeping import KeepError, RoadKeep
+from .keeping import LOCAL_HINT, KeepError, RoadKeep
 from .delivery import Outgoing
 from .messaging import Messenger, Messengent, Prober
 from .packeting import Head, Packet, PacketError
@@ -98,27 +98,21 @@ class RoadStack(Stack):
         name = name or f"estate_{uuid.uuid1().hex}"
         if not isinstance(name, str):
             raise StackError(f"Invalid stack name {name!r}")
+        listen = listen_ha(ha)
         try:
             self.keep = keep if keep is not None else RoadKeep(
                 stackname=name, dirpath=dirpath, basedirpath=basedirpath, auto=auto)
+            if clean or cleanlocal:
+                self.keep.clear_local()
+            if clean or cleanremote:
+                self.keep.clear_all_remotes()
+            saved = self.keep.load_local() if local is None else None
+            if saved is not None:
+                local, listen = self.restore_local(saved)
         except KeepError as ex:
             raise StackError(f"Stack '{name}': {ex}") from ex
-        if clean or cleanlocal:
-            self.keep.clear_local()
-        if clean or cleanremote:
-            self.keep.clear_all_remotes()
-
-        listen = listen_ha(ha)
-        saved = self.keep.load_local() if local is None else None
-        if saved:
-            self.puid = saved["puid"]
-            listen = listen_ha(tuple(saved["aha"]))
-            local = LocalEstate(stack=self, name=saved["name"], uid=saved["uid"],
-                                ha=tuple(saved["ha"]), iha=saved["iha"],
-                                natted=saved["natted"], fqdn=saved["fqdn"],
-                                dyned=saved["dyned"], role=saved["role"],
-                                sigkey=saved["sighex"], prikey=saved["prihex"])
-        elif local is None:
+        self.keep.on_damage = self.keep_damaged
+        if local is None:
             try:
                 local = LocalEstate(stack=self, name=name, uid=uid,
                                     ha=eha if eha is not None else listen, iha=iha,
@@ -135,9 +129,13 @@ class RoadStack(Stack):
                 raise StackError(f"Stack '{self.name}': {ex.strerror}") from ex
         self.server = server
         self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
-        self.restoreRemotes()
-        self.dumpLocal()
-        self.dumpRemotes()
+        try:
+            self.restoreRemotes()
+            self.dumpLocal()
+            self.dumpRemotes()
+        except KeepError as ex:
+            self.server.close()
+            raise StackError(f"Stack '{self.name}': {ex}") from ex
 
     # identity -----------------------------------------------------------------
     @property
@@ -310,9 +308,31 @@ class RoadStack(Stack):
         for remote in self.remotes.values():
             self.dumpRemote(remote)
 
+    def restore_local(self, saved: Mapping[str, Any]) -> tuple[LocalEstate, Address]:
+        """The local estate and listening address saved in the keep (see ``load_local``).
+
+        Sets ``puid``; KeepError naming the local estate file when the values are unusable.
+        """
+        try:
+            listen = listen_ha(tuple(saved["aha"]))
+            local = LocalEstate(stack=self, name=saved["name"], uid=saved["uid"],
+                                ha=tuple(saved["ha"]), iha=saved["iha"],
+                                natted=saved["natted"], fqdn=saved["fqdn"],
+                                dyned=saved["dyned"], role=saved["role"],
+                                sigkey=saved["sighex"], prikey=saved["prihex"])
+        except (StackError, EstateError, ValueError, TypeError) as ex:
+            raise KeepError(f"Keep file '{self.keep.localfilepath}' is unusable: {ex}; "
+                            f"{LOCAL_HINT}") from ex
+        self.puid = saved["puid"]
+        return local, listen
+
     def restoreRemotes(self) -> None:
-        """Rebuild remote records from the keep; each resumes with ``sid + 1``."""
-        for data in self.keep.load_all_remotes().values():
+        """Rebuild remote records from the keep; each resumes with ``sid + 1``.
+
+        The file of a record that cannot be rebuilt is set aside as damaged, so the peer
+        can join afresh.
+        """
+        for name, data in self.keep.load_all_remotes().items():
             try:
                 remote = self.newRemote(
                     uid=data["uid"], fuid=data["fuid"], ha=tuple(data["ha"]),
@@ -326,12 +346,16 @@ class RoadStack(Stack):
                 if self.main and remote.acceptance == Acceptance.pending:
                     self.note_pending(remote)
             except (EstateError, StackError, ValueError, TypeError, KeyError) as ex:
-                self.console.terse(f"Stack '{self.name}': cannot restore remote "
-                                   f"{data.get('name')!r} from keep: {ex}\n")
                 self.incStat("failed_restore_remote")
+                self.keep.set_aside_remote(name, f"cannot restore remote {name!r}: {ex}")
         for uid in self.remotes:
             if uid > self.puid:
                 self.puid = uid
+
+    def keep_damaged(self, report: str) -> None:
+        """Count and log a damaged keep file the keep has set aside."""
+        self.incStat("keep_file_damaged")
+        self.console.terse(f"Stack '{self.name}': {report}\n")
 
     def clearAllDir(self) -> None:
         self.keep.clearAllDir()

@@ -319,7 +319,7 @@ def test_atomic_write_leaves_no_temp_files(base: Path, monkeypatch: pytest.Monke
     keep.dump_remote({**REMOTE, "sid": 4})
     assert os.listdir(keep.remotedirpath) == ["estate.beta.json"]
 
-    def fail(*args: Any) -> None:
+    def fail(*args: Any, **kwargs: Any) -> None:
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(KeepError, match="Cannot write keep file .*No space left"):
@@ -330,18 +330,20 @@ def test_atomic_write_leaves_no_temp_files(base: Path, monkeypatch: pytest.Monke
 
 # --------------------------------------------------------------------------- loading
 
-def test_local_without_role_file(base: Path) -> None:
+def test_local_without_role_file_refused(base: Path) -> None:
     keep = RoadKeep(dirpath=str(base / "k"))
     keep.dump_local(LOCAL)
-    assert keep.load_local() == jsonable({**LOCAL, "sighex": None, "prihex": None})
+    with pytest.raises(KeepError, match=f"'{keep.localrolepath}' is missing.*cleanlocal=True"):
+        keep.load_local()
 
 
-def test_local_wrong_fields_deleted(base: Path) -> None:
+def test_local_wrong_fields_refused_and_kept(base: Path) -> None:
     keep = RoadKeep(dirpath=str(base / "k"))
     keep.dump_local_role(LOCAL_ROLE)
     Path(keep.localfilepath).write_text(json.dumps({**LOCAL, "extra": 1}))
-    assert keep.load_local() is None
-    assert not os.path.exists(keep.localfilepath)
+    with pytest.raises(KeepError, match="wrong fields: has unexpected extra"):
+        keep.load_local()
+    assert os.path.exists(keep.localfilepath)
     assert os.path.exists(keep.localrolepath)
 
 
@@ -377,7 +379,7 @@ def test_remote_without_role_file(base: Path) -> None:
 
 
 @pytest.mark.parametrize("ext", ["json", "msgpack"])
-def test_corrupt_remote_skipped_and_reported(base: Path, ext: str) -> None:
+def test_corrupt_remote_set_aside_and_reported(base: Path, ext: str) -> None:
     keep = RoadKeep(dirpath=str(base / "k"), ext=ext)
     keep.dump_remote(REMOTE)
     keep.dump_remote({**REMOTE, "name": "gamma", "role": "gamma"})
@@ -386,26 +388,36 @@ def test_corrupt_remote_skipped_and_reported(base: Path, ext: str) -> None:
     bad = Path(keep.remotefilepath("gamma"))
     bad.write_bytes(b"\xc1 not a keep file")
     remotes = keep.load_all_remotes()
-    assert list(remotes) == ["beta"]
-    assert len(keep.errors) == 2
-    assert f"'{bad}' is corrupt" in keep.errors[1]
+    assert list(remotes) == ["beta"]  # delta's keys were lost with its role file
+    assert len(keep.errors) == 3
     assert "bad acceptance 7" in keep.errors[0]
-    assert bad.exists()
-    with pytest.raises(KeepError):
-        keep.load_remote("gamma")
-    bad.unlink()
+    assert "the file of its role 'delta' was damaged" in keep.errors[1]
+    assert f"'{bad}' is corrupt" in keep.errors[2]
+    assert not bad.exists() and Path(f"{bad}.corrupt").exists()
+    assert keep.load_remote("gamma") is None
     keep.load_all_remotes()
-    assert len(keep.errors) == 1
+    assert keep.errors == []
 
 
-def test_remote_wrong_fields_deleted(base: Path) -> None:
+def test_remote_not_a_regular_file_set_aside(base: Path) -> None:
+    keep = RoadKeep(dirpath=str(base / "k"))
+    keep.dump_remote(REMOTE)
+    os.mkdir(keep.remotefilepath("gamma"))
+    os.mkfifo(keep.remotefilepath("delta"))  # opening it must not block
+    assert list(keep.load_all_remotes()) == ["beta"]
+    assert len(keep.errors) == 2 and all("not a regular file" in e for e in keep.errors)
+    assert sorted(os.listdir(keep.remotedirpath)) == [
+        "estate.beta.json", "estate.delta.json.corrupt", "estate.gamma.json.corrupt"]
+
+
+def test_remote_wrong_fields_set_aside(base: Path) -> None:
     keep = RoadKeep(dirpath=str(base / "k"))
     keep.dump_remote(REMOTE)
     path = Path(keep.remotedirpath) / "estate.gamma.json"
     path.write_text(json.dumps({"name": "gamma", "role": "gamma"}))
     assert list(keep.load_all_remotes()) == ["beta"]
-    assert keep.errors == []
-    assert not path.exists()
+    assert len(keep.errors) == 1 and "wrong fields" in keep.errors[0]
+    assert not path.exists() and Path(f"{path}.corrupt").exists()
 
 
 def test_load_all_ignores_other_files(base: Path) -> None:
@@ -527,4 +539,4 @@ def test_clear_all_dir_refuses_symlink(base: Path) -> None:
         keep.clear_all_dir()
     assert (base / "real" / "local" / "estate.json").exists()
     with pytest.raises(KeepError, match="symlink"):
-        keep.dump_local(LOCAL)
+        keep.dump_local({**LOCAL, "sid": 1})  # unchanged data is not written at all
