@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..raeting import NACK_KINDS, STARTERS, BodyKind, PcktKind, TrnsKind
+from ..raeting import NACK_KINDS, STARTERS, BodyKind, FootKind, PcktKind, TrnsKind
 from .allowing import Allowent
 from .aliving import Alivent
 from .joining import Joinent
@@ -179,10 +179,12 @@ def stale_correspondent(stack: RoadStack, packet: Packet, sa: Address,
 
 
 def reply_stale(stack: RoadStack, packet: Packet, sa: Address, pk: PcktKind) -> bool:
-    """Answer ``packet`` with an empty ``pk`` packet mirrored from its head."""
+    """Answer ``packet`` with an empty ``pk`` packet mirrored from its head (signed unless
+    it answers a join: every other kind of packet we send is signed)."""
     rx = packet.head
+    fk = rx.fk if rx.tk == TrnsKind.join else FootKind.nacl
     head = Head(hk=stack.Hk, pk=pk, tk=rx.tk, cf=not rx.cf, se=rx.de, de=rx.se, si=rx.si,
-                ti=rx.ti, bk=BodyKind.json, ck=rx.ck, fk=rx.fk)
+                ti=rx.ti, bk=BodyKind.json, ck=rx.ck, fk=fk)
     try:
         packed = stack.pack(head, None, None)
     except PacketError as ex:
@@ -190,7 +192,7 @@ def reply_stale(stack: RoadStack, packet: Packet, sa: Address, pk: PcktKind) -> 
         stack.incStat("packing_error")
         return False
     stack.tx(packed, sa)
-    if not rx.cf:
+    if not rx.cf and pk in NACK_KINDS:
         stack.incStat("stale_initiator_nack")
     return True
 
