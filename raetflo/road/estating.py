@@ -120,6 +120,8 @@ class LocalEstate(Estate):
 class RemoteEstate(Estate):
     """A stack's record of one peer: ids, address, keys, status and transactions."""
 
+    stack: RoadStack
+
     def __init__(self, stack: RoadStack, uid: int | None = None, fuid: int = 0,
                  main: bool | None = False, kind: int = 0, verkey: Any = None,
                  pubkey: Any = None, acceptance: int | None = None,

@@ -85,9 +85,13 @@ class Keyed(Protocol):
     """What the acceptance calls need of a remote record."""
 
     role: str
-    verhex: str
-    pubhex: str
-    acceptance: Acceptance | None
+    acceptance: int | None
+
+    @property
+    def verhex(self) -> str: ...
+
+    @property
+    def pubhex(self) -> str: ...
 
 
 def effective_uid() -> int:
