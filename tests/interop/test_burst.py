@@ -11,6 +11,7 @@ from raetflo.raeting import PcktKind, TrnsKind
 from raetflo.road import packeting
 from raetflo.road.stacking import service_stacks
 
+from ..taps import Tap
 from .test_road_messages import deliver, joined, received, settled
 
 PAIRS = [("raetflo", "raetflo"), ("raetflo", "raet"), ("raet", "raetflo")]  # (sender, receiver)
@@ -26,19 +27,6 @@ def head_fields(data: bytes) -> dict[str, int]:
     return {name: int(value, 16) for name, value in pairs if name != "dt"}
 
 
-def tap(stack) -> list[bytes]:
-    """Every datagram ``stack`` sends, as sent."""
-    seen: list[bytes] = []
-    send = stack.server.send
-
-    def recording(data, ha):
-        seen.append(bytes(data))
-        return send(data, ha)
-
-    stack.server.send = recording
-    return seen
-
-
 def message_acks(datagrams: list[bytes]) -> list[dict[str, int]]:
     heads = [head_fields(data) for data in datagrams]
     return [h for h in heads if h.get("tk", 0) == TrnsKind.message and h.get("pk") == PcktKind.ack]
@@ -51,7 +39,7 @@ def test_burst_mode_delivers_exactly_once(make_stack, monkeypatch, sender_impl, 
                                           burst, msgs):
     sender, receiver = joined(make_stack, sender_impl, receiver_impl)
     monkeypatch.setattr(sender, "BurstSize", burst)
-    acks = tap(receiver)
+    acks = Tap(receiver)
     to = sender.remotes.values()[0].uid
     for msg in msgs:
         sender.transmit(msg, to)
@@ -65,7 +53,7 @@ def test_burst_mode_delivers_exactly_once(make_stack, monkeypatch, sender_impl, 
         assert stack.stats.get("rx_bad_head", 0) == 0, dict(stack.stats)
         assert stack.stats.get("message_dropped", 0) == 0, dict(stack.stats)
     if msgs is BIG and burst < 50:
-        heads = message_acks(acks)
+        heads = message_acks(acks.datagrams)
         assert any(h.get("sn", 0) >= 1 and "sc" not in h for h in heads), heads
 
 
@@ -73,13 +61,13 @@ def test_reference_burst_acks_have_sn_past_sc(make_stack, monkeypatch):
     """The reference's burst acks on the wire: sn = highest segment, sc omitted (1)."""
     sender, receiver = joined(make_stack, "raetflo", "raet")
     monkeypatch.setattr(sender, "BurstSize", 2)
-    acks = tap(receiver)
+    acks = Tap(receiver)
     sender.transmit(BIG[0], sender.remotes.values()[0].uid)
     deliver([sender, receiver], receiver, 1, duration=30.0)
-    heads = message_acks(acks)
+    heads = message_acks(acks.datagrams)
     assert [h.get("sn", 0) for h in heads[:3]] == [1, 3, 5]
     assert all("sc" not in h and h["fk"] == 1 for h in heads)
-    for data in acks:
+    for data in acks.datagrams:
         packet = packeting.parse(data)
         assert packet.head.sn == head_fields(data).get("sn", 0)
     assert received(receiver) == [(BIG[0], "minion")]
@@ -90,7 +78,7 @@ def test_ack_past_the_last_segment_is_harmless(make_stack, monkeypatch, sn):
     """Acks whose sn is at or past the segment count: no error, no extra sends."""
     sender, receiver = joined(make_stack, "raetflo", "raetflo")
     monkeypatch.setattr(sender, "BurstSize", 2)
-    sent = tap(sender)
+    sent = Tap(sender)
     send = receiver.server.send
 
     def inflate(data, ha):
@@ -105,7 +93,7 @@ def test_ack_past_the_last_segment_is_harmless(make_stack, monkeypatch, sn):
     deliver([sender, receiver], receiver, 1, duration=30.0)
     service_stacks([sender, receiver], 2.0)
     assert received(receiver) == [(BIG[0], "minion")]
-    segments = [h for h in map(head_fields, sent) if h.get("sc", 1) > 1]
+    segments = [h for h in map(head_fields, sent.datagrams) if h.get("sc", 1) > 1]
     assert len(segments) == segments[0]["sc"]  # each segment sent once
     assert sender.stats.get("message_ack_rx", 0) >= 1
     assert sender.stats.get("rx_exception", 0) == 0

@@ -13,6 +13,7 @@ from raetflo.raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
 from raetflo.road import estating, packeting
 from raetflo.road.packeting import Head
 
+from ..taps import Tap
 from .conftest import ALWAYS, idle, joined, only, serve, stat
 
 
@@ -27,19 +28,6 @@ def inject(stack, datagrams, source=("127.0.0.1", 0)):
 def unsigned(**fields) -> bytes:
     head = Head(bk=BodyKind.json, ck=CoatKind.nada, fk=FootKind.nada, **fields)
     return packeting.pack(head, b"")
-
-
-def tap(stack) -> list[bytes]:
-    """Record every datagram ``stack`` sends."""
-    seen: list[bytes] = []
-    send = stack.server.send
-
-    def recording(data, ha):
-        seen.append(bytes(data))
-        return send(data, ha)
-
-    stack.server.send = recording
-    return seen
 
 
 def kind_of(data: bytes) -> tuple[int, int]:
@@ -89,12 +77,12 @@ def test_replayed_hello_does_not_break_the_session(road):
     main = road("main", main=True, auto=ALWAYS)
     other = road("other", auto=ALWAYS)
     joined(main, other)
-    seen = tap(other)
+    seen = Tap(other)
     other.allow(uid=only(other).uid)
     serve([main, other], 3.0, until=idle(main, other))
     record = only(main)
     assert record.allowed is True
-    hellos = [d for d in seen if kind_of(d) == (TrnsKind.allow, PcktKind.hello)]
+    hellos = [d for d in seen.datagrams if kind_of(d) == (TrnsKind.allow, PcktKind.hello)]
     assert hellos
     box = record.box
     inject(main, hellos[-1:])  # before any later packet moved rsid on
@@ -153,22 +141,22 @@ def test_no_name_lookup_on_the_packet_path(road, monkeypatch):
 
 def test_signed_packets_replayed_from_elsewhere_are_dropped(link):
     main, other = link
-    seen = tap(other)
+    seen = Tap(other)
     other.alive(uid=only(other).uid)
     serve([main, other], 2.0, until=idle(main, other))
-    (request,) = [d for d in seen if kind_of(d) == (TrnsKind.alive, PcktKind.request)]
+    (request,) = [d for d in seen.datagrams if kind_of(d) == (TrnsKind.alive, PcktKind.request)]
     record = only(main)
     record.alived = False
-    replies = tap(main)
+    replies = Tap(main)
     inject(main, [request], source=("127.0.0.3", 0))
     main.serviceAll()
     assert stat(main, "wrong_source") == 1
-    assert replies == [] and record.alived is False
+    assert replies.sent == [] and record.alived is False
 
 
-def first_join_packets(main, other) -> list[bytes]:
+def first_join_packets(main, other) -> Tap:
     """Join ``other`` to ``main`` (cascade) while recording ``other``'s datagrams."""
-    seen = tap(other)
+    seen = Tap(other)
     joined(main, other, cascade=True)
     return seen
 
@@ -177,7 +165,7 @@ def test_join_request_copies_from_elsewhere_do_not_move_a_record(road):
     main = road("main", main=True, auto=ALWAYS)
     other = road("other", auto=ALWAYS)
     seen = first_join_packets(main, other)
-    (request,) = [d for d in seen if kind_of(d) == (TrnsKind.join, PcktKind.request)]
+    (request,) = [d for d in seen.datagrams if kind_of(d) == (TrnsKind.join, PcktKind.request)]
     record = only(main)
     home = record.ha
     other.join(uid=only(other).uid)  # a join is running on main's record...
@@ -197,7 +185,7 @@ def test_replayed_first_join_reopens_no_old_message(road):
     seen = first_join_packets(main, other)
     assert exchange(other, main, 3) == [0, 1, 2]
     record = only(main)
-    replay = [d for d in seen if kind_of(d)[0] in (TrnsKind.join, TrnsKind.message)]
+    replay = [d for d in seen.datagrams if kind_of(d)[0] in (TrnsKind.join, TrnsKind.message)]
     main.rxMsgs.clear()
     for data in replay:  # the whole first join, then the messages, as if from the peer
         main.rxes.append((data, other.ha))
@@ -215,7 +203,7 @@ def test_join_request_spoofed_as_the_peer_does_not_unjoin_it(road):
     seen = first_join_packets(main, other)
     other.join(uid=only(other).uid)
     other.serviceAll()
-    (request,) = [d for d in seen[-1:] if kind_of(d) == (TrnsKind.join, PcktKind.request)]
+    (request,) = [d for d in seen.datagrams[-1:] if kind_of(d) == (TrnsKind.join, PcktKind.request)]
     other.remotes.values()[0].transactions.clear()  # the peer is not joining any more
     main.rxes.append((request, other.ha))
     serve([main, other], 6.0, until=idle(main, other))

@@ -8,20 +8,8 @@ from raetflo.road import packeting
 from raetflo.road.messaging import MAX_MISSEDS, Messengent
 from raetflo.road.packeting import Head
 
+from ..taps import Tap
 from .conftest import ALWAYS, Wire, idle, joined, only, provisional, serve, stat
-
-
-def capture(stack):
-    """Record every datagram ``stack`` sends; returns (records, the untapped send)."""
-    sent = []
-    send = stack.server.send
-
-    def recording(data, ha):
-        sent.append((bytes(data), ha))
-        return send(data, ha)
-
-    stack.server.send = recording
-    return sent, send
 
 
 def pair(road):
@@ -44,7 +32,8 @@ def delivered(*stacks, receiver, count, duration=30.0, manage=False):
 
 def test_replay_of_delivered_messages_at_any_age_delivers_nothing(road):
     main, other, remote = pair(road)
-    sent, send = capture(other)
+    tap = Tap(other)
+    sent, send = tap.sent, tap.send
     for i in range(5):
         other.transmit({"i": i}, remote.uid)
     assert len(delivered(main, other, receiver=main, count=5)) == 5

@@ -10,6 +10,7 @@ from raetflo.road.estating import RemoteEstate
 from raetflo.road.stacking import RoadStack, StackError, service_stacks
 
 from ..lossy import LossyLink
+from ..taps import Tap
 
 
 @pytest.fixture
@@ -123,21 +124,9 @@ def test_thousand_messages_exactly_once_over_lossy_link(make):
     assert main.stats.get("rx_exception", 0) == 0
 
 
-def capture(stack):
-    sent = []
-    send = stack.server.send
-
-    def recording(data, ha):
-        sent.append((bytes(data), ha))
-        return send(data, ha)
-
-    stack.server.send = recording
-    return sent
-
-
 def test_replayed_tampered_and_forged_messages_are_dropped(make):
     main, other, remote = joined_pair(make)
-    sent = capture(other)
+    sent = Tap(other).sent
     other.transmit({"n": 1}, remote.uid)
     deliver([main, other], main, 1)
     first = next(d for d, _ in sent if packeting.parse(d).head.tk == 0

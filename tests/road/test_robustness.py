@@ -13,6 +13,8 @@ from raetflo.road.estating import RemoteEstate
 from raetflo.road.packeting import Head
 from raetflo.road.stacking import RoadStack, service_stacks
 
+from ..taps import Tap
+
 
 @pytest.fixture
 def pair(tmp_path, ha):
@@ -91,20 +93,13 @@ def test_fuzzed_datagrams_during_handshake(pair):
     """Random mutations of real traffic, injected while a handshake runs."""
     main, other = pair
     rng = random.Random(1234)
-    seen: list[bytes] = []
-    send = other.server.send
-
-    def recording(data, ha):
-        seen.append(bytes(data))
-        return send(data, ha)
-
-    other.server.send = recording
+    seen = Tap(other).sent
     other.join(uid=other.remotes.values()[0].uid, cascade=True)
     for _ in range(30):
         main.serviceAll()
         other.serviceAll()
         junk = []
-        for data in seen[-4:]:
+        for data, _ in seen[-4:]:
             mutated = bytearray(data)
             for _ in range(rng.randint(1, 4)):
                 mutated[rng.randrange(len(mutated))] = rng.randrange(256)
