@@ -251,10 +251,16 @@ def test_pre_accepted_estate_joins_past_the_pending_cap(road, monkeypatch):
     assert stat(main, "join_pending_overload") == 16
 
 
-def test_pending_records_expire(road, monkeypatch):
+def pending_main(road, monkeypatch) -> RoadStack:
+    """A never-mode main whose pending records expire after 100 s, its output sunk."""
     monkeypatch.setattr(RoadStack, "PendingTimeout", 100.0)
     main = road("main", main=True, auto=NEVER)
     Sink(main)
+    return main
+
+
+def test_pending_records_expire(road, monkeypatch):
+    main = pending_main(road, monkeypatch)
     inject(main, flood(5))
     main.serviceAll()
     keys = dict(verhex=main.nameRemotes["flood0"].verhex, pubhex=main.nameRemotes["flood0"].pubhex)
@@ -282,9 +288,7 @@ def test_pending_records_expire(road, monkeypatch):
 
 
 def test_pending_records_restored_at_start_expire_too(road, monkeypatch):
-    monkeypatch.setattr(RoadStack, "PendingTimeout", 100.0)
-    main = road("main", main=True, auto=NEVER)
-    Sink(main)
+    main = pending_main(road, monkeypatch)
     inject(main, flood(2))
     main.serviceAll()
     main = road.restart(main, main=True, auto=NEVER)
@@ -296,9 +300,7 @@ def test_pending_records_restored_at_start_expire_too(road, monkeypatch):
 
 
 def test_expiry_keeps_a_role_another_record_holds(road, monkeypatch):
-    monkeypatch.setattr(RoadStack, "PendingTimeout", 100.0)
-    main = road("main", main=True, auto=NEVER)
-    Sink(main)
+    main = pending_main(road, monkeypatch)
     first = body("first", role="shared")
     main.rxes.append((request(first), source(0)))
     main.serviceAll()
@@ -313,9 +315,7 @@ def test_expiry_keeps_a_role_another_record_holds(road, monkeypatch):
 
 
 def test_accepted_pending_record_does_not_expire(road, monkeypatch):
-    monkeypatch.setattr(RoadStack, "PendingTimeout", 100.0)
-    main = road("main", main=True, auto=NEVER)
-    Sink(main)
+    main = pending_main(road, monkeypatch)
     main.rxes.append((request(body("slow")), source(0)))
     main.serviceAll()
     main.keep.acceptRemote(only(main))
