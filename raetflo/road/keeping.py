@@ -1,7 +1,7 @@
 """The road keep: persisted local identity, remote records and per-role keys/acceptance.
 
-All file I/O of the road lives here. The layout and file contents are those of the reference
-keep, so either implementation can restore the other's keep::
+The layout and file contents are those of the reference keep, so either implementation can
+restore the other's keep::
 
     <dirpath>/local/<prefix>.<ext>                 local estate
     <dirpath>/role/local/role.<ext>                local role: signing and private key seeds
@@ -10,12 +10,9 @@ keep, so either implementation can restore the other's keep::
 
 Unlike the reference:
 
-- directories are owner-only (0700) and files owner-only (0600); group or other permission
-  bits found on our own directories and files are removed (with a warning), and anything
-  owned by another uid is refused;
-- every read and write opens the keep directory and then each subdirectory without following
-  symlinks, and works relative to those descriptors, so a directory swapped for a symlink at
-  any time is refused rather than used; writes are atomic (temp file, fsync, rename);
+- every file goes through :mod:`raetflo.road.keepfiles`: owner-only directories and files
+  (anything owned by another uid is refused), opened without following symlinks, written
+  atomically;
 - names that cannot be a single safe file name are refused (:func:`check_name`);
 - an unusable local identity raises :class:`KeepError` rather than being replaced: only a keep
   with no local estate file at all gets a fresh identity;
@@ -27,15 +24,11 @@ Unlike the reference:
 """
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import logging
 import os
 import re
-import shutil
-import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
@@ -43,6 +36,9 @@ import msgpack
 
 from raetflo.raeting import Acceptance, AutoMode
 from raetflo.road.acceptance import Decision, RoleRecord, role_status
+from raetflo.road.keepfiles import CORRUPT_SUFFIX, DamagedFile, KeepError, KeepFiles, secure_dirs
+from raetflo.road.keepfiles import DIR_MODE as DIR_MODE  # still importable from here
+from raetflo.road.keepfiles import FILE_MODE as FILE_MODE  # still importable from here
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +53,6 @@ LOCAL_MERGED_FIELDS = LOCAL_FIELDS + LOCAL_ROLE_FIELDS[1:]
 REMOTE_MERGED_FIELDS = REMOTE_FIELDS + REMOTE_ROLE_FIELDS[1:]
 
 EXTS = ("json", "msgpack")
-DIR_MODE = 0o700
-FILE_MODE = 0o600
-CORRUPT_SUFFIX = ".corrupt"  # a damaged keep file is renamed to <file>.corrupt
 FILE_NAME_BYTES = 255  # longest file name (UTF-8 bytes) the keep relies on
 MAX_PREFIX_BYTES = 16  # bounds the estate file prefix
 # Bounds a remote or role name so that "<prefix>.<name>.msgpack.corrupt" fits FILE_NAME_BYTES.
@@ -68,17 +61,6 @@ LOCAL_HINT = ("restore it from a backup, or start the stack with cleanlocal=True
               "clean=True) to make a new identity on purpose")
 
 _KEY_HEX = re.compile(r"[0-9a-fA-F]{64}")
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-class KeepError(Exception):
-    """The keep, or one of its files, is unusable."""
-
-
-class DamagedFile(KeepError):
-    """A keep file whose content (not its access) is unusable."""
 
 
 class Keyed(Protocol):
@@ -95,7 +77,7 @@ class Keyed(Protocol):
 
 
 def effective_uid() -> int:
-    """The uid that must own every keep directory and file."""
+    """The uid that must own every keep directory and file (asked on every check)."""
     return os.geteuid()
 
 
@@ -116,99 +98,6 @@ def check_name(name: Any, what: str = "name", limit: int = MAX_NAME_BYTES) -> st
                         f"at most {limit}")
     return name
 
-
-def _why(ex: OSError) -> str:
-    return ex.strerror or str(ex)
-
-
-def _check_owned(info: os.stat_result, path: str, what: str) -> None:
-    """Refuse a keep entry owned by another uid."""
-    uid = effective_uid()
-    if info.st_uid != uid:
-        raise KeepError(f"{what} '{path}' is owned by uid {info.st_uid}, not by this "
-                        f"process's uid {uid}; refusing to use it")
-
-
-def _repair_mode(fd: int, info: os.stat_result, wanted: int, path: str, what: str) -> None:
-    """Give an entry of ours (open as ``fd``) mode ``wanted``; warn if it was group/other."""
-    current = stat.S_IMODE(info.st_mode)
-    if current == wanted:
-        return
-    if current & 0o077:
-        log.warning("%s '%s' had mode %o; repairing it to %o", what, path, current, wanted)
-    os.fchmod(fd, wanted)
-
-
-def _not_dir(name: str, dir_fd: int | None) -> str:
-    """What ``name``, which could not be opened as a directory, is instead."""
-    with contextlib.suppress(OSError):
-        if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
-            return "is a symlink"
-    return "is not a directory"
-
-
-def _open_dir(name: str, path: str, dir_fd: int | None = None, create: bool = True) -> int:
-    """Open directory ``name`` (``path`` in messages) without following a symlink.
-
-    It must be ours; its mode is repaired to 0700. A missing directory is created with
-    ``create``, else raises FileNotFoundError.
-    """
-    if create:
-        try:
-            os.mkdir(name, DIR_MODE, dir_fd=dir_fd)
-        except FileExistsError:
-            pass
-        except OSError as ex:
-            raise KeepError(f"Keep directory '{path}' cannot be created: {_why(ex)}") from ex
-    try:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
-    except FileNotFoundError:
-        if create:
-            raise KeepError(f"Keep directory '{path}' vanished while being created") from None
-        raise
-    except OSError as ex:
-        if ex.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise KeepError(f"Keep directory '{path}' {_not_dir(name, dir_fd)}; refusing to "
-                            "use it") from None
-        raise KeepError(f"Keep directory '{path}' cannot be opened: {_why(ex)}") from ex
-    try:
-        info = os.fstat(fd)
-        _check_owned(info, path, "Keep directory")
-        _repair_mode(fd, info, DIR_MODE, path, "Keep directory")
-    except OSError as ex:
-        os.close(fd)
-        raise KeepError(f"Keep directory '{path}' cannot be examined: {_why(ex)}") from ex
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _make_dir(path: str) -> None:
-    """Create ``path`` (mode 0700) unless present, then check it is ours and usable."""
-    os.close(_open_dir(path, path))
-    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
-        raise KeepError(f"Keep directory '{path}' is not readable and writable")
-
-
-def secure_dirs(path: str, top: str) -> None:
-    """Make every directory from ``top`` down to ``path`` exist, be ours and be usable.
-
-    Missing ancestors of ``top`` are created (so they are ours too); existing ancestors of
-    ``top`` are not checked. ``top`` must be ``path`` or one of its ancestors.
-    """
-    chain = [path]
-    while chain[-1] != top:
-        parent = os.path.dirname(chain[-1])
-        if parent == chain[-1]:
-            raise ValueError(f"'{top}' is not an ancestor of '{path}'")
-        chain.append(parent)
-    parent = os.path.dirname(top)
-    while parent != os.path.dirname(parent) and not os.path.lexists(parent):
-        chain.append(parent)
-        parent = os.path.dirname(parent)
-    for directory in reversed(chain):
-        _make_dir(directory)
 
 
 def _text(value: Any) -> Any:
@@ -289,8 +178,9 @@ class RoadKeep:
         self.auto = AutoMode.never if auto is None else AutoMode(auto)
         self.errors: list[str] = []
         self.on_damage: Callable[[str], None] | None = None
-        self.dirpath, self._top = self._locate(stackname, dirpath, basedirpath)
-        self._written: dict[str, bytes] = {}  # path -> bytes last written there
+        self.dirpath, top = self._locate(stackname, dirpath, basedirpath)
+        # a lambda, so that effective_uid is looked up at each check, where it is replaceable
+        self._files = KeepFiles(self.dirpath, top, lambda: effective_uid())
         self.localdirpath = os.path.join(self.dirpath, "local")
         self.remotedirpath = os.path.join(self.dirpath, "remote")
         self.roledirpath = os.path.join(self.dirpath, "role")
@@ -334,89 +224,17 @@ class RoadKeep:
         """Create and check the keep directory ``path`` and all its subdirectories."""
         for sub in ("local", "remote", os.path.join("role", "local"),
                     os.path.join("role", "remote")):
-            secure_dirs(os.path.join(path, sub), top)
+            secure_dirs(os.path.join(path, sub), top, effective_uid())
 
-    # ----------------------------------------------------------------- file access
-
-    def _dir_fd(self, directory: str, create: bool) -> int:
-        """Descriptor of keep directory ``directory``, opened from the keep directory down,
-        one component at a time and never through a symlink (see :func:`_open_dir`).
-
-        Missing directories are created with ``create``, else raise FileNotFoundError.
-        """
-        try:
-            fd = _open_dir(self.dirpath, self.dirpath, create=False)
-        except FileNotFoundError:
-            if not create:
-                raise
-            secure_dirs(self.dirpath, self._top)
-            fd = _open_dir(self.dirpath, self.dirpath, create=False)
-        path = self.dirpath
-        for part in os.path.relpath(directory, self.dirpath).split(os.sep):
-            path = os.path.join(path, part)
-            try:
-                child = _open_dir(part, path, fd, create)
-            finally:
-                os.close(fd)
-            fd = child
-        return fd
-
-    @contextlib.contextmanager
-    def _opened(self, directory: str, create: bool = False) -> Iterator[int]:
-        """:meth:`_dir_fd` as a context, closed at the end."""
-        fd = self._dir_fd(directory, create)
-        try:
-            yield fd
-        finally:
-            os.close(fd)
-
-    def _encode(self, data: dict[str, Any]) -> bytes:
-        if self.ext == "json":
-            return json.dumps(data, indent=2).encode("utf-8")
-        return msgpack.packb(data, use_bin_type=False)
+    # ----------------------------------------------------------------- record files
 
     def _write(self, path: str, data: dict[str, Any]) -> None:
-        """Write ``data`` to ``path`` atomically as an owner-only file (unless unchanged)."""
-        payload = self._encode(data)
-        try:
-            if self._written.get(path) == payload and self._intact(path):
-                return  # nothing is written, so no directory needs to be opened
-            with self._opened(os.path.dirname(path), create=True) as fd:
-                self._replace(fd, os.path.basename(path), payload)
-        except OSError as ex:
-            raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
-                            "space and permissions of the keep") from ex
-        self._written[path] = payload
-
-    @staticmethod
-    def _intact(path: str) -> bool:
-        """Whether ``path`` is still our owner-only regular file."""
-        try:
-            info = os.lstat(path)
-        except FileNotFoundError:
-            return False
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != effective_uid():
-            return False
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            log.warning("Keep file '%s' had mode %o; rewriting it owner-only", path,
-                        stat.S_IMODE(info.st_mode))
-        return stat.S_IMODE(info.st_mode) == FILE_MODE
-
-    @staticmethod
-    def _replace(fd: int, name: str, payload: bytes) -> None:
-        """Make ``name`` in ``fd`` hold ``payload``: new owner-only temp file, fsync, rename."""
-        temp = f".{os.urandom(6).hex()}.tmp"
-        try:
-            with os.fdopen(os.open(temp, _CREATE_FLAGS, FILE_MODE, dir_fd=fd), "wb") as file:
-                os.fchmod(file.fileno(), FILE_MODE)  # whatever the umask
-                file.write(payload)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp, dir_fd=fd)
-            raise
+        """Write ``data`` to ``path`` in the keep's format (see :meth:`KeepFiles.write`)."""
+        if self.ext == "json":
+            payload = json.dumps(data, indent=2).encode("utf-8")
+        else:
+            payload = msgpack.packb(data, use_bin_type=False)
+        self._files.write(path, payload)
 
     def _read(self, path: str) -> dict[str, Any] | None:
         """The map stored in ``path``, or ``None`` when there is no such file.
@@ -424,11 +242,7 @@ class RoadKeep:
         :class:`DamagedFile` when its content is unusable, :class:`KeepError` when it
         cannot be read.
         """
-        try:
-            with self._opened(os.path.dirname(path)) as fd:
-                raw = self._read_bytes(fd, os.path.basename(path), path)
-        except FileNotFoundError:
-            return None
+        raw = self._files.read(path)
         if raw is None:
             return None
         try:
@@ -442,45 +256,9 @@ class RoadKeep:
             raise DamagedFile(f"Keep file '{path}' is corrupt: not a map")
         return data
 
-    @staticmethod
-    def _read_bytes(fd: int, name: str, path: str) -> bytes | None:
-        """Contents of our regular file ``name`` in ``fd`` (mode repaired), None if missing."""
-        try:
-            file_fd = os.open(name, _READ_FLAGS, dir_fd=fd)
-        except FileNotFoundError:
-            return None
-        except OSError as ex:
-            if ex.errno == errno.ELOOP:
-                raise DamagedFile(f"Keep file '{path}' is a symlink") from None
-            raise KeepError(f"Keep file '{path}' is unreadable: {_why(ex)}; check its "
-                            "ownership and permissions") from ex
-        try:
-            info = os.fstat(file_fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise DamagedFile(f"Keep file '{path}' is unreadable: not a regular file")
-            _check_owned(info, path, "Keep file")
-            _repair_mode(file_fd, info, FILE_MODE, path, "Keep file")
-            chunks = []
-            while chunk := os.read(file_fd, 65536):
-                chunks.append(chunk)
-            return b"".join(chunks)
-        except OSError as ex:
-            raise KeepError(f"Keep file '{path}' is unreadable: {_why(ex)}; check its "
-                            "ownership and permissions") from ex
-        finally:
-            os.close(file_fd)
-
     def _set_aside(self, path: str, problem: KeepError) -> None:
-        """Rename damaged ``path`` to ``<path>.corrupt`` (replacing an older one); report it."""
-        self._written.pop(path, None)
-        name = os.path.basename(path)
-        try:
-            with self._opened(os.path.dirname(path)) as fd:
-                os.replace(name, name + CORRUPT_SUFFIX, src_dir_fd=fd, dst_dir_fd=fd)
-        except OSError as ex:
-            raise KeepError(f"{problem}; it cannot be set aside ({_why(ex)}): move or delete "
-                            "it by hand") from ex
-        report = f"{problem}; set aside as '{path}{CORRUPT_SUFFIX}'"
+        """Set damaged ``path`` aside as ``<path>.corrupt`` (replacing an older one); report it."""
+        report = f"{problem}; set aside as '{self._files.set_aside(path, problem)}'"
         self._note(report)
         if self.on_damage is not None:
             self.on_damage(report)
@@ -491,32 +269,12 @@ class RoadKeep:
         self.errors.append(report)
         del self.errors[:-self.MaxErrors]
 
-    def _remove(self, path: str) -> None:
-        self._written.pop(path, None)
-        try:
-            with self._opened(os.path.dirname(path)) as fd:
-                os.unlink(os.path.basename(path), dir_fd=fd)
-        except FileNotFoundError:
-            pass
-        except OSError as ex:
-            raise KeepError(f"Cannot delete keep file '{path}': {_why(ex)}") from ex
-
     def _remove_matching(self, directory: str, start: str) -> None:
         """Delete every file ``<start><something>.<json|msgpack>`` in ``directory``, and
         those of them set aside as damaged."""
-        for entry in self._listdir(directory):
+        for entry in self._files.listdir(directory):
             if _split(entry.removesuffix(CORRUPT_SUFFIX), start) is not None:
-                self._remove(os.path.join(directory, entry))
-
-    def _listdir(self, directory: str) -> list[str]:
-        """Sorted entries of ``directory``; none when it is missing."""
-        try:
-            with self._opened(directory) as fd:
-                return sorted(os.listdir(fd))
-        except FileNotFoundError:
-            return []
-        except OSError as ex:
-            raise KeepError(f"Keep directory '{directory}' is unreadable: {_why(ex)}") from ex
+                self._files.remove(os.path.join(directory, entry))
 
     def remotefilepath(self, name: str) -> str:
         """Path of the estate file of remote ``name``."""
@@ -648,7 +406,7 @@ class RoadKeep:
         """
         self.errors = []
         remotes = {}
-        for entry in self._listdir(self.remotedirpath):
+        for entry in self._files.listdir(self.remotedirpath):
             parts = _split(entry, f"{self.prefix}.")
             if parts is None or parts[1] != self.ext:
                 continue
@@ -666,16 +424,7 @@ class RoadKeep:
 
     def role_damaged(self, role: str) -> bool:
         """Whether a damaged file of ``role`` was set aside (and the role not cleared since)."""
-        name = os.path.basename(self.remoterolepath(role)) + CORRUPT_SUFFIX
-        try:
-            with self._opened(self.remoteroledirpath) as fd:
-                os.stat(name, dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        except OSError as ex:
-            raise KeepError(f"Keep directory '{self.remoteroledirpath}' is unreadable: "
-                            f"{_why(ex)}") from ex
-        return True
+        return self._files.exists(self.remoterolepath(role) + CORRUPT_SUFFIX)
 
     def judge_role(self, role: str, verhex: str, pubhex: str, dump: bool = True) -> Decision:
         """Judge the keys of ``role`` by the auto mode; with ``dump`` persist any change.
@@ -725,18 +474,18 @@ class RoadKeep:
     def clear_local(self) -> None:
         """Delete the local estate file."""
         for ext in EXTS:
-            self._remove(os.path.join(self.localdirpath, f"{self.prefix}.{ext}"))
+            self._files.remove(os.path.join(self.localdirpath, f"{self.prefix}.{ext}"))
 
     def clear_local_role(self) -> None:
         """Delete the local role file."""
         for ext in EXTS:
-            self._remove(os.path.join(self.localroledirpath, f"role.{ext}"))
+            self._files.remove(os.path.join(self.localroledirpath, f"role.{ext}"))
 
     def clear_remote(self, name: str) -> None:
         """Delete the estate file of remote ``name``."""
         check_name(name, "remote name")
         for ext in EXTS:
-            self._remove(os.path.join(self.remotedirpath, f"{self.prefix}.{name}.{ext}"))
+            self._files.remove(os.path.join(self.remotedirpath, f"{self.prefix}.{name}.{ext}"))
 
     def clear_all_remotes(self) -> None:
         """Delete every remote estate file, and those set aside as damaged."""
@@ -747,8 +496,8 @@ class RoadKeep:
         check_name(role, "role")
         for ext in EXTS:
             path = os.path.join(self.remoteroledirpath, f"role.{role}.{ext}")
-            self._remove(path)
-            self._remove(path + CORRUPT_SUFFIX)
+            self._files.remove(path)
+            self._files.remove(path + CORRUPT_SUFFIX)
 
     def clear_all_remote_roles(self) -> None:
         """Delete every remote role file, and those set aside as damaged."""
@@ -763,17 +512,7 @@ class RoadKeep:
 
     def clear_all_dir(self) -> None:
         """Delete the keep directory recursively; the next dump recreates it."""
-        try:
-            info = os.lstat(self.dirpath)
-        except FileNotFoundError:
-            return
-        if stat.S_ISLNK(info.st_mode):
-            raise KeepError(f"Keep directory '{self.dirpath}' is a symlink; refusing to delete")
-        self._written.clear()
-        try:
-            shutil.rmtree(self.dirpath)
-        except OSError as ex:
-            raise KeepError(f"Cannot delete keep directory '{self.dirpath}': {ex}") from ex
+        self._files.remove_tree()
 
     # Names of the reference API, as used by the tutorial.
     statusRole = status_role

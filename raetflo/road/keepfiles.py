@@ -1,0 +1,325 @@
+"""Owner-only file access below one keep directory, safe against symlinks and other users.
+
+What the keep (:mod:`raetflo.road.keeping`) stores goes through here:
+
+- directories are owner-only (0700) and files owner-only (0600); group or other permission
+  bits found on our own directories and files are removed (with a warning), and anything
+  owned by another uid is refused;
+- every read and write opens the keep directory and then each subdirectory without following
+  symlinks, and works relative to those descriptors, so a directory swapped for a symlink at
+  any time is refused rather than used; reads refuse a file that is a symlink or not a
+  regular file; writes are atomic (temp file, fsync, rename);
+- a damaged file is set aside by renaming it to ``<file>.corrupt``.
+
+The uid files must belong to is asked for on each check (``owner``), never cached.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+CORRUPT_SUFFIX = ".corrupt"  # a damaged keep file is renamed to <file>.corrupt
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class KeepError(Exception):
+    """The keep, or one of its files, is unusable."""
+
+
+class DamagedFile(KeepError):
+    """A keep file whose content (not its access) is unusable."""
+
+
+def _why(ex: OSError) -> str:
+    return ex.strerror or str(ex)
+
+
+def _check_owned(info: os.stat_result, path: str, what: str, uid: int) -> None:
+    """Refuse a keep entry not owned by ``uid``."""
+    if info.st_uid != uid:
+        raise KeepError(f"{what} '{path}' is owned by uid {info.st_uid}, not by this "
+                        f"process's uid {uid}; refusing to use it")
+
+
+def _repair_mode(fd: int, info: os.stat_result, wanted: int, path: str, what: str) -> None:
+    """Give an entry of ours (open as ``fd``) mode ``wanted``; warn if it was group/other."""
+    current = stat.S_IMODE(info.st_mode)
+    if current == wanted:
+        return
+    if current & 0o077:
+        log.warning("%s '%s' had mode %o; repairing it to %o", what, path, current, wanted)
+    os.fchmod(fd, wanted)
+
+
+def _not_dir(name: str, dir_fd: int | None) -> str:
+    """What ``name``, which could not be opened as a directory, is instead."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            return "is a symlink"
+    return "is not a directory"
+
+
+def _open_dir(name: str, path: str, uid: int, dir_fd: int | None = None,
+              create: bool = True) -> int:
+    """Open directory ``name`` (``path`` in messages) without following a symlink.
+
+    It must be owned by ``uid``; its mode is repaired to 0700. A missing directory is created
+    with ``create``, else raises FileNotFoundError.
+    """
+    if create:
+        try:
+            os.mkdir(name, DIR_MODE, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+        except OSError as ex:
+            raise KeepError(f"Keep directory '{path}' cannot be created: {_why(ex)}") from ex
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        if create:
+            raise KeepError(f"Keep directory '{path}' vanished while being created") from None
+        raise
+    except OSError as ex:
+        if ex.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise KeepError(f"Keep directory '{path}' {_not_dir(name, dir_fd)}; refusing to "
+                            "use it") from None
+        raise KeepError(f"Keep directory '{path}' cannot be opened: {_why(ex)}") from ex
+    try:
+        info = os.fstat(fd)
+        _check_owned(info, path, "Keep directory", uid)
+        _repair_mode(fd, info, DIR_MODE, path, "Keep directory")
+    except OSError as ex:
+        os.close(fd)
+        raise KeepError(f"Keep directory '{path}' cannot be examined: {_why(ex)}") from ex
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _make_dir(path: str, uid: int) -> None:
+    """Create ``path`` (mode 0700) unless present, then check it is ours and usable."""
+    os.close(_open_dir(path, path, uid))
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise KeepError(f"Keep directory '{path}' is not readable and writable")
+
+
+def secure_dirs(path: str, top: str, uid: int) -> None:
+    """Make every directory from ``top`` down to ``path`` exist, be owned by ``uid`` and be
+    usable.
+
+    Missing ancestors of ``top`` are created (so they are ours too); existing ancestors of
+    ``top`` are not checked. ``top`` must be ``path`` or one of its ancestors.
+    """
+    chain = [path]
+    while chain[-1] != top:
+        parent = os.path.dirname(chain[-1])
+        if parent == chain[-1]:
+            raise ValueError(f"'{top}' is not an ancestor of '{path}'")
+        chain.append(parent)
+    parent = os.path.dirname(top)
+    while parent != os.path.dirname(parent) and not os.path.lexists(parent):
+        chain.append(parent)
+        parent = os.path.dirname(parent)
+    for directory in reversed(chain):
+        _make_dir(directory, uid)
+
+
+def _replace(fd: int, name: str, payload: bytes) -> None:
+    """Make ``name`` in ``fd`` hold ``payload``: new owner-only temp file, fsync, rename."""
+    temp = f".{os.urandom(6).hex()}.tmp"
+    try:
+        with os.fdopen(os.open(temp, _CREATE_FLAGS, FILE_MODE, dir_fd=fd), "wb") as file:
+            os.fchmod(file.fileno(), FILE_MODE)  # whatever the umask
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=fd)
+        raise
+
+
+def _read_bytes(fd: int, name: str, path: str, uid: int) -> bytes | None:
+    """Contents of regular file ``name`` in ``fd``, owned by ``uid`` (mode repaired), or
+    None if missing."""
+    try:
+        file_fd = os.open(name, _READ_FLAGS, dir_fd=fd)
+    except FileNotFoundError:
+        return None
+    except OSError as ex:
+        if ex.errno == errno.ELOOP:
+            raise DamagedFile(f"Keep file '{path}' is a symlink") from None
+        raise KeepError(f"Keep file '{path}' is unreadable: {_why(ex)}; check its "
+                        "ownership and permissions") from ex
+    try:
+        info = os.fstat(file_fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DamagedFile(f"Keep file '{path}' is unreadable: not a regular file")
+        _check_owned(info, path, "Keep file", uid)
+        _repair_mode(file_fd, info, FILE_MODE, path, "Keep file")
+        chunks = []
+        while chunk := os.read(file_fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as ex:
+        raise KeepError(f"Keep file '{path}' is unreadable: {_why(ex)}; check its "
+                        "ownership and permissions") from ex
+    finally:
+        os.close(file_fd)
+
+
+class KeepFiles:
+    """The files below keep directory ``root``, whose owned chain of directories starts at
+    ``top`` (see :func:`secure_dirs`); every file and directory must belong to ``owner()``.
+
+    Paths given to the methods are full paths below ``root``. Failures raise
+    :class:`KeepError`; a file that is a symlink or not a regular file raises
+    :class:`DamagedFile`.
+    """
+
+    def __init__(self, root: str, top: str, owner: Callable[[], int]) -> None:
+        self.root = root
+        self.top = top
+        self.owner = owner
+        self._written: dict[str, bytes] = {}  # path -> bytes last written there
+
+    def _dir_fd(self, directory: str, create: bool) -> int:
+        """Descriptor of keep directory ``directory``, opened from ``root`` down, one
+        component at a time and never through a symlink (see :func:`_open_dir`).
+
+        Missing directories are created with ``create``, else raise FileNotFoundError.
+        """
+        uid = self.owner()
+        try:
+            fd = _open_dir(self.root, self.root, uid, create=False)
+        except FileNotFoundError:
+            if not create:
+                raise
+            secure_dirs(self.root, self.top, uid)
+            fd = _open_dir(self.root, self.root, uid, create=False)
+        path = self.root
+        for part in os.path.relpath(directory, self.root).split(os.sep):
+            path = os.path.join(path, part)
+            try:
+                child = _open_dir(part, path, uid, fd, create)
+            finally:
+                os.close(fd)
+            fd = child
+        return fd
+
+    @contextlib.contextmanager
+    def _opened(self, directory: str, create: bool = False) -> Iterator[int]:
+        """:meth:`_dir_fd` as a context, closed at the end."""
+        fd = self._dir_fd(directory, create)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+    def write(self, path: str, payload: bytes) -> None:
+        """Make ``path`` an owner-only file holding ``payload``, atomically (unless unchanged)."""
+        try:
+            if self._written.get(path) == payload and self._intact(path):
+                return  # nothing is written, so no directory needs to be opened
+            with self._opened(os.path.dirname(path), create=True) as fd:
+                _replace(fd, os.path.basename(path), payload)
+        except OSError as ex:
+            raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
+                            "space and permissions of the keep") from ex
+        self._written[path] = payload
+
+    def _intact(self, path: str) -> bool:
+        """Whether ``path`` is still our owner-only regular file."""
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != self.owner():
+            return False
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            log.warning("Keep file '%s' had mode %o; rewriting it owner-only", path,
+                        stat.S_IMODE(info.st_mode))
+        return stat.S_IMODE(info.st_mode) == FILE_MODE
+
+    def read(self, path: str) -> bytes | None:
+        """Contents of file ``path`` (mode repaired), or None when it or its directory is
+        missing."""
+        try:
+            with self._opened(os.path.dirname(path)) as fd:
+                return _read_bytes(fd, os.path.basename(path), path, self.owner())
+        except FileNotFoundError:
+            return None
+
+    def exists(self, path: str) -> bool:
+        """Whether there is an entry ``path`` (a symlink itself counts)."""
+        try:
+            with self._opened(os.path.dirname(path)) as fd:
+                os.stat(os.path.basename(path), dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        except OSError as ex:
+            raise KeepError(f"Keep directory '{os.path.dirname(path)}' is unreadable: "
+                            f"{_why(ex)}") from ex
+        return True
+
+    def set_aside(self, path: str, problem: KeepError) -> str:
+        """Rename damaged ``path`` (damaged because of ``problem``) to ``<path>.corrupt``,
+        replacing an older one; return the new path."""
+        self._written.pop(path, None)
+        name = os.path.basename(path)
+        try:
+            with self._opened(os.path.dirname(path)) as fd:
+                os.replace(name, name + CORRUPT_SUFFIX, src_dir_fd=fd, dst_dir_fd=fd)
+        except OSError as ex:
+            raise KeepError(f"{problem}; it cannot be set aside ({_why(ex)}): move or delete "
+                            "it by hand") from ex
+        return path + CORRUPT_SUFFIX
+
+    def remove(self, path: str) -> None:
+        """Delete file ``path`` unless it is missing."""
+        self._written.pop(path, None)
+        try:
+            with self._opened(os.path.dirname(path)) as fd:
+                os.unlink(os.path.basename(path), dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        except OSError as ex:
+            raise KeepError(f"Cannot delete keep file '{path}': {_why(ex)}") from ex
+
+    def listdir(self, directory: str) -> list[str]:
+        """Sorted entries of ``directory``; none when it is missing."""
+        try:
+            with self._opened(directory) as fd:
+                return sorted(os.listdir(fd))
+        except FileNotFoundError:
+            return []
+        except OSError as ex:
+            raise KeepError(f"Keep directory '{directory}' is unreadable: {_why(ex)}") from ex
+
+    def remove_tree(self) -> None:
+        """Delete ``root`` recursively, unless it is missing; refuse a symlink."""
+        try:
+            info = os.lstat(self.root)
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(info.st_mode):
+            raise KeepError(f"Keep directory '{self.root}' is a symlink; refusing to delete")
+        self._written.clear()
+        try:
+            shutil.rmtree(self.root)
+        except OSError as ex:
+            raise KeepError(f"Cannot delete keep directory '{self.root}': {ex}") from ex
