@@ -12,6 +12,7 @@ import os
 
 from .. import nacling
 from ..raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from . import outbox
 from .packeting import Packet
 from .transacting import Transaction
 
@@ -51,7 +52,7 @@ class AllowBase(Transaction):
         super().remove()
         remote = self.remote
         if remote.allowed and remote.messages and not remote.allowInProcess():
-            self.stack.sendSavedMessages(remote)
+            outbox.send_saved(self.stack, remote)
 
     def on_nack(self, packet: Packet) -> None:
         self.remove()
@@ -63,7 +64,7 @@ class AllowBase(Transaction):
         self.remove()
         self.remote.allowed = False
         self.fail("Rejected by")
-        self.stack.drop_saved_messages(self.remote, "allow rejected")
+        outbox.drop_saved(self.stack, self.remote, "allow rejected")
 
     def invalid(self, stat: str, why: str) -> None:
         self.stack.console.terse(f"{type(self).__name__} {self.stack.name}. {why}\n")
@@ -138,7 +139,7 @@ class Allower(AllowBase):
         self.allowed()
         self.log("Do Ack Final, Done")
         self.stack.incStat("allow_initiate_complete")
-        self.stack.sendSavedMessages(self.remote)
+        outbox.send_saved(self.stack, self.remote)
         if self.cascade:
             self.stack.alive(uid=self.remote.uid, cascade=True, timeout=self.timeout)
 
@@ -241,4 +242,4 @@ class Allowent(AllowBase):
         self.remove()
         self.log("Done")
         self.stack.incStat("allow_correspond_complete")
-        self.stack.sendSavedMessages(self.remote)
+        outbox.send_saved(self.stack, self.remote)

@@ -11,6 +11,7 @@ from ioflo.aid.timing import StoreTimer
 from .. import nacling, raeting
 from ..raeting import TrnsKind
 from ..stacking import Registry
+from . import outbox
 from .delivery import DeliveredMemory, Outgoing, SavedMessages, tid_newer
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ class RemoteEstate(Estate):
         for transaction in self.transactions.values():
             self.stack.run_timer(transaction)
         for entry in self.messages.expire(self.stack.store.stamp):
-            self.stack.give_up_message(self, entry, "timed out")
+            outbox.give_up(self.stack, self, entry, "timed out")
 
     def removeStaleInitiators(self) -> None:
         """Nack and drop own transactions started under an older session id."""
@@ -282,7 +283,7 @@ class RemoteEstate(Estate):
                 self.stack.allow(uid=self.uid, cascade=True)
                 return
             if self.allowed:
-                self.stack.sendSavedMessages(self)
+                outbox.send_saved(self.stack, self)
         if self.reaped:
             return
         if immediate or self.timer.expired:

@@ -13,7 +13,7 @@ from itertools import islice
 from typing import Any
 
 from ..raeting import MAX_MESSAGE_SIZE, PcktKind, TrnsKind
-from . import packeting
+from . import outbox, packeting
 from .aliving import Aliver
 from .delivery import Outgoing
 from .packeting import Head, Packet, PacketError
@@ -60,7 +60,7 @@ class Messenger(Transaction):
         except PacketError as ex:
             stack.console.terse(f"{ex}\n")
             stack.incStat("packing_error")
-            stack.give_up_message(remote, self.tried(), str(ex))
+            outbox.give_up(stack, remote, self.tried(), str(ex))
             return
         self.encoded = b""
         self.add()
@@ -143,20 +143,20 @@ class Messenger(Transaction):
         self.remote.refresh(alived=True)
         self.remove()
         self.fail("Refused by")
-        self.stack.park_message(self.remote, self.tried())
+        outbox.park(self.stack, self.remote, self.tried())
 
     def timed_out(self) -> None:
         self.remove()
         self.log("Timed out")
-        self.stack.give_up_message(self.remote, self.tried(), "timed out")
+        outbox.give_up(self.stack, self.remote, self.tried(), "timed out")
 
     def nack(self, pk: PcktKind = PcktKind.nack) -> None:
         super().nack(pk)
-        self.stack.give_up_message(self.remote, self.tried(), "aborted")
+        outbox.give_up(self.stack, self.remote, self.tried(), "aborted")
 
     def stale_initiator(self) -> None:
         """The session moved on: save the message to go again with its tid, end this try."""
-        self.stack.save_message(self.remote, self.tried())
+        outbox.save(self.stack, self.remote, self.tried())
         self.stack.console.concise(f"Stack {self.stack.name}: Saved stale message with remote "
                                    f"{self.remote.name}\n")
         super().stale_initiator()
@@ -314,7 +314,7 @@ class Prober(Aliver):
 
     Holds the messages parked when the peer nacked them. Its ack (session intact) gives
     them up and confirms the session for re-sends; any other end saves them for the next
-    allow. The stack learns the outcome once, from ``stack.probe_settled``.
+    allow. The outbox learns the outcome once, from ``outbox.probe_settled``.
     """
 
     def __init__(self, stack, remote, entries: list[Outgoing], **kwa) -> None:
@@ -344,4 +344,4 @@ class Prober(Aliver):
     def settle(self) -> None:
         if self.remote.prober is self:
             self.remote.prober = None
-            self.stack.probe_settled(self)
+            outbox.probe_settled(self.stack, self)

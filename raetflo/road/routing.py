@@ -12,6 +12,7 @@ from ..raeting import NACK_KINDS, STARTERS, BodyKind, FootKind, PcktKind, TrnsKi
 from .allowing import Allowent
 from .aliving import Alivent
 from .joining import Joinent
+from .messaging import Messengent
 from .packeting import Head, Packet, PacketError
 from .transacting import packet_index
 
@@ -154,7 +155,33 @@ def correspond(stack: RoadStack, packet: Packet, sa: Address, remote: RemoteEsta
     elif head.tk == TrnsKind.alive:
         Alivent(stack, remote, **kwa).alive()
     else:
-        stack.correspond_message(packet, sa, remote)
+        correspond_message(stack, packet, sa, remote)
+
+
+def correspond_message(stack: RoadStack, packet: Packet, sa: Address,
+                       remote: RemoteEstate) -> None:
+    """Start a messengent; answer a repeat of a delivered message with done; nack an
+    unknown old tid, an ``af`` retransmission of an unknown one or an unallowed link."""
+    head = packet.head
+    if head.ti in remote.delivered:
+        stack.incStat("duplicate_message")
+        reply_stale(stack, packet, sa, PcktKind.done)
+        return
+    if remote.delivered.stale(head.ti):
+        stack.incStat("message_stale_tid")
+        stack.console.terse(f"Stack '{stack.name}': tid {head.ti} of {remote.name} is below "
+                            f"the remembered window, nacking\n")
+        reply_stale(stack, packet, sa, PcktKind.nack)
+        return
+    if head.af:
+        stack.incStat("stale_initiator_attempt")
+        reply_stale(stack, packet, sa, PcktKind.nack)
+        return
+    if not remote.allowed:
+        stack.incStat("unallowed_message_attempt")
+        reply_stale(stack, packet, sa, PcktKind.nack)
+        return
+    Messengent(stack, remote, sid=head.si, tid=head.ti, rxPacket=packet, sa=sa).start()
 
 
 def unknown_correspondent(stack: RoadStack, packet: Packet) -> None:

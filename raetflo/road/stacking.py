@@ -11,16 +11,14 @@ from ioflo.aid.odicting import odict
 from ioflo.base.storing import Store
 
 from .. import raeting
-from ..raeting import Acceptance, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
+from ..raeting import Acceptance, BodyKind, CoatKind, FootKind, HeadKind
 from ..stacking import Registry, Stack, StackError
-from . import packeting, routing
+from . import outbox, packeting, routing
 from .aliving import Aliver
 from .allowing import Allower
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, host_fqdn
 from .joining import Joiner
 from .keeping import LOCAL_HINT, KeepError, RoadKeep
-from .delivery import Outgoing
-from .messaging import Messenger, Messengent, Prober
 from .packeting import Head, Packet, PacketError
 from .transacting import decode_packet, pack_packet
 from .transport import BUSY_ERRORS, UNREACHABLE_ERRORS, TransportError, UdpServer
@@ -171,7 +169,7 @@ class RoadStack(Stack):
         (its joins take their address entries with them); ``clear`` deletes its file."""
         for transaction in list(remote.transactions.values()):
             transaction.nack()
-        self.drop_saved_messages(remote, "remote removed")
+        outbox.drop_saved(self, remote, "remote removed")
         if self.remotes.get(remote.uid) is remote:
             del self.remotes[remote.uid]
             self.pendings.pop(remote.uid, None)
@@ -413,18 +411,7 @@ class RoadStack(Stack):
         Raises StackError when the message is not a mapping, cannot be encoded with the
         stack's body kind, or is larger than the protocol allows.
         """
-        if not isinstance(msg, Mapping):
-            self.incStat("invalid_transmit_body")
-            raise StackError(f"Invalid msg, not a mapping: {type(msg).__name__}")
-        try:
-            encoded = packeting.encode_body(self.Bk, msg)
-        except PacketError as ex:
-            self.incStat("invalid_transmit_body")
-            raise StackError(f"Invalid msg, cannot encode it: {ex}") from None
-        if len(encoded) + raeting.TAIL_SIZES[self.Ck] + 16 > raeting.MAX_MESSAGE_SIZE:
-            self.incStat("invalid_transmit_body")
-            raise StackError(f"Message of {len(encoded)} bytes exceeds the maximum message "
-                             f"size of {raeting.MAX_MESSAGE_SIZE} bytes")
+        outbox.check_body(self, msg)
         if uid is None:
             remote = self.retrieveRemote()
             if remote is None:
@@ -437,141 +424,11 @@ class RoadStack(Stack):
     def message(self, body: Mapping, uid: int | None = None,
                 timeout: float | None = None) -> None:
         """Start sending ``body`` to remote ``uid`` now, or save it until the link is allowed."""
-        remote = self.retrieveRemote(uid)
-        if remote is None:
-            self.console.terse(f"Invalid remote destination estate id '{uid}'\n")
-            self.incStat("invalid_remote_uid")
-            self.drop_message(None, body, f"no remote with uid {uid}")
-            return
-        self.send_message(remote, Outgoing.new(body, timeout, self.store.stamp))
-
-    def send_message(self, remote: RemoteEstate, entry: Outgoing) -> None:
-        """Start a try of ``entry`` (a re-send keeps its tid), or save it for an allow."""
-        if remote.acceptance == Acceptance.rejected:
-            self.give_up_message(remote, entry, "remote is rejected")
-            return
-        if not remote.allowed or remote.allowInProcess():  # new keys are on their way
-            self.save_message(remote, entry)
-            if not remote.joinInProcess() and not remote.allowInProcess():
-                self.allow(uid=remote.uid, cascade=True)
-            return
-        remaining = entry.remaining(self.store.stamp)
-        if remaining is not None and remaining <= 0:
-            self.give_up_message(remote, entry, "timed out")
-            return
-        if entry.tid is not None:
-            entry.resends += 1
-            if entry.resends > self.MaxResends:
-                self.give_up_message(remote, entry, f"not confirmed after {self.MaxResends} "
-                                                    "re-sends")
-                return
-        try:
-            encoded = packeting.encode_body(self.Bk, entry.body)
-        except PacketError as ex:
-            self.give_up_message(remote, entry, str(ex))
-            return
-        Messenger(self, remote, entry, encoded).message()
-
-    def save_message(self, remote: RemoteEstate, entry: Outgoing) -> None:
-        """Keep ``entry`` until the link has a session (at most MaxSavedMessages)."""
-        if len(remote.messages) >= self.MaxSavedMessages:
-            self.give_up_message(remote, entry, "too many messages waiting")
-            return
-        remote.messages.append(entry)
-        self.incStat("message_saved")
+        outbox.post(self, body, uid, timeout)
 
     def sendSavedMessages(self, remote: RemoteEstate) -> None:
-        """Send the messages saved while ``remote`` had no session.
-
-        Re-sends keep their tids, which the peer may only judge once it has seen a newer
-        tid in our current session: they wait for a probe acked in it.
-        """
-        if not remote.messages:
-            return
-        if remote.messages.has_resends() and remote.confirmed_sid != remote.sid:
-            self.probe(remote)
-            return
-        while remote.messages and remote.allowed and not remote.allowInProcess():
-            self.send_message(remote, remote.messages.popleft())
-
-    def park_message(self, remote: RemoteEstate, entry: Outgoing) -> None:
-        """Hold a nacked message until a probe tells whether the peer has our session."""
-        remote.parked.append(entry)
-        self.probe(remote)
-
-    def probe(self, remote: RemoteEstate) -> None:
-        """Start a Prober alive with the parked messages, unless one is under way."""
-        if remote.prober is None:
-            entries, remote.parked = remote.parked, []
-            Prober(self, remote, entries).alive()
-
-    def probe_settled(self, prober: Prober) -> None:
-        """A probe ended: give up its messages (session intact) or save them (no session)."""
-        remote = prober.remote
-        if prober.aborted:
-            for entry in prober.entries + remote.parked:
-                self.give_up_message(remote, entry, "aborted")
-            remote.parked = []
-            return
-        if prober.answered:
-            remote.confirmed_sid = prober.sid
-            for entry in prober.entries:
-                self.give_up_message(remote, entry, "refused by the peer")
-        else:
-            for entry in prober.entries:
-                self.save_message(remote, entry)
-        if remote.parked:
-            self.probe(remote)
-        elif prober.answered:
-            self.sendSavedMessages(remote)
-
-    def give_up_message(self, remote: RemoteEstate, entry: Outgoing, why: str) -> None:
-        """Account for a message no longer tried: dropped, or unconfirmed when a try may
-        have been delivered."""
-        if entry.unconfirmed:
-            self.drop_message(remote, entry.body, f"{why}; it may have been delivered",
-                              stat="message_unconfirmed")
-        else:
-            self.drop_message(remote, entry.body, why)
-
-    def drop_message(self, remote: RemoteEstate | None, body: Any, why: str,
-                     stat: str = "message_dropped") -> None:
-        """Account for a message that will not be tried again: never silently."""
-        self.incStat(stat)
-        name = remote.name if remote is not None else "?"
-        self.console.terse(f"Stack '{self.name}': dropped message to {name}: {why}\n")
-
-    def drop_saved_messages(self, remote: RemoteEstate, why: str) -> None:
-        """Give up every message waiting for ``remote`` (parked or saved)."""
-        parked, remote.parked = remote.parked, []
-        for entry in parked:
-            self.give_up_message(remote, entry, why)
-        while remote.messages:
-            self.give_up_message(remote, remote.messages.popleft(), why)
-
-    def correspond_message(self, packet: Packet, sa: Address, remote: RemoteEstate) -> None:
-        """Start a messengent; answer a repeat of a delivered message with done; nack an
-        unknown old tid, an ``af`` retransmission of an unknown one or an unallowed link."""
-        head = packet.head
-        if head.ti in remote.delivered:
-            self.incStat("duplicate_message")
-            routing.reply_stale(self, packet, sa, PcktKind.done)
-            return
-        if remote.delivered.stale(head.ti):
-            self.incStat("message_stale_tid")
-            self.console.terse(f"Stack '{self.name}': tid {head.ti} of {remote.name} is below "
-                               f"the remembered window, nacking\n")
-            routing.reply_stale(self, packet, sa, PcktKind.nack)
-            return
-        if head.af:
-            self.incStat("stale_initiator_attempt")
-            routing.reply_stale(self, packet, sa, PcktKind.nack)
-            return
-        if not remote.allowed:
-            self.incStat("unallowed_message_attempt")
-            routing.reply_stale(self, packet, sa, PcktKind.nack)
-            return
-        Messengent(self, remote, sid=head.si, tid=head.ti, rxPacket=packet, sa=sa).start()
+        """Send the messages saved while ``remote`` had no session (see ``outbox``)."""
+        outbox.send_saved(self, remote)
 
     # packets --------------------------------------------------------------------------
     def pack(self, head: Head, body: Any, remote: RemoteEstate | None) -> bytes:

@@ -1,0 +1,165 @@
+"""Our messages on their way to one remote, from ``RoadStack.message`` until confirmed or given up.
+
+A message goes as a :class:`~raetflo.road.messaging.Messenger` try when the link is allowed,
+else it is saved in ``remote.messages`` (bounded by ``RoadStack.MaxSavedMessages``) and an
+allow is started. A nacked try is parked in ``remote.parked`` while ``remote.prober`` asks
+whether the peer still has our session: if it does the message was refused and is given up,
+if not it is saved to go again, with its tid, after the next allow. Re-sends wait until the
+peer has acked a probe in our current session (``remote.confirmed_sid``), and one message
+is re-sent at most ``RoadStack.MaxResends`` times. A message that is not tried again is
+counted and logged, never silently lost.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .. import raeting
+from ..raeting import Acceptance
+from ..stacking import StackError
+from . import messaging, packeting
+from .delivery import Outgoing
+from .packeting import PacketError
+
+if TYPE_CHECKING:
+    from .estating import RemoteEstate
+    from .stacking import RoadStack
+
+
+def check_body(stack: RoadStack, msg: object) -> None:
+    """StackError (counted) unless ``msg`` is a mapping the stack's body kind can encode
+    within the maximum message size."""
+    if not isinstance(msg, Mapping):
+        stack.incStat("invalid_transmit_body")
+        raise StackError(f"Invalid msg, not a mapping: {type(msg).__name__}")
+    try:
+        encoded = packeting.encode_body(stack.Bk, msg)
+    except PacketError as ex:
+        stack.incStat("invalid_transmit_body")
+        raise StackError(f"Invalid msg, cannot encode it: {ex}") from None
+    if len(encoded) + raeting.TAIL_SIZES[stack.Ck] + 16 > raeting.MAX_MESSAGE_SIZE:
+        stack.incStat("invalid_transmit_body")
+        raise StackError(f"Message of {len(encoded)} bytes exceeds the maximum message "
+                         f"size of {raeting.MAX_MESSAGE_SIZE} bytes")
+
+
+def post(stack: RoadStack, body: Mapping, uid: int | None, timeout: float | None) -> None:
+    """Send ``body`` to remote ``uid`` (see :func:`send`); dropped when there is no such remote."""
+    remote = stack.retrieveRemote(uid)
+    if remote is None:
+        stack.console.terse(f"Invalid remote destination estate id '{uid}'\n")
+        stack.incStat("invalid_remote_uid")
+        drop(stack, None, f"no remote with uid {uid}")
+        return
+    send(stack, remote, Outgoing.new(body, timeout, stack.store.stamp))
+
+
+def send(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
+    """Start a try of ``entry`` (a re-send keeps its tid), or save it for an allow."""
+    if remote.acceptance == Acceptance.rejected:
+        give_up(stack, remote, entry, "remote is rejected")
+        return
+    if not remote.allowed or remote.allowInProcess():  # new keys are on their way
+        save(stack, remote, entry)
+        if not remote.joinInProcess() and not remote.allowInProcess():
+            stack.allow(uid=remote.uid, cascade=True)
+        return
+    remaining = entry.remaining(stack.store.stamp)
+    if remaining is not None and remaining <= 0:
+        give_up(stack, remote, entry, "timed out")
+        return
+    if entry.tid is not None:
+        entry.resends += 1
+        if entry.resends > stack.MaxResends:
+            give_up(stack, remote, entry, f"not confirmed after {stack.MaxResends} re-sends")
+            return
+    try:
+        encoded = packeting.encode_body(stack.Bk, entry.body)
+    except PacketError as ex:
+        give_up(stack, remote, entry, str(ex))
+        return
+    messaging.Messenger(stack, remote, entry, encoded).message()
+
+
+def save(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
+    """Keep ``entry`` until the link has a session (at most MaxSavedMessages)."""
+    if len(remote.messages) >= stack.MaxSavedMessages:
+        give_up(stack, remote, entry, "too many messages waiting")
+        return
+    remote.messages.append(entry)
+    stack.incStat("message_saved")
+
+
+def send_saved(stack: RoadStack, remote: RemoteEstate) -> None:
+    """Send the messages saved while ``remote`` had no session.
+
+    Re-sends keep their tids, which the peer may only judge once it has seen a newer
+    tid in our current session: they wait for a probe acked in it.
+    """
+    if not remote.messages:
+        return
+    if remote.messages.has_resends() and remote.confirmed_sid != remote.sid:
+        probe(stack, remote)
+        return
+    while remote.messages and remote.allowed and not remote.allowInProcess():
+        send(stack, remote, remote.messages.popleft())
+
+
+def park(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
+    """Hold a nacked message until a probe tells whether the peer has our session."""
+    remote.parked.append(entry)
+    probe(stack, remote)
+
+
+def probe(stack: RoadStack, remote: RemoteEstate) -> None:
+    """Start a Prober alive with the parked messages, unless one is under way."""
+    if remote.prober is None:
+        entries, remote.parked = remote.parked, []
+        messaging.Prober(stack, remote, entries).alive()
+
+
+def probe_settled(stack: RoadStack, prober: messaging.Prober) -> None:
+    """A probe ended: give up its messages (session intact) or save them (no session)."""
+    remote = prober.remote
+    if prober.aborted:
+        for entry in prober.entries + remote.parked:
+            give_up(stack, remote, entry, "aborted")
+        remote.parked = []
+        return
+    if prober.answered:
+        remote.confirmed_sid = prober.sid
+        for entry in prober.entries:
+            give_up(stack, remote, entry, "refused by the peer")
+    else:
+        for entry in prober.entries:
+            save(stack, remote, entry)
+    if remote.parked:
+        probe(stack, remote)
+    elif prober.answered:
+        send_saved(stack, remote)
+
+
+def give_up(stack: RoadStack, remote: RemoteEstate, entry: Outgoing, why: str) -> None:
+    """Account for a message no longer tried: dropped, or unconfirmed when a try may
+    have been delivered."""
+    if entry.unconfirmed:
+        drop(stack, remote, f"{why}; it may have been delivered", stat="message_unconfirmed")
+    else:
+        drop(stack, remote, why)
+
+
+def drop(stack: RoadStack, remote: RemoteEstate | None, why: str,
+         stat: str = "message_dropped") -> None:
+    """Account for a message that will not be tried again: never silently."""
+    stack.incStat(stat)
+    name = remote.name if remote is not None else "?"
+    stack.console.terse(f"Stack '{stack.name}': dropped message to {name}: {why}\n")
+
+
+def drop_saved(stack: RoadStack, remote: RemoteEstate, why: str) -> None:
+    """Give up every message waiting for ``remote`` (parked or saved)."""
+    parked, remote.parked = remote.parked, []
+    for entry in parked:
+        give_up(stack, remote, entry, why)
+    while remote.messages:
+        give_up(stack, remote, remote.messages.popleft(), why)
