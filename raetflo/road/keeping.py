@@ -521,3 +521,14 @@ class RoadKeep:
     pendRemote = pend_remote
     rejectRemote = reject_remote
     clearAllDir = clear_all_dir
+    clearLocalData = clear_local
+    clearLocalRoleData = clear_local_role
+    clearRemoteData = clear_remote
+    clearAllRemoteData = clear_all_remotes
+    clearRemoteRoleData = clear_remote_role
+    clearAllRemoteRoleData = clear_all_remote_roles
+
+
+def clearAllKeep(dirpath: str) -> None:
+    """Delete every file of the road keep in ``dirpath`` (its directories stay)."""
+    RoadKeep(dirpath=dirpath).clear_all()
