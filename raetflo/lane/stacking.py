@@ -175,7 +175,7 @@ class LaneStack(Stack):
         return True
 
     # receiving ------------------------------------------------------------------------
-    def source(self, head: paging.Head, sa: str | None) -> RemoteYard:
+    def source(self, head: paging.PageHead, sa: str | None) -> RemoteYard:
         """The remote that sent a page, added if new; PageError if it must be dropped."""
         if head.dn != self.local.name:
             raise PageError("invalid_destination", f"page for {head.dn!r}")

@@ -10,6 +10,8 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
+from ioflo.aid.odicting import odict
+
 from .. import raeting
 
 if TYPE_CHECKING:
@@ -152,6 +154,16 @@ class RemoteYard(Yard):
                  uid: int | None = None, rsid: str | int = 0, **kwa) -> None:
         super().__init__(stack=stack, uid=uid, prefix=prefix, **kwa)
         self.rsid = rsid
+
+    @property
+    def books(self) -> odict:
+        """The partial books received from this yard and not yet complete (a snapshot)."""
+        return self.stack.books.of(self.name) if self.stack is not None else odict()
+
+    def removeStaleBooks(self) -> None:
+        """Drop the partial books of sessions other than the last one received (``rsid``)."""
+        if self.stack is not None:
+            self.stack.books.discard(self.name, self.rsid)
 
     def default_lanename(self) -> str:
         return self.stack.local.lanename if self.stack is not None else super().default_lanename()
