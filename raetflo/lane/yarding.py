@@ -91,6 +91,8 @@ class Yard:
 
     Prefix = "lane"  # of generated names
     Create = True  # make the directory when computing ha
+    computeHa = staticmethod(computeHa)
+    namesFromHa = staticmethod(namesFromHa)
 
     def __init__(self, stack: LaneStack | None = None, uid: int | None = None,
                  prefix: str | None = None, name: str = "", ha: str = "",
@@ -161,9 +163,11 @@ class RemoteYard(Yard):
         return self.stack.books.of(self.name) if self.stack is not None else odict()
 
     def removeStaleBooks(self) -> None:
-        """Drop the partial books of sessions other than the last one received (``rsid``)."""
-        if self.stack is not None:
-            self.stack.books.discard(self.name, self.rsid)
+        """Drop the partial books of sessions other than the last one received (``rsid``),
+        counted in the stack's ``stale_book`` stat."""
+        stale = self.stack.books.discard(self.name, self.rsid) if self.stack is not None else 0
+        if stale:
+            self.stack.incStat("stale_book", stale)
 
     def default_lanename(self) -> str:
         return self.stack.local.lanename if self.stack is not None else super().default_lanename()
