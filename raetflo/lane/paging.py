@@ -449,14 +449,11 @@ class TxBook(Book):
             self.data.update(data)
         if body is not None:
             self.body = body
-        fields = self.data
-        self.packed = pack_body(self.body or {}, fields["pk"])
-        raws = paginate(self.packed, fields["sn"], fields["dn"], fields["si"], fields["bi"],
-                        fields["pk"])
-        self.pages = [self.page(raw, pn, len(raws)) for pn, raw in enumerate(raws)]
+        self.packed = pack_body(self.body or {}, self.data["pk"])
+        self.paginate(headsize=0)
 
     def paginate(self, headsize: int) -> None:
-        """Cut ``packed`` into ``pages`` (the head size is computed by the codec)."""
+        """Cut ``packed`` into ``pages`` (the codec computes the head size itself)."""
         fields = self.data
         raws = paginate(self.packed, fields["sn"], fields["dn"], fields["si"], fields["bi"],
                         fields["pk"])
