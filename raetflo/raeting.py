@@ -15,6 +15,7 @@ UDP_SAFE_PAYLOAD = 548
 MAX_HEAD_SIZE = 255
 MAX_SEGMENT_COUNT = 65535
 MAX_MESSAGE_SIZE = UDP_MAX_PACKET_SIZE * MAX_SEGMENT_COUNT  # 67_107_840: whole-message coat
+UXD_MAX_PACKET_SIZE = 65535  # largest lane page (one Unix datagram)
 
 RX_BUFFER_COUNT = 2  # receive buffer is this many max packets
 
@@ -92,6 +93,20 @@ class AutoMode(enum.IntEnum):
     never = 0
     once = 1
     always = 2
+
+
+class PackKind(enum.IntEnum):
+    """Serialization of a lane page body (page head field ``pk``)."""
+    json = 0
+    pack = 1
+
+
+class RaetError(Exception):
+    """Base of the errors raised by raetflo's reference-compatible API."""
+
+
+class PageError(RaetError):
+    """A lane page, book or message body that cannot be packed or parsed."""
 
 
 # Sizes of the foot (signature) and of the coat tail (nonce) by kind, in bytes.

@@ -108,14 +108,16 @@ class StackDeed(DeedHelpers):
 
     Kind: type[Any] = object  # the stack class
     Word = ""  # "road" or "lane", for messages
+    Opener = ""  # flo phrase of the Deed that opens the stack ("<Word> stack opener" if empty)
     stack: Share
 
     def opened(self) -> Any:
         """The open stack, or FloError when the flo has not opened one."""
         stack = self.stack.value
         if not isinstance(stack, self.Kind):
+            opener = self.Opener or f"{self.Word} stack opener"
             raise self.fail(f"no open {self.Word} stack in '{path(self.stack)}': run "
-                            f"'do {self.Word} stack opener' (in an enter context) before this")
+                            f"'do {opener}' (in an enter context) before this")
         return stack
 
 

@@ -9,7 +9,6 @@ then a section of the serialized body. A body that does not fit one page is cut 
 """
 from __future__ import annotations
 
-import enum
 import json
 import string
 from collections import OrderedDict
@@ -21,8 +20,9 @@ import msgpack
 from ioflo.aid.odicting import odict
 
 from .. import raeting
+from ..raeting import PackKind
 
-UXD_MAX_PACKET_SIZE = 65535  # largest page
+UXD_MAX_PACKET_SIZE = raeting.UXD_MAX_PACKET_SIZE  # largest page (65 535)
 MAX_MESSAGE_SIZE = raeting.MAX_MESSAGE_SIZE  # largest serialized body (67_107_840)
 MAX_PAGE_COUNT = 0xFFFF  # pn and pc are four hex digits
 HEAD_END = b"\n\n"
@@ -31,13 +31,7 @@ SID_SIZE = 18  # characters of ``si`` written on the wire
 PAGINATION_ALLOWANCE = 2  # bytes a paged head is assumed to grow (kept for identical splits)
 
 
-class PackKind(enum.IntEnum):
-    """Serialization of a page body (head field ``pk``)."""
-    json = 0
-    pack = 1
-
-
-class PageError(ValueError):
+class PageError(raeting.PageError):
     """A page, book or body that must be dropped; ``stat`` names the counter to raise."""
 
     def __init__(self, stat: str, message: str) -> None:
@@ -45,7 +39,7 @@ class PageError(ValueError):
         self.stat = stat
 
 
-class Head(NamedTuple):
+class PageHead(NamedTuple):
     """The fields of a page head, as values."""
     sn: str = ""
     dn: str = ""
@@ -60,7 +54,7 @@ class Head(NamedTuple):
 _HEX_FIELDS = frozenset({"vn", "pk", "bi", "pn", "pc"})
 _STR_FIELDS = frozenset({"sn", "dn", "si"})
 _HEXDIGITS = frozenset(string.hexdigits)
-_DEFAULTS = Head()._asdict()
+_DEFAULTS = PageHead()._asdict()
 _PACK_KINDS = frozenset(PackKind)
 
 _json_encoder = json.JSONEncoder(separators=(",", ":"))
@@ -110,12 +104,23 @@ def unpack_body(data: bytes, pk: int) -> odict:
 
 
 # pages -----------------------------------------------------------------------------------
+def head_stem(sn: str, dn: str, si: str, bi: int, pk: int = PackKind.json,
+              vn: int = raeting.VERSION) -> bytes:
+    """The head lines every page of a book shares (all but ``pn`` and ``pc``)."""
+    return (f"ri RAET\nvn {vn:x}\npk {pk:x}\nsn {sn}\ndn {dn}\nsi {si[:SID_SIZE]}\n"
+            f"bi {bi:x}\n").encode("latin-1")
+
+
+def head_tail(pn: int, pc: int) -> bytes:
+    """The last head lines of page ``pn`` of ``pc``, with the head terminator."""
+    return f"pn {pn:04x}\npc {pc:04x}\n\n".encode("ascii")
+
+
 def paginate(body: bytes, sn: str, dn: str, si: str, bi: int,
              pk: int = PackKind.json) -> list[bytes]:
     """The pages of one serialized body, in order (byte-identical to the reference)."""
-    stem = (f"ri RAET\nvn {raeting.VERSION:x}\npk {pk:x}\nsn {sn}\ndn {dn}\nsi {si[:SID_SIZE]}\n"
-            f"bi {bi:x}\n").encode("latin-1")
-    single = stem + b"pn 0000\npc 0001\n\n"
+    stem = head_stem(sn, dn, si, bi, pk)
+    single = stem + head_tail(0, 1)
     if len(single) + len(body) <= UXD_MAX_PACKET_SIZE:
         return [single + body]
     section = UXD_MAX_PACKET_SIZE - (len(single) + PAGINATION_ALLOWANCE)
@@ -123,12 +128,11 @@ def paginate(body: bytes, sn: str, dn: str, si: str, bi: int,
     if count > MAX_PAGE_COUNT:
         raise PageError("packing_error", f"head of {len(single)} bytes leaves no room to page")
     view = memoryview(body)
-    return [b"".join((stem, f"pn {i:04x}\npc {count:04x}\n\n".encode("ascii"),
-                      view[i * section:(i + 1) * section]))
+    return [b"".join((stem, head_tail(i, count), view[i * section:(i + 1) * section]))
             for i in range(count)]
 
 
-def parse(raw: bytes) -> tuple[Head, bytes]:
+def parse(raw: bytes) -> tuple[PageHead, bytes]:
     """Split a datagram into its head and body section.
 
     Lenient like the reference (fields in any order, repeated or missing), strict where the
@@ -156,7 +160,7 @@ def parse(raw: bytes) -> tuple[Head, bytes]:
             fields[key] = value
         elif key != "ri" or value != "RAET":
             raise PageError("invalid_page_header", f"unknown page head line {line!r}")
-    head = Head(**fields)
+    head = PageHead(**fields)
     if head.pk not in _PACK_KINDS:
         raise PageError("invalid_page_body", f"unknown pack kind {head.pk}")
     return head, raw[end + len(HEAD_END):]
@@ -167,7 +171,7 @@ BookKey = tuple[str, str, int]  # (sn, si, bi)
 
 
 @dataclass
-class Book:
+class PartialBook:
     """A partial book: the sections received so far."""
     pc: int
     stamp: float | None
@@ -189,12 +193,12 @@ class Books:
         self.max_books = max_books
         self.max_bytes = max_bytes
         self.size = 0  # bytes held in all books
-        self._books: OrderedDict[BookKey, Book] = OrderedDict()  # least recently fed first
+        self._books: OrderedDict[BookKey, PartialBook] = OrderedDict()  # least recently fed first
 
     def __len__(self) -> int:
         return len(self._books)
 
-    def add(self, head: Head, section: bytes, now: float | None) -> bytes | None:
+    def add(self, head: PageHead, section: bytes, now: float | None) -> bytes | None:
         """File one page of a paged book; the whole body once the book is complete.
 
         PageError ``invalid_page_number`` (pn not below pc, or pc changed within a book),
@@ -210,7 +214,7 @@ class Books:
                 raise PageError("missed_page", f"missed pages before {head.pn} of book {key}")
             if len(self._books) >= self.max_books:
                 raise PageError("book_overflow", f"{len(self._books)} partial books held")
-            book = self._books[key] = Book(pc=head.pc, stamp=now)
+            book = self._books[key] = PartialBook(pc=head.pc, stamp=now)
         elif book.pc != head.pc:
             raise PageError("invalid_page_number",
                             f"page count {head.pc} differs from {book.pc} in book {key}")
@@ -231,6 +235,10 @@ class Books:
             return None
         self._drop(key)
         return b"".join(book.sections[pn] for pn in range(book.pc))
+
+    def of(self, sn: str) -> odict:
+        """The partial books of sender ``sn``, by (sn, si, bi), least recently fed first."""
+        return odict((key, book) for key, book in self._books.items() if key[0] == sn)
 
     def discard(self, sn: str, si: str) -> int:
         """Drop the books of ``sn`` from sessions other than ``si``; how many."""
@@ -254,3 +262,256 @@ class Books:
 
     def _drop(self, key: BookKey) -> None:
         self.size -= self._books.pop(key).size
+
+
+# the reference's page and book objects ----------------------------------------------------
+# Thin adapters over the codec above, for code written against raet's lane paging API: a
+# page or book keeps its head fields in ``data`` (an odict in PAGE_FIELDS order).
+PAGE_FIELDS = ("ri", "vn", "pk", "sn", "dn", "si", "bi", "pn", "pc")
+PAGE_DEFAULTS = odict(ri="RAET", vn=raeting.VERSION, pk=PackKind.json.value, sn="", dn="",
+                      si="0" * SID_SIZE, bi=0, pn=0, pc=1)
+
+
+def page_data(data: Mapping | None) -> odict:
+    """The head fields of a page or book: the defaults, updated by ``data``."""
+    fields = odict(PAGE_DEFAULTS)
+    if data:
+        fields.update(data)
+    return fields
+
+
+class Part:
+    """A part (head or body) of a page: ``packed`` holds its bytes."""
+
+    def __init__(self, page: Page | None = None, **kwa) -> None:
+        self.page = page
+        self.packed = b""
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+    @property
+    def size(self) -> int:
+        return len(self.packed)
+
+
+class Head(Part):
+    """The head of a page."""
+
+
+class TxHead(Head):
+    def pack(self) -> None:
+        """Write the head lines of the page's ``data`` into ``packed``."""
+        data = self.page.data
+        self.packed = (head_stem(data["sn"], data["dn"], data["si"], data["bi"], data["pk"],
+                                 data["vn"]) + head_tail(data["pn"], data["pc"]))
+
+
+class RxHead(Head):
+    def parse(self) -> None:
+        """Parse the page's ``packed`` head into its ``data``; the rest is the body's.
+
+        PageError if the head is not a valid page head.
+        """
+        page = self.page
+        packed = page.packed or b""
+        head, section = parse(packed)
+        self.packed = packed[:len(packed) - len(section)]
+        page.body.packed = section
+        page.data.update(ri="RAET", **head._asdict())
+        page.data["pk"] = int(head.pk)
+
+
+class Body(Part):
+    """The body of a page: ``data`` is the message mapping."""
+
+    def __init__(self, data: Mapping | None = None, **kwa) -> None:
+        super().__init__(**kwa)
+        self.data = data if data is not None else odict()
+
+
+class TxBody(Body):
+    def pack(self) -> None:
+        """Serialize ``data`` by the page's ``pk`` into ``packed``; PageError if it cannot."""
+        self.packed = pack_body(self.data, self.page.data["pk"])
+
+
+class RxBody(Body):
+    def parse(self) -> None:
+        """Deserialize ``packed`` by the page's ``pk`` into ``data``; PageError if it cannot."""
+        pk = self.page.data["pk"]
+        if pk not in _PACK_KINDS:
+            raise PageError("invalid_page_body", f"unknown pack kind {pk}")
+        self.data = unpack_body(self.packed, pk)
+
+
+class Page:
+    """One lane datagram: head fields in ``data``, its bytes in ``packed``."""
+
+    def __init__(self, stack=None, data: Mapping | None = None) -> None:
+        self.stack = stack
+        self.data = page_data(data)
+        self.packed = b""
+
+    @property
+    def size(self) -> int:
+        return len(self.packed)
+
+    @property
+    def paginated(self) -> bool:
+        """Whether the page is one of a book of several."""
+        return self.data.get("pc", 0) > 1
+
+
+class TxPage(Page):
+    """A page to send; ``embody`` is its message mapping."""
+
+    def __init__(self, embody: Mapping | None = None, **kwa) -> None:
+        super().__init__(**kwa)
+        self.head = TxHead(page=self)
+        self.body = TxBody(page=self, data=embody)
+
+    @property
+    def index(self) -> tuple:
+        """(sn, dn, si, bi): sender, destination, session and book ids."""
+        data = self.data
+        return data["sn"], data["dn"], data["si"], data["bi"]
+
+    def prepack(self) -> None:
+        """Pack head and body into ``packed``, whatever the size."""
+        self.head.pack()
+        self.body.pack()
+        self.packed = self.head.packed + self.body.packed
+
+    def pack(self) -> None:
+        """Pack as :meth:`prepack`; PageError if the page exceeds UXD_MAX_PACKET_SIZE."""
+        self.prepack()
+        if self.size > UXD_MAX_PACKET_SIZE:
+            raise PageError("packing_error", f"page of {self.size} bytes exceeds "
+                                             f"{UXD_MAX_PACKET_SIZE}")
+
+
+class RxPage(Page):
+    """A received page; ``packed`` is the datagram."""
+
+    def __init__(self, packed: bytes | None = None, **kwa) -> None:
+        super().__init__(**kwa)
+        self.head = RxHead(page=self)
+        self.body = RxBody(page=self)
+        self.packed = packed or b""
+
+    @property
+    def index(self) -> tuple:
+        """(dn, sn, si, bi): this yard, the sender, session and book ids."""
+        data = self.data
+        return data["dn"], data["sn"], data["si"], data["bi"]
+
+    def parse(self, packed: bytes | None = None) -> None:
+        """Parse head and body (of ``packed`` if given); PageError if either is invalid."""
+        if packed:
+            self.packed = packed
+        self.head.parse()
+        self.body.parse()
+
+
+class Book:
+    """A message and its pages: head fields in ``data``, message in ``body``, the whole
+    serialized body in ``packed``."""
+
+    def __init__(self, stack=None, data: Mapping | None = None,
+                 body: Mapping | None = None) -> None:
+        self.stack = stack
+        self.data = page_data(data)
+        self.body = body
+        self.packed = b""
+
+    @property
+    def size(self) -> int:
+        return len(self.packed)
+
+
+class TxBook(Book):
+    """A message to send, cut into ``pages`` by :meth:`pack`."""
+
+    def __init__(self, **kwa) -> None:
+        super().__init__(**kwa)
+        self.pages: list[TxPage] = []
+
+    @property
+    def index(self) -> tuple:
+        """(sn, dn, si, bi), as a TxPage's."""
+        data = self.data
+        return data["sn"], data["dn"], data["si"], data["bi"]
+
+    def pack(self, data: Mapping | None = None, body: Mapping | None = None) -> None:
+        """Serialize ``body`` and cut it into pages; PageError if it cannot be sent."""
+        if data:
+            self.data.update(data)
+        if body is not None:
+            self.body = body
+        self.packed = pack_body(self.body or {}, self.data["pk"])
+        self.paginate(headsize=0)
+
+    def paginate(self, headsize: int) -> None:
+        """Cut ``packed`` into ``pages`` (the codec computes the head size itself)."""
+        fields = self.data
+        raws = paginate(self.packed, fields["sn"], fields["dn"], fields["si"], fields["bi"],
+                        fields["pk"])
+        self.pages = [self.page(raw, pn, len(raws)) for pn, raw in enumerate(raws)]
+
+    def page(self, raw: bytes, pn: int, pc: int) -> TxPage:
+        """The TxPage of datagram ``raw``, page ``pn`` of ``pc``."""
+        page = TxPage(stack=self.stack, data=self.data,
+                      embody=self.body if pc == 1 else None)
+        page.data.update(pn=pn, pc=pc)
+        end = raw.index(HEAD_END) + len(HEAD_END)
+        page.head.packed, page.body.packed, page.packed = raw[:end], raw[end:], raw
+        return page
+
+
+class RxBook(Book):
+    """A received message: :meth:`parse` files its pages, in any order, until complete."""
+
+    def __init__(self, sections: list | None = None, **kwa) -> None:
+        super().__init__(**kwa)
+        self.sections = sections if sections is not None else []
+        self.complete = False
+
+    @property
+    def index(self) -> tuple:
+        """(dn, sn, si, bi), as an RxPage's."""
+        data = self.data
+        return data["dn"], data["sn"], data["si"], data["bi"]
+
+    def parse(self, page: RxPage) -> Mapping | None:
+        """File ``page`` (its head parsed); the message once every page is in, else None.
+
+        PageError for a page number or count that does not fit the book, or a book over
+        MAX_MESSAGE_SIZE.
+        """
+        if not page.paginated:
+            self.data.update(page.data)
+            page.body.parse()
+            self.body = page.body.data
+            self.complete = True
+            return self.body
+        pn, pc = page.data["pn"], page.data["pc"]
+        if not self.sections:
+            self.data.update(page.data)
+            self.sections = [None] * pc
+        if pc != len(self.sections) or pn >= pc:
+            raise PageError("invalid_page_number", f"page {pn} of {pc} in a book of "
+                                                   f"{len(self.sections)} pages")
+        self.sections[pn] = page.body.packed
+        if sum(len(section) for section in self.sections if section) > MAX_MESSAGE_SIZE:
+            raise PageError("oversized_book", f"book exceeds {MAX_MESSAGE_SIZE} bytes")
+        if None in self.sections:
+            return None
+        self.body = self.desectionize()
+        return self.body
+
+    def desectionize(self) -> Mapping:
+        """Join the sections into ``packed`` and deserialize the message."""
+        self.packed = b"".join(self.sections)
+        self.complete = True
+        return unpack_body(self.packed, self.data["pk"])

@@ -37,7 +37,7 @@ class LaneStack(Stack):
     MaxBooks = 64  # partial books held at once
     MaxBookBytes = 2 * paging.MAX_MESSAGE_SIZE  # bytes held in partial books
 
-    def __init__(self, name: str = "", uid: int | None = None, lanename: str | None = None,
+    def __init__(self, name: str = "", uid: int | None = None, lanename: str = "lane",
                  sockdirpath: str = "", ha: str = "", bufcnt: int = 100,
                  accept: bool | None = None, store: Store | None = None, main: Any = None,
                  puid: int | None = None, local: Yard | None = None, server: Any = None,
@@ -57,13 +57,15 @@ class LaneStack(Stack):
                          lanename=lanename or "")
         local.stack = self
         self.local = local
-        if server is None:
-            try:
-                server = UxdServer(local.ha, bufsize=paging.UXD_MAX_PACKET_SIZE * bufcnt)
-            except TransportError as ex:
-                raise StackError(f"LaneStack '{self.name}': {ex.strerror}") from ex
-        self.server = server
+        self.server = server if server is not None else self.serverFromLocal()
         self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
+
+    def serverFromLocal(self) -> UxdServer:
+        """A new socket bound at the local yard's ha; StackError if it cannot be opened."""
+        try:
+            return UxdServer(self.local.ha, bufsize=paging.UXD_MAX_PACKET_SIZE * self.bufcnt)
+        except TransportError as ex:
+            raise StackError(f"LaneStack '{self.name}': {ex.strerror}") from ex
 
     # identity -------------------------------------------------------------------------
     @property
@@ -175,7 +177,7 @@ class LaneStack(Stack):
         return True
 
     # receiving ------------------------------------------------------------------------
-    def source(self, head: paging.Head, sa: str | None) -> RemoteYard:
+    def source(self, head: paging.PageHead, sa: str | None) -> RemoteYard:
         """The remote that sent a page, added if new; PageError if it must be dropped."""
         if head.dn != self.local.name:
             raise PageError("invalid_destination", f"page for {head.dn!r}")
@@ -206,9 +208,7 @@ class LaneStack(Stack):
             remote = self.source(head, sa)
             if head.si != remote.rsid:
                 remote.rsid = head.si
-                stale = self.books.discard(head.sn, head.si)
-                if stale:
-                    self.incStat("stale_book", stale)
+                remote.removeStaleBooks()
             if head.pc > 1:
                 section = self.books.add(head, section, self.store.stamp)
                 if section is None:

@@ -10,6 +10,8 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
+from ioflo.aid.odicting import odict
+
 from .. import raeting
 
 if TYPE_CHECKING:
@@ -89,6 +91,8 @@ class Yard:
 
     Prefix = "lane"  # of generated names
     Create = True  # make the directory when computing ha
+    computeHa = staticmethod(computeHa)
+    namesFromHa = staticmethod(namesFromHa)
 
     def __init__(self, stack: LaneStack | None = None, uid: int | None = None,
                  prefix: str | None = None, name: str = "", ha: str = "",
@@ -152,6 +156,18 @@ class RemoteYard(Yard):
                  uid: int | None = None, rsid: str | int = 0, **kwa) -> None:
         super().__init__(stack=stack, uid=uid, prefix=prefix, **kwa)
         self.rsid = rsid
+
+    @property
+    def books(self) -> odict:
+        """The partial books received from this yard and not yet complete (a snapshot)."""
+        return self.stack.books.of(self.name) if self.stack is not None else odict()
+
+    def removeStaleBooks(self) -> None:
+        """Drop the partial books of sessions other than the last one received (``rsid``),
+        counted in the stack's ``stale_book`` stat."""
+        stale = self.stack.books.discard(self.name, self.rsid) if self.stack is not None else 0
+        if stale:
+            self.stack.incStat("stale_book", stale)
 
     def default_lanename(self) -> str:
         return self.stack.local.lanename if self.stack is not None else super().default_lanename()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from raetflo.lane import paging
-from raetflo.lane.paging import Books, Head, PackKind, PageError
+from raetflo.lane.paging import Books, PageHead, PackKind, PageError
 
 SI_A = "66106a1b800e2d7d83"  # alpha's session id for beta in the captured run
 SI_B = "66106a1b8031f156e0"
@@ -105,17 +105,17 @@ def test_round_trip(pk):
             "nested": {"z": 1, "a": [1, {"b": None}]}}
     [page] = pages(body, pk=pk)
     head, section = paging.parse(page)
-    assert head == Head(sn="alpha", dn="beta", si=SI_A, bi=1, pn=0, pc=1, pk=pk, vn=0)
+    assert head == PageHead(sn="alpha", dn="beta", si=SI_A, bi=1, pn=0, pc=1, pk=pk, vn=0)
     decoded = paging.unpack_body(section, head.pk)
     assert decoded == body and list(decoded) == list(body)
 
 
 def test_lenient_heads_like_the_reference():
     head, body = paging.parse(b"ri RAET\ndn beta\nsn alpha\nsn gamma\nvn 7\n\n{}\n\n")
-    assert head == Head(sn="gamma", dn="beta", vn=7)  # any order, last wins, defaults
+    assert head == PageHead(sn="gamma", dn="beta", vn=7)  # any order, last wins, defaults
     assert body == b"{}\n\n"  # split at the first terminator
-    assert paging.parse(b"ri RAET\n\n") == (Head(), b"")
-    assert paging.parse(b"ri RAET\nsi \nbi FF\n\n")[0] == Head(si="", bi=255)
+    assert paging.parse(b"ri RAET\n\n") == (PageHead(), b"")
+    assert paging.parse(b"ri RAET\nsi \nbi FF\n\n")[0] == PageHead(si="", bi=255)
 
 
 @pytest.mark.parametrize("raw", [
@@ -153,7 +153,7 @@ def test_unknown_pack_kind():
 
 
 # books ----------------------------------------------------------------------------------------
-def book_of(body: bytes, bi: int = 1, si: str = SI_A) -> list[tuple[Head, bytes]]:
+def book_of(body: bytes, bi: int = 1, si: str = SI_A) -> list[tuple[PageHead, bytes]]:
     return [paging.parse(page) for page in paging.paginate(body, "alpha", "beta", si, bi)]
 
 
@@ -173,7 +173,7 @@ def test_book_reassembles_in_any_order():
     assert len(books) == 0 and books.size == 0
 
 
-def assert_drop(stat: str, books: Books, head: Head, section: bytes, now: float = 0.0):
+def assert_drop(stat: str, books: Books, head: PageHead, section: bytes, now: float = 0.0):
     with pytest.raises(PageError) as info:
         books.add(head, section, now)
     assert info.value.stat == stat

@@ -1,0 +1,56 @@
+"""Names of raet 0.6.8's lane API on our stack: RemoteYard.books and removeStaleBooks."""
+from __future__ import annotations
+
+from raetflo.lane.stacking import LaneStack
+from raetflo.lane.yarding import RemoteYard
+
+BIG = {"content": "x" * 100_000}  # two pages
+
+
+def one_page_each_way(alpha, beta):
+    """Send one queued page from each stack and receive it on the other."""
+    for stack in (alpha, beta):
+        stack.serviceOneAllTx()
+    for stack in (alpha, beta):
+        stack.serviceOneAllRx()
+
+
+def test_books_shows_the_partial_books_of_each_remote(make_lane):
+    alpha, beta = make_lane(LaneStack, "alpha"), make_lane(LaneStack, "beta")
+    to_beta = RemoteYard(stack=alpha, ha=beta.ha)
+    alpha.addRemote(to_beta)
+    alpha.transmit(BIG, to_beta.uid)
+    one_page_each_way(alpha, beta)
+    from_alpha = beta.nameRemotes["alpha"]
+    assert len(from_alpha.books) == 1 and len(to_beta.books) == 0
+    [(sn, si, bi)] = from_alpha.books.keys()
+    assert (sn, si, bi) == ("alpha", to_beta.sid, 1) and from_alpha.rsid == to_beta.sid
+    one_page_each_way(alpha, beta)
+    assert len(from_alpha.books) == 0 and beta.rxMsgs.popleft() == (BIG, "alpha")
+
+
+def test_remove_stale_books_drops_books_of_other_sessions(make_lane):
+    alpha, beta = make_lane(LaneStack, "alpha"), make_lane(LaneStack, "beta")
+    to_beta = RemoteYard(stack=alpha, ha=beta.ha)
+    alpha.addRemote(to_beta)
+    alpha.transmit(BIG, to_beta.uid)
+    one_page_each_way(alpha, beta)
+    from_alpha = beta.nameRemotes["alpha"]
+    from_alpha.removeStaleBooks()
+    assert len(from_alpha.books) == 1  # its session is still the current one
+    from_alpha.rsid = "another session"
+    from_alpha.removeStaleBooks()
+    assert len(from_alpha.books) == 0 and len(beta.books) == 0
+    assert beta.stats["stale_book"] == 1
+
+
+def test_a_yard_without_a_stack_has_no_books():
+    assert RemoteYard(ha="/tmp/lane.yard.uxd").books == {}
+
+
+def test_server_from_local_reopens_the_yard_socket(make_lane):
+    alpha = make_lane(LaneStack, "alpha")
+    assert alpha.server.opened and alpha.accept is LaneStack.Accept
+    alpha.server.close()
+    alpha.server = alpha.serverFromLocal()
+    assert alpha.server.opened and alpha.server.ha == alpha.ha
