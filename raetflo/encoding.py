@@ -73,6 +73,9 @@ class Base64Encoder:
 class Encodable:
     """Mixin for objects whose ``bytes()`` is their raw key."""
 
+    def __bytes__(self) -> bytes:
+        raise NotImplementedError("an Encodable gives its raw bytes")
+
     def encode(self, encoder: Any = RawEncoder) -> bytes:
         """The raw bytes of this object, encoded by ``encoder``."""
         encoded: bytes = encoder.encode(bytes(self))

@@ -72,10 +72,10 @@ def _key(key: Any, size: int = KEY_SIZE) -> bytes:
     if isinstance(key, _RawKey):
         key = bytes(key)
     if isinstance(key, (bytes, bytearray, memoryview)):
-        key = bytes(key)
-        if len(key) == size:
-            return key
-        key = key.decode("latin-1")
+        given = bytes(key)
+        if len(given) == size:
+            return given
+        key = given.decode("latin-1")
     elif not isinstance(key, str):
         raise CryptoError(f"key must be bytes or str, not {type(key).__name__}")
     if len(key) == 2 * size:
@@ -108,7 +108,7 @@ def uuid(size: int = 16) -> str:
     random hex."""
     size = max(int(size), UUID_MIN_SIZE)
     front = f"{time.time_ns() // 1000:x}"
-    back = libnacl.randombytes(size // 2 + 1).hex()
+    back: str = libnacl.randombytes(size // 2 + 1).hex()
     return (front + back)[:size]
 
 
@@ -127,7 +127,7 @@ class _RawKey(Encodable):
         return self._raw
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and bytes(other) == self._raw  # type: ignore[call-overload]
+        return type(other) is type(self) and bytes(other) == self._raw
 
     def __hash__(self) -> int:
         return hash((type(self), self._raw))
@@ -229,7 +229,7 @@ class Signer:
     def __init__(self, key: Any = None) -> None:
         if not isinstance(key, SigningKey):
             key = SigningKey.generate() if key is None else SigningKey(_key(key))
-        self.key = key
+        self.key: SigningKey = key
         self.keyraw = bytes(key)
         self.keyhex = HexKey(self.keyraw.hex())
         self.verraw = bytes(key.verify_key)
@@ -274,7 +274,7 @@ class Privateer:
     def __init__(self, key: Any = None) -> None:
         if not isinstance(key, PrivateKey):
             key = PrivateKey.generate() if key is None else PrivateKey(_key(key))
-        self.key = key
+        self.key: PrivateKey = key
         self.keyraw = bytes(key)
         self.keyhex = HexKey(self.keyraw.hex())
         self.pubraw = bytes(key.public_key)

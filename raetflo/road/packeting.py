@@ -406,3 +406,15 @@ def segment(head: Head, coat: bytes) -> list[tuple[Head, bytes]]:
         raise PacketError("too_big", f"{count} segments")
     return [(head.copy(sn=sn, sc=count, ml=size, sf=True), coat[sn * step:(sn + 1) * step])
             for sn in range(count)]
+
+
+# raet's packet and tray objects (in raetflo.road.trays, over this codec) by their raet names.
+# ``Head`` and ``Packet`` here are the codec's own.
+_TRAY_NAMES = frozenset(("Part", "Body", "TxPacket", "RxPacket", "Tray", "TxTray", "RxTray"))
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRAY_NAMES:
+        from raetflo.road import trays
+        return getattr(trays, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
