@@ -1,18 +1,26 @@
 """NaCl primitives for RAET: Ed25519 signing, Curve25519 boxes and the CurveCP allow structs.
 
 This is the only module that touches libnacl; every failure surfaces as ``CryptoError``.
+The key holders (``Signer``, ``Verifier``, ``Publican``, ``Privateer``) and key objects
+(``SigningKey``, ``VerifyKey``, ``PrivateKey``, ``PublicKey``) have raet's names and methods.
 """
 from __future__ import annotations
 
 import struct
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import libnacl
+
+from raetflo.abiding import basestring  # noqa: F401  (raet code reads nacling.basestring)
+from raetflo.encoding import Encodable, HexEncoder, RawEncoder
 
 KEY_SIZE = 32
 SIGNATURE_SIZE = 64
 NONCE_SIZE = 24
 TAG_SIZE = 16
+UUID_MIN_SIZE = 16  # shortest uuid handed out: 13-14 hex digits of microseconds, then random
 
 HELLO_PLAIN = b"0" * 64  # hex of 32 zero bytes, as sent by the reference
 HELLO_SIZE = 200  # plain 64, short pub 32, cipher 80, nonce 24
@@ -26,17 +34,48 @@ _COOKIE_STUFF = struct.Struct("!32sLL24s")
 _NACL_ERRORS = (ValueError, TypeError, libnacl.CryptError)
 
 
-class CryptoError(Exception):
-    """A key, box or signature operation failed."""
+class CryptoError(ValueError):
+    """A key, box or signature operation failed (a ValueError, as raet's key errors are)."""
 
 
-def _key(key: bytes | str, size: int = KEY_SIZE) -> bytes:
-    """Normalise a key given raw (``size`` bytes) or as hex (``2*size`` chars, str or bytes)."""
-    if isinstance(key, (bytes, bytearray, memoryview)):
+class BadSignatureError(CryptoError):
+    """A signed message does not verify."""
+
+
+class HexKey(str):
+    """Lowercase hex text of a key.
+
+    raet gives hex keys as ASCII bytes; this text also equals (and hashes as) those bytes and
+    has ``decode``, so code written for either works.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (bytes, bytearray)):
+            other = other.decode("latin-1")
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = str.__hash__
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        """The plain text (as ``bytes.decode`` would give for raet's value)."""
+        return str(self)
+
+
+def _key(key: Any, size: int = KEY_SIZE) -> bytes:
+    """Normalise a key given raw (``size`` bytes), as hex (``2*size`` chars, str or bytes) or
+    as a key object."""
+    if isinstance(key, _RawKey):
         key = bytes(key)
-        if len(key) == size:
-            return key
-        key = key.decode("latin-1")
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        given = bytes(key)
+        if len(given) == size:
+            return given
+        key = given.decode("latin-1")
     elif not isinstance(key, str):
         raise CryptoError(f"key must be bytes or str, not {type(key).__name__}")
     if len(key) == 2 * size:
@@ -49,44 +88,172 @@ def _key(key: bytes | str, size: int = KEY_SIZE) -> bytes:
     raise CryptoError(f"key must be {size} raw bytes or {2 * size} hex chars, got {len(key)}")
 
 
+def _decoded(key: Any, encoder: Any) -> bytes:
+    """A 32-byte raw key from ``key`` decoded by ``encoder``."""
+    try:
+        raw = encoder.decode(key)
+    except (ValueError, TypeError) as ex:
+        raise CryptoError(f"key does not decode: {ex}") from None
+    return _key(bytes(raw) if isinstance(raw, (bytearray, memoryview)) else raw)
+
+
 def nonce() -> bytes:
     """Return a fresh random 24-byte nonce."""
     fresh: bytes = libnacl.randombytes(NONCE_SIZE)
     return fresh
 
 
+def uuid(size: int = 16) -> str:
+    """A unique hex id of ``size`` (at least 16) chars: microseconds since the epoch, then
+    random hex."""
+    size = max(int(size), UUID_MIN_SIZE)
+    front = f"{time.time_ns() // 1000:x}"
+    back: str = libnacl.randombytes(size // 2 + 1).hex()
+    return (front + back)[:size]
+
+
+# --- key objects ----------------------------------------------------------------------
+
+class _RawKey(Encodable):
+    """A 32-byte key; ``bytes(key)`` is its raw value."""
+
+    __slots__ = ("_raw",)
+    SIZE = KEY_SIZE
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+
+    def __bytes__(self) -> bytes:
+        return self._raw
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and bytes(other) == self._raw
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._raw))
+
+
+class PublicKey(_RawKey):
+    """Curve25519 public key."""
+
+    __slots__ = ()
+
+    def __init__(self, public_key: Any, encoder: Any = RawEncoder) -> None:
+        super().__init__(_decoded(public_key, encoder))
+
+
+class PrivateKey(_RawKey):
+    """Curve25519 secret key; ``public_key`` is its public key."""
+
+    __slots__ = ("public_key",)
+
+    def __init__(self, private_key: Any, encoder: Any = RawEncoder) -> None:
+        super().__init__(_decoded(private_key, encoder))
+        self.public_key = PublicKey(libnacl.crypto_scalarmult_base(self._raw))
+
+    @classmethod
+    def generate(cls) -> PrivateKey:
+        """A new random secret key."""
+        return cls(libnacl.randombytes(KEY_SIZE))
+
+
+class SignedMessage(bytes):
+    """Signature followed by the message, with both parts as properties."""
+
+    @property
+    def signature(self) -> bytes:
+        return bytes(self[:SIGNATURE_SIZE])
+
+    @property
+    def message(self) -> bytes:
+        return bytes(self[SIGNATURE_SIZE:])
+
+
+class VerifyKey(_RawKey):
+    """Ed25519 verify key."""
+
+    __slots__ = ()
+
+    def __init__(self, key: Any, encoder: Any = RawEncoder) -> None:
+        super().__init__(_decoded(key, encoder))
+
+    def verify(self, smessage: bytes, signature: bytes | None = None,
+               encoder: Any = RawEncoder) -> bytes:
+        """Return the message of a signed message (or of ``signature`` + ``smessage``);
+        raise BadSignatureError if it does not verify."""
+        if signature is not None:
+            smessage = signature + smessage
+        try:
+            opened: bytes = libnacl.crypto_sign_open(encoder.decode(smessage), self._raw)
+        except _NACL_ERRORS:
+            raise BadSignatureError("signature does not verify") from None
+        return opened
+
+
+class SigningKey(_RawKey):
+    """Ed25519 signing key from its 32-byte seed; ``verify_key`` is its verify key."""
+
+    __slots__ = ("verify_key", "_secret")
+
+    def __init__(self, seed: Any, encoder: Any = RawEncoder) -> None:
+        super().__init__(_decoded(seed, encoder))
+        verraw, self._secret = libnacl.crypto_sign_seed_keypair(self._raw)
+        self.verify_key = VerifyKey(verraw)
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        """A new random signing key."""
+        return cls(libnacl.randombytes(KEY_SIZE))
+
+    def sign(self, message: bytes, encoder: Any = RawEncoder) -> SignedMessage:
+        """Signature and message, each encoded by ``encoder``."""
+        signature = self.signature(message)
+        return SignedMessage(encoder.encode(signature) + encoder.encode(bytes(message)))
+
+    def signature(self, message: bytes) -> bytes:
+        """The 64-byte detached signature of ``message``."""
+        try:
+            signature: bytes = libnacl.crypto_sign_detached(bytes(message), self._secret)
+        except _NACL_ERRORS as ex:
+            raise CryptoError(str(ex)) from None
+        return signature
+
+
+# --- key holders ------------------------------------------------------------------------
+
 class Signer:
     """Long-term Ed25519 signing key, built from a 32-byte seed (random when None)."""
 
-    __slots__ = ("keyraw", "keyhex", "verraw", "verhex", "_secret")
+    __slots__ = ("key", "keyraw", "keyhex", "verraw", "verhex")
 
-    def __init__(self, key: bytes | str | None = None) -> None:
-        seed = libnacl.randombytes(KEY_SIZE) if key is None else _key(key)
-        try:
-            self.verraw, self._secret = libnacl.crypto_sign_seed_keypair(seed)
-        except _NACL_ERRORS as ex:
-            raise CryptoError(str(ex)) from None
-        self.keyraw = seed
-        self.keyhex = seed.hex()
-        self.verhex = self.verraw.hex()
+    def __init__(self, key: Any = None) -> None:
+        if not isinstance(key, SigningKey):
+            key = SigningKey.generate() if key is None else SigningKey(_key(key))
+        self.key: SigningKey = key
+        self.keyraw = bytes(key)
+        self.keyhex = HexKey(self.keyraw.hex())
+        self.verraw = bytes(key.verify_key)
+        self.verhex = HexKey(self.verraw.hex())
 
-    def sign(self, msg: bytes) -> bytes:
-        """Return the 64-byte detached signature of ``msg``."""
-        try:
-            signature: bytes = libnacl.crypto_sign_detached(msg, self._secret)
-            return signature
-        except _NACL_ERRORS as ex:
-            raise CryptoError(str(ex)) from None
+    def sign(self, msg: bytes) -> SignedMessage:
+        """The signed message: signature followed by ``msg``."""
+        return self.key.sign(msg)
+
+    def signature(self, msg: bytes) -> bytes:
+        """The 64-byte detached signature of ``msg``."""
+        return self.key.signature(msg)
 
 
 class Verifier:
     """Ed25519 verify key."""
 
-    __slots__ = ("keyraw", "keyhex")
+    __slots__ = ("key", "keyraw", "keyhex")
 
-    def __init__(self, key: bytes | str) -> None:
-        self.keyraw = _key(key)
-        self.keyhex = self.keyraw.hex()
+    def __init__(self, key: Any = None) -> None:
+        """``key`` is required: raet's key-less verifier, which verifies nothing, is refused."""
+        self.key = key if isinstance(key, VerifyKey) else VerifyKey(_key(key))
+        self.keyraw = bytes(self.key)
+        self.keyhex = HexKey(self.keyraw.hex())
 
     def verify(self, signature: bytes, msg: bytes) -> bool:
         """Tell whether ``signature`` is a valid detached signature of ``msg``."""
@@ -102,29 +269,53 @@ class Verifier:
 class Privateer:
     """Curve25519 secret key with its public key (a new random pair when None)."""
 
-    __slots__ = ("keyraw", "keyhex", "pubraw", "pubhex")
+    __slots__ = ("key", "keyraw", "keyhex", "pubraw", "pubhex")
 
-    def __init__(self, key: bytes | str | None = None) -> None:
-        try:
-            if key is None:
-                self.pubraw, self.keyraw = libnacl.crypto_box_keypair()
-            else:
-                self.keyraw = _key(key)
-                self.pubraw = libnacl.crypto_scalarmult_base(self.keyraw)
-        except _NACL_ERRORS as ex:
-            raise CryptoError(str(ex)) from None
-        self.keyhex = self.keyraw.hex()
-        self.pubhex = self.pubraw.hex()
+    def __init__(self, key: Any = None) -> None:
+        if not isinstance(key, PrivateKey):
+            key = PrivateKey.generate() if key is None else PrivateKey(_key(key))
+        self.key: PrivateKey = key
+        self.keyraw = bytes(key)
+        self.keyhex = HexKey(self.keyraw.hex())
+        self.pubraw = bytes(key.public_key)
+        self.pubhex = HexKey(self.pubraw.hex())
+
+    @staticmethod
+    def nonce() -> bytes:
+        """A fresh random 24-byte nonce."""
+        return nonce()
+
+    def encrypt(self, msg: bytes, pubkey: Any, enhex: bool = False) -> tuple[bytes, bytes]:
+        """Box ``msg`` from this key to ``pubkey`` (key object, raw or hex); return
+        (cipher, nonce), both hex encoded when ``enhex``."""
+        cipher, used = Box(self.keyraw, _key(pubkey)).seal(msg)
+        return (cipher.hex().encode(), used.hex().encode()) if enhex else (cipher, used)
+
+    def decrypt(self, cipher: bytes, nonce: bytes, pubkey: Any, dehex: bool = False) -> bytes:
+        """Open ``cipher`` boxed to this key from ``pubkey``; ``dehex`` when both cipher and
+        nonce are hex encoded."""
+        if dehex:
+            cipher, nonce = _unhex(cipher), _unhex(nonce)
+        return Box(self.keyraw, _key(pubkey)).open(cipher, nonce)
+
+
+def _unhex(data: bytes | str) -> bytes:
+    try:
+        return HexEncoder.decode(data)
+    except (ValueError, TypeError) as ex:
+        raise CryptoError(f"not hex: {ex}") from None
 
 
 class Publican:
     """Curve25519 public key."""
 
-    __slots__ = ("keyraw", "keyhex")
+    __slots__ = ("key", "keyraw", "keyhex")
 
-    def __init__(self, key: bytes | str) -> None:
-        self.keyraw = _key(key)
-        self.keyhex = self.keyraw.hex()
+    def __init__(self, key: Any = None) -> None:
+        """``key`` is required: raet's key-less publican is refused."""
+        self.key = key if isinstance(key, PublicKey) else PublicKey(_key(key))
+        self.keyraw = bytes(self.key)
+        self.keyhex = HexKey(self.keyraw.hex())
 
 
 class Box:

@@ -1,7 +1,16 @@
-"""Wire constants and enumerations of RAET, with their exact on-the-wire values."""
+"""Wire constants and enumerations of RAET, with their exact on-the-wire values.
+
+Also the names code written for raet 0.6.8 imports from ``raet.raeting``: the packet and page
+field tables, the handshake struct packers and the ``RaetError`` family of exceptions.
+"""
 from __future__ import annotations
 
 import enum
+import struct
+
+from ioflo.aid.odicting import odict
+
+from raetflo.abiding import basestring  # noqa: F401  (raet code reads raeting.basestring)
 
 RAET_PORT = 7530
 RAET_TEST_PORT = 7531
@@ -11,16 +20,28 @@ DEFAULT_DST_HOST = "127.0.0.1"
 # Read at pack time (tests may change it to provoke packing errors).
 UDP_MAX_PACKET_SIZE = 1024
 UDP_MAX_DATAGRAM_SIZE = 65535
-UDP_SAFE_PAYLOAD = 548
+UDP_MAX_SAFE_PAYLOAD = 548  # IPv4 minimum MTU 576 less the IP and UDP headers
+UXD_MAX_PACKET_SIZE = 65535  # largest datagram on a unix domain (lane) socket
 MAX_HEAD_SIZE = 255
 MAX_SEGMENT_COUNT = 65535
 MAX_MESSAGE_SIZE = UDP_MAX_PACKET_SIZE * MAX_SEGMENT_COUNT  # 67_107_840: whole-message coat
-UXD_MAX_PACKET_SIZE = 65535  # largest lane page (one Unix datagram)
 
 RX_BUFFER_COUNT = 2  # receive buffer is this many max packets
 
 PROTOCOL_ID = "RAET"
+VERSIONS = odict([("0.1", 0)])  # protocol version name -> ``vn`` value
+VERSION_NAMES = odict((vn, name) for name, vn in VERSIONS.items())
 VERSION = 0
+
+HEAD_END = b"\n\n"  # terminator of a raet (text) head
+JSON_END = b"\r\n\r\n"  # terminator of a json head
+
+# CurveCP allow bodies: hello, cookie and initiate, and the boxed stuff inside the last two.
+HELLO_PACKER = struct.Struct("!64s32s80s24s")
+COOKIESTUFF_PACKER = struct.Struct("!32sLL24s")
+COOKIE_PACKER = struct.Struct("!80s24s")
+INITIATESTUFF_PACKER = struct.Struct("!32s48s24s128s")
+INITIATE_PACKER = struct.Struct("!32s24s248s24s")
 
 
 class HeadKind(enum.IntEnum):
@@ -36,6 +57,26 @@ class BodyKind(enum.IntEnum):
     raw = 2
     msgpack = 3
     unknown = 255
+
+
+class FootSize(enum.IntEnum):
+    """Foot (signature) size in bytes by foot kind name (``unknown`` is an alias of nada)."""
+
+    nada = 0
+    nacl = 64
+    sha2 = 256
+    crc64 = 8
+    unknown = 0
+
+
+class TailSize(enum.IntEnum):
+    """Coat tail (nonce) size in bytes by coat kind name (``unknown`` is an alias of nada)."""
+
+    nada = 0
+    nacl = 24
+    crc16 = 2
+    crc64 = 8
+    unknown = 0
 
 
 class CoatKind(enum.IntEnum):
@@ -96,26 +137,17 @@ class AutoMode(enum.IntEnum):
 
 
 class PackKind(enum.IntEnum):
-    """Serialization of a lane page body (page head field ``pk``)."""
+    """Serialization of lane page bodies."""
+
     json = 0
     pack = 1
 
 
-class RaetError(Exception):
-    """Base of the errors raised by raetflo's reference-compatible API."""
-
-
-class PageError(RaetError):
-    """A lane page, book or message body that cannot be packed or parsed."""
-
-
 # Sizes of the foot (signature) and of the coat tail (nonce) by kind, in bytes.
-FOOT_SIZES = {FootKind.nada: 0, FootKind.nacl: 64, FootKind.sha2: 256,
-              FootKind.crc64: 8, FootKind.unknown: 0}
-TAIL_SIZES = {CoatKind.nada: 0, CoatKind.nacl: 24, CoatKind.crc16: 2,
-              CoatKind.crc64: 8, CoatKind.unknown: 0}
+FOOT_SIZES = {kind: int(FootSize[kind.name]) for kind in FootKind}
+TAIL_SIZES = {kind: int(TailSize[kind.name]) for kind in CoatKind}
 
-HEAD_TERMINATORS = {HeadKind.raet: b"\n\n", HeadKind.json: b"\r\n\r\n"}
+HEAD_TERMINATORS = {HeadKind.raet: HEAD_END, HeadKind.json: JSON_END}
 
 # Extra head bytes a segment may need beyond the whole-message head (sn, sc, ml).
 SEGMENT_HEAD_ALLOWANCE = {HeadKind.raet: 27, HeadKind.json: 36}
@@ -125,8 +157,8 @@ FLAG_BITS = {"vf": 0x80, "df": 0x40, "nf": 0x20, "af": 0x10,
              "sf": 0x08, "wf": 0x04, "bf": 0x02, "cf": 0x01}
 
 # Session and transaction id arithmetic (32 bit, wrapping, 0 reserved).
-SID_MODULO = 0x100000000
-SID_DELTA = 0x80000000
+SID_WRAP_MODULO = SID_MODULO = 0x100000000
+SID_WRAP_DELTA = SID_DELTA = 0x80000000  # a sid this far ahead (modulo) or more is older
 SID_ROLLOVER = 0xFFFFFFFF
 UID_ROLLOVER = 0xFFFFFFFF
 TID_ROLLOVER = 0xFFFFFFFF
@@ -151,3 +183,85 @@ def next_id(value: int, rollover: int = UID_ROLLOVER) -> int:
     """Next value of a wrapping 32 bit id counter that never yields 0."""
     value += 1
     return 1 if value > rollover else value
+
+
+# Packet fields as raet's packet objects hold them (``packet.data``): the addresses (sh sp dh
+# dp), every head field and the packed flags ``fg``, with their defaults.
+PACKET_DEFAULTS = odict([
+    ("sh", DEFAULT_SRC_HOST), ("sp", RAET_PORT), ("dh", DEFAULT_DST_HOST), ("dp", RAET_PORT),
+    ("ri", PROTOCOL_ID), ("vn", VERSION), ("pk", 0), ("pl", 0), ("hk", 0), ("hl", 0),
+    ("se", 0), ("de", 0), ("cf", False), ("bf", False), ("nf", False), ("df", False),
+    ("vf", False), ("si", 0), ("ti", 0), ("tk", 0), ("dt", 0), ("oi", 0), ("wf", False),
+    ("sn", 0), ("sc", 1), ("ml", 0), ("sf", False), ("af", False),
+    ("bk", 0), ("ck", 0), ("fk", 0), ("fl", 0), ("fg", "00"),
+])
+PACKET_FIELDS = list(PACKET_DEFAULTS)
+PACKET_FLAGS = list(FLAG_BITS)  # highest bit first
+PACKET_FLAG_FIELDS = PACKET_FLAGS
+# Names allowed in a head (raet also reserves bl and cl, which it never sends).
+PACKET_HEAD_FIELDS = ["ri", "vn", "pk", "pl", "hk", "hl", "se", "de", "cf", "bf", "nf", "df",
+                      "vf", "si", "ti", "tk", "dt", "oi", "wf", "sn", "sc", "ml", "sf", "af",
+                      "bk", "bl", "ck", "cl", "fk", "fl", "fg"]
+# ``format`` spec of each field's value in a raet head ("" for flags, packed into fg).
+_FORMATS = {"ri": ".4s", "pl": "04x", "hl": "02x", "dt": "f", "fg": ".2s"}
+PACKET_FIELD_FORMATS = odict((name, _FORMATS.get(name, "" if name in FLAG_BITS else "x"))
+                             for name in PACKET_FIELDS[4:])
+
+# Lane page head fields, their defaults and value formats.
+PAGE_DEFAULTS = odict([("ri", PROTOCOL_ID), ("vn", VERSION), ("pk", 0), ("sn", ""), ("dn", ""),
+                       ("si", "0" * 18), ("bi", 0), ("pn", 0), ("pc", 1)])
+PAGE_FIELDS = list(PAGE_DEFAULTS)
+PAGE_FIELD_FORMATS = odict([("ri", ".4s"), ("vn", "x"), ("pk", "x"), ("sn", "s"), ("dn", "s"),
+                            ("si", ".18s"), ("bi", "x"), ("pn", "04x"), ("pc", "04x")])
+
+
+def get_exception_error(ex: BaseException) -> int:
+    """The error code of an OS exception (``errno``, else ``winerror``); TypeError if none."""
+    for name in ("errno", "winerror"):
+        if hasattr(ex, name):
+            code: int = getattr(ex, name)
+            return code
+    raise TypeError(f"Cannot find error code in exception: {ex}")
+
+
+class RaetError(Exception):
+    """Base of RAET errors. ``message`` is the text; ``reason`` its first part, a short slug
+    where raetflo raises it (``PacketError("too_big", "packet of 1100 bytes")``)."""
+
+    def __init__(self, message: str | None = None, detail: str = "") -> None:
+        text = f"{message}: {detail}" if detail else message
+        super().__init__(text)
+        self.message = text
+        self.reason = message
+
+
+class StackError(RaetError):
+    """A stack cannot be built or used as asked."""
+
+
+class EstateError(RaetError):
+    """An estate cannot be built or used as asked."""
+
+
+class TransactionError(RaetError):
+    """A transaction cannot proceed."""
+
+
+class PacketError(RaetError):
+    """A packet cannot be built or parsed; ``reason`` is a statistics slug."""
+
+
+class PacketSizeError(PacketError):
+    """A packet is too big to send unsegmented."""
+
+
+class KeepError(RaetError):
+    """A keep cannot be read or written safely."""
+
+
+class YardError(RaetError):
+    """A lane yard cannot be built or used as asked."""
+
+
+class PageError(RaetError):
+    """A lane page cannot be built or parsed."""

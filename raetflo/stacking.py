@@ -18,7 +18,7 @@ from ioflo.base.storing import Store
 from . import raeting
 
 
-class StackError(Exception):
+class StackError(raeting.StackError):
     """A bad stack argument or operation (names, uids, addresses, sockets, keeps)."""
 
 

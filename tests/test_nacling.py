@@ -35,9 +35,12 @@ def test_signer_random_and_sign_verify() -> None:
     signer = Signer()
     assert len(signer.keyraw) == 32 and len(signer.verraw) == 32
     assert Signer().keyraw != signer.keyraw
-    sig = signer.sign(b"message")
+    sig = signer.signature(b"message")
     assert len(sig) == 64
-    assert sig == Signer(signer.keyhex).sign(b"message")  # deterministic
+    assert sig == Signer(signer.keyhex).signature(b"message")  # deterministic
+    signed = signer.sign(b"message")
+    assert signed == sig + b"message"
+    assert (signed.signature, signed.message) == (sig, b"message")
     verifier = Verifier(signer.verhex)
     assert verifier.keyraw == signer.verraw and verifier.keyhex == signer.verhex
     assert verifier.verify(sig, b"message")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 Address = tuple[str, int]
 
 
-class EstateError(ValueError):
+class EstateError(raeting.EstateError, ValueError):
     """Bad estate configuration (address, name, keys)."""
 
 

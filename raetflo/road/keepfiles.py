@@ -23,6 +23,8 @@ import shutil
 import stat
 from collections.abc import Callable, Iterator
 
+from raetflo import raeting
+
 log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
@@ -34,7 +36,7 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class KeepError(Exception):
+class KeepError(raeting.KeepError):
     """The keep, or one of its files, is unusable."""
 
 

@@ -17,16 +17,8 @@ import msgpack
 
 from raetflo import raeting
 from raetflo.nacling import Box, CryptoError, Signer, Verifier
-from raetflo.raeting import (BodyKind, CoatKind, FootKind, HeadKind, PcktKind,
+from raetflo.raeting import (BodyKind, CoatKind, FootKind, HeadKind, PacketError, PcktKind,
                              TrnsKind)
-
-
-class PacketError(Exception):
-    """A packet cannot be built or parsed; ``reason`` is a statistics slug."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 # Wire order of head fields: always ri pl hl fg, then the optional fields.
@@ -182,7 +174,7 @@ def pack(head: Head, coat: bytes = b"", signer: Signer | None = None) -> bytes:
     if signer is None:
         raise PacketError("missing_signature", "no signer for a signed packet")
     unsigned = b"".join((text, coat, _ZEROS))
-    return unsigned[:-fl] + signer.sign(unsigned)
+    return unsigned[:-fl] + signer.signature(unsigned)
 
 
 def _bad(detail: str) -> PacketError:
@@ -414,3 +406,15 @@ def segment(head: Head, coat: bytes) -> list[tuple[Head, bytes]]:
         raise PacketError("too_big", f"{count} segments")
     return [(head.copy(sn=sn, sc=count, ml=size, sf=True), coat[sn * step:(sn + 1) * step])
             for sn in range(count)]
+
+
+# raet's packet and tray objects (in raetflo.road.trays, over this codec) by their raet names.
+# ``Head`` and ``Packet`` here are the codec's own.
+_TRAY_NAMES = frozenset(("Part", "Body", "TxPacket", "RxPacket", "Tray", "TxTray", "RxTray"))
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRAY_NAMES:
+        from raetflo.road import trays
+        return getattr(trays, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
