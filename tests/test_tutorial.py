@@ -5,10 +5,11 @@ Each example in ``examples/tutorial/`` runs in a subprocess twice: as it is (rae
 console lines must be equal once the random parts are masked: estate names made from uuids,
 the perceived service duration and the lane example's temporary directory.
 
-The road examples bind the fixed UDP ports 7531-7533 and keep under ``/tmp/raet/keep``, so
-each run gets a private network namespace with a private ``/tmp/raet`` when the machine
-allows one; otherwise it runs on the host if those ports are free, and the test is skipped,
-saying why, only when neither is possible.
+The road examples bind the fixed UDP ports 7531-7533 and use the default keep (raetflo's
+under ``/tmp/raet``, raet's under ``/var/cache/raet``), so each run gets a private network
+namespace with those directories private when the machine allows one; otherwise it runs on
+the host if the ports are free, and the test is skipped, saying why, only when neither is
+possible.
 """
 from __future__ import annotations
 
@@ -26,12 +27,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "examples" / "tutorial"
 PORTS = (7531, 7532, 7533)
-KEEP_BASE = "/tmp/raet"  # the default keep's parent, for raet and raetflo alike
+KEEP_BASES = ("/tmp/raet", "/var/cache/raet")  # the default keeps' parents: raetflo's, raet's
 USES_PORTS = {"road_example1.py": True, "road_example2.py": True, "road_example3.py": True,
               "lane_example1.py": False}
-# Inside the new namespaces: loopback up, a private keep base, then the command ("$0" "$@").
-SETUP = (f"ip link set lo up && mount -t tmpfs -o mode=0700 tmpfs {KEEP_BASE} "
-         '&& exec "$0" "$@"')
 LAUNCHERS = (("unshare", "-n", "-m"), ("unshare", "-r", "-n", "-m"))
 REFERENCE_RUNNER = ("import runpy, sys; from tests.interop import refshim; refshim.install(); "
                     "runpy.run_path(sys.argv[1], run_name='__main__')")
@@ -40,23 +38,32 @@ MASKS = ((re.compile(r"estate_[0-9a-f]{32}"), "estate_<uuid>"),
          (re.compile(r"/raet\w{8}base/"), "/raet<tmp>base/"))
 
 
+def setup_script() -> str:
+    """Inside a new namespace: loopback up, the keep bases private, then run "$0" "$@"."""
+    steps = ["ip link set lo up"]
+    for path in KEEP_BASES:
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)  # the mount point
+        except OSError:
+            continue  # a keep base this user cannot create is not used by its runs either
+        steps.append(f"mount -t tmpfs -o mode=0700 tmpfs {path}")
+    return " && ".join([*steps, 'exec "$0" "$@"'])
+
+
 @functools.cache
 def namespace() -> tuple[tuple[str, ...] | None, str]:
-    """The command prefix that gives a private network and keep base, or None and why not."""
-    try:
-        os.makedirs(KEEP_BASE, mode=0o700, exist_ok=True)  # the mount point
-    except OSError as ex:
-        return None, f"cannot create {KEEP_BASE}: {ex}"
+    """The command prefix that gives a private network and keeps, or None and why not."""
+    script = setup_script()
     problems = []
     for launcher in LAUNCHERS:
-        command = [*launcher, "sh", "-c", SETUP, "true"]
+        command = [*launcher, "sh", "-c", script, "true"]
         try:
             proc = subprocess.run(command, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as ex:
             problems.append(f"{' '.join(launcher)}: {ex}")
             continue
         if proc.returncode == 0:
-            return tuple(launcher), ""
+            return (*launcher, "sh", "-c", script), ""
         problems.append(f"{' '.join(launcher)}: {proc.stderr.strip() or proc.returncode}")
     return None, "; ".join(problems)
 
@@ -77,7 +84,7 @@ def prefix_for(example: str) -> list[str]:
     """How to launch ``example``: in a namespace, else on the host; skip if neither works."""
     launcher, why = namespace()
     if launcher:
-        return [*launcher, "sh", "-c", SETUP]
+        return list(launcher)
     if not USES_PORTS[example]:
         return []
     busy = busy_ports()
