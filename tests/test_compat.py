@@ -46,7 +46,6 @@ def test_bodies_decode_to_odicts_as_the_reference_does(bk, data):
     assert type(ours) is odict and repr(ours) == repr(theirs)  # nested maps are odicts too
 
 
-
 # ---------------------------------------------------------------- unknown keyword arguments
 
 def keyword_names(cls: type) -> set[str]:
