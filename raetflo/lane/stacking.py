@@ -43,7 +43,7 @@ class LaneStack(Stack):
                  puid: int | None = None, local: Yard | None = None, server: Any = None,
                  version: int = 0, rxMsgs: deque | None = None, txMsgs: deque | None = None,
                  rxes: deque | None = None, txes: deque | None = None,
-                 stats: odict | None = None, console: Any = None, **_unused: Any) -> None:
+                 stats: odict | None = None, console: Any = None) -> None:
         super().__init__(store=store, puid=puid, rxMsgs=rxMsgs, txMsgs=txMsgs, rxes=rxes,
                          txes=txes, stats=stats, console=console)
         self.main = main

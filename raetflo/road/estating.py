@@ -77,7 +77,7 @@ class Estate:
     def __init__(self, stack: RoadStack | None, uid: int | None = None, name: str = "",
                  prefix: str = "estate", ha: Any = None, iha: Any = None,
                  natted: Any = None, fqdn: str = "", dyned: Any = None, role: str | None = None,
-                 sid: int = 0, tid: int = 0, **_unused: Any) -> None:
+                 sid: int = 0, tid: int = 0) -> None:
         self.stack = stack
         if uid is None and stack is not None:
             uid = stack.nextUid()

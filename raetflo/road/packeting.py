@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgpack
+from ioflo.aid.odicting import odict
 
 from raetflo import raeting
 from raetflo.nacling import Box, CryptoError, Signer, Verifier
@@ -31,6 +32,7 @@ _FLAGS = tuple(raeting.FLAG_BITS.items())
 _U32 = 0xFFFFFFFF
 _SIGNATURE_SIZE = raeting.FOOT_SIZES[FootKind.nacl]
 _ZEROS = bytes(_SIGNATURE_SIZE)
+_json_decoder = json.JSONDecoder(object_pairs_hook=odict)  # bodies decode as raet's do
 
 # Fixed-width start of each head kind (pl, hl, fg) and its terminator.
 _RAET_START = b"ri RAET\npl %04x\nhl %02x\nfg %02x"
@@ -331,28 +333,30 @@ def encode_body(bk: int, body: Any) -> bytes:
 
 
 def decode_body(bk: int, data: bytes) -> Any:
-    """Deserialise a body of kind ``bk``: a mapping (json, msgpack, nada) or bytes (raw)."""
+    """Deserialise a body of kind ``bk``: bytes (raw) or, as raet does, an ioflo ``odict``
+    (json, msgpack, nada) whose nested maps are odicts too."""
     if bk == BodyKind.nada:
-        return {}
+        return odict()
     if bk == BodyKind.raw:
         return bytes(data)
     if bk == BodyKind.json:
         if not data:
-            return {}
+            return odict()
         try:
-            body = json.loads(bytes(data).decode("utf-8"))
+            body = _json_decoder.decode(bytes(data).decode("utf-8"))
         except (ValueError, RecursionError) as ex:
             raise PacketError("bad_body", str(ex)) from None
     elif bk == BodyKind.msgpack:
         if not data:
-            return {}
+            return odict()
         try:
-            body = msgpack.unpackb(data, raw=False, strict_map_key=False)
+            body = msgpack.unpackb(data, raw=False, strict_map_key=False,
+                                   object_pairs_hook=odict)
         except Exception as ex:  # msgpack raises many kinds of errors on hostile input
             raise PacketError("bad_body", str(ex)) from None
     else:
         raise PacketError("bad_body", f"body kind {bk!r}")
-    if type(body) is not dict:
+    if type(body) is not odict:
         raise PacketError("bad_body", "body is not a mapping")
     return body
 

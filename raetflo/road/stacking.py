@@ -70,7 +70,7 @@ class RoadStack(Stack):
                  rxMsgs: deque | None = None, txMsgs: deque | None = None,
                  rxes: deque | None = None, txes: deque | None = None,
                  stats: odict | None = None, version: int = 0, bk: int | None = None,
-                 console: Any = None, **_unused: Any) -> None:
+                 console: Any = None) -> None:
         super().__init__(store=store, puid=puid, rxMsgs=rxMsgs, txMsgs=txMsgs, rxes=rxes,
                          txes=txes, stats=stats, console=console)
         self.main = main

@@ -1,0 +1,116 @@
+"""Drop-in compatibility with raet 0.6.8, each checked against what the reference does."""
+from __future__ import annotations
+
+import inspect
+
+import msgpack
+import pytest
+from ioflo.aid.odicting import odict
+
+from raetflo.lane import stacking as lane_stacking
+from raetflo.lane import yarding
+from raetflo.raeting import BodyKind
+from raetflo.road import estating, keeping
+from raetflo.road import stacking as road_stacking
+from raetflo.road.packeting import decode_body
+
+from .interop import refshim
+
+refshim.install()
+
+from raet.lane import stacking as ref_lane_stacking  # noqa: E402
+from raet.lane import yarding as ref_yarding  # noqa: E402
+from raet.road import estating as ref_estating  # noqa: E402
+from raet.road import keeping as ref_keeping  # noqa: E402
+from raet.road import packeting as ref_packeting  # noqa: E402
+from raet.road import stacking as ref_road_stacking  # noqa: E402
+
+BODIES = [(BodyKind.json, b'{"z":{"a":[{"b":1}]},"a":2}'),
+          (BodyKind.json, b""),
+          (BodyKind.msgpack, msgpack.packb({"z": {"a": 1}, "a": [{"b": 2}]})),
+          (BodyKind.nada, b"")]
+
+
+def reference_body(bk: int, data: bytes) -> object:
+    """What the reference's receive packet makes of a body of kind ``bk``."""
+    packet = ref_packeting.RxPacket()
+    packet.data["bk"] = int(bk)
+    packet.body.packed = data
+    packet.body.parse()
+    return packet.body.data
+
+
+@pytest.mark.parametrize(("bk", "data"), BODIES)
+def test_bodies_decode_to_odicts_as_the_reference_does(bk, data):
+    ours, theirs = decode_body(bk, data), reference_body(bk, data)
+    assert type(ours) is odict and repr(ours) == repr(theirs)  # nested maps are odicts too
+
+
+# ---------------------------------------------------------------- unknown keyword arguments
+
+def keyword_names(cls: type) -> set[str]:
+    """The keyword names declared by the ``__init__`` methods along ``cls``'s MRO."""
+    names: set[str] = set()
+    for klass in cls.__mro__[:-1]:
+        if "__init__" in klass.__dict__:
+            params = inspect.signature(klass.__dict__["__init__"]).parameters.values()
+            names.update(param.name for param in params
+                         if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY))
+    return names - {"self"}
+
+
+IMPLS = {"raetflo": (road_stacking, estating, keeping, lane_stacking, yarding),
+         "raet": (ref_road_stacking, ref_estating, ref_keeping, ref_lane_stacking, ref_yarding)}
+CLASSES = {"RoadStack": (0, "RoadStack"), "RemoteEstate": (1, "RemoteEstate"),
+           "LocalEstate": (1, "LocalEstate"), "RoadKeep": (2, "RoadKeep"),
+           "LaneStack": (3, "LaneStack"), "RemoteYard": (4, "RemoteYard")}
+
+
+def cls_of(impl: str, name: str) -> type:
+    """Class ``name`` of implementation ``impl``."""
+    index, attr = CLASSES[name]
+    return getattr(IMPLS[impl][index], attr)
+
+
+@pytest.mark.parametrize("name", sorted(set(CLASSES) - {"RoadKeep"}))  # RoadKeep: role dirs
+def test_every_reference_keyword_is_known(name):
+    assert keyword_names(cls_of("raet", name)) <= keyword_names(cls_of("raetflo", name))
+
+
+@pytest.fixture
+def build(tmp_path, ha, sockdir):
+    """``build(impl, name, **kwa)``: an instance of class ``name`` of ``impl`` (stacks closed)."""
+    stacks = []
+
+    def stack(impl: str, name: str, **kwa):
+        label = f"{impl}{len(stacks)}"
+        place = ({"ha": ha(), "dirpath": str(tmp_path / label)} if name == "RoadStack"
+                 else {"sockdirpath": sockdir, "name": label})
+        stacks.append(cls_of(impl, name)(**place, **kwa))
+        return stacks[-1]
+
+    def make(impl: str, name: str, **kwa):
+        if name.endswith("Stack"):
+            return stack(impl, name, **kwa)
+        if name == "RoadKeep":
+            return cls_of(impl, name)(stackname="k", basedirpath=str(tmp_path / impl), **kwa)
+        host = stack(impl, "RoadStack" if name.endswith("Estate") else "LaneStack")
+        return cls_of(impl, name)(stack=host, **kwa)
+
+    yield make
+    for made in stacks:
+        made.server.close()
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+def test_a_keyword_nobody_knows_raises_type_error_naming_it(name, build):
+    build("raetflo", name)  # the call without it works
+    with pytest.raises(TypeError, match="'mian'"):
+        build("raetflo", name, mian=True)
+
+
+@pytest.mark.parametrize("name", sorted(set(CLASSES) - {"RoadKeep"}))  # its Keep swallows **kwa
+def test_the_reference_refuses_it_too(name, build):
+    build("raet", name)
+    with pytest.raises(TypeError, match="'mian'"):
+        build("raet", name, mian=True)
