@@ -128,7 +128,7 @@ class RoadStack(Stack):
         self.server = server
         self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
         try:
-            self.restoreRemotes()
+            self.resume_remotes()
             self.dumpLocal()
             self.dumpRemotes()
         except KeepError as ex:
@@ -333,7 +333,7 @@ class RoadStack(Stack):
         return self.local
 
     def restoreRemote(self, name: str) -> RemoteEstate | None:
-        """Rebuild and add the persisted record ``name``; it resumes with ``sid + 1``.
+        """Rebuild and add the persisted record ``name`` with its saved ``sid``.
 
         None when there is none, or when it cannot be rebuilt: its file is then set aside as
         damaged, so the peer can join afresh.
@@ -351,7 +351,6 @@ class RoadStack(Stack):
                 main=data["main"], kind=data["kind"], joined=data["joined"],
                 role=data["role"], acceptance=data["acceptance"],
                 verkey=data["verhex"], pubkey=data["pubhex"])
-            remote.nextSid()
             self.addRemote(remote)
         except (EstateError, StackError, ValueError, TypeError, KeyError) as ex:
             self.incStat("failed_restore_remote")
@@ -359,14 +358,19 @@ class RoadStack(Stack):
             return None
         if self.main and remote.acceptance == Acceptance.pending:
             self.note_pending(remote)
-        if remote.uid > self.puid:
-            self.puid = remote.uid
         return remote
 
     def restoreRemotes(self) -> None:
         """Rebuild every persisted record (see :meth:`restoreRemote`)."""
         for name, data in self.keep.load_all_remotes().items():
             self.restore_remote(name, data)
+
+    def resume_remotes(self) -> None:
+        """At start-up: rebuild every persisted record, each resuming with ``sid + 1`` (a new
+        session, so nothing of the last one can be replayed into it)."""
+        self.restoreRemotes()
+        for remote in self.remotes.values():
+            remote.nextSid()
 
     def keep_damaged(self, report: str) -> None:
         """Count and log a damaged keep file the keep has set aside."""
