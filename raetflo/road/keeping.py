@@ -219,7 +219,7 @@ class RoadKeep:
         self.dirpath, top = self._locate(stackname, dirpath, basedirpath, ("local", "remote"))
         self._files = KeepFiles(self.dirpath, top, owner)
         if roledirpath or baseroledirpath:
-            role = roledirpath or os.path.join(baseroledirpath, stackname, "role")
+            role = roledirpath or os.path.join(baseroledirpath or "", stackname, "role")
             self.roledirpath, top = self._locate(stackname, role, None, ("local", "remote"))
             self._roles = KeepFiles(self.roledirpath, top, owner)
         else:
@@ -246,7 +246,7 @@ class RoadKeep:
         """
         if dirpath or basedirpath:
             path = os.path.abspath(os.path.expanduser(
-                dirpath or os.path.join(basedirpath, stackname)))
+                dirpath or os.path.join(basedirpath or "", stackname)))
             self._prepare(path, path, subs)
             return path, path
         base = os.path.abspath(os.path.expanduser(self.BaseDirpath))
