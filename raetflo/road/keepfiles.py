@@ -302,6 +302,20 @@ class KeepFiles:
         except OSError as ex:
             raise KeepError(f"Cannot delete keep file '{path}': {_why(ex)}") from ex
 
+    def remove_dir(self, directory: str) -> None:
+        """Remove empty directory ``directory`` (``root`` itself too) unless it is missing;
+        KeepError when it is not empty."""
+        try:
+            if directory == self.root:
+                os.rmdir(self.root)
+            else:
+                with self._opened(os.path.dirname(directory)) as fd:
+                    os.rmdir(os.path.basename(directory), dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        except OSError as ex:
+            raise KeepError(f"Cannot remove keep directory '{directory}': {_why(ex)}") from ex
+
     def listdir(self, directory: str) -> list[str]:
         """Sorted entries of ``directory``; none when it is missing."""
         try:

@@ -33,6 +33,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 import msgpack
+from ioflo.aid.odicting import odict
 
 from raetflo.raeting import Acceptance, AutoMode
 from raetflo.road.acceptance import Decision, RoleRecord, role_status
@@ -117,6 +118,30 @@ def _record(data: dict[str, Any], fields: tuple[str, ...], what: str) -> dict[st
     return {field: _text(data[field]) for field in fields}
 
 
+def _encode(data: dict[str, Any], ext: str) -> bytes:
+    """``data`` as the content of a keep file of format ``ext``."""
+    if ext == "json":
+        return json.dumps(data, indent=2).encode("utf-8")
+    return msgpack.packb(data, use_bin_type=False)
+
+
+def _decode(raw: bytes, ext: str, path: str) -> odict:
+    """The map in ``raw``, the content of keep file ``path`` of format ``ext``.
+
+    :class:`DamagedFile` when it is not a map in that format.
+    """
+    try:
+        if ext == "json":
+            data = json.loads(raw.decode("utf-8"), object_pairs_hook=odict)
+        else:
+            data = msgpack.unpackb(raw, raw=False, strict_map_key=False, object_pairs_hook=odict)
+    except (ValueError, TypeError, msgpack.UnpackException) as ex:
+        raise DamagedFile(f"Keep file '{path}' is corrupt: {ex}") from ex
+    if not isinstance(data, dict):
+        raise DamagedFile(f"Keep file '{path}' is corrupt: not a map")
+    return data
+
+
 def _split(entry: str, start: str) -> tuple[str, str] | None:
     """``(middle, ext)`` of a file name ``<start><middle>.<ext>`` with a keep ext, else None."""
     if not entry.startswith(start):
@@ -165,25 +190,44 @@ class RoadKeep:
     BaseDirpath: str = "/tmp/raet/keep"
     AltBaseDirpath: str | None = None  # None: ~/.raet/keep, resolved at construction
     MaxErrors: int = 100  # bounds ``errors``: reports of damaged files kept (oldest dropped)
+    Ext: str = "json"  # file format when ``ext`` is not given: "json" or "msgpack"
+    Auto: int = AutoMode.never.value  # auto mode when ``auto`` is not given
+    # Field lists of the records, in file order (merged = estate + role).
+    LocalFields = list(LOCAL_MERGED_FIELDS)
+    LocalDumpFields = list(LOCAL_FIELDS)
+    LocalRoleFields = list(LOCAL_ROLE_FIELDS)
+    RemoteFields = list(REMOTE_MERGED_FIELDS)
+    RemoteDumpFields = list(REMOTE_FIELDS)
+    RemoteRoleFields = list(REMOTE_ROLE_FIELDS)
 
-    def __init__(self, stackname: str = "", dirpath: str | None = None,
-                 basedirpath: str | None = None, auto: AutoMode | int | None = None,
-                 ext: str = "json", prefix: str = "estate") -> None:
+    def __init__(self, stackname: str = "stack", prefix: str = "estate",
+                 auto: AutoMode | int | None = None, baseroledirpath: str | None = "",
+                 roledirpath: str | None = "", *, basedirpath: str | None = "",
+                 dirpath: str | None = "", ext: str | None = "") -> None:
         if stackname:
             check_name(stackname, "stack name")
+        ext = ext or self.Ext
         if ext not in EXTS:
             raise KeepError(f"Unsupported keep file extension {ext!r}; use one of {EXTS}")
         self.prefix = check_name(prefix, "prefix", MAX_PREFIX_BYTES)
         self.ext = ext
-        self.auto = AutoMode.never if auto is None else AutoMode(auto)
+        self.auto = self.Auto if auto is None else auto
+        AutoMode(self.auto)  # an unknown mode is refused here, not at the first join
         self.errors: list[str] = []
         self.on_damage: Callable[[str], None] | None = None
-        self.dirpath, top = self._locate(stackname, dirpath, basedirpath)
-        # a lambda, so that effective_uid is looked up at each check, where it is replaceable
-        self._files = KeepFiles(self.dirpath, top, lambda: effective_uid())
+        owner = lambda: effective_uid()  # looked up at each check, where it is replaceable
+        self.dirpath, top = self._locate(stackname, dirpath, basedirpath, ("local", "remote"))
+        self._files = KeepFiles(self.dirpath, top, owner)
+        if roledirpath or baseroledirpath:
+            role = roledirpath or os.path.join(baseroledirpath or "", stackname, "role")
+            self.roledirpath, top = self._locate(stackname, role, None, ("local", "remote"))
+            self._roles = KeepFiles(self.roledirpath, top, owner)
+        else:
+            self.roledirpath = os.path.join(self.dirpath, "role")
+            self._prepare(self.roledirpath, self.dirpath, ("local", "remote"))
+            self._roles = self._files
         self.localdirpath = os.path.join(self.dirpath, "local")
         self.remotedirpath = os.path.join(self.dirpath, "remote")
-        self.roledirpath = os.path.join(self.dirpath, "role")
         self.localroledirpath = os.path.join(self.roledirpath, "local")
         self.remoteroledirpath = os.path.join(self.roledirpath, "remote")
         self.localfilepath = os.path.join(self.localdirpath, f"{self.prefix}.{ext}")
@@ -191,22 +235,25 @@ class RoadKeep:
 
     # ----------------------------------------------------------------- location
 
-    def _locate(self, stackname: str, dirpath: str | None,
-                basedirpath: str | None) -> tuple[str, str]:
-        """Choose and prepare the keep directory; return it and the top of its owned chain."""
-        if dirpath:
-            path = os.path.abspath(os.path.expanduser(dirpath))
-            self._prepare(path, path)
-            return path, path
-        if basedirpath:
-            path = os.path.abspath(os.path.join(os.path.expanduser(basedirpath), stackname))
-            self._prepare(path, path)
+    def _locate(self, stackname: str, dirpath: str | None, basedirpath: str | None,
+                subs: tuple[str, ...]) -> tuple[str, str]:
+        """Choose and prepare a keep directory with subdirectories ``subs``; return it and the
+        top of its owned chain.
+
+        An explicit ``dirpath`` (or ``<basedirpath>/<stackname>``) is used or refused
+        (KeepError), never replaced; only the default location falls back, to
+        ``<AltBaseDirpath>/<stackname>``.
+        """
+        if dirpath or basedirpath:
+            path = os.path.abspath(os.path.expanduser(
+                dirpath or os.path.join(basedirpath or "", stackname)))
+            self._prepare(path, path, subs)
             return path, path
         base = os.path.abspath(os.path.expanduser(self.BaseDirpath))
-        path = os.path.abspath(os.path.join(base, stackname))
+        path, top = os.path.abspath(os.path.join(base, stackname)), os.path.dirname(base)
         try:
-            self._prepare(path, os.path.dirname(base))
-            return path, os.path.dirname(base)
+            self._prepare(path, top, subs)
+            return path, top
         except KeepError as ex:
             problem = str(ex)
         alt = os.path.abspath(os.path.expanduser(
@@ -214,27 +261,26 @@ class RoadKeep:
         path = os.path.abspath(os.path.join(alt, stackname))
         log.warning("%s; using keep directory '%s' instead", problem, path)
         try:
-            self._prepare(path, os.path.dirname(alt))
+            self._prepare(path, os.path.dirname(alt), subs)
         except KeepError as ex:
             raise KeepError(f"No usable keep directory: {problem}; {ex}") from ex
         return path, os.path.dirname(alt)
 
     @staticmethod
-    def _prepare(path: str, top: str) -> None:
-        """Create and check the keep directory ``path`` and all its subdirectories."""
-        for sub in ("local", "remote", os.path.join("role", "local"),
-                    os.path.join("role", "remote")):
+    def _prepare(path: str, top: str, subs: tuple[str, ...]) -> None:
+        """Create and check the keep directory ``path`` and its subdirectories ``subs``."""
+        for sub in subs:
             secure_dirs(os.path.join(path, sub), top, effective_uid())
 
     # ----------------------------------------------------------------- record files
 
+    def _store(self, path: str) -> KeepFiles:
+        """The owner-only file access of the directory tree holding ``path``."""
+        return self._roles if path.startswith(self._roles.root + os.sep) else self._files
+
     def _write(self, path: str, data: dict[str, Any]) -> None:
         """Write ``data`` to ``path`` in the keep's format (see :meth:`KeepFiles.write`)."""
-        if self.ext == "json":
-            payload = json.dumps(data, indent=2).encode("utf-8")
-        else:
-            payload = msgpack.packb(data, use_bin_type=False)
-        self._files.write(path, payload)
+        self._store(path).write(path, _encode(data, self.ext))
 
     def _read(self, path: str) -> dict[str, Any] | None:
         """The map stored in ``path``, or ``None`` when there is no such file.
@@ -242,23 +288,12 @@ class RoadKeep:
         :class:`DamagedFile` when its content is unusable, :class:`KeepError` when it
         cannot be read.
         """
-        raw = self._files.read(path)
-        if raw is None:
-            return None
-        try:
-            if self.ext == "json":
-                data = json.loads(raw.decode("utf-8"))
-            else:
-                data = msgpack.unpackb(raw, raw=False, strict_map_key=False)
-        except (ValueError, TypeError, msgpack.UnpackException) as ex:
-            raise DamagedFile(f"Keep file '{path}' is corrupt: {ex}") from ex
-        if not isinstance(data, dict):
-            raise DamagedFile(f"Keep file '{path}' is corrupt: not a map")
-        return data
+        raw = self._store(path).read(path)
+        return None if raw is None else _decode(raw, self.ext, path)
 
     def _set_aside(self, path: str, problem: KeepError) -> None:
         """Set damaged ``path`` aside as ``<path>.corrupt`` (replacing an older one); report it."""
-        report = f"{problem}; set aside as '{self._files.set_aside(path, problem)}'"
+        report = f"{problem}; set aside as '{self._store(path).set_aside(path, problem)}'"
         self._note(report)
         if self.on_damage is not None:
             self.on_damage(report)
@@ -272,9 +307,10 @@ class RoadKeep:
     def _remove_matching(self, directory: str, start: str) -> None:
         """Delete every file ``<start><something>.<json|msgpack>`` in ``directory``, and
         those of them set aside as damaged."""
-        for entry in self._files.listdir(directory):
+        files = self._store(os.path.join(directory, start))
+        for entry in files.listdir(directory):
             if _split(entry.removesuffix(CORRUPT_SUFFIX), start) is not None:
-                self._files.remove(os.path.join(directory, entry))
+                files.remove(os.path.join(directory, entry))
 
     def remotefilepath(self, name: str) -> str:
         """Path of the estate file of remote ``name``."""
@@ -316,7 +352,7 @@ class RoadKeep:
         except KeepError as ex:
             raise KeepError(f"{ex}; {LOCAL_HINT}") from ex
         merged = {**estate, **role}
-        return {field: merged[field] for field in LOCAL_MERGED_FIELDS}
+        return odict((field, merged[field]) for field in LOCAL_MERGED_FIELDS)
 
     # ----------------------------------------------------------------- remotes
 
@@ -344,18 +380,20 @@ class RoadKeep:
                 acceptance = self._acceptance(data["acceptance"], path)
                 for field in REMOTE_ROLE_FIELDS[2:]:
                     _check_key(data, field, path, optional=True)
-                return {"role": role, "acceptance": acceptance, "verhex": data["verhex"],
-                        "pubhex": data["pubhex"]}
+                return odict(role=role, acceptance=acceptance, verhex=data["verhex"],
+                             pubhex=data["pubhex"])
         except DamagedFile as ex:
             self._set_aside(path, ex)
-        return {"role": role, "acceptance": None, "verhex": None, "pubhex": None}
+        return odict(role=role, acceptance=None, verhex=None, pubhex=None)
 
     @staticmethod
-    def _acceptance(value: Any, path: str) -> Acceptance | None:
+    def _acceptance(value: Any, path: str) -> int | None:
+        """The stored acceptance as a plain ``Acceptance`` value, or None; DamagedFile when
+        it is no such value."""
         if value is None:
             return None
         try:
-            return Acceptance(value)
+            return Acceptance(value).value
         except ValueError:
             raise DamagedFile(f"Keep file '{path}' is corrupt: bad acceptance "
                               f"{value!r}") from None
@@ -384,7 +422,7 @@ class RoadKeep:
             self._set_aside(path, ex)
             return None
         merged = {**estate, **role}
-        return {field: merged[field] for field in REMOTE_MERGED_FIELDS}
+        return odict((field, merged[field]) for field in REMOTE_MERGED_FIELDS)
 
     @staticmethod
     def _check_role_name(role: Any, path: str) -> None:
@@ -405,7 +443,7 @@ class RoadKeep:
         ``errors`` lists both (reset per call).
         """
         self.errors = []
-        remotes = {}
+        remotes = odict()
         for entry in self._files.listdir(self.remotedirpath):
             parts = _split(entry, f"{self.prefix}.")
             if parts is None or parts[1] != self.ext:
@@ -424,7 +462,8 @@ class RoadKeep:
 
     def role_damaged(self, role: str) -> bool:
         """Whether a damaged file of ``role`` was set aside (and the role not cleared since)."""
-        return self._files.exists(self.remoterolepath(role) + CORRUPT_SUFFIX)
+        path = self.remoterolepath(role) + CORRUPT_SUFFIX
+        return self._store(path).exists(path)
 
     def judge_role(self, role: str, verhex: str, pubhex: str, dump: bool = True) -> Decision:
         """Judge the keys of ``role`` by the auto mode; with ``dump`` persist any change.
@@ -433,7 +472,10 @@ class RoadKeep:
         history is lost, so new keys wait for the operator instead of being accepted.
         """
         stored = self.load_remote_role(role)
-        auto = self.auto
+        try:
+            auto = AutoMode(self.auto)
+        except ValueError:
+            raise KeepError(f"Unrecognized auto mode {self.auto!r}") from None
         if auto is AutoMode.once and self.role_damaged(role):
             auto = AutoMode.never
         decision = role_status(auto, RoleRecord(**stored), _text(verhex), _text(pubhex))
@@ -443,17 +485,18 @@ class RoadKeep:
             self.dump_remote_role(asdict(decision.write))
         return decision
 
-    def status_role(self, role: str, verhex: str, pubhex: str, dump: bool = True) -> Acceptance:
-        """Acceptance status of ``role`` with these keys (see :meth:`judge_role`)."""
-        return self.judge_role(role, verhex, pubhex, dump).status
+    def status_role(self, role: str, verhex: str, pubhex: str, dump: bool = True) -> int:
+        """Acceptance status of ``role`` with these keys, a plain ``Acceptance`` value (see
+        :meth:`judge_role`)."""
+        return self.judge_role(role, verhex, pubhex, dump).status.value
 
-    def status_remote(self, remote: Keyed, dump: bool = True) -> Acceptance:
+    def status_remote(self, remote: Keyed, dump: bool = True) -> int:
         """Judge the keys of ``remote`` and store the status in ``remote.acceptance``."""
         remote.acceptance = self.status_role(remote.role, remote.verhex, remote.pubhex, dump)
         return remote.acceptance
 
     def _set_acceptance(self, remote: Keyed, status: Acceptance) -> None:
-        remote.acceptance = status
+        remote.acceptance = status.value
         self.dump_remote_role({"role": remote.role, "acceptance": status,
                                "verhex": remote.verhex, "pubhex": remote.pubhex})
 
@@ -479,7 +522,8 @@ class RoadKeep:
     def clear_local_role(self) -> None:
         """Delete the local role file."""
         for ext in EXTS:
-            self._files.remove(os.path.join(self.localroledirpath, f"role.{ext}"))
+            path = os.path.join(self.localroledirpath, f"role.{ext}")
+            self._store(path).remove(path)
 
     def clear_remote(self, name: str) -> None:
         """Delete the estate file of remote ``name``."""
@@ -496,8 +540,8 @@ class RoadKeep:
         check_name(role, "role")
         for ext in EXTS:
             path = os.path.join(self.remoteroledirpath, f"role.{role}.{ext}")
-            self._files.remove(path)
-            self._files.remove(path + CORRUPT_SUFFIX)
+            self._roles.remove(path)
+            self._roles.remove(path + CORRUPT_SUFFIX)
 
     def clear_all_remote_roles(self) -> None:
         """Delete every remote role file, and those set aside as damaged."""
@@ -514,19 +558,161 @@ class RoadKeep:
         """Delete the keep directory recursively; the next dump recreates it."""
         self._files.remove_tree()
 
-    # Names of the reference API, as used by the tutorial.
+    # ----------------------------------------------------------------- estates
+
+    def dump_local_estate(self, local: Any) -> None:
+        """Persist local estate ``local`` (of a road stack) and its role."""
+        stack = local.stack
+        self.dump_local(odict(name=local.name, uid=local.uid, ha=list(local.ha),
+                              iha=local.iha, natted=local.natted, fqdn=local.fqdn,
+                              dyned=local.dyned, sid=local.sid, puid=stack.puid,
+                              aha=list(stack.ha), role=local.role))
+        self.dump_local_estate_role(local)
+
+    def dump_local_estate_role(self, local: Any) -> None:
+        """Persist the role and secret keys of local estate ``local``."""
+        self.dump_local_role(odict(role=local.role, sighex=local.signer.keyhex,
+                                   prihex=local.priver.keyhex))
+
+    def dump_remote_estate(self, remote: Any) -> None:
+        """Persist remote record ``remote`` and, when it has keys, its role."""
+        self.dump_remote(odict(name=remote.name, uid=remote.uid, fuid=remote.fuid,
+                               ha=list(remote.ha), iha=remote.iha, natted=remote.natted,
+                               fqdn=remote.fqdn, dyned=remote.dyned, sid=remote.sid,
+                               main=remote.main, kind=remote.kind, joined=remote.joined,
+                               role=remote.role))
+        self.dump_remote_estate_role(remote)
+
+    def dump_remote_estate_role(self, remote: Any) -> None:
+        """Persist the keys and acceptance of ``remote``'s role, unless it has no keys."""
+        if remote.verhex and remote.pubhex:
+            self.dump_remote_role(odict(role=remote.role, acceptance=remote.acceptance,
+                                        verhex=remote.verhex, pubhex=remote.pubhex))
+
+    # ----------------------------------------------------------------- reference API
+    # The method names of raet 0.6.8's keep, over the methods above.
+
+    @staticmethod
+    def dump(data: dict[str, Any], filepath: str) -> None:
+        """Write ``data`` to ``filepath`` (its ext picks json or msgpack), owner-only."""
+        path, ext = _path_ext(filepath)
+        directory = os.path.dirname(path)
+        KeepFiles(directory, directory, effective_uid).write(
+            path, _encode({key: _text(value) for key, value in data.items()}, ext))
+
+    @staticmethod
+    def load(filepath: str) -> odict | None:
+        """The map in ``filepath`` (its ext picks json or msgpack); None when it is missing
+        or unparsable."""
+        path, ext = _path_ext(filepath)
+        directory = os.path.dirname(path)
+        try:
+            raw = KeepFiles(directory, directory, effective_uid).read(path)
+            return None if raw is None else _decode(raw, ext, path)
+        except DamagedFile:
+            return None
+
+    def verifyLocalData(self, data: dict[str, Any], localFields: Any = None) -> bool:
+        """Whether ``data`` has exactly the fields ``localFields`` (default LocalFields)."""
+        return set(data) == set(self.LocalFields if localFields is None else localFields)
+
+    def verifyRemoteData(self, data: dict[str, Any], remoteFields: Any = None) -> bool:
+        """Whether ``data`` has exactly the fields ``remoteFields`` (default RemoteFields)."""
+        return set(data) == set(self.RemoteFields if remoteFields is None else remoteFields)
+
+    def loadLocalRoleData(self) -> odict:
+        """The local role record; every field None when there is none."""
+        data = self._read(self.localrolepath)
+        if data is None:
+            return odict((field, None) for field in LOCAL_ROLE_FIELDS)
+        _check_fields(data, LOCAL_ROLE_FIELDS, self.localrolepath)
+        return odict((field, data[field]) for field in LOCAL_ROLE_FIELDS)
+
+    def dumpRemoteData(self, data: dict[str, Any], name: str) -> None:
+        """Persist remote estate ``data`` as remote ``name``."""
+        self.dump_remote({**data, "name": name})
+
+    def dumpRemoteRoleData(self, data: dict[str, Any], role: str) -> None:
+        """Persist remote role ``data`` as role ``role``."""
+        self.dump_remote_role({**data, "role": role})
+
+    def dumpAllRemoteData(self, datadict: dict[str, dict[str, Any]]) -> None:
+        for name, data in datadict.items():
+            self.dumpRemoteData(data, name)
+
+    def dumpAllRemoteRoleData(self, roles: dict[str, dict[str, Any]]) -> None:
+        for role, data in roles.items():
+            self.dumpRemoteRoleData(data, role)
+
+    def loadAllRemoteRoleData(self) -> odict:
+        """Every persisted remote role record by role."""
+        roles = odict()
+        for entry in self._roles.listdir(self.remoteroledirpath):
+            parts = _split(entry, "role.")
+            if parts is not None and parts[1] == self.ext:
+                roles[parts[0]] = self.load_remote_role(parts[0])
+        return roles
+
+    def loadRemote(self, remote: Any) -> odict | None:
+        return self.load_remote(remote.name)
+
+    def clearRemote(self, remote: Any) -> None:
+        self.clear_remote(remote.name)
+
+    def _rmdir(self, path: str) -> None:
+        self._store(os.path.join(path, "")).remove_dir(path)
+
+    def clearLocalDir(self) -> None:
+        """Remove the (empty) local directory."""
+        self._rmdir(self.localdirpath)
+
+    def clearRemoteDir(self) -> None:
+        """Remove the (empty) remote directory."""
+        self._rmdir(self.remotedirpath)
+
+    def clearLocalRoleDir(self) -> None:
+        """Remove the (empty) local role directory."""
+        self._rmdir(self.localroledirpath)
+
+    def clearRemoteRoleDir(self) -> None:
+        """Remove the (empty) remote role directory."""
+        self._rmdir(self.remoteroledirpath)
+
+    def clearRoleDir(self) -> None:
+        """Remove the (empty) role directory."""
+        self._rmdir(self.roledirpath)
+
+    loadLocalData = load_local
+    dumpLocalData = dump_local
+    dumpLocalRoleData = dump_local_role
+    clearLocalData = clear_local
+    clearLocalRoleData = clear_local_role
+    loadRemoteData = load_remote
+    loadRemoteRoleData = load_remote_role
+    loadAllRemoteData = load_all_remotes
+    clearRemoteData = clear_remote
+    clearAllRemoteData = clear_all_remotes
+    clearRemoteRoleData = clear_remote_role
+    clearAllRemoteRoleData = clear_all_remote_roles
+    dumpLocal = dump_local_estate
+    dumpLocalRole = dump_local_estate_role
+    dumpRemote = dump_remote_estate
+    dumpRemoteRole = dump_remote_estate_role
     statusRole = status_role
     statusRemote = status_remote
     acceptRemote = accept_remote
     pendRemote = pend_remote
     rejectRemote = reject_remote
     clearAllDir = clear_all_dir
-    clearLocalData = clear_local
-    clearLocalRoleData = clear_local_role
-    clearRemoteData = clear_remote
-    clearAllRemoteData = clear_all_remotes
-    clearRemoteRoleData = clear_remote_role
-    clearAllRemoteRoleData = clear_all_remote_roles
+
+
+def _path_ext(filepath: str) -> tuple[str, str]:
+    """The absolute ``filepath`` and its keep format; KeepError for any other ext."""
+    path = os.path.abspath(os.path.expanduser(filepath))
+    ext = os.path.splitext(path)[1].lstrip(".")
+    if ext not in EXTS:
+        raise KeepError(f"Invalid keep file path '{filepath}': ext not one of {EXTS}")
+    return path, ext
 
 
 def clearAllKeep(dirpath: str) -> None:

@@ -128,7 +128,7 @@ class RoadStack(Stack):
         self.server = server
         self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
         try:
-            self.restoreRemotes()
+            self.resume_remotes()
             self.dumpLocal()
             self.dumpRemotes()
         except KeepError as ex:
@@ -284,25 +284,24 @@ class RoadStack(Stack):
         return self.kept(self.dumpLocal, "the local estate")
 
     def dumpLocal(self) -> None:
-        local = self.local
-        self.keep.dump_local(odict(name=local.name, uid=local.uid, ha=list(local.ha),
-                                   iha=local.iha, natted=local.natted, fqdn=local.fqdn,
-                                   dyned=local.dyned, sid=local.sid, puid=self.puid,
-                                   aha=list(self.ha), role=local.role))
-        self.keep.dump_local_role(odict(role=local.role, sighex=local.signer.keyhex,
-                                        prihex=local.priver.keyhex))
+        """Persist the local estate and its role."""
+        self.keep.dumpLocal(self.local)
+
+    def dumpLocalRole(self) -> None:
+        """Persist the local role and secret keys."""
+        self.keep.dumpLocalRole(self.local)
 
     def dumpRemote(self, remote: RemoteEstate) -> None:
-        self.keep.dump_remote(odict(name=remote.name, uid=remote.uid, fuid=remote.fuid,
-                                    ha=list(remote.ha), iha=remote.iha, natted=remote.natted,
-                                    fqdn=remote.fqdn, dyned=remote.dyned, sid=remote.sid,
-                                    main=remote.main, kind=remote.kind, joined=remote.joined,
-                                    role=remote.role))
-        if remote.verfer is not None and remote.pubber is not None:
-            self.keep.dump_remote_role(odict(role=remote.role, acceptance=remote.acceptance,
-                                             verhex=remote.verhex, pubhex=remote.pubhex))
+        """Persist ``remote`` and its role."""
+        self.keep.dumpRemote(remote)
 
-    def dumpRemotes(self) -> None:
+    def dumpRemoteRole(self, remote: RemoteEstate) -> None:
+        """Persist the keys and acceptance of ``remote``'s role."""
+        self.keep.dumpRemoteRole(remote)
+
+    def dumpRemotes(self, clear: bool = True) -> None:
+        """Persist every record. ``clear`` is accepted as raet's: each file is replaced
+        atomically, so there is nothing to delete first."""
         for remote in self.remotes.values():
             self.dumpRemote(remote)
 
@@ -324,31 +323,54 @@ class RoadStack(Stack):
         self.puid = saved["puid"]
         return local, listen
 
-    def restoreRemotes(self) -> None:
-        """Rebuild remote records from the keep; each resumes with ``sid + 1``.
+    def restoreLocal(self) -> LocalEstate | None:
+        """Make the persisted local estate the stack's and return it; None when there is
+        none. (The socket stays bound where it is.)"""
+        saved = self.keep.load_local()
+        if saved is None:
+            return None
+        self.local, _ = self.restore_local(saved)
+        return self.local
 
-        The file of a record that cannot be rebuilt is set aside as damaged, so the peer
-        can join afresh.
+    def restoreRemote(self, name: str) -> RemoteEstate | None:
+        """Rebuild and add the persisted record ``name`` with its saved ``sid``.
+
+        None when there is none, or when it cannot be rebuilt: its file is then set aside as
+        damaged, so the peer can join afresh.
         """
+        data = self.keep.load_remote(name)
+        return None if data is None else self.restore_remote(name, data)
+
+    def restore_remote(self, name: str, data: Mapping[str, Any]) -> RemoteEstate | None:
+        """Rebuild and add record ``name`` from its keep ``data`` (see restoreRemote)."""
+        try:
+            remote = self.newRemote(
+                uid=data["uid"], fuid=data["fuid"], ha=tuple(data["ha"]),
+                name=data["name"], iha=data["iha"], natted=data["natted"],
+                fqdn=data["fqdn"], dyned=data["dyned"], sid=data["sid"],
+                main=data["main"], kind=data["kind"], joined=data["joined"],
+                role=data["role"], acceptance=data["acceptance"],
+                verkey=data["verhex"], pubkey=data["pubhex"])
+            self.addRemote(remote)
+        except (EstateError, StackError, ValueError, TypeError, KeyError) as ex:
+            self.incStat("failed_restore_remote")
+            self.keep.set_aside_remote(name, f"cannot restore remote {name!r}: {ex}")
+            return None
+        if self.main and remote.acceptance == Acceptance.pending:
+            self.note_pending(remote)
+        return remote
+
+    def restoreRemotes(self) -> None:
+        """Rebuild every persisted record (see :meth:`restoreRemote`)."""
         for name, data in self.keep.load_all_remotes().items():
-            try:
-                remote = self.newRemote(
-                    uid=data["uid"], fuid=data["fuid"], ha=tuple(data["ha"]),
-                    name=data["name"], iha=data["iha"], natted=data["natted"],
-                    fqdn=data["fqdn"], dyned=data["dyned"], sid=data["sid"],
-                    main=data["main"], kind=data["kind"], joined=data["joined"],
-                    role=data["role"], acceptance=data["acceptance"],
-                    verkey=data["verhex"], pubkey=data["pubhex"])
-                remote.nextSid()
-                self.addRemote(remote)
-                if self.main and remote.acceptance == Acceptance.pending:
-                    self.note_pending(remote)
-            except (EstateError, StackError, ValueError, TypeError, KeyError) as ex:
-                self.incStat("failed_restore_remote")
-                self.keep.set_aside_remote(name, f"cannot restore remote {name!r}: {ex}")
-        for uid in self.remotes:
-            if uid > self.puid:
-                self.puid = uid
+            self.restore_remote(name, data)
+
+    def resume_remotes(self) -> None:
+        """At start-up: rebuild every persisted record, each resuming with ``sid + 1`` (a new
+        session, so nothing of the last one can be replayed into it)."""
+        self.restoreRemotes()
+        for remote in self.remotes.values():
+            remote.nextSid()
 
     def keep_damaged(self, report: str) -> None:
         """Count and log a damaged keep file the keep has set aside."""
@@ -356,9 +378,36 @@ class RoadStack(Stack):
         self.console.terse(f"Stack '{self.name}': {report}\n")
 
     def clearAllDir(self) -> None:
+        """Delete the keep directory recursively."""
         self.keep.clearAllDir()
 
+    def clearLocalKeep(self) -> None:
+        """Delete the local estate file."""
+        self.keep.clearLocalData()
+
+    def clearLocalRoleKeep(self) -> None:
+        """Delete the local role file (the secret keys)."""
+        self.keep.clearLocalRoleData()
+
+    def clearRemote(self, remote: RemoteEstate) -> None:
+        """Delete the estate file of ``remote``."""
+        self.keep.clearRemote(remote)
+
+    def clearRemotes(self) -> None:
+        """Delete the estate files of the current records."""
+        for remote in self.remotes.values():
+            self.clearRemote(remote)
+
+    def clearRemoteKeeps(self) -> None:
+        """Delete every remote estate file."""
+        self.keep.clearAllRemoteData()
+
+    def clearRemoteRoleKeeps(self) -> None:
+        """Delete every remote role file."""
+        self.keep.clearAllRemoteRoleData()
+
     def clearAllKeeps(self) -> None:
+        """Delete every keep file (directories stay)."""
         self.keep.clear_all()
 
     # transactions ---------------------------------------------------------------------

@@ -68,7 +68,7 @@ def test_reference_keep_read_by_us(tmp_path: Path, ext: str) -> None:
     beta = remotes["beta"]
     assert (beta["name"], beta["uid"], beta["fuid"], beta["role"]) == ("beta", 2, 7, "beta")
     assert beta["ha"] == ["127.0.0.1", 7531]
-    assert beta["acceptance"] is Acceptance.accepted
+    assert beta["acceptance"] is Acceptance.accepted.value
     assert beta["verhex"] == text(signer.verhex)
     assert beta["pubhex"] == text(privateer.pubhex)
 

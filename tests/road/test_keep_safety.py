@@ -152,7 +152,7 @@ def test_bad_remote_hex_at_keep_level(tmp_path):
     assert keep.load_remote("beta") is None
     assert len(keep.errors) == 2 and "pubhex" in keep.errors[0]
     assert os.path.exists(f"{keep.remotefilepath('beta')}.corrupt")
-    assert keep.status_role("beta", VER, PUB) is A
+    assert keep.status_role("beta", VER, PUB) is A.value
 
 
 @pytest.mark.parametrize("junk", ["not json", "[1, 2]", json.dumps({"role": "other"})])
@@ -201,13 +201,13 @@ def test_role_damaged_while_running_is_pending_under_once(tmp_path):
     keep.dump_remote_role(REMOTE_ROLE)
     path = keep.remoterolepath("beta")
     Path(path).write_bytes(b"\xc1\xc1")
-    assert keep.status_role("beta", "5b" * 32, PUB) is P  # raised KeepError before
+    assert keep.status_role("beta", "5b" * 32, PUB) is P.value  # raised KeepError before
     assert os.path.exists(f"{path}.corrupt")
-    assert keep.status_role("beta", "5b" * 32, PUB) is P  # the pending record stays pending
+    assert keep.status_role("beta", "5b" * 32, PUB) is P.value  # the pending record stays pending
     assert len(keep.errors) == 1 and path in keep.errors[0]
     keep.clear_remote_role("beta")  # the operator starts the role afresh
     assert not os.path.exists(f"{path}.corrupt")
-    assert keep.status_role("beta", "5b" * 32, PUB) is A
+    assert keep.status_role("beta", "5b" * 32, PUB) is A.value
 
 
 def test_damage_hook_reports_every_set_aside(tmp_path):

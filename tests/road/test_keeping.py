@@ -95,7 +95,7 @@ def test_default_location_and_layout(base: Path) -> None:
     assert keep.localrolepath == str(path / "role" / "local" / "role.json")
     assert keep.remotefilepath("beta") == str(path / "remote" / "estate.beta.json")
     assert keep.remoterolepath("beta") == str(path / "role" / "remote" / "role.beta.json")
-    assert (keep.auto, keep.ext, keep.prefix) == (AutoMode.never, "json", "estate")
+    assert (keep.auto, keep.ext, keep.prefix) == (AutoMode.never.value, "json", "estate")
     for directory in (base / "tmp" / "raet", base / "tmp" / "raet" / "keep", path,
                       path / "local", path / "remote", path / "role", path / "role" / "local",
                       path / "role" / "remote"):
@@ -104,7 +104,8 @@ def test_default_location_and_layout(base: Path) -> None:
 
 
 def test_unnamed_stack_uses_base(base: Path) -> None:
-    assert RoadKeep().dirpath == str(base / "tmp" / "raet" / "keep")
+    assert RoadKeep(stackname="").dirpath == str(base / "tmp" / "raet" / "keep")
+    assert RoadKeep().dirpath == str(base / "tmp" / "raet" / "keep" / "stack")
 
 
 def test_explicit_dirpath_and_basedirpath(base: Path) -> None:
@@ -119,7 +120,8 @@ def test_prefix_ext_and_auto(base: Path) -> None:
     keep = RoadKeep(dirpath=str(base / "k"), prefix="node", ext="msgpack", auto=1)
     assert keep.localfilepath == str(base / "k" / "local" / "node.msgpack")
     assert keep.remotefilepath("b") == str(base / "k" / "remote" / "node.b.msgpack")
-    assert keep.auto is AutoMode.once
+    assert keep.auto == 1 and type(keep.auto) is int  # the value given, as raet keeps it
+    assert RoadKeep(dirpath=str(base / "k"), auto=AutoMode.once).auto is AutoMode.once
     with pytest.raises(KeepError, match="extension"):
         RoadKeep(dirpath=str(base / "k"), ext="yaml")
 
@@ -251,7 +253,7 @@ def test_round_trip(base: Path, ext: str) -> None:
     remote = keep.load_remote("beta")
     assert remote == jsonable({**REMOTE, **REMOTE_ROLE})
     assert list(remote) == list(REMOTE) + ["acceptance", "verhex", "pubhex"]  # type: ignore
-    assert remote["acceptance"] is Acceptance.accepted  # type: ignore[index]
+    assert remote["acceptance"] is Acceptance.accepted.value  # type: ignore[index]
     assert keep.load_all_remotes() == {"beta": remote}
     assert keep.load_remote_role("beta") == REMOTE_ROLE
     assert keep.errors == []
@@ -449,14 +451,14 @@ def test_status_role_per_auto_mode(base: Path, auto: AutoMode, first: Acceptance
                                    again: Acceptance, changed: Acceptance,
                                    after_reject: Acceptance) -> None:
     keep = RoadKeep(dirpath=str(base / "k"), auto=auto)
-    assert keep.status_role("beta", VER, PUB, dump=False) is first
+    assert keep.status_role("beta", VER, PUB, dump=False) is first.value
     assert role_file(keep) is None
-    assert keep.statusRole("beta", VER, PUB) is first
+    assert keep.statusRole("beta", VER, PUB) is first.value
     assert role_file(keep) == {"role": "beta", "acceptance": first, "verhex": VER,
                                "pubhex": PUB}
-    assert keep.status_role("beta", VER, PUB) is again
+    assert keep.status_role("beta", VER, PUB) is again.value
     new = "5b" * 32
-    assert keep.status_role("beta", new, PUB) is changed
+    assert keep.status_role("beta", new, PUB) is changed.value
     stored = role_file(keep)
     if changed is Acceptance.rejected:
         assert stored == {"role": "beta", "acceptance": first, "verhex": VER, "pubhex": PUB}
@@ -464,21 +466,21 @@ def test_status_role_per_auto_mode(base: Path, auto: AutoMode, first: Acceptance
         assert stored == {"role": "beta", "acceptance": 1, "verhex": new, "pubhex": PUB}
     remote = Remote()
     keep.reject_remote(remote)
-    assert remote.acceptance is Acceptance.rejected
-    assert keep.status_remote(remote) is after_reject
-    assert remote.acceptance is after_reject
+    assert remote.acceptance is Acceptance.rejected.value
+    assert keep.status_remote(remote) is after_reject.value
+    assert remote.acceptance is after_reject.value
     assert role_file(keep)["acceptance"] == after_reject  # type: ignore[index]
 
 
 def test_never_mode_operator_accept(base: Path) -> None:
     keep = RoadKeep(dirpath=str(base / "k"))
     remote = Remote()
-    assert keep.statusRemote(remote) is Acceptance.pending
+    assert keep.statusRemote(remote) is Acceptance.pending.value
     keep.acceptRemote(remote)
-    assert remote.acceptance is Acceptance.accepted
-    assert keep.status_role("beta", VER, PUB) is Acceptance.accepted
+    assert remote.acceptance is Acceptance.accepted.value
+    assert keep.status_role("beta", VER, PUB) is Acceptance.accepted.value
     keep.pendRemote(remote)
-    assert remote.acceptance is Acceptance.pending
+    assert remote.acceptance is Acceptance.pending.value
     assert role_file(keep)["acceptance"] == 0  # type: ignore[index]
     keep.rejectRemote(remote)
     assert keep.judge_role("beta", VER, PUB).reason == "Never keys already rejected"
