@@ -72,7 +72,7 @@ def cls_of(impl: str, name: str) -> type:
     return getattr(IMPLS[impl][index], attr)
 
 
-@pytest.mark.parametrize("name", sorted(set(CLASSES) - {"RoadKeep"}))  # RoadKeep: role dirs
+@pytest.mark.parametrize("name", sorted(CLASSES))
 def test_every_reference_keyword_is_known(name):
     assert keyword_names(cls_of("raet", name)) <= keyword_names(cls_of("raetflo", name))
 
