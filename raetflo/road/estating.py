@@ -46,8 +46,39 @@ def host_fqdn(host: str, lookup: bool = True) -> str:
     return name
 
 
+WILDCARD_HOSTS = {"0.0.0.0": raeting.DEFAULT_DST_HOST, "::": "::1"}  # "any" -> loopback
+
+
+def normalize_host(host: str) -> str:
+    """Dotted IP address of ``host`` (IPv4 preferred, IPv6 when it has no IPv4 address).
+
+    ``''`` means all interfaces (``0.0.0.0``); a name is resolved. EstateError when it
+    cannot be.
+    """
+    host = host.strip() or "0.0.0.0"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return resolve_host(host)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def resolve_host(name: str) -> str:
+    """First address ``name`` resolves to, IPv4 before IPv6; EstateError when none."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            info = socket.getaddrinfo(name, None, family, socket.SOCK_DGRAM)
+        except (OSError, UnicodeError):
+            continue
+        if info:
+            return str(info[0][4][0])
+    raise EstateError(f"Cannot resolve address for host '{name}'")
+
+
 def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT) -> Address:
-    """Validate ``ha`` as (host, port) with a dotted IPv4 host; wildcards become loopback."""
+    """Validate ``ha`` as (host, port) with a normalized host; wildcards become loopback."""
     if ha is None:
         ha = (raeting.DEFAULT_DST_HOST, default_port)
     if not isinstance(ha, (tuple, list)) or len(ha) != 2:
@@ -57,18 +88,11 @@ def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT) -> Address
         raise EstateError(f"Invalid port in host address {ha!r}")
     if not isinstance(host, str):
         raise EstateError(f"Invalid host in host address {ha!r}")
-    host = host.strip()
-    if host in ("", "0.0.0.0", "localhost"):
-        host = raeting.DEFAULT_DST_HOST
-    else:
-        try:
-            host = str(ipaddress.IPv4Address(host))
-        except ValueError:
-            try:
-                host = socket.gethostbyname(host)
-            except OSError as ex:
-                raise EstateError(f"Invalid host in host address {ha!r}: {ex}") from None
-    return (host, port)
+    try:
+        host = normalize_host(host)
+    except EstateError as ex:
+        raise EstateError(f"Invalid host in host address {ha!r}: {ex}") from None
+    return (WILDCARD_HOSTS.get(host, host), port)
 
 
 class Estate:
@@ -83,8 +107,8 @@ class Estate:
             uid = stack.nextUid()
         self.uid = uid if uid is not None else 1
         self.name = name or f"{prefix}_{uuid.uuid1().hex}"
-        self.ha = ha
-        self.iha = iha
+        self.ha = normalize_ha(ha) if ha else ha
+        self.iha = normalize_ha(iha) if iha else iha
         self.natted = natted
         self.fqdn = fqdn or (host_fqdn(self.ha[0]) if self.ha else "")
         self.dyned = dyned
@@ -95,6 +119,15 @@ class Estate:
     @property
     def eha(self) -> Address:
         return self.ha
+
+    @eha.setter
+    def eha(self, value: Address) -> None:
+        self.ha = value
+
+    @staticmethod
+    def normalizeHost(host: str) -> str:
+        """Dotted IP address of ``host``; see ``normalize_host``."""
+        return normalize_host(host)
 
     def nextSid(self) -> int:
         """Advance and return this estate's own session id (never 0)."""

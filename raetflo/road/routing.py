@@ -198,6 +198,9 @@ def stale_correspondent(stack: RoadStack, packet: Packet, sa: Address,
     head = packet.head
     if head.pk in NACK_KINDS:
         return
+    if head.tk == TrnsKind.message and head.pk == PcktKind.done:
+        stack.incStat("stale_done")  # a repeated done for a message already finished here
+        return
     stack.incStat("stale_correspondent_attempt")
     stack.console.terse(f"Staler '{stack.name}'. Stale transaction '{head.tk}' packet "
                         f"'{head.pk}' from '{sa}' in {head.ti} nacking...\n")
