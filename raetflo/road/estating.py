@@ -106,7 +106,7 @@ class Estate:
         if uid is None and stack is not None:
             uid = stack.nextUid()
         self.uid = uid if uid is not None else 1
-        self.name = name or f"{prefix}_{uuid.uuid1().hex}"
+        self.name = name or self.nameGuid(prefix)
         self.ha = normalize_ha(ha) if ha else ha
         self.iha = normalize_ha(iha) if iha else iha
         self.natted = natted
@@ -128,6 +128,20 @@ class Estate:
     def normalizeHost(host: str) -> str:
         """Dotted IP address of ``host``; see ``normalize_host``."""
         return normalize_host(host)
+
+    @staticmethod
+    def nameGuid(prefix: str = "estate") -> str:
+        """A fresh name: ``prefix`` and the hex of a time-based uuid."""
+        return f"{prefix}_{uuid.uuid1().hex}"
+
+    def validSid(self, sid: int) -> bool:
+        """Whether session id ``sid`` is not older than this estate's own."""
+        return validate_sid(sid, self.sid)
+
+    @staticmethod
+    def validateSid(new: int, old: int) -> bool:
+        """Whether session id ``new`` is not older than ``old``; see ``validate_sid``."""
+        return validate_sid(new, old)
 
     def nextSid(self) -> int:
         """Advance and return this estate's own session id (never 0)."""
@@ -155,6 +169,9 @@ class RemoteEstate(Estate):
     """A stack's record of one peer: ids, address, keys, status and transactions."""
 
     stack: RoadStack
+    # store seconds after a delivery in which repeats of that message get no done again:
+    # they are copies already in flight (the sender's redo of a lost done comes later)
+    RepeatDoneQuiet = 0.2
 
     def __init__(self, stack: RoadStack, uid: int | None = None, fuid: int = 0,
                  main: bool | None = False, kind: int = 0, verkey: Any = None,
@@ -182,6 +199,7 @@ class RemoteEstate(Estate):
         self._box: nacling.Box | None = None
         self.transactions: Registry = Registry()  # index -> transaction
         self.delivered = DeliveredMemory()  # tids of messages delivered from the peer
+        self.last_done: tuple[int, float] | None = None  # tid and stamp of the last delivery
         self.peer_tid = 0  # highest tid seen in the peer's initiator packets
         self.incoming = 0  # unfinished incoming messages (messengents)
         self.incoming_bytes = 0  # announced sizes of those messages
@@ -229,6 +247,17 @@ class RemoteEstate(Estate):
             self._box = nacling.Box(self.privee.keyraw, self.publee.keyraw)
         return self._box
 
+    def rekey(self) -> None:
+        """Drop this link's short-term keys: a new pair, and the link needs a new allow."""
+        self.allowed = None
+        self.privee = nacling.Privateer()
+        self.publee = None
+        self._box = None
+
+    def sendSavedMessages(self) -> None:
+        """Send the messages saved while this link had no session (see ``outbox``)."""
+        outbox.send_saved(self.stack, self)
+
     # sessions -------------------------------------------------------------
     def validRsid(self, rsid: int) -> bool:
         """Whether a session id from the peer is not older than the last one seen."""
@@ -243,6 +272,12 @@ class RemoteEstate(Estate):
         """
         if self.peer_tid and not tid_newer(ti, self.peer_tid):
             self.peer_restarted()
+
+    def repeat_in_flight(self, tid: int) -> bool:
+        """Whether a repeat of delivered message ``tid`` is a copy sent before our done."""
+        last = self.last_done
+        return (last is not None and last[0] == tid
+                and self.stack.store.stamp - last[1] < self.RepeatDoneQuiet)
 
     def peer_restarted(self) -> None:
         """Forget what the peer's previous incarnation sent."""

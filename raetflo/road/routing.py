@@ -165,7 +165,8 @@ def correspond_message(stack: RoadStack, packet: Packet, sa: Address,
     head = packet.head
     if head.ti in remote.delivered:
         stack.incStat("duplicate_message")
-        reply_stale(stack, packet, sa, PcktKind.done)
+        if not remote.repeat_in_flight(head.ti):
+            reply_stale(stack, packet, sa, PcktKind.done)
         return
     if remote.delivered.stale(head.ti):
         stack.incStat("message_stale_tid")
@@ -197,9 +198,6 @@ def stale_correspondent(stack: RoadStack, packet: Packet, sa: Address,
     """A correspondent's packet for a transaction we no longer have: nack it."""
     head = packet.head
     if head.pk in NACK_KINDS:
-        return
-    if head.tk == TrnsKind.message and head.pk == PcktKind.done:
-        stack.incStat("stale_done")  # a repeated done for a message already finished here
         return
     stack.incStat("stale_correspondent_attempt")
     stack.console.terse(f"Staler '{stack.name}'. Stale transaction '{head.tk}' packet "

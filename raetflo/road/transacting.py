@@ -161,9 +161,12 @@ class Transaction:
     def redo(self) -> None:
         """Resend on redo expiry; subclasses override."""
 
-    def receive(self, packet: Packet, sa: Address | None = None) -> None:
-        """Dispatch a matching packet to ``on_<kind>``; unknown kinds are ignored."""
+    def receive(self, packet: Any, sa: Address | None = None) -> None:
+        """Dispatch a matching packet (ours, or one written for raet) to ``on_<kind>``;
+        unknown kinds are ignored."""
+        packet, rx_sa = codec_packet(packet)
         self.rxPacket = packet
+        sa = sa or rx_sa
         if sa is not None:
             self.rx_sa = sa
         handler = getattr(self, f"on_{PcktKind(packet.head.pk).name}", None)
