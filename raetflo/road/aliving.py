@@ -85,6 +85,13 @@ class Alivent(Transaction):
     kind = TrnsKind.alive
     fk = FootKind.nacl
     rmt = True
+    Timeout = 10.0  # only for one made, and not answered, by hand: its ``process`` nacks
+
+    def timed_out(self) -> None:
+        self.nack()
+
+    def on_request(self, packet: Packet) -> None:
+        self.alive()
 
     def alive(self) -> None:
         stack, remote = self.stack, self.remote

@@ -46,8 +46,39 @@ def host_fqdn(host: str, lookup: bool = True) -> str:
     return name
 
 
+WILDCARD_HOSTS = {"0.0.0.0": raeting.DEFAULT_DST_HOST, "::": "::1"}  # "any" -> loopback
+
+
+def normalize_host(host: str) -> str:
+    """Dotted IP address of ``host`` (IPv4 preferred, IPv6 when it has no IPv4 address).
+
+    ``''`` means all interfaces (``0.0.0.0``); a name is resolved. EstateError when it
+    cannot be.
+    """
+    host = host.strip() or "0.0.0.0"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return resolve_host(host)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def resolve_host(name: str) -> str:
+    """First address ``name`` resolves to, IPv4 before IPv6; EstateError when none."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            info = socket.getaddrinfo(name, None, family, socket.SOCK_DGRAM)
+        except (OSError, UnicodeError):
+            continue
+        if info:
+            return str(info[0][4][0])
+    raise EstateError(f"Cannot resolve address for host '{name}'")
+
+
 def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT) -> Address:
-    """Validate ``ha`` as (host, port) with a dotted IPv4 host; wildcards become loopback."""
+    """Validate ``ha`` as (host, port) with a normalized host; wildcards become loopback."""
     if ha is None:
         ha = (raeting.DEFAULT_DST_HOST, default_port)
     if not isinstance(ha, (tuple, list)) or len(ha) != 2:
@@ -57,18 +88,11 @@ def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT) -> Address
         raise EstateError(f"Invalid port in host address {ha!r}")
     if not isinstance(host, str):
         raise EstateError(f"Invalid host in host address {ha!r}")
-    host = host.strip()
-    if host in ("", "0.0.0.0", "localhost"):
-        host = raeting.DEFAULT_DST_HOST
-    else:
-        try:
-            host = str(ipaddress.IPv4Address(host))
-        except ValueError:
-            try:
-                host = socket.gethostbyname(host)
-            except OSError as ex:
-                raise EstateError(f"Invalid host in host address {ha!r}: {ex}") from None
-    return (host, port)
+    try:
+        host = normalize_host(host)
+    except EstateError as ex:
+        raise EstateError(f"Invalid host in host address {ha!r}: {ex}") from None
+    return (WILDCARD_HOSTS.get(host, host), port)
 
 
 class Estate:
@@ -82,9 +106,9 @@ class Estate:
         if uid is None and stack is not None:
             uid = stack.nextUid()
         self.uid = uid if uid is not None else 1
-        self.name = name or f"{prefix}_{uuid.uuid1().hex}"
-        self.ha = ha
-        self.iha = iha
+        self.name = name or self.nameGuid(prefix)
+        self.ha = normalize_ha(ha) if ha else ha
+        self.iha = normalize_ha(iha) if iha else iha
         self.natted = natted
         self.fqdn = fqdn or (host_fqdn(self.ha[0]) if self.ha else "")
         self.dyned = dyned
@@ -95,6 +119,29 @@ class Estate:
     @property
     def eha(self) -> Address:
         return self.ha
+
+    @eha.setter
+    def eha(self, value: Address) -> None:
+        self.ha = value
+
+    @staticmethod
+    def normalizeHost(host: str) -> str:
+        """Dotted IP address of ``host``; see ``normalize_host``."""
+        return normalize_host(host)
+
+    @staticmethod
+    def nameGuid(prefix: str = "estate") -> str:
+        """A fresh name: ``prefix`` and the hex of a time-based uuid."""
+        return f"{prefix}_{uuid.uuid1().hex}"
+
+    def validSid(self, sid: int) -> bool:
+        """Whether session id ``sid`` is not older than this estate's own."""
+        return validate_sid(sid, self.sid)
+
+    @staticmethod
+    def validateSid(new: int, old: int) -> bool:
+        """Whether session id ``new`` is not older than ``old``; see ``validate_sid``."""
+        return validate_sid(new, old)
 
     def nextSid(self) -> int:
         """Advance and return this estate's own session id (never 0)."""
@@ -122,6 +169,9 @@ class RemoteEstate(Estate):
     """A stack's record of one peer: ids, address, keys, status and transactions."""
 
     stack: RoadStack
+    # store seconds after a delivery in which repeats of that message get no done again:
+    # they are copies already in flight (the sender's redo of a lost done comes later)
+    RepeatDoneQuiet = 0.2
 
     def __init__(self, stack: RoadStack, uid: int | None = None, fuid: int = 0,
                  main: bool | None = False, kind: int = 0, verkey: Any = None,
@@ -149,6 +199,7 @@ class RemoteEstate(Estate):
         self._box: nacling.Box | None = None
         self.transactions: Registry = Registry()  # index -> transaction
         self.delivered = DeliveredMemory()  # tids of messages delivered from the peer
+        self.last_done: tuple[int, float] | None = None  # tid and stamp of the last delivery
         self.peer_tid = 0  # highest tid seen in the peer's initiator packets
         self.incoming = 0  # unfinished incoming messages (messengents)
         self.incoming_bytes = 0  # announced sizes of those messages
@@ -196,6 +247,17 @@ class RemoteEstate(Estate):
             self._box = nacling.Box(self.privee.keyraw, self.publee.keyraw)
         return self._box
 
+    def rekey(self) -> None:
+        """Drop this link's short-term keys: a new pair, and the link needs a new allow."""
+        self.allowed = None
+        self.privee = nacling.Privateer()
+        self.publee = None
+        self._box = None
+
+    def sendSavedMessages(self) -> None:
+        """Send the messages saved while this link had no session (see ``outbox``)."""
+        outbox.send_saved(self.stack, self)
+
     # sessions -------------------------------------------------------------
     def validRsid(self, rsid: int) -> bool:
         """Whether a session id from the peer is not older than the last one seen."""
@@ -210,6 +272,12 @@ class RemoteEstate(Estate):
         """
         if self.peer_tid and not tid_newer(ti, self.peer_tid):
             self.peer_restarted()
+
+    def repeat_in_flight(self, tid: int) -> bool:
+        """Whether a repeat of delivered message ``tid`` is a copy sent before our done."""
+        last = self.last_done
+        return (last is not None and last[0] == tid
+                and self.stack.store.stamp - last[1] < self.RepeatDoneQuiet)
 
     def peer_restarted(self) -> None:
         """Forget what the peer's previous incarnation sent."""

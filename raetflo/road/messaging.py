@@ -288,6 +288,7 @@ class Messengent(Transaction):
         self.send(PcktKind.done)
         self.log(f"Do Ack Done Message on Segment {sn}")
         self.remote.delivered.add(self.tid)
+        self.remote.last_done = (self.tid, stack.store.stamp)
         stack.rxMsgs.append((body, self.remote.name))
         self.log("Complete")
         stack.incStat("messengent_correspond_complete")

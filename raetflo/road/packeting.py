@@ -45,6 +45,9 @@ _JSON_END = b"}" + _JSON_TERMINATOR
 _START_SIZE: dict[int, int] = {HeadKind.raet: len(_RAET_START % (0, 0, 0)),
                                HeadKind.json: len(_JSON_START % (0, 0, 0))}
 _END_SIZE: dict[int, int] = {HeadKind.raet: len(_RAET_END), HeadKind.json: len(_JSON_END)}
+# Receive bound: fixed at the default packet size, so lowering raeting.UDP_MAX_PACKET_SIZE
+# at run time (it limits what we send) does not refuse packets peers sent under it.
+_RX_PACKET_SIZE = raeting.UDP_MAX_PACKET_SIZE
 _PL_LIMIT: dict[int, int] = {HeadKind.raet: 0xFFFF, HeadKind.json: 0xFFFFFFF}
 _FORMATS: dict[int, tuple[bytes, ...]] = {
     HeadKind.raet: tuple(b"\n%s %s" % (name.encode(), b"%f" if name == "dt" else b"%x")
@@ -254,7 +257,7 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
     Allow and alive packets must be signed, and with ``veritive`` message packets too.
     """
     size = len(data)
-    if size > raeting.UDP_MAX_PACKET_SIZE * raeting.RX_BUFFER_COUNT:
+    if size > max(raeting.UDP_MAX_PACKET_SIZE, _RX_PACKET_SIZE) * raeting.RX_BUFFER_COUNT:
         raise PacketError("oversized", f"{size} bytes")
     if data.startswith(_RAET_PREFIX):
         kind, end_mark = HeadKind.raet, _RAET_END

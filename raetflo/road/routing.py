@@ -165,7 +165,8 @@ def correspond_message(stack: RoadStack, packet: Packet, sa: Address,
     head = packet.head
     if head.ti in remote.delivered:
         stack.incStat("duplicate_message")
-        reply_stale(stack, packet, sa, PcktKind.done)
+        if not remote.repeat_in_flight(head.ti):
+            reply_stale(stack, packet, sa, PcktKind.done)
         return
     if remote.delivered.stale(head.ti):
         stack.incStat("message_stale_tid")

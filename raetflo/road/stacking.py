@@ -11,16 +11,16 @@ from ioflo.aid.odicting import odict
 from ioflo.base.storing import Store
 
 from .. import raeting
-from ..raeting import Acceptance, BodyKind, CoatKind, FootKind, HeadKind
+from ..raeting import Acceptance, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
 from ..stacking import Registry, Stack, StackError
 from . import outbox, packeting, routing
 from .aliving import Aliver
 from .allowing import Allower
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, host_fqdn
-from .joining import Joiner
+from .joining import Joiner, Joinent
 from .keeping import LOCAL_HINT, KeepError, RoadKeep
 from .packeting import Head, Packet, PacketError
-from .transacting import decode_packet, pack_packet
+from .transacting import codec_packet, decode_packet, pack_packet
 from .transport import BUSY_ERRORS, UNREACHABLE_ERRORS, TransportError, UdpServer
 
 
@@ -151,8 +151,8 @@ class RoadStack(Stack):
     def transactions(self) -> list:
         return [t for remote in self.remotes.values() for t in remote.transactions.values()]
 
-    def addRemote(self, remote: RemoteEstate, dump: bool = False) -> None:
-        """Index ``remote`` by uid and name; StackError on any clash."""
+    def addRemote(self, remote: RemoteEstate, dump: bool = False) -> RemoteEstate:
+        """Index ``remote`` by uid and name and return it; StackError on any clash."""
         if remote.stack is not self:
             raise StackError(f"Remote '{remote.name}' was made for another stack")
         if remote.uid in self.remotes or remote.uid == self.local.uid:
@@ -163,6 +163,40 @@ class RoadStack(Stack):
         self.nameRemotes[remote.name] = remote
         if dump:
             self.dumpRemote(remote)
+        return remote
+
+    def moveRemote(self, remote: RemoteEstate, new: int, clear: bool = False,
+                   dump: bool = False) -> None:
+        """Give ``remote`` uid ``new`` in its place in ``remotes``; StackError on a clash."""
+        old = remote.uid
+        if new in self.remotes or new == self.local.uid:
+            raise StackError(f"Cannot move remote to '{new}', already exists")
+        if self.remotes.get(old) is not remote:
+            raise StackError(f"Cannot move remote at '{old}', not one of this stack's")
+        remote.uid = new
+        moved = Registry((new if uid == old else uid, r) for uid, r in self.remotes.items())
+        self.remotes.clear()
+        self.remotes.update(moved)
+        if old in self.pendings:
+            self.pendings[new] = self.pendings.pop(old)
+        if clear:
+            self.kept(lambda: self.keep.clear_remote(remote.name), f"remote {remote.name}")
+        if dump:
+            self.dumpRemote(remote)
+
+    def createRemote(self, ha: Any) -> RemoteEstate | None:
+        """A provisional record (fuid 0, sid 0) of the estate at ``ha``, added; None (counted)
+        when ``ha`` is empty or the record cannot be added."""
+        if not ha:
+            self.console.terse(f"Invalid host address = {ha} when creating remote.\n")
+            self.incStat("failed_createremote")
+            return None
+        try:
+            return self.addRemote(self.newRemote(fuid=0, sid=0, ha=ha))
+        except (StackError, EstateError) as ex:
+            self.console.terse(f"{ex}\n")
+            self.incStat("failed_addremote")
+            return None
 
     def removeRemote(self, remote: RemoteEstate, clear: bool = True) -> None:
         """Forget ``remote``: nack and drop its transactions and messages, then unindex it
@@ -503,6 +537,47 @@ class RoadStack(Stack):
                                   f"no verify key for destination {packet.head.de}")
             packeting.verify(packet, remote.verfer)
         return packet
+
+    # raet's packet-level entry points, for packets written for raet (thin adapters) --------
+    def parseInner(self, packet: Any) -> Any:
+        """Decrypt and decode ``packet``'s body: the packet, or None (``parsing_inner_error``)."""
+        try:
+            packet.parseInner()
+        except PacketError as ex:
+            self.console.terse(f"{ex}\n")
+            self.incStat("parsing_inner_error")
+            return None
+        return packet
+
+    def correspond(self, packet: Any, remote: RemoteEstate) -> None:
+        """Start the correspondent transaction ``packet`` (a first packet) asks for."""
+        codec, sa = codec_packet(packet)
+        routing.correspond(self, codec, sa or remote.ha, remote)
+
+    replyAllow = replyAlive = replyMessage = correspond
+
+    def replyJoin(self, packet: Any, remote: RemoteEstate, timeout: float | None = None) -> None:
+        """Answer a join request with a joinent of ``timeout``."""
+        codec, sa = codec_packet(packet)
+        head = codec.head
+        Joinent(self, remote, timeout=timeout, sid=head.si, tid=head.ti, rxPacket=codec,
+                sa=sa or remote.ha).join()
+
+    def stale(self, packet: Any) -> None:
+        """Nack a correspondent's packet of a transaction this stack no longer has."""
+        codec, sa = codec_packet(packet)
+        remote = self.remotes.get(codec.head.de)
+        if remote is None:
+            routing.unknown_correspondent(self, codec)
+            return
+        routing.stale_correspondent(self, codec, sa or remote.ha, remote)
+
+    def replyStale(self, packet: Any, remote: RemoteEstate, renew: bool = False) -> None:
+        """Nack (or with ``renew`` refuse and ask to rejoin) an initiator's stale packet."""
+        codec, sa = codec_packet(packet)
+        if codec.head.pk not in raeting.NACK_KINDS:
+            routing.reply_stale(self, codec, sa or remote.ha,
+                                PcktKind.renew if renew else PcktKind.nack)
 
     def processRx(self, data: bytes, sa: Address) -> None:
         """Parse, verify and route one datagram. Never raises."""

@@ -7,12 +7,14 @@ Store stamp.
 """
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from ioflo.aid.timing import StoreTimer
 
 from .. import raeting
-from ..raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from ..raeting import NACK_KINDS, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
 from . import packeting
 from .packeting import Head, Packet, PacketError
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from .stacking import RoadStack
 
 Index = tuple
+TX_DATA_KINDS = ("hk", "bk", "ck", "fk")  # the keys of raet's ``txData`` a transaction honours
 
 
 def packet_index(head: Head, source: Address, sent: bool = False) -> Index:
@@ -34,8 +37,28 @@ def packet_index(head: Head, source: Address, sent: bool = False) -> Index:
     return (rf, le, source if vacuous else re, head.si, head.ti, head.bf)
 
 
+def codec_packet(rx: Any) -> tuple[Packet, Address | None]:
+    """Our parsed packet for ``rx``, and its source when known.
+
+    ``rx`` is either one (returned as is) or a packet object written for raet, whose
+    ``packed`` bytes have been parsed (and verified) already and whose ``data`` may carry
+    the source in ``sh``/``sp``.
+    """
+    if rx is None or isinstance(rx, Packet):
+        return rx, None
+    data = getattr(rx, "data", None) or {}
+    sa = (data["sh"], data["sp"]) if data.get("sh") and data.get("sp") else None
+    return packeting.parse(rx.packed, veritive=False), sa
+
+
 class Transaction:
-    """One side of one exchange; subclasses set the kind, timers and packet handlers."""
+    """One side of one exchange; subclasses set the kind, timers and packet handlers.
+
+    Keyword arguments raet's transactions take: ``redoTimeoutMin``/``redoTimeoutMax``
+    (default: the class attributes, read when the transaction is made), ``bcst`` (kept)
+    and ``txData`` (its head kinds ``hk``/``bk``/``ck``/``fk`` replace the stack's, except
+    where the transaction kind fixes them: joins unsigned, alives and allows signed).
+    """
 
     kind: ClassVar[TrnsKind] = TrnsKind.unknown
     Timeout: ClassVar[float] = 0.0
@@ -49,14 +72,21 @@ class Transaction:
 
     def __init__(self, stack: RoadStack, remote: RemoteEstate, timeout: float | None = None,
                  sid: int | None = None, tid: int | None = None,
-                 rxPacket: Packet | None = None, sa: Address | None = None,
-                 cascade: bool = False) -> None:
+                 rxPacket: Any = None, sa: Address | None = None,
+                 cascade: bool = False, redoTimeoutMin: float | None = None,
+                 redoTimeoutMax: float | None = None, bcst: bool = False,
+                 txData: Mapping[str, Any] | None = None) -> None:
         self.stack = stack
         self.remote = remote
         self.timeout = self.Timeout if timeout is None else timeout
         self.cascade = cascade
+        self.bcst = bcst
+        self.txData = txData if txData is not None else {}
+        self.redoTimeoutMin = self.RedoTimeoutMin if redoTimeoutMin is None else redoTimeoutMin
+        self.redoTimeoutMax = self.RedoTimeoutMax if redoTimeoutMax is None else redoTimeoutMax
+        rxPacket, rx_sa = codec_packet(rxPacket)
         self.rxPacket = rxPacket
-        self.sa = sa or remote.ha  # where this transaction's packets go
+        self.sa = sa or rx_sa or remote.ha  # where this transaction's packets go
         self.rx_sa = self.sa  # source of the last packet received
         if self.rmt:
             if sid is None or tid is None or rxPacket is None:
@@ -67,7 +97,7 @@ class Transaction:
         self.sid = sid
         self.tid = tid
         self.timer = StoreTimer(stack.store, duration=self.timeout)
-        self.redoTimer = StoreTimer(stack.store, duration=self.RedoTimeoutMin)
+        self.redoTimer = StoreTimer(stack.store, duration=self.redoTimeoutMin)
         self.txPacket: bytes | None = None
         self.last_pk: PcktKind | None = None
         self.pended = False
@@ -85,11 +115,14 @@ class Transaction:
             se, de = rx.head.de, rx.head.se
         else:
             se, de = remote.uid, remote.fuid
-        bk = self.bk if self.bk is not None else stack.Bk
-        ck = self.ck if self.ck is not None else stack.Ck
-        fk = self.fk if self.fk is not None else stack.Fk
-        return Head(hk=stack.Hk, tk=self.kind, cf=self.rmt, se=se, de=de,
-                    si=self.sid, ti=self.tid, bk=bk, ck=ck, fk=fk, bf=stack.Bf)
+        kinds = dict(hk=stack.Hk, bk=stack.Bk, ck=stack.Ck, fk=stack.Fk)
+        kinds.update((key, self.txData[key]) for key in TX_DATA_KINDS if key in self.txData)
+        for key in TX_DATA_KINDS[1:]:
+            fixed = getattr(self, key)
+            if fixed is not None:
+                kinds[key] = fixed
+        return Head(tk=self.kind, cf=self.rmt, se=se, de=de, si=self.sid, ti=self.tid,
+                    bf=stack.Bf, **kinds)
 
     # life cycle -----------------------------------------------------------
     def add(self) -> None:
@@ -117,8 +150,8 @@ class Transaction:
         if self.pended:
             duration = self.PendRedoTimeout
         else:
-            duration = min(max(self.RedoTimeoutMin, self.redoTimer.duration * 2.0),
-                           self.RedoTimeoutMax)
+            duration = min(max(self.redoTimeoutMin, self.redoTimer.duration * 2.0),
+                           self.redoTimeoutMax)
         self.redoTimer.restart(duration=duration)
 
     def timed_out(self) -> None:
@@ -128,9 +161,12 @@ class Transaction:
     def redo(self) -> None:
         """Resend on redo expiry; subclasses override."""
 
-    def receive(self, packet: Packet, sa: Address | None = None) -> None:
-        """Dispatch a matching packet to ``on_<kind>``; unknown kinds are ignored."""
+    def receive(self, packet: Any, sa: Address | None = None) -> None:
+        """Dispatch a matching packet (ours, or one written for raet) to ``on_<kind>``;
+        unknown kinds are ignored."""
+        packet, rx_sa = codec_packet(packet)
         self.rxPacket = packet
+        sa = sa or rx_sa
         if sa is not None:
             self.rx_sa = sa
         handler = getattr(self, f"on_{PcktKind(packet.head.pk).name}", None)
@@ -166,11 +202,19 @@ class Transaction:
             self.stack.tx(self.txPacket, self.sa)
             self.redoTimer.restart()
 
-    def nack(self, pk: PcktKind = PcktKind.nack) -> None:
-        """Send a refusal of kind ``pk``, count the failure and end the transaction."""
+    def nack(self, kind: int = PcktKind.nack) -> None:
+        """Send a refusal of ``kind``, count the failure and end the transaction.
+
+        A kind that is no refusal is sent as nothing (a peer would drop it unread).
+        """
         self.remove()
-        self.send(pk)
-        event = "Do Nack" if pk == PcktKind.nack else f"Do Nack {pk.name.capitalize()}"
+        if kind not in NACK_KINDS:
+            self.stack.incStat("invalid_nack_kind")
+            self.fail(f"Invalid nack kind {kind}, nothing sent", prep="to", level="terse")
+            return
+        kind = PcktKind(kind)
+        self.send(kind)
+        event = "Do Nack" if kind == PcktKind.nack else f"Do Nack {kind.name.capitalize()}"
         self.fail(event, prep="of", level="terse")
 
     def fail(self, event: str, prep: str = "with", level: str = "concise") -> None:
@@ -230,4 +274,53 @@ def decode_packet(packet: Packet, box: Any) -> Any:
     return packeting.decode_body(head.bk, packeting.decrypt(head.ck, packet.coat, box))
 
 
-__all__ = ["Transaction", "packet_index", "pack_packet", "decode_packet", "raeting"]
+class Staler:
+    """raet's answer to a correspondent's packet of a transaction we no longer hold:
+    ``nack()`` refuses it (a thin adapter over the stack's stale replies)."""
+
+    def __init__(self, stack: RoadStack, remote: RemoteEstate, rxPacket: Any,
+                 kind: int | None = None, sid: int | None = None, tid: int | None = None,
+                 txData: Mapping[str, Any] | None = None, **kwa: Any) -> None:
+        unknown = set(kwa) - {"timeout", "bcst", "rmt", "txPacket"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments "
+                            f"{sorted(unknown)}")
+        self.stack = stack
+        self.remote = remote
+        self.rxPacket, rx_sa = codec_packet(rxPacket)
+        self.sa = rx_sa or remote.ha
+        head = self.rxPacket.head
+        self.kind = head.tk if kind is None else kind
+        self.sid = head.si if sid is None else sid
+        self.tid = head.ti if tid is None else tid
+        self.txData = txData if txData is not None else {}
+
+    def nack(self, kind: int = PcktKind.nack) -> None:
+        """Refuse the stale packet with ``kind`` (plain nack unless it is a refusal kind)."""
+        from .routing import reply_stale
+        kind = PcktKind(kind) if kind in NACK_KINDS else PcktKind.nack
+        self.stack.console.terse(f"{type(self).__name__} '{self.stack.name}'. Stale "
+                                 f"transaction '{self.kind}' from '{self.sa}' in {self.tid} "
+                                 f"nacking...\n")
+        reply_stale(self.stack, self.rxPacket, self.sa, kind)
+
+
+class Stalent(Staler):
+    """raet's answer to an initiator's packet from a session we no longer accept."""
+
+
+# raet imports every transaction class from this module; ours live one per kind
+_CLASS_MODULES = {"Joiner": "joining", "Joinent": "joining", "Allower": "allowing",
+                  "Allowent": "allowing", "Aliver": "aliving", "Alivent": "aliving",
+                  "Messenger": "messaging", "Messengent": "messaging"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _CLASS_MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __package__), name)
+
+
+__all__ = ["Transaction", "Staler", "Stalent", "packet_index", "pack_packet", "decode_packet",
+           "raeting", *_CLASS_MODULES]

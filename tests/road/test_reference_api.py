@@ -1,0 +1,207 @@
+"""raet 0.6.8's public names on stacks, estates and transactions, compared with the reference
+where it can be called in process."""
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from raetflo import raeting
+from raetflo.raeting import PcktKind, TrnsKind
+from raetflo.road import estating, packeting, transacting
+from raetflo.road.aliving import Aliver, Alivent
+from raetflo.road.estating import Estate, RemoteEstate
+
+from ..interop import refshim
+from .conftest import joined, only, serve
+
+refshim.install()
+
+from raet.road import estating as ref_estating  # noqa: E402
+from raet.road import stacking as ref_stacking  # noqa: E402
+
+
+@pytest.fixture
+def ref_stack(ha, tmp_path):
+    stack = ref_stacking.RoadStack(name="ref", ha=ha(), dirpath=str(tmp_path / "ref"))
+    yield stack
+    stack.server.close()
+
+
+HOSTS = [("", 7540), ("0.0.0.0", 7540), ("::", 7540), ("127.0.0.1", 7540),
+         ("localhost", 7540), ("216.58.193.78", 7540), ("2607:f8b0:400a:809::200e", 7540),
+         ("::ffff:10.1.2.3", 7540)]
+
+
+@pytest.mark.parametrize("addr", HOSTS)
+def test_estate_addresses_normalized_as_raet_does(road, ref_stack, addr):
+    ours = Estate(road("alpha"), ha=addr, iha=addr)
+    theirs = ref_estating.Estate(ref_stack, ha=addr, iha=addr)
+    assert (ours.ha, ours.iha) == (theirs.ha, theirs.iha)
+    assert ours.normalizeHost(addr[0]) == theirs.normalizeHost(addr[0])
+
+
+def test_unresolvable_host_is_an_estate_error(road):
+    with pytest.raises(estating.EstateError):
+        Estate(road("alpha"), ha=("no-such-host.invalid", 7540))
+
+
+def test_estate_helpers_match_raet(road, ref_stack):
+    stack = road("alpha")
+    ours, theirs = Estate(stack, sid=5), ref_estating.Estate(ref_stack, sid=5)
+    for sid in (0, 4, 5, 6, 5 + 2**31, 2**32 - 1):
+        assert ours.validSid(sid) is theirs.validSid(sid)
+    assert Estate.validateSid(1, 2**32 - 1) is ref_estating.Estate.validateSid(1, 2**32 - 1)
+    assert Estate.nameGuid("yard").startswith("yard_") and len(Estate.nameGuid()) == 39
+
+
+def test_add_and_create_remote_return_the_remote(road, ref_stack):
+    stack = road("alpha")
+    remote = RemoteEstate(stack, ha=("127.0.0.1", 7541))
+    assert stack.addRemote(remote) is remote
+    ref_remote = ref_estating.RemoteEstate(ref_stack, ha=("127.0.0.1", 7541))
+    assert ref_stack.addRemote(ref_remote) is ref_remote
+    created = stack.createRemote(("127.0.0.1", 7542))
+    assert created is stack.remotes[created.uid] and (created.fuid, created.sid) == (0, 0)
+    assert stack.createRemote(None) is None and stack.stats["failed_createremote"] == 1
+
+
+def test_move_remote_keeps_order_and_refuses_clashes(road):
+    stack = road("alpha")
+    first, second = (stack.addRemote(RemoteEstate(stack, ha=("127.0.0.1", port)))
+                     for port in (7541, 7542))
+    stack.moveRemote(first, 10)
+    assert list(stack.remotes.items()) == [(10, first), (second.uid, second)]
+    assert first.uid == 10
+    with pytest.raises(raeting.StackError if hasattr(raeting, "StackError") else Exception):
+        stack.moveRemote(second, stack.local.uid)
+
+
+def test_transacting_exports_every_transaction_class():
+    for name in ("Joiner", "Joinent", "Allower", "Allowent", "Aliver", "Alivent",
+                 "Messenger", "Messengent", "Staler", "Stalent", "Transaction"):
+        assert isinstance(getattr(transacting, name), type), name
+    assert transacting.Aliver is Aliver
+    with pytest.raises(AttributeError):
+        transacting.Nothing  # noqa: B018
+
+
+def test_class_level_redo_timers_are_honoured(road, monkeypatch):
+    main, other = road("main", main=True, auto=2), road("other", auto=2)
+    remote = joined(main, other, cascade=True)
+    monkeypatch.setattr(Aliver, "RedoTimeoutMin", 0.75)
+    monkeypatch.setattr(Aliver, "RedoTimeoutMax", 1.5)
+    aliver = Aliver(other, remote)
+    assert (aliver.redoTimeoutMin, aliver.redoTimer.duration) == (0.75, 0.75)
+    aliver.redoTimer.restart(duration=1.0)
+    aliver.backoff()
+    assert aliver.redoTimer.duration == 1.5
+    given = Aliver(other, remote, redoTimeoutMin=0.1, redoTimeoutMax=0.2)
+    assert (given.redoTimeoutMin, given.redoTimeoutMax) == (0.1, 0.2)
+
+
+def test_tx_data_kinds_used_but_alive_stays_signed(road):
+    main, other = road("main", main=True, auto=2), road("other", auto=2)
+    remote = joined(main, other, cascade=True)
+    aliver = Aliver(other, remote, txData=dict(hk=1, bk=3, fk=0))
+    assert (aliver.head.hk, aliver.head.bk, aliver.head.fk) == (1, 3, 1)
+    with pytest.raises(TypeError):
+        Aliver(other, remote, txdata={})
+
+
+def raet_style(data: bytes, sa) -> types.SimpleNamespace:
+    """What code written for raet hands a transaction: parsed bytes and fields with source."""
+    head = packeting.parse(data, veritive=False).head
+    return types.SimpleNamespace(packed=data, data=dict(sh=sa[0], sp=sa[1], si=head.si,
+                                                        ti=head.ti, bf=head.bf))
+
+
+def first_request(main, other):
+    """Let ``main`` send an alive to ``other``; return it as raet code sees it."""
+    main.alive()
+    main.serviceAllTx()
+    other.serviceReceives()
+    data, sa = other.rxes.popleft()
+    return raet_style(data, sa)
+
+
+def test_alivent_made_by_hand_from_a_raet_packet(road):
+    main, other = road("main", main=True, auto=2), road("other", auto=2)
+    joined(main, other, cascade=True)
+    packet = first_request(main, other)
+    alivent = transacting.Alivent(stack=other, remote=only(other), bcst=packet.data["bf"],
+                                  sid=packet.data["si"], tid=packet.data["ti"],
+                                  txData=dict(hk=other.Hk, bk=other.Bk), rxPacket=packet)
+    assert alivent.sa == main.ha
+    alivent.receive(packet)
+    serve([main, other], 1.0)
+    assert only(main).alived is True and not main.transactions
+    assert main.stats["alive_complete"] == 1
+
+
+def test_alivent_timeout_nacks(road):
+    main, other = road("main", main=True, auto=2), road("other", auto=2)
+    joined(main, other, cascade=True)
+    packet = first_request(main, other)
+    alivent = Alivent(other, only(other), sid=packet.data["si"], tid=packet.data["ti"],
+                      rxPacket=packet)
+    assert alivent.timeout == 10.0
+    other.store.advanceStamp(alivent.timeout)
+    alivent.process()
+    assert other.stats["alivent_transaction_failure"] == 1
+    serve([main, other], 1.0)
+    assert main.stats["aliver_transaction_failure"] == 1 and not main.transactions
+
+
+def test_nack_of_no_refusal_kind_sends_nothing(road):
+    main, other = road("main", main=True, auto=2), road("other", auto=2)
+    joined(main, other, cascade=True)
+    packet = first_request(main, other)
+    alivent = Alivent(other, only(other), sid=packet.data["si"], tid=packet.data["ti"],
+                      rxPacket=packet)
+    alivent.nack(kind=PcktKind.unknown.value)
+    assert not other.txes
+    assert other.stats["invalid_nack_kind"] == 1
+    assert other.stats["alivent_transaction_failure"] == 1
+
+
+def test_stack_stale_and_reply_stale_take_raet_packets(road):
+    main, other = road("main", main=True, auto=2), road("other", auto=2)
+    joined(main, other, cascade=True)
+    packet = first_request(main, other)
+    other.replyStale(packet, only(other), renew=True)
+    pk = packeting.parse(other.txes[-1][0], veritive=False).head.pk
+    assert pk == PcktKind.renew and other.stats["stale_initiator_nack"] == 1
+
+
+def test_lowering_the_send_limit_does_not_refuse_received_packets(road, monkeypatch):
+    main, other = road("main", main=True, auto=2), road("other", auto=2)
+    joined(main, other, cascade=True)
+    main.alive()
+    main.serviceAllTx()
+    monkeypatch.setattr(raeting, "UDP_MAX_PACKET_SIZE", 10)
+    other.serviceAll()  # the request is taken; the ack cannot be built
+    assert "parsing_outer_error" not in other.stats and other.stats["packing_error"] == 1
+
+
+def test_repeat_in_flight_gets_no_second_done(road):
+    main, other = road("main", main=True, auto=2), road("other", auto=2)
+    joined(main, other, cascade=True)
+    sent = []
+    other.transmit({"n": 1}, only(other).uid)
+    other.serviceTxMsgs()
+    sent.extend(other.txes)
+    other.serviceTxes()
+    main.serviceAll()
+    assert len(main.rxMsgs) == 1
+    dones = lambda: [d for d, _ in main.txes  # noqa: E731
+                     if packeting.parse(d, veritive=False).head.pk == PcktKind.done]
+    main.txes.clear()
+    main.rxes.append((sent[0][0], other.ha))  # a copy already in flight: no done again
+    main.serviceRxes()
+    assert dones() == [] and main.stats["duplicate_message"] == 1
+    main.store.advanceStamp(RemoteEstate.RepeatDoneQuiet + 0.05)
+    main.rxes.append((sent[0][0], other.ha))  # a later repeat: the done was lost
+    main.serviceRxes()
+    assert len(dones()) == 1 and len(main.rxMsgs) == 1, {k: v for k, v in main.stats.items() if v}
+    assert packeting.parse(sent[0][0], veritive=False).head.tk == TrnsKind.message
