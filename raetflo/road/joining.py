@@ -83,30 +83,9 @@ class JoinBase(Transaction):
     ck = CoatKind.nada
     fk = FootKind.nada
 
-    def __init__(self, *args: Any, redoTimeoutMin: float | None = None,
-                 redoTimeoutMax: float | None = None, pendRedoTimeout: float | None = None,
-                 **kwa: Any) -> None:
-        # A timer given here overrides the class's for this join only; the class's are read
-        # when used, so setting Joiner.RedoTimeoutMin (say) applies to the joins after it.
-        for name, value in (("RedoTimeoutMin", redoTimeoutMin),
-                            ("RedoTimeoutMax", redoTimeoutMax),
-                            ("PendRedoTimeout", pendRedoTimeout)):
-            if value:
-                setattr(self, name, value)
+    def __init__(self, *args: Any, **kwa: Any) -> None:
         super().__init__(*args, **kwa)
         self.established = established(self.remote)  # before this join started
-
-    @property
-    def redoTimeoutMin(self) -> float:
-        return self.RedoTimeoutMin
-
-    @property
-    def redoTimeoutMax(self) -> float:
-        return self.RedoTimeoutMax
-
-    @property
-    def pendRedoTimeout(self) -> float:
-        return self.PendRedoTimeout
 
     def initial_sid(self) -> int:
         return 0

@@ -54,8 +54,9 @@ def codec_packet(rx: Any) -> tuple[Packet, Address | None]:
 class Transaction:
     """One side of one exchange; subclasses set the kind, timers and packet handlers.
 
-    Keyword arguments raet's transactions take: ``redoTimeoutMin``/``redoTimeoutMax``
-    (default: the class attributes, read when the transaction is made), ``bcst`` (kept)
+    Keyword arguments raet's transactions take: ``redoTimeoutMin``, ``redoTimeoutMax`` and
+    ``pendRedoTimeout`` (default: the class attributes, read when the transaction is made,
+    so setting ``Joiner.RedoTimeoutMin`` applies to later joins), ``bcst`` (kept)
     and ``txData`` (its head kinds ``hk``/``bk``/``ck``/``fk`` replace the stack's, except
     where the transaction kind fixes them: joins unsigned, alives and allows signed).
     """
@@ -74,8 +75,8 @@ class Transaction:
                  sid: int | None = None, tid: int | None = None,
                  rxPacket: Any = None, sa: Address | None = None,
                  cascade: bool = False, redoTimeoutMin: float | None = None,
-                 redoTimeoutMax: float | None = None, bcst: bool = False,
-                 txData: Mapping[str, Any] | None = None) -> None:
+                 redoTimeoutMax: float | None = None, pendRedoTimeout: float | None = None,
+                 bcst: bool = False, txData: Mapping[str, Any] | None = None) -> None:
         self.stack = stack
         self.remote = remote
         self.timeout = self.Timeout if timeout is None else timeout
@@ -84,6 +85,8 @@ class Transaction:
         self.txData = txData if txData is not None else {}
         self.redoTimeoutMin = self.RedoTimeoutMin if redoTimeoutMin is None else redoTimeoutMin
         self.redoTimeoutMax = self.RedoTimeoutMax if redoTimeoutMax is None else redoTimeoutMax
+        self.pendRedoTimeout = (self.PendRedoTimeout if pendRedoTimeout is None
+                                else pendRedoTimeout)
         rxPacket, rx_sa = codec_packet(rxPacket)
         self.rxPacket = rxPacket
         self.sa = sa or rx_sa or remote.ha  # where this transaction's packets go
@@ -148,7 +151,7 @@ class Transaction:
     def backoff(self) -> None:
         """Double the redo interval within its bounds (or the long interval once pended)."""
         if self.pended:
-            duration = self.PendRedoTimeout
+            duration = self.pendRedoTimeout
         else:
             duration = min(max(self.redoTimeoutMin, self.redoTimer.duration * 2.0),
                            self.redoTimeoutMax)
