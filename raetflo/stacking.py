@@ -8,6 +8,7 @@ Subclasses provide those four; everything else lives here once.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ioflo.aid.odicting import odict
@@ -24,7 +25,12 @@ class StackError(raeting.StackError):
 
 class Registry(dict):
     """A plain dict (O(1) insert and delete) whose ``keys()``, ``values()`` and ``items()``
-    are lists, as those of the ordered dicts the reference API hands out."""
+    are lists and whose iteration tolerates removal, as the ordered dicts the reference API
+    hands out do."""
+
+    def __iter__(self) -> Iterator:
+        """Over a snapshot of the keys: entries may be removed while iterating."""
+        return iter(list(dict.keys(self)))
 
     def keys(self) -> list:  # type: ignore[override]
         return list(dict.keys(self))

@@ -212,6 +212,13 @@ class RemoteEstate(Estate):
         self.timer = StoreTimer(store, duration=duration)
         self.reapTimer = StoreTimer(store, duration=stack.interim)
 
+    def rehome(self, stack: RoadStack) -> None:
+        """Make this record one of ``stack``'s: its presence timers run on that store."""
+        self.stack = stack
+        duration = stack.period if stack.main else stack.period + stack.offset
+        self.timer = StoreTimer(stack.store, duration=duration)
+        self.reapTimer = StoreTimer(stack.store, duration=stack.interim)
+
     # keys ---------------------------------------------------------------
     def set_keys(self, verkey: Any, pubkey: Any) -> None:
         """Adopt the peer's long-term verify and public keys (hex, raw or None)."""
@@ -229,6 +236,10 @@ class RemoteEstate(Estate):
     @property
     def nuid(self) -> int:
         return self.uid
+
+    @nuid.setter
+    def nuid(self, value: int) -> None:
+        self.uid = value
 
     @property
     def juid(self) -> tuple[int, int]:

@@ -126,6 +126,7 @@ class RoadStack(Stack):
             except TransportError as ex:
                 raise StackError(f"Stack '{self.name}': {ex.strerror}") from ex
         self.server = server
+        self.aha: Address = server.ha  # the accepting address (kept in the keep as aha)
         self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
         try:
             self.resume_remotes()
@@ -138,9 +139,12 @@ class RoadStack(Stack):
     # identity -----------------------------------------------------------------
     @property
     def ha(self) -> Address:
-        return self.server.ha
+        """The accepting address (``aha``): where the server was opened."""
+        return self.aha
 
-    aha = ha
+    @ha.setter
+    def ha(self, value: Address) -> None:
+        self.aha = value
 
     @property
     def uid(self) -> int:
@@ -152,9 +156,12 @@ class RoadStack(Stack):
         return [t for remote in self.remotes.values() for t in remote.transactions.values()]
 
     def addRemote(self, remote: RemoteEstate, dump: bool = False) -> RemoteEstate:
-        """Index ``remote`` by uid and name and return it; StackError on any clash."""
+        """Index ``remote`` by uid and name and return it; StackError on any clash.
+
+        A record made for another stack is moved to this one (its timers run on this
+        stack's store from now on)."""
         if remote.stack is not self:
-            raise StackError(f"Remote '{remote.name}' was made for another stack")
+            remote.rehome(self)
         if remote.uid in self.remotes or remote.uid == self.local.uid:
             raise StackError(f"Remote uid {remote.uid} already in use")
         if remote.name in self.nameRemotes or remote.name == self.local.name:
@@ -492,15 +499,16 @@ class RoadStack(Stack):
         """Queue ``msg`` (a mapping) for remote ``uid`` (default: the first remote).
 
         Raises StackError when the message is not a mapping, cannot be encoded with the
-        stack's body kind, or is larger than the protocol allows.
+        stack's body kind, or is larger than the protocol allows. With no remote at all it
+        is dropped, counted (``invalid_destination``, ``message_dropped``) and logged.
         """
         outbox.check_body(self, msg)
         if uid is None:
             remote = self.retrieveRemote()
-            if remote is None:
-                self.console.terse("No remote to send to\n")
+            if remote is None:  # as raet does: counted and logged, not raised
                 self.incStat("invalid_destination")
-                raise StackError("No remote to send to")
+                outbox.drop(self, None, "no remote to send to")
+                return
             uid = remote.uid
         self.txMsgs.append((msg, uid, timeout))
 

@@ -205,3 +205,37 @@ def test_repeat_in_flight_gets_no_second_done(road):
     main.serviceRxes()
     assert len(dones()) == 1 and len(main.rxMsgs) == 1, {k: v for k, v in main.stats.items() if v}
     assert packeting.parse(sent[0][0], veritive=False).head.tk == TrnsKind.message
+
+
+def test_a_record_made_for_another_stack_moves_to_the_one_it_is_added_to(road):
+    alpha, beta = road("alpha"), road("beta")
+    remote = alpha.addRemote(RemoteEstate(stack=beta, ha=beta.ha, name="b"))
+    assert remote.stack is alpha and alpha.nameRemotes["b"] is remote
+    assert remote.timer.store is alpha.store and remote.reapTimer.store is alpha.store
+
+
+def test_transmit_with_no_remote_is_counted_not_raised(road):
+    alone = road("alone")
+    alone.transmit({"x": 1})
+    assert not alone.txMsgs
+    assert alone.stats["invalid_destination"] == 1 and alone.stats["message_dropped"] == 1
+
+
+def test_remotes_may_be_removed_while_iterating(road):
+    main = road("main")
+    for n in range(3):
+        main.addRemote(RemoteEstate(stack=main, ha=("127.0.0.1", 7000 + n), name=f"r{n}"))
+    for uid in main.remotes:
+        main.removeRemote(main.remotes[uid])
+    assert not main.remotes
+
+
+def test_ha_and_nuid_may_be_set_as_in_raet(road, ref_stack):
+    stack = road("alpha")
+    stack.ha = ("127.0.0.1", 7777)
+    assert stack.ha == stack.aha == ("127.0.0.1", 7777)
+    remote = stack.addRemote(RemoteEstate(stack=stack, ha=("127.0.0.1", 7000)))
+    remote.nuid = 99
+    assert remote.uid == remote.nuid == 99
+    ref_stack.ha = ("127.0.0.1", 7777)
+    assert ref_stack.ha == ref_stack.aha
