@@ -146,6 +146,11 @@ class RoadStack(Stack):
     def ha(self, value: Address) -> None:
         self.aha = value
 
+    def serverFromLocal(self) -> UdpServer:
+        """A server for this stack's address ``ha``, not yet opened (``open``/``reopen``)."""
+        return UdpServer(self.ha, bufsize=raeting.UDP_MAX_PACKET_SIZE * self.bufcnt,
+                         opened=False)
+
     @property
     def uid(self) -> int:
         return self.local.uid

@@ -29,12 +29,21 @@ class UdpServer:
 
     SockBufSize = 4 * 1024 * 1024
 
-    def __init__(self, ha: Address, bufsize: int = raeting.UDP_MAX_PACKET_SIZE * 2) -> None:
+    def __init__(self, ha: Address, bufsize: int = raeting.UDP_MAX_PACKET_SIZE * 2,
+                 opened: bool = True) -> None:
         self.bufsize = bufsize
         self.sock: socket.socket | None = None
-        self.open(ha)
+        self.ha: Address = tuple(ha)  # type: ignore[assignment]  # the bound one once open
+        self._wanted = self.ha
+        if opened:
+            self.open()
 
-    def open(self, ha: Address) -> None:
+    def open(self, ha: Address | None = None) -> bool:
+        """Bind a fresh socket at ``ha`` (default: the address given at construction) and
+        return True; TransportError when that fails."""
+        if ha is not None:
+            self._wanted = tuple(ha)  # type: ignore[assignment]
+        ha = self._wanted
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             wanted = max(self.bufsize, self.SockBufSize)
@@ -47,8 +56,15 @@ class UdpServer:
             sock.close()
             raise TransportError(ex.errno, f"Failed opening server at {ha}: {ex.strerror or ex}") \
                 from None
+        self.close()
         self.sock = sock
-        self.ha: Address = sock.getsockname()
+        self.ha = sock.getsockname()
+        return True
+
+    def reopen(self) -> bool:
+        """Close the socket and bind a new one at the same address."""
+        self.close()
+        return self.open()
 
     def receive(self) -> tuple[bytes, Address] | None:
         """One datagram and its source, or None when nothing is waiting."""

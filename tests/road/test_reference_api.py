@@ -239,3 +239,13 @@ def test_ha_and_nuid_may_be_set_as_in_raet(road, ref_stack):
     assert remote.uid == remote.nuid == 99
     ref_stack.ha = ("127.0.0.1", 7777)
     assert ref_stack.ha == ref_stack.aha
+
+
+def test_server_from_local_reopens_at_a_new_address(road, ha):
+    stack = road("beta")
+    stack.server.close()
+    stack.ha = ha()
+    stack.server = stack.serverFromLocal()
+    assert not stack.server.opened
+    assert stack.server.reopen() is True
+    assert stack.server.ha == stack.ha
