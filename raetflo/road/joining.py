@@ -193,6 +193,8 @@ class JoinBase(Transaction):
 
     def on_nack(self, packet: Packet) -> None:
         self.count_rx(packet)
+        if self.decode(packet) is None:
+            return
         self.remove()
         self.fail("Refused by", level="terse")
 
@@ -203,6 +205,8 @@ class JoinBase(Transaction):
         this join stay (a reject is unauthenticated)."""
         stack, remote = self.stack, self.remote
         self.count_rx(packet)
+        if self.decode(packet) is None:
+            return
         self.remove()
         self.fail("Rejected by", level="terse")
         if remote.uid in stack.remotes:
@@ -251,7 +255,7 @@ class Joiner(JoinBase):
         elif self.last_pk == PcktKind.pend:
             status = self.recheck()
             if status == Acceptance.accepted:
-                self.finish()
+                self.completify()
             elif status == Acceptance.rejected:
                 self.remove()
                 self.fail("Rejected keys", prep="of")
@@ -292,16 +296,30 @@ class Joiner(JoinBase):
             self.nack(PcktKind.reject)
             return
         if status == Acceptance.accepted:
-            self.finish()
+            self.completify()
         else:
-            stack.persist_remote(remote)
-            self.send(PcktKind.pend)
+            self.pendify()
+
+    # raet's names of the steps -----------------------------------------------------
+    def pendify(self) -> None:
+        """Keep the pending remote and tell the joinent we wait for our operator."""
+        self.stack.persist_remote(self.remote)
+        self.ackPend()
+
+    def ackPend(self) -> None:
+        if self.send(PcktKind.pend):
             self.log("Do Ack Pend", prep="of")
 
-    def finish(self) -> None:
+    def completify(self) -> None:
+        """Accept the joinent's answer: mark the link joined and ack."""
         self.complete()
+        self.ackAccept()
+
+    def ackAccept(self) -> None:
+        """Send the final ack and end this join (allowing next, with ``cascade``)."""
         self.remove()
-        self.send(PcktKind.ack)
+        if not self.send(PcktKind.ack):
+            return
         self.log("Do Ack Accept, Done")
         self.stack.incStat("join_initiate_complete")
         if self.cascade:
@@ -372,7 +390,7 @@ class Joinent(JoinBase):
         elif self.last_pk == PcktKind.pend:
             status = self.recheck()
             if status == Acceptance.accepted:
-                self.accept()
+                self.ackAccept()
             elif status == Acceptance.rejected:
                 self.stack.removeRemote(self.remote)  # nacks this joinent first
 
@@ -443,12 +461,19 @@ class Joinent(JoinBase):
         if not self.established:  # an unauthenticated request does not unjoin a link
             remote.joined = None
         if status == Acceptance.accepted:
-            self.accept()
+            self.ackAccept()
         else:
-            self.fresh = False  # kept for the operator, until it expires
-            stack.persist_remote(remote)
-            stack.note_pending(remote)
-            self.send(PcktKind.pend)
+            self.pendify()
+
+    def pendify(self) -> None:
+        """Keep the pending remote for the operator (until it expires) and tell the joiner."""
+        self.fresh = False
+        self.stack.persist_remote(self.remote)
+        self.stack.note_pending(self.remote)
+        self.ackPend()
+
+    def ackPend(self) -> None:
+        if self.send(PcktKind.pend):
             self.redoTimer.restart(duration=0.0)  # first status re-check at once
             self.log("Do Ack Pending accept", prep="of")
 
@@ -491,12 +516,15 @@ class Joinent(JoinBase):
             other.nack(PcktKind.refuse)
         return True
 
-    def accept(self) -> None:
-        self.send(PcktKind.response, self.body(uid=self.remote.uid))
-        self.log("Do Accept", prep="of")
+    def ackAccept(self) -> None:
+        """Send the response that accepts the joiner."""
+        if self.send(PcktKind.response, self.body(uid=self.remote.uid)):
+            self.log("Do Accept", prep="of")
 
     def on_ack(self, packet: Packet) -> None:
         self.stack.incStat("joinent_rx_ack")
+        if self.decode(packet) is None:
+            return
         self.complete()
         self.remove()
         self.log("Done")
