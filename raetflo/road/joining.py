@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..raeting import OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from ..raeting import (OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind,
+                       StackError, TrnsKind)
 from .keeping import KeepError, check_name
 from .transacting import Transaction
 
@@ -137,7 +138,8 @@ class JoinBase(Transaction):
         return status
 
     def update_remote(self, info: JoinBody, fuid: int) -> bool:
-        """Adopt name, address, ids and keys from ``info``; False on a name clash."""
+        """Adopt name, address, ids and keys from ``info``. False when this join has ended
+        instead: rejected on a name clash, or failed when the stack cannot rename."""
         stack, remote = self.stack, self.remote
         if info.name != remote.name:
             other = stack.nameRemotes.get(info.name)
@@ -145,9 +147,16 @@ class JoinBase(Transaction):
                 self.stack.console.terse(
                     f"{type(self).__name__} {stack.name}. Name '{info.name}' unavailable for "
                     f"remote {remote.name}\n")
+                self.nack(PcktKind.reject)
                 return False
             if remote.uid in stack.remotes:
-                stack.renameRemote(remote, info.name)
+                try:
+                    stack.renameRemote(remote, info.name)
+                except StackError as ex:
+                    stack.console.terse(f"{ex}\n")
+                    self.remove()
+                    self.fail("Rename failed", prep="of", level="terse")
+                    return False
             else:
                 remote.name = info.name
         remote.ha = self.rx_sa
@@ -272,7 +281,6 @@ class Joiner(JoinBase):
             # first contact: the response tells us who the peer is
             remote.fuid = info.uid
             if not self.renewal and not self.update_remote(info, info.uid):
-                self.nack(PcktKind.reject)
                 return
         same_role_keys = info.same_role_keys(remote)
         same_all = self.same_all(info, info.uid)
@@ -293,7 +301,6 @@ class Joiner(JoinBase):
             return
         remote.acceptance = status
         if not same_all and not self.update_remote(info, info.uid):
-            self.nack(PcktKind.reject)
             return
         if status == Acceptance.accepted:
             self.completify()
@@ -426,7 +433,8 @@ class Joinent(JoinBase):
                 if self.remote.fuid and self.remote.fuid != fuid:
                     self.nack(PcktKind.reject)
                     return
-                self.update_remote(info, fuid)
+                if not self.update_remote(info, fuid):
+                    return
         remote = self.remote
         same_role_keys = info.same_role_keys(remote)
         same_all = self.same_all(info, fuid)
@@ -446,7 +454,6 @@ class Joinent(JoinBase):
             return
         remote.acceptance = status
         if not same_all and not self.update_remote(info, fuid):
-            self.nack(PcktKind.reject)
             return
         if remote.uid not in stack.remotes:
             remote.uid = remote.uid or stack.nextUid()
