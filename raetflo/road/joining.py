@@ -167,7 +167,7 @@ class JoinBase(Transaction):
         remote.set_keys(info.verhex, info.pubhex)
         return True
 
-    def complete(self) -> None:
+    def mark_joined(self) -> None:
         """Mark the link joined and persist it (both sides).
 
         After a vacuous join the peer may be a new incarnation that counts sids and tids
@@ -196,12 +196,23 @@ class JoinBase(Transaction):
                 join.sa == self.sa for join in self.remote.joinInProcess()):
             del joinees[self.sa]
 
-    def count_rx(self, packet: Packet) -> None:
-        """Count a received packet as ``<joiner|joinent>_rx_<kind>``."""
+    def handle(self, name: str, packet: Packet) -> None:
+        """Count a received packet as ``<joiner|joinent>_rx_<kind>`` and hand it to its
+        handler ``name``."""
         self.stack.incStat(f"{type(self).__name__.lower()}_rx_{PcktKind(packet.head.pk).name}")
+        super().handle(name, packet)
+
+    # raet's names of the handlers, for the last packet received
+    def pend(self) -> None:
+        self.on_pend(self.rxPacket)
+
+    def refuse(self) -> None:
+        self.on_nack(self.rxPacket)
+
+    def reject(self) -> None:
+        self.on_reject(self.rxPacket)
 
     def on_nack(self, packet: Packet) -> None:
-        self.count_rx(packet)
         if self.decode(packet) is None:
             return
         self.remove()
@@ -213,7 +224,6 @@ class JoinBase(Transaction):
         """Forget the rejecting peer; the keep files of a link that was established before
         this join stay (a reject is unauthenticated)."""
         stack, remote = self.stack, self.remote
-        self.count_rx(packet)
         if self.decode(packet) is None:
             return
         self.remove()
@@ -271,7 +281,6 @@ class Joiner(JoinBase):
                 self.stack.removeRemote(self.remote)
 
     def on_response(self, packet: Packet) -> None:
-        self.stack.incStat("joiner_rx_response")
         info = self.parse(packet, RESPONSE_FIELDS, "invalid_accept")
         if info is None:
             self.remove()
@@ -319,7 +328,7 @@ class Joiner(JoinBase):
 
     def completify(self) -> None:
         """Accept the joinent's answer: mark the link joined and ack."""
-        self.complete()
+        self.mark_joined()
         self.ackAccept()
 
     def ackAccept(self) -> None:
@@ -333,13 +342,18 @@ class Joiner(JoinBase):
             self.stack.allow(uid=self.remote.uid, cascade=True, timeout=self.timeout)
 
     def on_pend(self, packet: Packet) -> None:
-        self.stack.incStat("joiner_rx_pend")
         if self.decode(packet) is not None:
             self.pended = True
 
+    def accept(self) -> None:
+        """raet's name of the response handler."""
+        self.on_response(self.rxPacket)
+
+    def renew(self) -> None:
+        self.on_renew(self.rxPacket)
+
     def on_renew(self, packet: Packet) -> None:
         stack, remote = self.stack, self.remote
-        self.stack.incStat("joiner_rx_renew")
         if not stack.mutable:
             stack.console.terse(f"Joiner {stack.name}. Renew from '{remote.name}' not allowed "
                                 "on immutable road\n")
@@ -403,7 +417,6 @@ class Joinent(JoinBase):
 
     def on_request(self, packet: Packet) -> None:
         """A repeated request for this live transaction is absorbed."""
-        self.stack.incStat("joinent_rx_request")
         self.stack.incStat("duplicate_join_attempt")
         self.log("Duplicate join from", prep="", who=f"{self.remote.name}. Dropping...")
 
@@ -528,16 +541,18 @@ class Joinent(JoinBase):
         if self.send(PcktKind.response, self.body(uid=self.remote.uid)):
             self.log("Do Accept", prep="of")
 
+    def complete(self) -> None:
+        """raet's name of the final ack handler."""
+        self.on_ack(self.rxPacket)
+
     def on_ack(self, packet: Packet) -> None:
-        self.stack.incStat("joinent_rx_ack")
         if self.decode(packet) is None:
             return
-        self.complete()
+        self.mark_joined()
         self.remove()
         self.log("Done")
         self.stack.incStat("join_correspond_complete")
 
     def on_pend(self, packet: Packet) -> None:
-        self.stack.incStat("joinent_rx_pend")
         if self.decode(packet) is not None:
             self.pended = True

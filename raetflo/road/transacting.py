@@ -191,9 +191,13 @@ class Transaction:
         sa = sa or rx_sa
         if sa is not None:
             self.rx_sa = sa
-        handler = getattr(self, f"on_{PcktKind(packet.head.pk).name}", None)
-        if handler is not None:
-            handler(packet)
+        name = f"on_{PcktKind(packet.head.pk).name}"
+        if hasattr(self, name):
+            self.handle(name, packet)
+
+    def handle(self, name: str, packet: Packet) -> None:
+        """Run handler ``name`` on ``packet``."""
+        getattr(self, name)(packet)
 
     # sending ------------------------------------------------------------------
     def send(self, pk: PcktKind, body: Any = None, **changes: Any) -> bool:

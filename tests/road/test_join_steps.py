@@ -117,3 +117,14 @@ def test_failed_rename_ends_the_join_as_a_failure(road):
     serve([main, other], 1.0)
     assert stat(main, "joinent_transaction_failure") == 1
     assert "rx_exception" not in main.stats and not main.transactions
+
+
+def test_raet_handler_names_act_on_the_last_packet_without_counting_it(road):
+    main, other = pair(road)
+    joinent = joinent_by_hand(main, rx_request(main, other))
+    joinent.nack(kind=PcktKind.refuse.value)
+    joiner = other.transactions[0]
+    joiner.rxPacket = packeting.parse(main.txes.popleft()[0], veritive=False)
+    joiner.refuse()
+    assert stat(other, "joiner_transaction_failure") == 1 and not other.transactions
+    assert "joiner_rx_refuse" not in other.stats
