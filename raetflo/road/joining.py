@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..raeting import OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from ..raeting import (OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind,
+                       StackError, TrnsKind)
 from .keeping import KeepError, check_name
 from .transacting import Transaction
 
@@ -137,7 +138,8 @@ class JoinBase(Transaction):
         return status
 
     def update_remote(self, info: JoinBody, fuid: int) -> bool:
-        """Adopt name, address, ids and keys from ``info``; False on a name clash."""
+        """Adopt name, address, ids and keys from ``info``. False when this join has ended
+        instead: rejected on a name clash, or failed when the stack cannot rename."""
         stack, remote = self.stack, self.remote
         if info.name != remote.name:
             other = stack.nameRemotes.get(info.name)
@@ -145,9 +147,16 @@ class JoinBase(Transaction):
                 self.stack.console.terse(
                     f"{type(self).__name__} {stack.name}. Name '{info.name}' unavailable for "
                     f"remote {remote.name}\n")
+                self.nack(PcktKind.reject)
                 return False
             if remote.uid in stack.remotes:
-                stack.renameRemote(remote, info.name)
+                try:
+                    stack.renameRemote(remote, info.name)
+                except StackError as ex:
+                    stack.console.terse(f"{ex}\n")
+                    self.remove()
+                    self.fail("Rename failed", prep="of", level="terse")
+                    return False
             else:
                 remote.name = info.name
         remote.ha = self.rx_sa
@@ -158,7 +167,7 @@ class JoinBase(Transaction):
         remote.set_keys(info.verhex, info.pubhex)
         return True
 
-    def complete(self) -> None:
+    def mark_joined(self) -> None:
         """Mark the link joined and persist it (both sides).
 
         After a vacuous join the peer may be a new incarnation that counts sids and tids
@@ -187,12 +196,25 @@ class JoinBase(Transaction):
                 join.sa == self.sa for join in self.remote.joinInProcess()):
             del joinees[self.sa]
 
-    def count_rx(self, packet: Packet) -> None:
-        """Count a received packet as ``<joiner|joinent>_rx_<kind>``."""
+    def handle(self, name: str, packet: Packet) -> None:
+        """Count a received packet as ``<joiner|joinent>_rx_<kind>`` and hand it to its
+        handler ``name``."""
         self.stack.incStat(f"{type(self).__name__.lower()}_rx_{PcktKind(packet.head.pk).name}")
+        super().handle(name, packet)
+
+    # raet's names of the handlers, for the last packet received
+    def pend(self) -> None:
+        self.on_pend(self.rxPacket)
+
+    def refuse(self) -> None:
+        self.on_nack(self.rxPacket)
+
+    def reject(self) -> None:
+        self.on_reject(self.rxPacket)
 
     def on_nack(self, packet: Packet) -> None:
-        self.count_rx(packet)
+        if self.decode(packet) is None:
+            return
         self.remove()
         self.fail("Refused by", level="terse")
 
@@ -202,7 +224,8 @@ class JoinBase(Transaction):
         """Forget the rejecting peer; the keep files of a link that was established before
         this join stay (a reject is unauthenticated)."""
         stack, remote = self.stack, self.remote
-        self.count_rx(packet)
+        if self.decode(packet) is None:
+            return
         self.remove()
         self.fail("Rejected by", level="terse")
         if remote.uid in stack.remotes:
@@ -251,14 +274,13 @@ class Joiner(JoinBase):
         elif self.last_pk == PcktKind.pend:
             status = self.recheck()
             if status == Acceptance.accepted:
-                self.finish()
+                self.completify()
             elif status == Acceptance.rejected:
                 self.remove()
                 self.fail("Rejected keys", prep="of")
                 self.stack.removeRemote(self.remote)
 
     def on_response(self, packet: Packet) -> None:
-        self.stack.incStat("joiner_rx_response")
         info = self.parse(packet, RESPONSE_FIELDS, "invalid_accept")
         if info is None:
             self.remove()
@@ -268,7 +290,6 @@ class Joiner(JoinBase):
             # first contact: the response tells us who the peer is
             remote.fuid = info.uid
             if not self.renewal and not self.update_remote(info, info.uid):
-                self.nack(PcktKind.reject)
                 return
         same_role_keys = info.same_role_keys(remote)
         same_all = self.same_all(info, info.uid)
@@ -289,32 +310,50 @@ class Joiner(JoinBase):
             return
         remote.acceptance = status
         if not same_all and not self.update_remote(info, info.uid):
-            self.nack(PcktKind.reject)
             return
         if status == Acceptance.accepted:
-            self.finish()
+            self.completify()
         else:
-            stack.persist_remote(remote)
-            self.send(PcktKind.pend)
+            self.pendify()
+
+    # raet's names of the steps -----------------------------------------------------
+    def pendify(self) -> None:
+        """Keep the pending remote and tell the joinent we wait for our operator."""
+        self.stack.persist_remote(self.remote)
+        self.ackPend()
+
+    def ackPend(self) -> None:
+        if self.send(PcktKind.pend):
             self.log("Do Ack Pend", prep="of")
 
-    def finish(self) -> None:
-        self.complete()
+    def completify(self) -> None:
+        """Accept the joinent's answer: mark the link joined and ack."""
+        self.mark_joined()
+        self.ackAccept()
+
+    def ackAccept(self) -> None:
+        """Send the final ack and end this join (allowing next, with ``cascade``)."""
         self.remove()
-        self.send(PcktKind.ack)
+        if not self.send(PcktKind.ack):
+            return
         self.log("Do Ack Accept, Done")
         self.stack.incStat("join_initiate_complete")
         if self.cascade:
             self.stack.allow(uid=self.remote.uid, cascade=True, timeout=self.timeout)
 
     def on_pend(self, packet: Packet) -> None:
-        self.stack.incStat("joiner_rx_pend")
         if self.decode(packet) is not None:
             self.pended = True
 
+    def accept(self) -> None:
+        """raet's name of the response handler."""
+        self.on_response(self.rxPacket)
+
+    def renew(self) -> None:
+        self.on_renew(self.rxPacket)
+
     def on_renew(self, packet: Packet) -> None:
         stack, remote = self.stack, self.remote
-        self.stack.incStat("joiner_rx_renew")
         if not stack.mutable:
             stack.console.terse(f"Joiner {stack.name}. Renew from '{remote.name}' not allowed "
                                 "on immutable road\n")
@@ -372,13 +411,12 @@ class Joinent(JoinBase):
         elif self.last_pk == PcktKind.pend:
             status = self.recheck()
             if status == Acceptance.accepted:
-                self.accept()
+                self.ackAccept()
             elif status == Acceptance.rejected:
                 self.stack.removeRemote(self.remote)  # nacks this joinent first
 
     def on_request(self, packet: Packet) -> None:
         """A repeated request for this live transaction is absorbed."""
-        self.stack.incStat("joinent_rx_request")
         self.stack.incStat("duplicate_join_attempt")
         self.log("Duplicate join from", prep="", who=f"{self.remote.name}. Dropping...")
 
@@ -408,7 +446,8 @@ class Joinent(JoinBase):
                 if self.remote.fuid and self.remote.fuid != fuid:
                     self.nack(PcktKind.reject)
                     return
-                self.update_remote(info, fuid)
+                if not self.update_remote(info, fuid):
+                    return
         remote = self.remote
         same_role_keys = info.same_role_keys(remote)
         same_all = self.same_all(info, fuid)
@@ -428,7 +467,6 @@ class Joinent(JoinBase):
             return
         remote.acceptance = status
         if not same_all and not self.update_remote(info, fuid):
-            self.nack(PcktKind.reject)
             return
         if remote.uid not in stack.remotes:
             remote.uid = remote.uid or stack.nextUid()
@@ -443,12 +481,19 @@ class Joinent(JoinBase):
         if not self.established:  # an unauthenticated request does not unjoin a link
             remote.joined = None
         if status == Acceptance.accepted:
-            self.accept()
+            self.ackAccept()
         else:
-            self.fresh = False  # kept for the operator, until it expires
-            stack.persist_remote(remote)
-            stack.note_pending(remote)
-            self.send(PcktKind.pend)
+            self.pendify()
+
+    def pendify(self) -> None:
+        """Keep the pending remote for the operator (until it expires) and tell the joiner."""
+        self.fresh = False
+        self.stack.persist_remote(self.remote)
+        self.stack.note_pending(self.remote)
+        self.ackPend()
+
+    def ackPend(self) -> None:
+        if self.send(PcktKind.pend):
             self.redoTimer.restart(duration=0.0)  # first status re-check at once
             self.log("Do Ack Pending accept", prep="of")
 
@@ -491,18 +536,23 @@ class Joinent(JoinBase):
             other.nack(PcktKind.refuse)
         return True
 
-    def accept(self) -> None:
-        self.send(PcktKind.response, self.body(uid=self.remote.uid))
-        self.log("Do Accept", prep="of")
+    def ackAccept(self) -> None:
+        """Send the response that accepts the joiner."""
+        if self.send(PcktKind.response, self.body(uid=self.remote.uid)):
+            self.log("Do Accept", prep="of")
+
+    def complete(self) -> None:
+        """raet's name of the final ack handler."""
+        self.on_ack(self.rxPacket)
 
     def on_ack(self, packet: Packet) -> None:
-        self.stack.incStat("joinent_rx_ack")
-        self.complete()
+        if self.decode(packet) is None:
+            return
+        self.mark_joined()
         self.remove()
         self.log("Done")
         self.stack.incStat("join_correspond_complete")
 
     def on_pend(self, packet: Packet) -> None:
-        self.stack.incStat("joinent_rx_pend")
         if self.decode(packet) is not None:
             self.pended = True

@@ -70,7 +70,6 @@ def _known(kind: type[enum.IntEnum]) -> frozenset[int]:
 _PKS = _known(PcktKind)
 _TKS = _known(TrnsKind)
 _BKS = _known(BodyKind)
-_CKS = _known(CoatKind)
 _FKS = _known(FootKind)
 
 # Transaction kinds whose every packet must be signed: the reference always signs them, and
@@ -192,6 +191,13 @@ def _dt(value: float) -> float:
     return value
 
 
+def _in_range(item: tuple[str, int]) -> bool:
+    """Whether a head field value is a 32 bit unsigned int; a coat kind may be any 32 bit
+    int, as raet sends a kind it cannot make (refused when the body is decoded)."""
+    name, value = item
+    return (-_U32 if name == "ck" else 0) <= value <= _U32
+
+
 def _raet_fields(text: bytes) -> dict[str, Any]:
     """Field values of a raet head (without its terminator); flags are packed in ``fg``."""
     try:
@@ -200,7 +206,7 @@ def _raet_fields(text: bytes) -> dict[str, Any]:
         fg = int(pairs.pop(b"fg", b"0"), 16)
         dt = pairs.pop(b"dt", None)
         values: dict[str, Any] = {_RAET_INTS[key]: int(value, 16) for key, value in pairs.items()}
-        if values and (min(values.values()) < 0 or max(values.values()) > _U32):
+        if not all(map(_in_range, values.items())):
             raise ValueError("value out of range")
         if dt is not None:
             values["dt"] = _dt(float(dt))
@@ -236,8 +242,8 @@ def _json_fields(text: bytes) -> dict[str, Any]:
             pairs[name] = _hex(pairs[name])
         if not _INT_KEYS.issuperset(pairs):
             raise ValueError(f"unknown fields {sorted(pairs.keys() - _INT_KEYS)}")
-        for value in pairs.values():
-            if type(value) is not int or value < 0 or value > _U32:
+        for item in pairs.items():
+            if type(item[1]) is not int or not _in_range(item):
                 raise ValueError("value is not a 32 bit unsigned int")
         if dt is not None:
             if type(dt) is not int and type(dt) is not float:
@@ -285,8 +291,8 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
     if head.vn != raeting.VERSION:
         raise PacketError("bad_version", f"vn {head.vn}")
     if (head.pk not in _PKS or head.tk not in _TKS or head.bk not in _BKS
-            or head.ck not in _CKS or head.fk not in _FKS):
-        raise PacketError("bad_kind", "unknown packet, transaction, body, coat or foot kind")
+            or head.fk not in _FKS):  # the coat kind is checked as the body is decoded
+        raise PacketError("bad_kind", "unknown packet, transaction, body or foot kind")
     if head.pk == PcktKind.message and head.sn >= head.sc:  # an ack's sn is the highest seen
         raise _bad(f"sn {head.sn} sc {head.sc}")
     fl = head.fl

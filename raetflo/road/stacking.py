@@ -235,6 +235,8 @@ class RoadStack(Stack):
         if new in self.nameRemotes or new == self.local.name:
             raise StackError(f"Remote name '{new}' already in use")
         old = remote.name
+        if self.nameRemotes.get(old) is not remote:
+            raise StackError(f"Remote '{old}' is not registered by that name")
         del self.nameRemotes[old]
         remote.name = new
         self.nameRemotes[new] = remote

@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
+from ioflo.aid.odicting import odict
 from ioflo.aid.timing import StoreTimer
 
 from .. import raeting
@@ -82,7 +83,7 @@ class Transaction:
         self.timeout = self.Timeout if timeout is None else timeout
         self.cascade = cascade
         self.bcst = bcst
-        self.txData = txData if txData is not None else {}
+        self.txData = txData if txData is not None else odict()
         self.redoTimeoutMin = self.RedoTimeoutMin if redoTimeoutMin is None else redoTimeoutMin
         self.redoTimeoutMax = self.RedoTimeoutMax if redoTimeoutMax is None else redoTimeoutMax
         self.pendRedoTimeout = (self.PendRedoTimeout if pendRedoTimeout is None
@@ -106,6 +107,7 @@ class Transaction:
         self.pended = False
         self.head = self.base_head()
         self.index = packet_index(self.head, self.sa, sent=True)
+        self.fill_tx_data()
 
     # construction -------------------------------------------------------
     def initial_sid(self) -> int:
@@ -127,8 +129,25 @@ class Transaction:
         return Head(tk=self.kind, cf=self.rmt, se=se, de=de, si=self.sid, ti=self.tid,
                     bf=stack.Bf, **kinds)
 
+    def fill_tx_data(self) -> None:
+        """Record the head fields in ``txData`` (raet reads them from there)."""
+        head = self.head
+        self.txData.update(dh=self.sa[0], dp=self.sa[1], se=head.se, de=head.de, tk=head.tk,
+                           cf=head.cf, bf=head.bf, si=head.si, ti=head.ti,
+                           **{key: getattr(head, key) for key in TX_DATA_KINDS})
+
+    def tx_kinds(self) -> dict[str, Any]:
+        """The head kinds ``txData`` holds now."""
+        return {key: self.txData[key] for key in TX_DATA_KINDS if key in self.txData}
+
     # life cycle -----------------------------------------------------------
-    def add(self) -> None:
+    def add(self, remote: RemoteEstate | None = None, index: Index | None = None) -> None:
+        """Add self to its remote's transactions (raet's ``remote`` and ``index`` replace
+        this transaction's own)."""
+        if remote is not None:
+            self.remote = remote
+        if index is not None:
+            self.index = index
         self.remote.addTransaction(self.index, self)
         self.stack.console.verbose(f"Added transaction to {self.remote.name} at '{self.index}'\n")
 
@@ -172,14 +191,18 @@ class Transaction:
         sa = sa or rx_sa
         if sa is not None:
             self.rx_sa = sa
-        handler = getattr(self, f"on_{PcktKind(packet.head.pk).name}", None)
-        if handler is not None:
-            handler(packet)
+        name = f"on_{PcktKind(packet.head.pk).name}"
+        if hasattr(self, name):
+            self.handle(name, packet)
+
+    def handle(self, name: str, packet: Packet) -> None:
+        """Run handler ``name`` on ``packet``."""
+        getattr(self, name)(packet)
 
     # sending ------------------------------------------------------------------
     def send(self, pk: PcktKind, body: Any = None, **changes: Any) -> bool:
         """Build, sign and queue one packet of kind ``pk``; on a packing error drop self."""
-        head = self.head.copy(pk=pk, **changes) if changes else self.head.copy(pk=pk)
+        head = self.head.copy(pk=pk, **{**self.tx_kinds(), **changes})
         if not self.queue(lambda: self.stack.pack(head, body, self.remote)):
             return False
         self.last_pk = pk
@@ -202,8 +225,16 @@ class Transaction:
     def resend(self) -> None:
         """Queue the last packet sent again."""
         if self.txPacket is not None:
-            self.stack.tx(self.txPacket, self.sa)
+            self.stack.tx(getattr(self.txPacket, "packed", self.txPacket), self.sa)
             self.redoTimer.restart()
+
+    def transmit(self, packet: Any) -> None:
+        """Queue a packet written for raet (a packed ``TxPacket``) as this transaction's
+        last one (the one a redo repeats)."""
+        self.stack.tx(packet.packed, self.sa)
+        self.txPacket = packet
+        self.last_pk = PcktKind(packet.data["pk"])
+        self.redoTimer.restart()
 
     def nack(self, kind: int = PcktKind.nack) -> None:
         """Send a refusal of ``kind``, count the failure and end the transaction.
@@ -267,7 +298,11 @@ def pack_packet(head: Head, body: Any, signer: Any, box: Any) -> bytes:
     """Encode body, coat and foot for ``head`` (no segmentation); ``None`` is an empty body."""
     if body is None:
         body = b"" if head.bk == BodyKind.raw else {}
-    coat = packeting.encrypt(head.ck, packeting.encode_body(head.bk, body), box)
+    encoded = packeting.encode_body(head.bk, body)
+    # a coat kind that cannot be made goes out with an empty coat, as raet sends it: the
+    # peer refuses the packet when it decodes the body
+    coat = (packeting.encrypt(head.ck, encoded, box)
+            if head.ck in (CoatKind.nada, CoatKind.nacl) else b"")
     return packeting.pack(head, coat, signer)
 
 

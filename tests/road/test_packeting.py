@@ -393,6 +393,17 @@ def raet(*lines: str, coat: bytes = b"", fix: bool = True) -> bytes:
     return f"ri RAET\npl {hl + len(coat):04x}\nhl {hl:02x}{body}\n\n".encode() + coat
 
 
+def test_unknown_coat_kind_is_refused_as_the_body_is_decoded() -> None:
+    """As in raet, a coat kind the receiver cannot open (even a negative one, which raet
+    sends when asked to) passes the head checks and fails when the body is decoded."""
+    for ck in ("ff", "-1"):
+        packet = parse(raet("fg 00", "tk 1", f"ck {ck}", coat=b"{}"))
+        assert packet.head.ck == int(ck, 16)
+        with pytest.raises(PacketError) as err:
+            decrypt(packet.head.ck, packet.coat, None)
+        assert err.value.reason == "bad_coat"
+
+
 def test_rejections_have_reasons() -> None:
     p10 = captured("P10")
     assert reason(p10[:-1]) == "truncated"
@@ -412,7 +423,6 @@ def test_rejections_have_reasons() -> None:
     assert reason(raet("fg 00", "pk ff", "tk 1")) == "bad_kind"
     assert reason(raet("fg 00", "tk 5")) == "bad_kind"
     assert reason(raet("fg 00", "tk 1", "bk 4")) == "bad_kind"
-    assert reason(raet("fg 00", "tk 1", "ck ff")) == "bad_kind"
     assert reason(raet("fg 00", "tk 1", "fk 4")) == "bad_kind"
     assert reason(raet("fg 00", "tk 1", "bl 10")) == "bad_head"
     assert reason(raet("fg 00", "tk 1", "cl 10")) == "bad_head"
