@@ -206,7 +206,8 @@ def _raet_fields(text: bytes) -> dict[str, Any]:
         fg = int(pairs.pop(b"fg", b"0"), 16)
         dt = pairs.pop(b"dt", None)
         values: dict[str, Any] = {_RAET_INTS[key]: int(value, 16) for key, value in pairs.items()}
-        if not all(map(_in_range, values.items())):
+        if values and (min(values.values()) < 0 or max(values.values()) > _U32) \
+                and not all(map(_in_range, values.items())):  # (a negative ck may pass)
             raise ValueError("value out of range")
         if dt is not None:
             values["dt"] = _dt(float(dt))

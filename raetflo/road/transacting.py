@@ -83,7 +83,7 @@ class Transaction:
         self.timeout = self.Timeout if timeout is None else timeout
         self.cascade = cascade
         self.bcst = bcst
-        self.txData = txData if txData is not None else odict()
+        self._tx_data = txData  # raet's txData: the one given, else made when first asked for
         self.redoTimeoutMin = self.RedoTimeoutMin if redoTimeoutMin is None else redoTimeoutMin
         self.redoTimeoutMax = self.RedoTimeoutMax if redoTimeoutMax is None else redoTimeoutMax
         self.pendRedoTimeout = (self.PendRedoTimeout if pendRedoTimeout is None
@@ -107,7 +107,8 @@ class Transaction:
         self.pended = False
         self.head = self.base_head()
         self.index = packet_index(self.head, self.sa, sent=True)
-        self.fill_tx_data()
+        if txData is not None:
+            self.fill_tx_data(txData)
 
     # construction -------------------------------------------------------
     def initial_sid(self) -> int:
@@ -121,7 +122,7 @@ class Transaction:
         else:
             se, de = remote.uid, remote.fuid
         kinds = dict(hk=stack.Hk, bk=stack.Bk, ck=stack.Ck, fk=stack.Fk)
-        kinds.update((key, self.txData[key]) for key in TX_DATA_KINDS if key in self.txData)
+        kinds.update(self.tx_kinds())
         for key in TX_DATA_KINDS[1:]:
             fixed = getattr(self, key)
             if fixed is not None:
@@ -129,16 +130,33 @@ class Transaction:
         return Head(tk=self.kind, cf=self.rmt, se=se, de=de, si=self.sid, ti=self.tid,
                     bf=stack.Bf, **kinds)
 
-    def fill_tx_data(self) -> None:
-        """Record the head fields in ``txData`` (raet reads them from there)."""
+    @property
+    def txData(self) -> Any:
+        """raet's ``txData``: this transaction's head fields, as a mapping whose head kinds
+        (``hk``/``bk``/``ck``/``fk``) the packets it sends from then on use. Made only when
+        given or asked for, so the transactions nobody inspects pay nothing for it."""
+        if self._tx_data is None:
+            self._tx_data = odict()
+            self.fill_tx_data(self._tx_data)
+        return self._tx_data
+
+    @txData.setter
+    def txData(self, value: Any) -> None:
+        self._tx_data = value
+
+    def fill_tx_data(self, data: Any) -> None:
+        """Record the head fields in ``data`` (raet reads them from there)."""
         head = self.head
-        self.txData.update(dh=self.sa[0], dp=self.sa[1], se=head.se, de=head.de, tk=head.tk,
-                           cf=head.cf, bf=head.bf, si=head.si, ti=head.ti,
-                           **{key: getattr(head, key) for key in TX_DATA_KINDS})
+        data.update(dh=self.sa[0], dp=self.sa[1], se=head.se, de=head.de, tk=head.tk,
+                    cf=head.cf, bf=head.bf, si=head.si, ti=head.ti,
+                    **{key: getattr(head, key) for key in TX_DATA_KINDS})
 
     def tx_kinds(self) -> dict[str, Any]:
-        """The head kinds ``txData`` holds now."""
-        return {key: self.txData[key] for key in TX_DATA_KINDS if key in self.txData}
+        """The head kinds ``txData`` holds now (none while nobody made it)."""
+        data = self._tx_data
+        if not data:
+            return {}
+        return {key: data[key] for key in TX_DATA_KINDS if key in data}
 
     # life cycle -----------------------------------------------------------
     def add(self, remote: RemoteEstate | None = None, index: Index | None = None) -> None:
