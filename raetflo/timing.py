@@ -1,0 +1,65 @@
+"""Deadlines measured on a core's clock: time is whatever the core was last told it is.
+
+A :class:`Timer` reads ``clock.now`` (a core, or a driver whose ``now`` is its Store
+stamp); it never reads a system clock, so tests run cores in virtual time.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything with the current time in seconds as ``now``."""
+
+    @property
+    def now(self) -> float: ...
+
+
+class Timer:
+    """A duration started at some time on ``clock``; ``expired`` once it has run out.
+
+    The attribute names are those of ioflo's ``StoreTimer`` (``duration``, ``start``,
+    ``stop``, ``elapsed``, ``remaining``, ``expired``, ``restart``, ``extend``,
+    ``repeat``), so code written against the reference's timers reads ours too.
+    """
+
+    __slots__ = ("clock", "duration", "start")
+
+    def __init__(self, clock: Clock, duration: float = 0.0, start: float | None = None) -> None:
+        self.clock = clock
+        self.duration = float(duration)
+        self.start = clock.now if start is None else float(start)
+
+    @property
+    def stop(self) -> float:
+        """The deadline: when this timer expires."""
+        return self.start + self.duration
+
+    @property
+    def elapsed(self) -> float:
+        return self.clock.now - self.start
+
+    @property
+    def remaining(self) -> float:
+        return self.stop - self.clock.now
+
+    @property
+    def expired(self) -> bool:
+        return self.clock.now >= self.stop
+
+    def restart(self, start: float | None = None, duration: float | None = None) -> None:
+        """Start again now (or at ``start``), with a new ``duration`` when given."""
+        if duration is not None:
+            self.duration = float(duration)
+        self.start = self.clock.now if start is None else float(start)
+
+    def extend(self, extension: float | None = None) -> None:
+        """Lengthen the duration by ``extension`` (default: by itself), same start."""
+        self.duration += self.duration if extension is None else float(extension)
+
+    def repeat(self) -> None:
+        """Start the next period at the current deadline (no drift)."""
+        self.start = self.stop
+
+    def __repr__(self) -> str:
+        return f"Timer(duration={self.duration}, start={self.start})"
