@@ -22,20 +22,21 @@ __all__ = ["Stack", "StackError", "Registry"]
 
 
 class Stack(Core):
-    """Base of RoadStack and LaneStack: a core whose time is its Store's stamp."""
+    """Base of RoadStack and LaneStack: a core whose time is its Store's stamp.
+
+    A driver lists it before its core (``class RoadStack(Stack, RoadCore)``): its ``now``
+    is the Store's and its ``__init__`` hands the rest on to the core's."""
 
     RxBudget: ClassVar[int] = 4096  # most datagrams read in one serviceReceives
     BusyStat: ClassVar[str] = "tx_busy"  # counted when a destination cannot take more now
 
-    def __init__(self, store: Store | None = None, puid: int | None = None,
-                 rxMsgs: deque | None = None, txMsgs: deque | None = None,
-                 rxes: deque | None = None, txes: deque | None = None,
-                 stats: odict | None = None, console: Any = None) -> None:
+    def __init__(self, store: Store | None = None, stats: odict | None = None,
+                 console: Any = None, **kwa: Any) -> None:
+        """``kwa`` goes on to the core (the next class in the driver's MRO)."""
         self.store = store if store is not None else Store(stamp=0.0)
-        super().__init__(puid=puid, stats=stats if stats is not None else odict(),
+        super().__init__(stats=stats if stats is not None else odict(),
                          console=console if console is not None else getConsole(),
-                         now=self.store.stamp, rxMsgs=rxMsgs, txMsgs=txMsgs, rxes=rxes,
-                         txes=txes)
+                         now=self.store.stamp, **kwa)
         self.statTimer = StoreTimer(self.store)
 
     @property
