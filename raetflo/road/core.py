@@ -322,6 +322,21 @@ class RoadCore(Core):
     def newRemote(self, **kwa: Any) -> RemoteEstate:
         return RemoteEstate(stack=self, **kwa)
 
+    def rebuild_remote(self, data: Mapping[str, Any]) -> RemoteEstate:
+        """Add and return the record persisted as ``data``: the estate fields of a
+        ``remote`` keep write merged with its role's (``acceptance``, ``verhex``,
+        ``pubhex``), as a keep loads them. EstateError, StackError, ValueError, TypeError
+        or KeyError when they cannot make a record."""
+        remote = self.addRemote(self.newRemote(
+            uid=data["uid"], fuid=data["fuid"], ha=tuple(data["ha"]), name=data["name"],
+            iha=data["iha"], natted=data["natted"], fqdn=data["fqdn"], dyned=data["dyned"],
+            sid=data["sid"], main=data["main"], kind=data["kind"], joined=data["joined"],
+            role=data["role"], acceptance=data["acceptance"], verkey=data["verhex"],
+            pubkey=data["pubhex"]))
+        if self.main and remote.acceptance == Acceptance.pending:
+            self.note_pending(remote)
+        return remote
+
     def provisional(self, sa: Address) -> RemoteEstate:
         """Record for a first vacuous join request from ``sa``, indexed only by address;
         it gets a uid when the join adds it.

@@ -16,7 +16,7 @@ from ioflo.aid.odicting import odict
 from ioflo.base.storing import Store
 
 from .. import raeting
-from ..raeting import Acceptance, AutoMode
+from ..raeting import AutoMode
 from ..stacking import Stack, StackError
 from . import resolving
 from .acceptance import RoleRecord
@@ -256,21 +256,11 @@ class RoadStack(Stack, RoadCore):
     def restore_remote(self, name: str, data: Mapping[str, Any]) -> RemoteEstate | None:
         """Rebuild and add record ``name`` from its keep ``data`` (see restoreRemote)."""
         try:
-            remote = self.newRemote(
-                uid=data["uid"], fuid=data["fuid"], ha=tuple(data["ha"]),
-                name=data["name"], iha=data["iha"], natted=data["natted"],
-                fqdn=data["fqdn"], dyned=data["dyned"], sid=data["sid"],
-                main=data["main"], kind=data["kind"], joined=data["joined"],
-                role=data["role"], acceptance=data["acceptance"],
-                verkey=data["verhex"], pubkey=data["pubhex"])
-            self.addRemote(remote)
+            return self.rebuild_remote(data)
         except (EstateError, StackError, ValueError, TypeError, KeyError) as ex:
             self.incStat("failed_restore_remote")
             self.keep.set_aside_remote(name, f"cannot restore remote {name!r}: {ex}")
             return None
-        if self.main and remote.acceptance == Acceptance.pending:
-            self.note_pending(remote)
-        return remote
 
     def restoreRemotes(self) -> None:
         """Rebuild every persisted record (see :meth:`restoreRemote`)."""
