@@ -30,7 +30,7 @@ class LaneStack(Stack, LaneCore):
     """
 
     EmitMessages: ClassVar[bool] = False  # received messages go to rxMsgs only
-    BusyStat: ClassVar[str] = "busy_transmit_yard"
+    BusyStat: ClassVar[str] = transport.BUSY_STAT
 
     def __init__(self, name: str = "", uid: int | None = None, lanename: str = "lane",
                  sockdirpath: str = "", ha: str = "", bufcnt: int = 100,

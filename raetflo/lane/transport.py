@@ -25,6 +25,7 @@ SOCKET_MODE = 0o600  # owner-only: sending to a Unix socket needs write permissi
 # sendto errors: the peer's queue is full (try again later) / nobody is bound at the path.
 BUSY_ERRORS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS})
 STALE_ERRORS = frozenset({errno.ENOENT, errno.ECONNREFUSED})
+BUSY_STAT = "busy_transmit_yard"  # counted when a yard's queue is full and its pages wait
 
 
 class TransportError(OSError):
