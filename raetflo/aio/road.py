@@ -102,6 +102,14 @@ class DatagramServer:
             self.sock.close()
 
 
+class LoopStore(Store):
+    """The store of an asyncio road: only its stamp moves (to ``loop.time()``); no house
+    reads its time shares, so they are not kept up to date on every input."""
+
+    def changeStamp(self, stamp: float) -> None:
+        self.stamp = float(stamp)
+
+
 @dataclass
 class LinkWait:
     """A join or allow someone awaits: its outcome is read from the remote after a pass."""
@@ -133,7 +141,7 @@ async def open_road(*, ha: Any = None, presence: bool = True, **kwa: Any) -> Roa
     except TransportError as ex:
         raise StackError(f"Cannot open road at {ha}: {ex.strerror}") from ex
     try:
-        stack = RoadStack(ha=server.ha, server=server, store=Store(stamp=loop.time()), **kwa)
+        stack = RoadStack(ha=server.ha, server=server, store=LoopStore(stamp=loop.time()), **kwa)
         road = Road(stack, server, presence)
         await loop.create_datagram_endpoint(lambda: road, sock=server.sock)
     except BaseException:
@@ -203,6 +211,7 @@ class Road(asyncio.DatagramProtocol):
 
     async def _link(self, what: str, remote: RemoteEstate, start: Callable[[], None]) -> str:
         self._check_open()
+        self._clock()
         start()
         wait = LinkWait(what, remote, self._loop.create_future())
         self._links.append(wait)
@@ -220,6 +229,7 @@ class Road(asyncio.DatagramProtocol):
         for remote in self.stack.remotes.values():
             if remote.ha == ha:
                 return remote
+        self._clock()
         return self.stack.addRemote(RemoteEstate(stack=self.stack, ha=ha, fqdn=fqdn))
 
     def remote(self, name: str) -> RemoteEstate:
@@ -238,6 +248,7 @@ class Road(asyncio.DatagramProtocol):
         be sent, LookupError for an unknown remote, RoadClosed once closed.
         """
         self._check_open()
+        self._clock()
         ref = self.stack.send_message(msg, uid=self.remote(to).uid, timeout=timeout)
         future: asyncio.Future[None] = self._loop.create_future()
         self._sends[ref] = future
@@ -265,7 +276,7 @@ class Road(asyncio.DatagramProtocol):
         and close the socket."""
         if self.closed:
             return
-        self.stack.now = self._loop.time()
+        self._clock()
         self.stack.serviceAllTx()
         self._shut(RoadClosed(f"Road '{self.name}' closed"))
         self.stack.close()
@@ -325,6 +336,11 @@ class Road(asyncio.DatagramProtocol):
             self._lost.set_result(None)
 
     # passes -----------------------------------------------------------------------------
+    def _clock(self) -> float:
+        """Bring the stack's clock to the loop's before it starts or checks any timer."""
+        now = self.stack.now = self._loop.time()
+        return now
+
     def kick(self) -> None:
         """Run a pass once the input of this loop iteration is in."""
         if self._soon is None and not self.closed:
@@ -332,9 +348,8 @@ class Road(asyncio.DatagramProtocol):
 
     def _timer(self) -> None:
         """The alarm: presence when its round is due, the stack's timers, then a pass."""
-        now = self._loop.time()
+        now = self._clock()
         if self.presence and now >= self._manage_at:
-            self.stack.now = now
             self.stack.manage()
             self._manage_at = now + self.stack.period
         self.stack.handle_timer(now)
@@ -344,7 +359,7 @@ class Road(asyncio.DatagramProtocol):
         self._soon = None
         stack = self.stack
         try:
-            stack.now = self._loop.time()
+            self._clock()
             stack.serviceAllTx()  # queued messages to datagrams; keep written before sending
             self._take_events()
             self.inbox.wake()
