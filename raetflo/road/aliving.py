@@ -67,14 +67,14 @@ class Aliver(Transaction):
     def on_unjoined(self, packet: Packet) -> None:
         self.remove()
         self.remote.refresh(alived=None)
-        self.remote.joined = False
+        self.remote.moved("refused")
         self.fail("Refused unjoin by")
         self.stack.join(uid=self.remote.uid, cascade=self.cascade, timeout=self.timeout)
 
     def on_unallowed(self, packet: Packet) -> None:
         self.remove()
         self.remote.refresh(alived=None)
-        self.remote.allowed = False
+        self.remote.moved("disallowed")
         self.fail("Refused unallow by")
         self.stack.allow(uid=self.remote.uid, cascade=self.cascade, timeout=self.timeout)
 

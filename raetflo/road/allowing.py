@@ -41,7 +41,7 @@ class AllowBase(Transaction):
         """Install this handshake's keys as the link's, mark it allowed, start a new session."""
         remote = self.remote
         remote.install_session(self.privee, self.short)
-        remote.allowed = True
+        remote.moved("allowed")
         remote.refresh(alived=True)
         remote.nextSid()
         remote.removeStaleInitiators()
@@ -62,7 +62,7 @@ class AllowBase(Transaction):
 
     def on_reject(self, packet: Packet) -> None:
         self.remove()
-        self.remote.allowed = False
+        self.remote.moved("disallowed")
         self.fail("Rejected by")
         outbox.drop_saved(self.stack, self.remote, "allow rejected")
 
@@ -85,7 +85,7 @@ class Allower(AllowBase):
         if remote.allowInProcess():
             self.log(f"Allow with {remote.name} already in process", prep="", who="")
             return
-        remote.allowed = None
+        remote.moved("rekeyed")
         if not remote.joined:
             stack.console.terse(f"Allower {stack.name}. Must be joined first\n")
             stack.incStat("unjoined_remote")
@@ -145,7 +145,7 @@ class Allower(AllowBase):
 
     def on_unjoined(self, packet: Packet) -> None:
         self.remove()
-        self.remote.joined = False
+        self.remote.moved("refused")
         self.fail("Rejected unjoin by")
         self.stack.join(uid=self.remote.uid, cascade=self.cascade, timeout=self.timeout)
 

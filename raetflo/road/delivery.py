@@ -79,7 +79,8 @@ class Outgoing:
     past which it is given up (None: no timeout); ``tid`` the transaction id of its last
     try (None: not tried yet), a re-send reuses it so the receiver can tell a repeat;
     ``resends`` counts tries after the first; ``unconfirmed`` is set once a try may have
-    been delivered without us hearing so (a segment was sent twice).
+    been delivered without us hearing so (a segment was sent twice); ``ref`` is what
+    ``send_message`` returned (0: nobody waits for the outcome, so no event is made).
     """
 
     body: Any
@@ -87,12 +88,13 @@ class Outgoing:
     tid: int | None = None
     resends: int = 0
     unconfirmed: bool = False
+    ref: int = 0
 
     @classmethod
-    def new(cls, body: Any, timeout: float | None, now: float) -> Outgoing:
+    def new(cls, body: Any, timeout: float | None, now: float, ref: int = 0) -> Outgoing:
         """A message not tried yet; a timeout of None or 0 (or less) means none."""
         deadline = now + timeout if timeout is not None and timeout > 0 else None
-        return cls(body=body, deadline=deadline)
+        return cls(body=body, deadline=deadline, ref=ref)
 
     def remaining(self, now: float) -> float | None:
         """Transmit timeout left for the next try (None: no timeout)."""
@@ -122,6 +124,11 @@ class SavedMessages:
 
     def __iter__(self) -> Iterator[Outgoing]:
         return iter(self._entries)
+
+    @property
+    def next_deadline(self) -> float:
+        """The earliest deadline of an entry (inf: none has one)."""
+        return self._next_deadline
 
     def has_resends(self) -> bool:
         """Whether any entry was tried before (and so keeps its tid)."""

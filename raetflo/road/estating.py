@@ -6,12 +6,14 @@ import socket
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ioflo.aid.timing import StoreTimer
 
 from .. import nacling, raeting
-from ..raeting import TrnsKind
-from ..stacking import Registry
+from ..coring import Registry
+from ..events import RemotePending, RemoteRejected
+from ..raeting import Acceptance, TrnsKind
+from ..timing import Timer
 from . import outbox
+from .linking import Link, Part
 from .delivery import DeliveredMemory, Outgoing, SavedMessages, tid_newer
 
 if TYPE_CHECKING:
@@ -185,11 +187,8 @@ class RemoteEstate(Estate):
         self.fuid = fuid
         self.main = main
         self.kind = kind
-        self.acceptance = acceptance
-        self.joined = joined
-        self.allowed: bool | None = None
-        self.alived: bool | None = None
-        self.reaped: bool | None = None
+        self._acceptance = acceptance
+        self.link = Link(None if joined is None else bool(joined))
         self.rsid = rsid
         self.verfer: nacling.Verifier | None = None
         self.pubber: nacling.Publican | None = None
@@ -207,17 +206,49 @@ class RemoteEstate(Estate):
         self.parked: list[Outgoing] = []  # nacked messages waiting for the next probe
         self.prober: Prober | None = None  # the probing alive in process, if any
         self.confirmed_sid = 0  # our sid the peer acked a probe in: re-sends may go
-        store = stack.store
         duration = stack.period if stack.main else stack.period + stack.offset
-        self.timer = StoreTimer(store, duration=duration)
-        self.reapTimer = StoreTimer(store, duration=stack.interim)
+        self.timer = Timer(stack, duration=duration)
+        self.reapTimer = Timer(stack, duration=stack.interim)
 
     def rehome(self, stack: RoadStack) -> None:
         """Make this record one of ``stack``'s: its presence timers run on that store."""
         self.stack = stack
         duration = stack.period if stack.main else stack.period + stack.offset
-        self.timer = StoreTimer(stack.store, duration=duration)
-        self.reapTimer = StoreTimer(stack.store, duration=stack.interim)
+        self.timer = Timer(stack, duration=duration)
+        self.reapTimer = Timer(stack, duration=stack.interim)
+
+    # link state (views of ``link``; the setters are the reference API's) -------------
+    def moved(self, name: str) -> None:
+        """Make link move ``name`` (see ``linking.MOVES``), reporting its event."""
+        event = self.link.move(name)
+        if event is not None:
+            self.stack.emit(event(self.name, self.uid))
+
+    def _set_part(self, part: Part, value: object) -> None:
+        event = self.link.move_to(part, value)
+        if event is not None:
+            self.stack.emit(event(self.name, self.uid))
+
+    joined = property(lambda self: self.link.join,
+                      lambda self, value: self._set_part("join", value))
+    allowed = property(lambda self: self.link.session,
+                       lambda self, value: self._set_part("session", value))
+    alived = property(lambda self: self.link.presence,
+                      lambda self, value: self._set_part("presence", value))
+    reaped = property(lambda self: self.link.reap,
+                      lambda self, value: self._set_part("reap", value))
+
+    @property
+    def acceptance(self) -> int | None:
+        """The keep's verdict on this remote's keys (an ``Acceptance`` value or None)."""
+        return self._acceptance
+
+    @acceptance.setter
+    def acceptance(self, value: int | None) -> None:
+        old, self._acceptance = self._acceptance, value
+        if value != old and value in (Acceptance.pending, Acceptance.rejected):
+            event = RemotePending if value == Acceptance.pending else RemoteRejected
+            self.stack.emit(event(self.name, self.uid))
 
     # keys ---------------------------------------------------------------
     def set_keys(self, verkey: Any, pubkey: Any) -> None:
@@ -260,7 +291,7 @@ class RemoteEstate(Estate):
 
     def rekey(self) -> None:
         """Drop this link's short-term keys: a new pair, and the link needs a new allow."""
-        self.allowed = None
+        self.moved("rekeyed")
         self.privee = nacling.Privateer()
         self.publee = None
         self._box = None
@@ -288,7 +319,7 @@ class RemoteEstate(Estate):
         """Whether a repeat of delivered message ``tid`` is a copy sent before our done."""
         last = self.last_done
         return (last is not None and last[0] == tid
-                and self.stack.store.stamp - last[1] < self.RepeatDoneQuiet)
+                and self.stack.now - last[1] < self.RepeatDoneQuiet)
 
     def peer_restarted(self) -> None:
         """Forget what the peer's previous incarnation sent."""
@@ -318,11 +349,19 @@ class RemoteEstate(Estate):
     def allowInProcess(self) -> list:
         return self.in_process(TrnsKind.allow)
 
+    @property
+    def deadline(self) -> float:
+        """When ``process`` next has something to do for this record (inf: nothing)."""
+        soonest = self.messages.next_deadline
+        for transaction in self.transactions.values():
+            soonest = min(soonest, transaction.deadline)
+        return soonest
+
     def process(self) -> None:
         """Run timers of every transaction, then drop saved messages past their deadline."""
         for transaction in self.transactions.values():
             self.stack.run_timer(transaction)
-        for entry in self.messages.expire(self.stack.store.stamp):
+        for entry in self.messages.expire(self.stack.now):
             outbox.give_up(self.stack, self, entry, "timed out")
 
     def removeStaleInitiators(self) -> None:
@@ -349,7 +388,7 @@ class RemoteEstate(Estate):
             self.reapTimer.restart(duration=self.stack.interim)
             if self.reaped:
                 self.unreap()
-        self.alived = alived
+        self.moved("alive" if alived else "dead")
 
     def manage(self, cascade: bool = False, immediate: bool = False) -> None:
         """Start an alive when presence is due; reap when silent past the interim.
@@ -372,18 +411,18 @@ class RemoteEstate(Estate):
 
     def reap(self) -> None:
         if self.stack.main:
-            self.reaped = True
+            self.moved("reaped")
             self.stack.incStat("remote_reap")
             self.stack.console.concise(
-                f"Stack {self.stack.name}: Reaping dead remote {self.name} at {self.stack.store.stamp}\n")
+                f"Stack {self.stack.name}: Reaping dead remote {self.name} at {self.stack.now}\n")
 
     def unreap(self) -> None:
         self.reapTimer.restart(duration=self.stack.interim)
         if self.stack.main:
-            self.reaped = False
+            self.moved("unreaped")
             self.stack.incStat("remote_unreap")
             self.stack.console.concise(
-                f"Stack {self.stack.name}: Unreaping dead remote {self.name} at {self.stack.store.stamp}\n")
+                f"Stack {self.stack.name}: Unreaping dead remote {self.name} at {self.stack.now}\n")
 
     def __repr__(self) -> str:
         return f"RemoteEstate(name={self.name!r}, uid={self.uid}, fuid={self.fuid}, ha={self.ha})"

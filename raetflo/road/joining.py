@@ -182,8 +182,8 @@ class JoinBase(Transaction):
             remote.rsid = 0
             remote.peer_restarted()
             if remote.allowed:
-                remote.allowed = None
-        remote.joined = True
+                remote.moved("rekeyed")
+        remote.moved("joined")
         self.stack.pendings.pop(remote.uid, None)
         self.stack.persist_remote(remote)
         self.stack.persist_local()
@@ -252,7 +252,7 @@ class Joiner(JoinBase):
         if remote.joinInProcess():
             self.log(f"Join with {remote.name} already in process. Aborting...", prep="", who="")
             return
-        remote.joined = None
+        remote.moved("unjoined")
         if stack.kind is None:
             stack.kind = 0
         if not 0 <= stack.kind <= 255:
@@ -479,7 +479,7 @@ class Joinent(JoinBase):
         if self.vacuous:  # the ack still has de 0: it is matched by our address
             stack.joinees[self.sa] = remote
         if not self.established:  # an unauthenticated request does not unjoin a link
-            remote.joined = None
+            remote.moved("unjoined")
         if status == Acceptance.accepted:
             self.ackAccept()
         else:

@@ -30,7 +30,7 @@ class Messenger(Transaction):
     RedoTimeoutMax = 0.5
 
     def __init__(self, stack, remote, entry: Outgoing, encoded: bytes, **kwa) -> None:
-        super().__init__(stack, remote, timeout=entry.remaining(stack.store.stamp),
+        super().__init__(stack, remote, timeout=entry.remaining(stack.now),
                          tid=entry.tid, **kwa)
         self.entry = entry
         entry.tid = self.tid
@@ -136,7 +136,7 @@ class Messenger(Transaction):
         self.remote.refresh(alived=True)
         self.remove()
         self.log("Done")
-        self.stack.incStat("message_initiate_complete")
+        outbox.delivered(self.stack, self.remote, self.tried())
 
     def on_nack(self, packet: Packet) -> None:
         """Refused: the peer may have lost our session; park the message and ask."""
@@ -288,7 +288,7 @@ class Messengent(Transaction):
         self.send(PcktKind.done)
         self.log(f"Do Ack Done Message on Segment {sn}")
         self.remote.delivered.add(self.tid)
-        self.remote.last_done = (self.tid, stack.store.stamp)
+        self.remote.last_done = (self.tid, stack.now)
         stack.rxMsgs.append((body, self.remote.name))
         self.log("Complete")
         stack.incStat("messengent_correspond_complete")

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .. import raeting
+from ..events import MessageDelivered, MessageDropped
 from ..raeting import Acceptance
 from ..stacking import StackError
 from . import messaging, packeting
@@ -43,15 +44,16 @@ def check_body(stack: RoadStack, msg: object) -> None:
                          f"size of {raeting.MAX_MESSAGE_SIZE} bytes")
 
 
-def post(stack: RoadStack, body: Mapping, uid: int | None, timeout: float | None) -> None:
+def post(stack: RoadStack, body: Mapping, uid: int | None, timeout: float | None,
+         ref: int = 0) -> None:
     """Send ``body`` to remote ``uid`` (see :func:`send`); dropped when there is no such remote."""
     remote = stack.retrieveRemote(uid)
     if remote is None:
         stack.console.terse(f"Invalid remote destination estate id '{uid}'\n")
         stack.incStat("invalid_remote_uid")
-        drop(stack, None, f"no remote with uid {uid}")
+        drop(stack, None, f"no remote with uid {uid}", ref=ref)
         return
-    send(stack, remote, Outgoing.new(body, timeout, stack.store.stamp))
+    send(stack, remote, Outgoing.new(body, timeout, stack.now, ref))
 
 
 def send(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
@@ -64,7 +66,7 @@ def send(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
         if not remote.joinInProcess() and not remote.allowInProcess():
             stack.allow(uid=remote.uid, cascade=True)
         return
-    remaining = entry.remaining(stack.store.stamp)
+    remaining = entry.remaining(stack.now)
     if remaining is not None and remaining <= 0:
         give_up(stack, remote, entry, "timed out")
         return
@@ -143,17 +145,27 @@ def give_up(stack: RoadStack, remote: RemoteEstate, entry: Outgoing, why: str) -
     """Account for a message no longer tried: dropped, or unconfirmed when a try may
     have been delivered."""
     if entry.unconfirmed:
-        drop(stack, remote, f"{why}; it may have been delivered", stat="message_unconfirmed")
+        drop(stack, remote, f"{why}; it may have been delivered", stat="message_unconfirmed",
+             ref=entry.ref)
     else:
-        drop(stack, remote, why)
+        drop(stack, remote, why, ref=entry.ref)
 
 
 def drop(stack: RoadStack, remote: RemoteEstate | None, why: str,
-         stat: str = "message_dropped") -> None:
+         stat: str = "message_dropped", ref: int = 0) -> None:
     """Account for a message that will not be tried again: never silently."""
     stack.incStat(stat)
     name = remote.name if remote is not None else "?"
     stack.console.terse(f"Stack '{stack.name}': dropped message to {name}: {why}\n")
+    if ref:
+        stack.emit(MessageDropped(ref, name, why, stat == "message_unconfirmed"))
+
+
+def delivered(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
+    """The peer confirmed ``entry``."""
+    stack.incStat("message_initiate_complete")
+    if entry.ref:
+        stack.emit(MessageDelivered(entry.ref, remote.name))
 
 
 def drop_saved(stack: RoadStack, remote: RemoteEstate, why: str) -> None:

@@ -1,6 +1,7 @@
 """RoadStack: a UDP estate with a keep, remote records and RAET transactions."""
 from __future__ import annotations
 
+import math
 import traceback
 import uuid
 from collections import deque
@@ -11,6 +12,7 @@ from ioflo.aid.odicting import odict
 from ioflo.base.storing import Store
 
 from .. import raeting
+from ..events import RemoteRemoved
 from ..raeting import Acceptance, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
 from ..stacking import Registry, Stack, StackError
 from . import outbox, packeting, routing
@@ -92,6 +94,7 @@ class RoadStack(Stack):
         self.availables: set = set()
         self.changeds: odict = odict(plus=set(), minus=set())
         self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
+        self.message_ref = 0  # the last reference send_message gave out
 
         name = name or f"estate_{uuid.uuid1().hex}"
         if not isinstance(name, str):
@@ -221,6 +224,7 @@ class RoadStack(Stack):
             self.pendings.pop(remote.uid, None)
         if self.nameRemotes.get(remote.name) is remote:
             del self.nameRemotes[remote.name]
+            self.emit(RemoteRemoved(remote.name, remote.uid))
         if clear:
             self.kept(lambda: self.keep.clear_remote(remote.name), f"remote {remote.name}")
 
@@ -509,20 +513,32 @@ class RoadStack(Stack):
         stack's body kind, or is larger than the protocol allows. With no remote at all it
         is dropped, counted (``invalid_destination``, ``message_dropped``) and logged.
         """
+        self.queue_message(msg, uid, timeout, 0)
+
+    def send_message(self, body: Mapping, uid: int | None = None,
+                     timeout: float | None = None) -> int:
+        """``transmit`` that returns a reference: the outcome comes as a
+        ``MessageDelivered`` or ``MessageDropped`` event carrying it."""
+        self.message_ref += 1
+        self.queue_message(body, uid, timeout, self.message_ref)
+        return self.message_ref
+
+    def queue_message(self, msg: Mapping, uid: int | None, timeout: float | None,
+                      ref: int) -> None:
         outbox.check_body(self, msg)
         if uid is None:
             remote = self.retrieveRemote()
             if remote is None:  # as raet does: counted and logged, not raised
                 self.incStat("invalid_destination")
-                outbox.drop(self, None, "no remote to send to")
+                outbox.drop(self, None, "no remote to send to", ref=ref)
                 return
             uid = remote.uid
-        self.txMsgs.append((msg, uid, timeout))
+        self.txMsgs.append((msg, uid, timeout, ref) if ref else (msg, uid, timeout))
 
     def message(self, body: Mapping, uid: int | None = None,
-                timeout: float | None = None) -> None:
+                timeout: float | None = None, ref: int = 0) -> None:
         """Start sending ``body`` to remote ``uid`` now, or save it until the link is allowed."""
-        outbox.post(self, body, uid, timeout)
+        outbox.post(self, body, uid, timeout, ref)
 
     def sendSavedMessages(self, remote: RemoteEstate) -> None:
         """Send the messages saved while ``remote`` had no session (see ``outbox``)."""
@@ -615,6 +631,15 @@ class RoadStack(Stack):
         for remote in self.remotes.values():
             remote.process()
         self.expire_pendings()
+
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` next has something to do: a transaction's redo or timeout,
+        a saved message's deadline or a pending record's expiry (None: nothing pending).
+        Presence (``manage``) runs on the caller's schedule and is not included."""
+        soonest = min((remote.deadline for remote in self.remotes.values()), default=math.inf)
+        if self.pendings:
+            soonest = min(soonest, next(iter(self.pendings.values())))
+        return None if soonest == math.inf else soonest
 
     def run_timer(self, transaction: Any) -> None:
         """Run one transaction's timers; a bug there ends that transaction, loudly."""

@@ -11,11 +11,9 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-from ioflo.aid.odicting import odict
-from ioflo.aid.timing import StoreTimer
-
 from .. import raeting
 from ..raeting import NACK_KINDS, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from ..timing import Timer
 from . import packeting
 from .packeting import Head, Packet, PacketError
 
@@ -100,8 +98,8 @@ class Transaction:
             tid = remote.nextTid() if tid is None else tid
         self.sid = sid
         self.tid = tid
-        self.timer = StoreTimer(stack.store, duration=self.timeout)
-        self.redoTimer = StoreTimer(stack.store, duration=self.redoTimeoutMin)
+        self.timer = Timer(stack, duration=self.timeout)
+        self.redoTimer = Timer(stack, duration=self.redoTimeoutMin)
         self.txPacket: bytes | None = None
         self.last_pk: PcktKind | None = None
         self.pended = False
@@ -136,7 +134,7 @@ class Transaction:
         (``hk``/``bk``/``ck``/``fk``) the packets it sends from then on use. Made only when
         given or asked for, so the transactions nobody inspects pay nothing for it."""
         if self._tx_data is None:
-            self._tx_data = odict()
+            self._tx_data = {}
             self.fill_tx_data(self._tx_data)
         return self._tx_data
 
@@ -175,6 +173,12 @@ class Transaction:
     @property
     def added(self) -> bool:
         return self.remote.transactions.get(self.index) is self
+
+    @property
+    def deadline(self) -> float:
+        """When ``process`` next has something to do: the redo, or the timeout if sooner."""
+        redo = self.redoTimer.stop
+        return min(redo, self.timer.stop) if self.timeout > 0.0 else redo
 
     def process(self) -> None:
         """Check the overall timeout, then the redo timer."""
@@ -284,7 +288,7 @@ class Transaction:
     def drop_stale(self, side: str, prep: str) -> None:
         self.stack.console.terse(
             f"Stack {self.stack.name}: Stale {side} {self.index} {prep} remote "
-            f"{self.remote.name} with prior rsid {self.remote.rsid} at {self.stack.store.stamp}\n")
+            f"{self.remote.name} with prior rsid {self.remote.rsid} at {self.stack.now}\n")
         self.stack.incStat(f"stale_{side}")
         self.remove()
         self.send(PcktKind.nack)
@@ -309,7 +313,7 @@ class Transaction:
         who = self.remote.name if who is None else who
         words = " ".join(w for w in (event, prep, who) if w)
         getattr(console, level)(f"{type(self).__name__} {self.stack.name}. {words} "
-                                f"in {self.tid} at {self.stack.store.stamp}\n")
+                                f"in {self.tid} at {self.stack.now}\n")
 
 
 def pack_packet(head: Head, body: Any, signer: Any, box: Any) -> bytes:

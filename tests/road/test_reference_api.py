@@ -211,7 +211,7 @@ def test_a_record_made_for_another_stack_moves_to_the_one_it_is_added_to(road):
     alpha, beta = road("alpha"), road("beta")
     remote = alpha.addRemote(RemoteEstate(stack=beta, ha=beta.ha, name="b"))
     assert remote.stack is alpha and alpha.nameRemotes["b"] is remote
-    assert remote.timer.store is alpha.store and remote.reapTimer.store is alpha.store
+    assert remote.timer.clock is alpha and remote.reapTimer.clock is alpha
 
 
 def test_transmit_with_no_remote_is_counted_not_raised(road):

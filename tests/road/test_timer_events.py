@@ -1,0 +1,59 @@
+"""The sans-I/O outputs of a road stack: get_timer, next_event and send_message refs."""
+from __future__ import annotations
+
+from raetflo import events
+
+from .conftest import ALWAYS, idle, joined, only, provisional, serve
+
+
+def drain(stack):
+    out = []
+    while (event := stack.next_event()) is not None:
+        out.append(event)
+    return out
+
+
+def test_an_idle_stack_needs_no_timer_and_a_join_arms_its_redo(road):
+    main, other = road("main", main=True, auto=ALWAYS), road("other", auto=ALWAYS)
+    assert main.get_timer() is None and other.get_timer() is None
+    remote = provisional(other, main)
+    other.join(uid=remote.uid)
+    deadline = other.get_timer()
+    assert deadline is not None and other.now < deadline <= other.now + 1.0
+    serve([main, other], 3.0, until=idle(main, other))
+    assert other.get_timer() is None and main.get_timer() is None
+
+
+def test_presence_changes_come_as_events(road):
+    main, other = road("main", main=True, auto=ALWAYS), road("other", auto=ALWAYS)
+    joined(main, other, cascade=True)
+    kinds = [type(e) for e in drain(other)]
+    assert kinds[:3] == [events.RemoteJoined, events.RemoteAllowed, events.RemoteAlive]
+    main_kinds = {type(e) for e in drain(main)}
+    assert {events.RemoteJoined, events.RemoteAllowed, events.RemoteAlive} <= main_kinds
+    assert all(e.name == "main" for e in drain(other))
+
+
+def test_send_message_resolves_with_delivered_and_dropped(road):
+    main, other = road("main", main=True, auto=ALWAYS), road("other", auto=ALWAYS)
+    joined(main, other, cascade=True)
+    drain(other)
+    ref = other.send_message({"n": 1}, uid=only(other).uid)
+    serve([main, other], 2.0, until=idle(main, other))
+    assert main.rxMsgs.popleft() == ({"n": 1}, "other")
+    assert [e for e in drain(other) if isinstance(e, events.MessageDelivered)] == [
+        events.MessageDelivered(ref, "main")]
+    gone = other.send_message({"n": 2}, uid=4242)
+    other.serviceAll()
+    dropped = [e for e in drain(other) if isinstance(e, events.MessageDropped)]
+    assert [(e.ref, e.name) for e in dropped] == [(gone, "?")] and "4242" in dropped[0].reason
+
+
+def test_a_silent_peer_makes_a_dead_event(road):
+    main, other = road("main", main=True, auto=ALWAYS), road("other", auto=ALWAYS)
+    joined(main, other, cascade=True)
+    drain(main)
+    other.close()
+    main.alive(uid=only(main).uid)
+    serve([main], 10.0, until=idle(main))
+    assert events.RemoteDead("other", only(main).uid) in drain(main)
