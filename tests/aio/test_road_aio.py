@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from raetflo import events
+from raetflo.raeting import Acceptance, AutoMode
 from raetflo.road.stacking import RoadStack
 from raetflo.stacking import StackError
 
@@ -181,5 +182,36 @@ def test_an_address_in_use_is_a_stack_error(road_kwa):
             kwa = road_kwa("beta") | {"ha": road.ha}
             with pytest.raises(StackError, match="Cannot open road"):
                 await aio.open_road(**kwa)
+
+    run(scenario())
+
+
+def test_a_join_the_mains_operator_rejects_fails(make_stack, road_kwa):
+    main = make_stack("raetflo", "main", main=True, auto=AutoMode.never.value)
+
+    async def scenario():
+        async with serving(main), await aio.open_road(**road_kwa("minion")) as road:
+            joining = asyncio.create_task(road.join(main.ha))
+            await until(lambda: len(main.remotes) == 1)
+            main.keep.rejectRemote(main.remotes.values()[0])
+            with pytest.raises(aio.LinkError, match="join"):
+                await joining
+            assert not main.remotes
+
+    run(scenario())
+
+
+def test_a_joiner_awaiting_the_operator_comes_as_a_pending_event(make_stack, road_kwa):
+    joiner = make_stack("raetflo", "minion")
+
+    async def scenario():
+        async with await aio.open_road(**road_kwa("main", main=True,
+                                                  auto=AutoMode.never.value)) as road:
+            remote = add_remote("raetflo", joiner, road.stack)
+            joiner.join(uid=remote.uid)
+            async with serving(joiner):
+                await event_of(road, events.RemotePending, "minion")
+            assert road.remote("minion").acceptance == Acceptance.pending
+            assert remote.joined is None
 
     run(scenario())
