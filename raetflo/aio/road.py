@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import inspect
+import socket
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ from typing import Any, ClassVar
 
 from ioflo.base.storing import Store
 
-from .. import events, raeting
+from .. import raeting
 from ..coring import StackError
+from ..events import Event, MessageDelivered, RemoteRejected
+from ..events import MessageDropped as Dropped
 from ..road.estating import Address, RemoteEstate, host_fqdn, normalize_ha
 from ..road.stacking import RoadStack, listen_ha
 from ..road.transport import UNREACHABLE_ERRORS, TransportError, UdpServer
@@ -81,7 +84,8 @@ class DatagramServer:
     """
 
     def __init__(self, ha: Address, bufsize: int) -> None:
-        self.sock = UdpServer(ha, bufsize=bufsize).sock  # bound, with raised kernel buffers
+        bound = UdpServer(ha, bufsize=bufsize)  # with the kernel buffers raised
+        self.sock: socket.socket = bound.sock  # type: ignore[assignment]  # open once made
         self.ha: Address = self.sock.getsockname()[:2]
         self.transport: asyncio.DatagramTransport | None = None
         self.paused = False
@@ -173,13 +177,13 @@ class Road(asyncio.DatagramProtocol):
         self._manage_at = self._loop.time() + stack.period
         self._sends: dict[int, asyncio.Future[None]] = {}
         self._links: list[LinkWait] = []
-        self._events: deque[events.Event] = deque()
+        self._events: deque[Event] = deque()
         self._reading = True
         self._lost: asyncio.Future[None] = self._loop.create_future()
         self.closed = False
         self.inbox: Inbox[tuple[Any, str]] = Inbox(stack.rxMsgs, self._closed_error,
                                                    taken=self._taken)
-        self.eventbox: Inbox[events.Event] = Inbox(self._events, self._closed_error)
+        self.eventbox: Inbox[Event] = Inbox(self._events, self._closed_error)
 
     @property
     def name(self) -> str:
@@ -264,7 +268,7 @@ class Road(asyncio.DatagramProtocol):
         """``async for msg, source in road.messages()``: received messages until closed."""
         return self.inbox
 
-    def events(self) -> Inbox[events.Event]:
+    def events(self) -> Inbox[Event]:
         """``async for event in road.events()``: the stack's events (remote joined, allowed,
         alive, dead, reaped, pending, rejected, removed, and message outcomes of sends not
         made with :meth:`send`) until closed; the oldest go past ``MaxEvents``."""
@@ -292,7 +296,8 @@ class Road(asyncio.DatagramProtocol):
         if self._soon is not None:
             self._soon.cancel()
             self._soon = None
-        pending = [*self._sends.values(), *(wait.future for wait in self._links)]
+        pending: list[asyncio.Future[Any]] = [*self._sends.values(),
+                                              *(wait.future for wait in self._links)]
         self._sends.clear()
         self._links.clear()
         for future in pending:
@@ -378,22 +383,22 @@ class Road(asyncio.DatagramProtocol):
     def _take_events(self) -> None:
         rejected: set[int] = set()
         while (event := self.stack.next_event()) is not None:
-            if isinstance(event, (events.MessageDelivered, events.MessageDropped)):
+            if isinstance(event, (MessageDelivered, Dropped)):
                 if self._settle_send(event):
                     continue
-            elif isinstance(event, events.RemoteRejected):
+            elif isinstance(event, RemoteRejected):
                 rejected.add(event.uid)
             self._publish(event)
         if self._links:
             self._settle_links(rejected)
 
-    def _settle_send(self, event: events.MessageDelivered | events.MessageDropped) -> bool:
+    def _settle_send(self, event: MessageDelivered | Dropped) -> bool:
         """Resolve the send awaiting ``event``; False when no send of ours awaits it."""
         future = self._sends.pop(event.ref, None)
         if future is None:
             return False
         if not future.done():
-            if isinstance(event, events.MessageDelivered):
+            if isinstance(event, MessageDelivered):
                 future.set_result(None)
             else:
                 future.set_exception(MessageDropped(event.name, event.reason, event.unconfirmed))
@@ -425,7 +430,7 @@ class Road(asyncio.DatagramProtocol):
             return LinkError(f"{wait.what} with {remote.name} ended: the remote was removed")
         return None
 
-    def _publish(self, event: events.Event) -> None:
+    def _publish(self, event: Event) -> None:
         if len(self._events) >= self.MaxEvents:
             self._events.popleft()
             self.stack.incStat("aio_event_overflow")
