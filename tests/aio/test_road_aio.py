@@ -8,6 +8,7 @@ import pytest
 
 from raetflo import events
 from raetflo.raeting import Acceptance, AutoMode
+from raetflo.road.aliving import Aliver
 from raetflo.road.stacking import RoadStack
 from raetflo.stacking import StackError
 
@@ -213,5 +214,22 @@ def test_a_joiner_awaiting_the_operator_comes_as_a_pending_event(make_stack, roa
                 await event_of(road, events.RemotePending, "minion")
             assert road.remote("minion").acceptance == Acceptance.pending
             assert remote.joined is None
+
+    run(scenario())
+
+
+def test_presence_rounds_report_a_silent_peer_dead(make_stack, road_kwa, monkeypatch):
+    monkeypatch.setattr(Aliver, "Timeout", 0.5)
+    joiner = make_stack("raetflo", "minion")
+
+    async def scenario():
+        async with await aio.open_road(**road_kwa("main", main=True, period=0.2)) as road:
+            remote = add_remote("raetflo", joiner, road.stack)
+            joiner.join(uid=remote.uid, cascade=True)
+            async with serving(joiner):
+                await event_of(road, events.RemoteAlive, "minion")
+            joiner.server.close()  # silent from now on; only the presence rounds notice
+            await event_of(road, events.RemoteDead, "minion")
+            assert road.remote("minion").alived is False
 
     run(scenario())
