@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -176,7 +174,7 @@ def worker(args: argparse.Namespace) -> None:
             result = polled_scenario(args, rb.Bench(impl, keepdir))
     finally:
         shutil.rmtree(keepdir, ignore_errors=True)
-    print(f"\n{rb.RESULT_TAG}{json.dumps(result)}", flush=True)
+    rb.print_result(result)
 
 
 async def aio_scenario(args: argparse.Namespace, keepdir: str) -> dict[str, Any]:
@@ -198,29 +196,14 @@ def polled_scenario(args: argparse.Namespace, bench: rb.Bench) -> dict[str, Any]
 
 
 def run_worker(impl: str, scenario: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Run one scenario in a subprocess; its console lines go to stderr, counted."""
+    """Run one scenario in a subprocess (see ``road_bench.run_command``)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", impl,
            "--scenario", scenario, "--messages", str(args.messages),
            "--round-trips", str(args.round_trips), "--idle", str(args.idle),
            "--tick", str(args.tick), "--repeat", str(args.repeat),
            "--timeout", str(args.timeout)]
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          timeout=args.timeout * (args.repeat + 1) + args.idle + 120)
-    result: dict[str, Any] | None = None
-    console = 0
-    for line in proc.stdout.splitlines():
-        if line.startswith(rb.RESULT_TAG):
-            result = json.loads(line[len(rb.RESULT_TAG):])
-        elif line.strip():
-            console += 1
-            if console <= args.show_console:
-                print(f"[{impl} {scenario}] {line}", file=sys.stderr)
-    if proc.returncode != 0 or result is None:
-        print(f"[{impl} {scenario}] failed (exit {proc.returncode}):\n{proc.stderr}",
-              file=sys.stderr)
-        return {"value": None}
-    result["console_lines"] = console
-    return result
+    return rb.run_command(cmd, f"{impl} {scenario}", args.show_console,
+                          args.timeout * (args.repeat + 1) + args.idle + 120)
 
 
 Row = tuple[str, str, Callable[[dict[str, Any]], float | None]]
@@ -257,12 +240,7 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
             ours, polled, ref = (get(got[impl]) for impl in IMPLS)
             print(f"{label:30} {rb.fmt(ours):>10} {rb.fmt(polled):>10} {rb.fmt(ref):>11} "
                   f"{rb.ratio(ours, polled):>12} {rb.ratio(ours, ref):>9}  {better}")
-    print()
-    for scenario in args.scenarios:
-        for impl in IMPLS:
-            got = results[scenario][impl]
-            extra = ", ".join(f"{key}={got[key]}" for key in DETAILS[scenario] if key in got)
-            print(f"{scenario:5} {impl:8} {extra}")
+    rb.print_details(results, args.scenarios, IMPLS, DETAILS)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -276,29 +254,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="runs of (1); the median is reported")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="wall seconds allowed per timed run")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
-    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
-    parser.add_argument("--show-console", type=int, default=5, metavar="N",
-                        help="console lines of each worker echoed to stderr")
-    parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
-    parser.add_argument("--scenario", choices=SCENARIOS, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.quick:  # smaller defaults; flags given explicitly still win
-        parser.set_defaults(**QUICK)
-        args = parser.parse_args(argv)
-    return args
-
-
-def main() -> None:
-    args = parse_args()
-    if args.worker:
-        worker(args)
-        return
-    results = {scenario: {impl: run_worker(impl, scenario, args) for impl in IMPLS}
-               for scenario in args.scenarios}
-    report(results, args)
+    return rb.parse_common(parser, argv, QUICK, IMPLS, SCENARIOS)
 
 
 if __name__ == "__main__":
-    main()
+    rb.run_main(parse_args(), worker, run_worker, report, IMPLS)

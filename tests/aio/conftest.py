@@ -1,5 +1,6 @@
 """asyncio road fixtures: roads on free loopback ports with keeps in the test's tmp dir,
-polled peers serviced by a bounded task, and a bounded runner for coroutines."""
+polled peers (ours or the reference's, from ``make_stack``) serviced by bounded tasks,
+and a bounded runner for coroutines."""
 from __future__ import annotations
 
 import asyncio
@@ -9,10 +10,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from raetflo import aio
 from raetflo.raeting import AutoMode
 
-from ..interop.conftest import IMPLS, add_remote
+from ..interop.conftest import add_remote, make_stack  # noqa: F401  (a helper, a fixture)
 
 T = TypeVar("T")
 LOOPBACK = ("127.0.0.1", 0)
@@ -62,24 +62,3 @@ async def serving(*stacks: Any) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
 
-
-@pytest.fixture
-def make_stack(tmp_path, ha):
-    """Factory ``make_stack(impl, name, **kwa)`` of polled road stacks, raetflo's or the
-    reference's, on free loopback ports with auto-accept; all are closed at the end."""
-    made = []
-
-    def make(impl: str, name: str, **kwa: Any) -> Any:
-        kwa.setdefault("ha", ha())
-        kwa.setdefault("auto", ALWAYS)
-        kwa.setdefault("dirpath", str(tmp_path / impl / name))
-        stack = IMPLS[impl].RoadStack(name=name, **kwa)
-        made.append(stack)
-        return stack
-
-    yield make
-    for stack in made:
-        stack.server.close()
-
-
-__all__ = ["run", "serve", "serving", "until", "aio", "add_remote", "ALWAYS", "LOOPBACK"]

@@ -6,13 +6,13 @@ import socket
 
 import pytest
 
-from raetflo import events
+from raetflo import aio, events
 from raetflo.raeting import Acceptance, AutoMode
 from raetflo.road.aliving import Aliver
 from raetflo.road.stacking import RoadStack
 from raetflo.stacking import StackError
 
-from .conftest import aio, add_remote, run, serving, until
+from .conftest import ALWAYS, add_remote, run, serving, until
 
 IMPLS = ["raetflo", "raet"]
 SEGMENTED = {"blob": "s" * 10_000}  # some ten packets
@@ -41,7 +41,7 @@ async def event_of(road, kind: type, name: str | None = None) -> events.Event:
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_aio_joiner_with_a_polled_main(impl, make_stack, road_kwa):
-    main = make_stack(impl, "main", main=True)
+    main = make_stack(impl, "main", main=True, auto=ALWAYS)
 
     async def scenario():
         async with serving(main), await aio.open_road(**road_kwa("minion")) as road:
@@ -62,7 +62,7 @@ def test_aio_joiner_with_a_polled_main(impl, make_stack, road_kwa):
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_polled_joiner_with_an_aio_main(impl, make_stack, road_kwa):
-    joiner = make_stack(impl, "minion")
+    joiner = make_stack(impl, "minion", auto=ALWAYS)
 
     async def scenario():
         async with await aio.open_road(**road_kwa("main", main=True)) as road:
@@ -99,7 +99,7 @@ def test_two_aio_roads_join_allow_and_talk(road_kwa):
 
 
 def test_a_dropped_message_raises_with_its_reason(make_stack, road_kwa):
-    main = make_stack("raetflo", "main", main=True)
+    main = make_stack("raetflo", "main", main=True, auto=ALWAYS)
 
     async def scenario():
         async with await aio.open_road(**road_kwa("minion")) as road:
@@ -127,7 +127,7 @@ def test_a_join_nobody_answers_fails_by_its_timeout(road_kwa, ha):
 
 
 def test_close_fails_what_is_pending_and_ends_the_streams(make_stack, road_kwa):
-    main = make_stack("raetflo", "main", main=True)
+    main = make_stack("raetflo", "main", main=True, auto=ALWAYS)
 
     async def scenario():
         road = await aio.open_road(**road_kwa("minion"))
@@ -203,7 +203,7 @@ def test_a_join_the_mains_operator_rejects_fails(make_stack, road_kwa):
 
 
 def test_a_joiner_awaiting_the_operator_comes_as_a_pending_event(make_stack, road_kwa):
-    joiner = make_stack("raetflo", "minion")
+    joiner = make_stack("raetflo", "minion", auto=ALWAYS)
 
     async def scenario():
         async with await aio.open_road(**road_kwa("main", main=True,
@@ -220,7 +220,7 @@ def test_a_joiner_awaiting_the_operator_comes_as_a_pending_event(make_stack, roa
 
 def test_presence_rounds_report_a_silent_peer_dead(make_stack, road_kwa, monkeypatch):
     monkeypatch.setattr(Aliver, "Timeout", 0.5)
-    joiner = make_stack("raetflo", "minion")
+    joiner = make_stack("raetflo", "minion", auto=ALWAYS)
 
     async def scenario():
         async with await aio.open_road(**road_kwa("main", main=True, period=0.2)) as road:

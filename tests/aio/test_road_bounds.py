@@ -1,13 +1,13 @@
 """What a peer can make an asyncio road hold is bounded: untaken messages and events."""
 from __future__ import annotations
 
-from raetflo import events
+from raetflo import aio, events
 
-from .conftest import aio, add_remote, run, serving, until
+from .conftest import ALWAYS, add_remote, run, serving, until
 
 
 def test_untaken_messages_stop_the_reading_until_half_are_taken(make_stack, road_kwa):
-    joiner = make_stack("raetflo", "minion")
+    joiner = make_stack("raetflo", "minion", auto=ALWAYS)
 
     async def scenario():
         async with await aio.open_road(**road_kwa("main", main=True)) as road:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .conftest import aio, run
+from raetflo import aio
+
+from .conftest import run
 
 
 def test_a_lone_road_without_presence_arms_no_timer(road_kwa):
