@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 
 from .. import nacling, raeting
@@ -27,60 +26,40 @@ class EstateError(raeting.EstateError, ValueError):
     """Bad estate configuration (address, name, keys)."""
 
 
-FQDN_CACHE_SIZE = 256  # hosts whose looked-up names are remembered
-_fqdns: dict[str, str] = {}
+Resolver = Callable[[str], str]
 
 
-def host_fqdn(host: str, lookup: bool = True) -> str:
-    """Fully qualified domain name of ``host``, looked up once and cached.
-
-    A lookup can block for seconds, so code on the packet path passes ``lookup=False``: it
-    gets the cached name, or ``host`` itself when the name was never looked up.
-    """
-    name = _fqdns.get(host)
-    if name is None:
-        if not lookup:
-            return host
-        name = socket.getfqdn(host)
-        if len(_fqdns) >= FQDN_CACHE_SIZE:
-            del _fqdns[next(iter(_fqdns))]
-        _fqdns[host] = name
-    return name
+def literal_host(name: str) -> str:
+    """The resolver of a record with no driver: host names are refused."""
+    raise EstateError(f"Cannot resolve host name '{name}' without a driver: give an IP "
+                      f"address, or add the remote through a RoadStack")
 
 
 WILDCARD_HOSTS = {"0.0.0.0": raeting.DEFAULT_DST_HOST, "::": "::1"}  # "any" -> loopback
 
 
-def normalize_host(host: str) -> str:
-    """Dotted IP address of ``host`` (IPv4 preferred, IPv6 when it has no IPv4 address).
+def normalize_host(host: str, resolve: Resolver | None = None) -> str:
+    """Dotted IP address of ``host``; ``''`` means all interfaces (``0.0.0.0``).
 
-    ``''`` means all interfaces (``0.0.0.0``); a name is resolved. EstateError when it
-    cannot be.
+    A name is resolved with ``resolve`` (default: the drivers' lookup,
+    ``resolving.resolve_host``); EstateError when it cannot be.
     """
     host = host.strip() or "0.0.0.0"
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return resolve_host(host)
+        if resolve is None:
+            from .resolving import resolve_host as resolve
+        return resolve(host)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return str(address)
 
 
-def resolve_host(name: str) -> str:
-    """First address ``name`` resolves to, IPv4 before IPv6; EstateError when none."""
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            info = socket.getaddrinfo(name, None, family, socket.SOCK_DGRAM)
-        except (OSError, UnicodeError):
-            continue
-        if info:
-            return str(info[0][4][0])
-    raise EstateError(f"Cannot resolve address for host '{name}'")
-
-
-def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT) -> Address:
-    """Validate ``ha`` as (host, port) with a normalized host; wildcards become loopback."""
+def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT,
+                 resolve: Resolver | None = None) -> Address:
+    """Validate ``ha`` as (host, port) with a normalized host (names resolved with
+    ``resolve``, see ``normalize_host``); wildcards become loopback."""
     if ha is None:
         ha = (raeting.DEFAULT_DST_HOST, default_port)
     if not isinstance(ha, (tuple, list)) or len(ha) != 2:
@@ -91,7 +70,7 @@ def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT) -> Address
     if not isinstance(host, str):
         raise EstateError(f"Invalid host in host address {ha!r}")
     try:
-        host = normalize_host(host)
+        host = normalize_host(host, resolve)
     except EstateError as ex:
         raise EstateError(f"Invalid host in host address {ha!r}: {ex}") from None
     return (WILDCARD_HOSTS.get(host, host), port)
@@ -109,10 +88,13 @@ class Estate:
             uid = stack.nextUid()
         self.uid = uid if uid is not None else 1
         self.name = name or self.nameGuid(prefix)
-        self.ha = normalize_ha(ha) if ha else ha
-        self.iha = normalize_ha(iha) if iha else iha
+        resolve = stack.resolve_host if stack is not None else None
+        self.ha = normalize_ha(ha, resolve=resolve) if ha else ha
+        self.iha = normalize_ha(iha, resolve=resolve) if iha else iha
         self.natted = natted
-        self.fqdn = fqdn or (host_fqdn(self.ha[0]) if self.ha else "")
+        if not fqdn and self.ha:
+            fqdn = stack.host_fqdn(self.ha[0]) if stack is not None else self.ha[0]
+        self.fqdn = fqdn or ""
         self.dyned = dyned
         self.role = role if role is not None else self.name
         self.sid = sid
@@ -161,7 +143,8 @@ class LocalEstate(Estate):
 
     def __init__(self, stack: RoadStack | None = None, sigkey: Any = None, prikey: Any = None,
                  ha: Any = None, **kwa: Any) -> None:
-        ha = normalize_ha(ha, raeting.RAET_PORT)
+        ha = normalize_ha(ha, raeting.RAET_PORT,
+                          resolve=stack.resolve_host if stack is not None else None)
         super().__init__(stack, ha=ha, **kwa)
         self.signer = sigkey if isinstance(sigkey, nacling.Signer) else nacling.Signer(sigkey)
         self.priver = prikey if isinstance(prikey, nacling.Privateer) else nacling.Privateer(prikey)
@@ -182,7 +165,7 @@ class RemoteEstate(Estate):
                  **kwa: Any) -> None:
         if stack is None:
             raise EstateError("RemoteEstate needs a stack")
-        ha = normalize_ha(ha)
+        ha = normalize_ha(ha, resolve=stack.resolve_host)
         super().__init__(stack, uid=uid, ha=ha, **kwa)
         self.fuid = fuid
         self.main = main

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..raeting import (OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind,
                        StackError, TrnsKind)
-from .keeping import KeepError, check_name
+from .naming import check_name
 from .transacting import Transaction
 
 if TYPE_CHECKING:
@@ -23,10 +23,10 @@ RESPONSE_FIELDS = ("name", "mode", "kind", "uid", "verhex", "pubhex", "role")
 
 
 def check_label(value: Any, field: str) -> str:
-    """``value`` if it can name a keep file (see ``keeping.check_name``), else ValueError."""
+    """``value`` if it can name a keep file (see ``naming.check_name``), else ValueError."""
     try:
         return check_name(value, f"remote {field}")
-    except KeepError as ex:
+    except ValueError as ex:
         raise ValueError(f"{ex} in join packet") from None
 
 
@@ -122,12 +122,7 @@ class JoinBase(Transaction):
     def judge(self, keyed: JoinBody | RemoteEstate) -> Acceptance | None:
         """The keep's verdict on a role and its keys, persisting nothing (the join does
         when it completes or pends); None when the keep fails (counted, logged)."""
-        try:
-            return self.stack.keep.status_role(keyed.role, keyed.verhex, keyed.pubhex,
-                                               dump=False)
-        except KeepError as ex:
-            self.stack.keep_failed(ex, f"role '{keyed.role}'")
-            return None
+        return self.stack.judge(keyed.role, keyed.verhex, keyed.pubhex)
 
     def recheck(self) -> Acceptance | None:
         """Re-read a pending remote's acceptance (on the redo timer); None on a keep error:

@@ -36,6 +36,7 @@ import msgpack
 from ioflo.aid.odicting import odict
 
 from raetflo.raeting import Acceptance, AutoMode
+from raetflo.road import naming
 from raetflo.road.acceptance import Decision, RoleRecord, role_status
 from raetflo.road.keepfiles import CORRUPT_SUFFIX, DamagedFile, KeepError, KeepFiles, secure_dirs
 from raetflo.road.keepfiles import DIR_MODE as DIR_MODE  # still importable from here
@@ -57,7 +58,9 @@ EXTS = ("json", "msgpack")
 FILE_NAME_BYTES = 255  # longest file name (UTF-8 bytes) the keep relies on
 MAX_PREFIX_BYTES = 16  # bounds the estate file prefix
 # Bounds a remote or role name so that "<prefix>.<name>.msgpack.corrupt" fits FILE_NAME_BYTES.
-MAX_NAME_BYTES = FILE_NAME_BYTES - MAX_PREFIX_BYTES - len("..msgpack") - len(CORRUPT_SUFFIX)
+MAX_NAME_BYTES = naming.MAX_NAME_BYTES
+assert MAX_NAME_BYTES == (FILE_NAME_BYTES - MAX_PREFIX_BYTES - len("..msgpack")
+                          - len(CORRUPT_SUFFIX))
 LOCAL_HINT = ("restore it from a backup, or start the stack with cleanlocal=True (or "
               "clean=True) to make a new identity on purpose")
 
@@ -83,21 +86,12 @@ def effective_uid() -> int:
 
 
 def check_name(name: Any, what: str = "name", limit: int = MAX_NAME_BYTES) -> str:
-    """Return ``name`` if it is safe as part of one file name, else raise :class:`KeepError`.
-
-    Refused: non-strings, empty names, a leading '.', '/', spaces, NUL and every other
-    non-printable character, and names longer than ``limit`` bytes of UTF-8.
-    """
-    if not isinstance(name, str) or not name:
-        raise KeepError(f"Invalid {what} {name!r}: must be a non-empty string")
-    if name.startswith(".") or "/" in name or " " in name or not name.isprintable():
-        raise KeepError(f"Invalid {what} {name!r}: may not start with '.' nor contain '/', "
-                        "a space, NUL or another control character")
-    size = len(name.encode("utf-8"))
-    if size > limit:
-        raise KeepError(f"Invalid {what} {name[:32]!r}...: {size} bytes of UTF-8, "
-                        f"at most {limit}")
-    return name
+    """``name`` if it is safe as part of one file name (see ``naming.check_name``), else
+    :class:`KeepError`."""
+    try:
+        return naming.check_name(name, what, limit)
+    except ValueError as ex:
+        raise KeepError(str(ex)) from None
 
 
 

@@ -289,7 +289,7 @@ class Messengent(Transaction):
         self.log(f"Do Ack Done Message on Segment {sn}")
         self.remote.delivered.add(self.tid)
         self.remote.last_done = (self.tid, stack.now)
-        stack.rxMsgs.append((body, self.remote.name))
+        stack.deliver(body, self.remote.name)
         self.log("Complete")
         stack.incStat("messengent_correspond_complete")
 

@@ -10,7 +10,7 @@ import pytest
 
 from raetflo import nacling
 from raetflo.raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
-from raetflo.road import estating, packeting
+from raetflo.road import estating, packeting, resolving
 from raetflo.road.packeting import Head
 
 from ..taps import Tap
@@ -128,8 +128,8 @@ def test_no_name_lookup_on_the_packet_path(road, monkeypatch):
         calls.append(host)
         return host
 
-    monkeypatch.setattr(estating.socket, "getfqdn", slow_lookup)
-    monkeypatch.setattr(estating, "_fqdns", {})
+    monkeypatch.setattr(resolving.socket, "getfqdn", slow_lookup)
+    monkeypatch.setattr(resolving, "_fqdns", {})
     for n in range(4):
         inject(main, [join_request(f"joiner{n}")], source=(f"127.0.0.{n + 2}", 0))
     for _ in range(3):

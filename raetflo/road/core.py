@@ -1,0 +1,575 @@
+"""The road core: the local estate, the remote records and their transactions, with no I/O.
+
+Datagrams and the time go in (``receive_datagram(data, sa, now)``, ``handle_timer(now)``,
+and calls such as ``join``, ``allow``, ``alive``, ``manage``, ``send_message``); out come
+the datagrams to send (``datagrams_to_send()``), events (``next_event()``), the keep
+writes to make (``keep_writes()``) and the next deadline (``get_timer()``). Acceptance of
+a remote's keys is judged from a :class:`RoleBook`: the decisions made here since the
+last keep flush, over the role records the driver can look up.
+
+No socket, file, DNS, clock, console or ioflo import: a driver (``RoadStack``, the
+asyncio road) gives those.
+"""
+from __future__ import annotations
+
+import math
+import traceback
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .. import raeting
+from ..coring import Core, Registry, StackError
+from ..events import MessageReceived, RemoteRemoved
+from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
+from . import outbox, packeting, routing
+from .acceptance import RoleRecord, role_status
+from .aliving import Aliver
+from .allowing import Allower
+from .estating import Address, EstateError, LocalEstate, RemoteEstate, literal_host
+from .joining import Joiner, Joinent
+from .packeting import Head, Packet, PacketError
+from .transacting import codec_packet, decode_packet, pack_packet
+
+
+class RoleLookupError(Exception):
+    """A driver could not look up a role record (its keep failed)."""
+
+
+RoleSource = Callable[[str], tuple[RoleRecord | None, bool]]
+
+
+class RoleBook:
+    """Acceptance records by role.
+
+    ``source(role)`` (given by a driver) looks a role up where it is persisted and returns
+    ``(record or None, damaged)``, ``damaged`` saying the persisted record was lost; it may
+    raise :class:`RoleLookupError`. Decisions made since the last ``settle()`` override
+    it (they are not persisted yet). With no source the book is all in memory.
+    """
+
+    def __init__(self, source: RoleSource | None = None) -> None:
+        self.source = source
+        self.decided: dict[str, RoleRecord] = {}
+        self.damaged: set[str] = set()  # roles the source said were lost, until settled
+
+    def get(self, role: str) -> tuple[RoleRecord | None, bool]:
+        record = self.decided.get(role)
+        if record is not None or self.source is None:
+            return record, role in self.damaged
+        record, damaged = self.source(role)
+        if damaged:
+            self.damaged.add(role)
+        return record, damaged
+
+    def put(self, record: RoleRecord) -> None:
+        self.decided[record.role] = record
+
+    def settle(self) -> None:
+        """What was decided is persisted now: the source is the truth again."""
+        if self.source is not None:
+            self.decided.clear()
+            self.damaged.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class KeepWrite:
+    """One write the driver makes to the keep: ``kind`` is ``remote`` (the record
+    ``target`` and its role), ``local`` (the local estate ``target`` and its role),
+    ``forget_remote`` (the file of remote name ``target``) or ``forget_role`` (the file
+    of role ``target``)."""
+
+    kind: str
+    target: Any
+
+
+class RoadCore(Core):
+    """One local estate, the remote records and their transactions."""
+
+    Hk = HeadKind.raet
+    Bk = BodyKind.json
+    Ck = CoatKind.nacl
+    Fk = FootKind.nacl
+    Bf = False
+    BurstSize = 0
+    Period = 1.0
+    Offset = 0.5
+    Interim = 3600.0
+    JoinerTimeout = 5.0
+    JoinentTimeout = 5.0
+    MsgStaleTimeout = 600.0  # kept for compatibility: delivered tids no longer expire
+    MaxSavedMessages = 10000  # messages waiting per remote for an allow
+    MaxResends = 3  # tries of one message after re-allows, then it is given up
+    MaxPendingRemotes = 1024  # new estates are refused while this many await acceptance
+    MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
+    PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
+    EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
+
+
+    def __init__(self, local: LocalEstate | None = None, name: str = "",
+                 uid: int | None = None, ha: Any = None, iha: Any = None,
+                 role: str | None = None, sigkey: Any = None, prikey: Any = None,
+                 main: bool | None = None, mutable: bool | None = None,
+                 kind: int | None = None, auto: int = AutoMode.never.value,
+                 roles: RoleBook | None = None, period: float | None = None,
+                 offset: float | None = None, interim: float | None = None,
+                 veritive: bool = True, version: int = 0, bk: int | None = None,
+                 **kwa: Any) -> None:
+        """``local`` (else one made from ``name``, ``uid``, ``ha`` ... ``prikey``; ``ha`` an
+        IP address) is this estate; ``kwa`` goes to :class:`~raetflo.coring.Core`."""
+        super().__init__(**kwa)
+        self.main = main
+        self.mutable = mutable
+        self.kind = kind
+        self.auto = auto
+        self.roles = roles if roles is not None else RoleBook()
+        self.veritive = veritive
+        self.version = version
+        if bk is not None:
+            self.Bk = BodyKind(bk)
+        self.period = self.Period if period is None else period
+        self.offset = self.Offset if offset is None else offset
+        self.interim = self.Interim if interim is None else interim
+        self.joinees: Registry = Registry()  # (host, port) -> RemoteEstate in vacuous joins
+        self.pendings: dict[int, float] = {}  # uid -> expiry of records awaiting the operator
+        self.alloweds: Registry = Registry()
+        self.aliveds: Registry = Registry()
+        self.reapeds: Registry = Registry()
+        self.availables: set = set()
+        self.changeds: dict = dict(plus=set(), minus=set())
+        self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
+        self.message_ref = 0  # the last reference send_message gave out
+        self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
+        if local is None:
+            name = name or f"estate_{uuid.uuid1().hex}"
+            if not isinstance(name, str):
+                raise StackError(f"Invalid stack name {name!r}")
+            try:
+                local = LocalEstate(stack=self, name=name, uid=uid, ha=ha, iha=iha,
+                                    role=role, sigkey=sigkey, prikey=prikey)
+            except (EstateError, ValueError) as ex:
+                raise StackError(f"Stack '{name}': {ex}") from ex
+        else:
+            local.stack = self
+        self.local = local
+
+    @property
+    def uid(self) -> int:
+        return self.local.uid
+
+    # names (a driver looks them up; the core only knows addresses) ---------------------
+    def resolve_host(self, name: str) -> str:
+        """The address of host ``name``: a core cannot look it up (EstateError)."""
+        return literal_host(name)
+
+    def host_fqdn(self, host: str) -> str:
+        """The fully qualified name of ``host`` for a record being made (core: ``host``)."""
+        return host
+
+    def known_fqdn(self, host: str) -> str:
+        """The name of ``host`` if already known, with no lookup (the packet path)."""
+        return host
+
+    # the keep: writes to make, acceptance to judge -------------------------------------
+    def _queue_write(self, key: tuple[str, str], write: KeepWrite) -> None:
+        self._keep_writes.pop(key, None)  # the latest write of one file goes last
+        self._keep_writes[key] = write
+
+    def persist_remote(self, remote: RemoteEstate) -> None:
+        """Ask for ``remote``'s record and role to be written (at the driver's next flush)."""
+        if remote.verhex and remote.pubhex:  # a record without keys has no role file
+            self.roles.put(RoleRecord(remote.role, remote.acceptance, remote.verhex,
+                                      remote.pubhex))
+        self._queue_write(("estate", remote.name), KeepWrite("remote", remote))
+
+    def persist_local(self) -> None:
+        """Ask for the local estate and its role to be written."""
+        self._queue_write(("local", ""), KeepWrite("local", self.local))
+
+    def forget_remote_file(self, name: str) -> None:
+        """Ask for the record file of remote ``name`` to be deleted."""
+        self._queue_write(("estate", name), KeepWrite("forget_remote", name))
+
+    def forget_role_file(self, role: str) -> None:
+        """Ask for the file of ``role`` to be deleted: its keys are no longer known."""
+        self.roles.put(RoleRecord(role, None, None, None))
+        self._queue_write(("role", role), KeepWrite("forget_role", role))
+
+    def keep_writes(self) -> list[KeepWrite]:
+        """Hand over the keep writes asked for since the last call, in order."""
+        writes = list(self._keep_writes.values())
+        self._keep_writes.clear()
+        return writes
+
+    def keep_failed(self, ex: Exception, what: str) -> None:
+        self.incStat("keep_error")
+        self.console.terse(f"Stack '{self.name}': keep failed for {what}: {ex}\n")
+
+    def judge(self, role: str, verhex: str, pubhex: str) -> Acceptance | None:
+        """The verdict on ``role`` with these keys under ``auto``, persisting nothing;
+        None when the role cannot be looked up (counted ``keep_error``, logged)."""
+        try:
+            stored, damaged = self.roles.get(role)
+            auto = AutoMode(self.auto)
+        except (RoleLookupError, ValueError) as ex:
+            self.keep_failed(ex, f"role '{role}'")
+            return None
+        if auto is AutoMode.once and damaged:  # its history is lost: ask the operator
+            auto = AutoMode.never
+        decision = role_status(auto, stored, verhex, pubhex, role=role)
+        if decision.reason:
+            self.console.concise(f"Stack '{self.name}': keys of role '{role}' rejected: "
+                                 f"{decision.reason}\n")
+        return decision.status
+
+    # remotes ------------------------------------------------------------------
+    @property
+    def transactions(self) -> list:
+        return [t for remote in self.remotes.values() for t in remote.transactions.values()]
+
+    def addRemote(self, remote: RemoteEstate, dump: bool = False) -> RemoteEstate:
+        """Index ``remote`` by uid and name and return it; StackError on any clash.
+
+        A record made for another stack is moved to this one (its timers run on this
+        stack's store from now on)."""
+        if remote.stack is not self:
+            remote.rehome(self)
+        if remote.uid in self.remotes or remote.uid == self.local.uid:
+            raise StackError(f"Remote uid {remote.uid} already in use")
+        if remote.name in self.nameRemotes or remote.name == self.local.name:
+            raise StackError(f"Remote name '{remote.name}' already in use")
+        self.remotes[remote.uid] = remote
+        self.nameRemotes[remote.name] = remote
+        if dump:
+            self.persist_remote(remote)
+        return remote
+
+    def moveRemote(self, remote: RemoteEstate, new: int, clear: bool = False,
+                   dump: bool = False) -> None:
+        """Give ``remote`` uid ``new`` in its place in ``remotes``; StackError on a clash."""
+        old = remote.uid
+        if new in self.remotes or new == self.local.uid:
+            raise StackError(f"Cannot move remote to '{new}', already exists")
+        if self.remotes.get(old) is not remote:
+            raise StackError(f"Cannot move remote at '{old}', not one of this stack's")
+        remote.uid = new
+        moved = Registry((new if uid == old else uid, r) for uid, r in self.remotes.items())
+        self.remotes.clear()
+        self.remotes.update(moved)
+        if old in self.pendings:
+            self.pendings[new] = self.pendings.pop(old)
+        if clear:
+            self.forget_remote_file(remote.name)
+        if dump:
+            self.persist_remote(remote)
+
+    def createRemote(self, ha: Any) -> RemoteEstate | None:
+        """A provisional record (fuid 0, sid 0) of the estate at ``ha``, added; None (counted)
+        when ``ha`` is empty or the record cannot be added."""
+        if not ha:
+            self.console.terse(f"Invalid host address = {ha} when creating remote.\n")
+            self.incStat("failed_createremote")
+            return None
+        try:
+            return self.addRemote(self.newRemote(fuid=0, sid=0, ha=ha))
+        except (StackError, EstateError) as ex:
+            self.console.terse(f"{ex}\n")
+            self.incStat("failed_addremote")
+            return None
+
+    def removeRemote(self, remote: RemoteEstate, clear: bool = True) -> None:
+        """Forget ``remote``: nack and drop its transactions and messages, then unindex it
+        (its joins take their address entries with them); ``clear`` deletes its file."""
+        for transaction in list(remote.transactions.values()):
+            transaction.nack()
+        outbox.drop_saved(self, remote, "remote removed")
+        if self.remotes.get(remote.uid) is remote:
+            del self.remotes[remote.uid]
+            self.pendings.pop(remote.uid, None)
+        if self.nameRemotes.get(remote.name) is remote:
+            del self.nameRemotes[remote.name]
+            self.emit(RemoteRemoved(remote.name, remote.uid))
+        if clear:
+            self.forget_remote_file(remote.name)
+
+    def removeAllRemotes(self, clear: bool = True) -> None:
+        for remote in list(self.remotes.values()):
+            self.removeRemote(remote, clear=clear)
+
+    def renameRemote(self, remote: RemoteEstate, new: str, clear: bool = True,
+                     dump: bool = False) -> None:
+        if new == remote.name:
+            return
+        if new in self.nameRemotes or new == self.local.name:
+            raise StackError(f"Remote name '{new}' already in use")
+        old = remote.name
+        if self.nameRemotes.get(old) is not remote:
+            raise StackError(f"Remote '{old}' is not registered by that name")
+        del self.nameRemotes[old]
+        remote.name = new
+        self.nameRemotes[new] = remote
+        if clear:
+            self.forget_remote_file(old)
+        if dump:
+            self.persist_remote(remote)
+
+    def retrieveRemote(self, uid: int | None = None) -> RemoteEstate | None:
+        if uid is None:
+            return next(iter(self.remotes.values()), None)
+        return self.remotes.get(uid)
+
+    def newRemote(self, **kwa: Any) -> RemoteEstate:
+        return RemoteEstate(stack=self, **kwa)
+
+    def provisional(self, sa: Address) -> RemoteEstate:
+        """Record for a first vacuous join request from ``sa``, indexed only by address;
+        it gets a uid when the join adds it.
+
+        No name lookup happens here (this runs on the packet path): the record's fqdn is the
+        cached name of the host, else its address."""
+        remote = self.newRemote(uid=0, fuid=0, sid=0, ha=sa,
+                                fqdn=self.known_fqdn(sa[0]))
+        self.joinees[sa] = remote
+        return remote
+
+    def forget_provisional(self, sa: Address, remote: RemoteEstate) -> None:
+        """Drop the address entry of a join request that started nothing."""
+        if self.joinees.get(sa) is remote and not remote.joinInProcess():
+            del self.joinees[sa]
+
+    def note_pending(self, remote: RemoteEstate) -> None:
+        """(Re)start the wait of a record for the operator's decision (a join attempt)."""
+        self.pendings.pop(remote.uid, None)
+        self.pendings[remote.uid] = self.now + self.PendingTimeout
+
+    def expire_pendings(self) -> None:
+        """Forget the records that awaited the operator ``PendingTimeout`` past their last
+        join attempt, with their files; ``pendings`` is in expiry order, so this is cheap."""
+        now, expired = self.now, []
+        while self.pendings:
+            uid, expiry = next(iter(self.pendings.items()))
+            if expiry > now:
+                break
+            del self.pendings[uid]
+            remote = self.remotes.get(uid)
+            if remote is not None and self.still_pending(remote):
+                self.removeRemote(remote)
+                expired.append(remote)
+        if not expired:
+            return
+        held = {remote.role for remote in self.remotes.values()}
+        for remote in expired:
+            self.incStat("pending_expired")
+            self.console.terse(f"Stack '{self.name}': forgot remote {remote.name}, pending "
+                               f"for {self.PendingTimeout} s since its last join\n")
+            if remote.role not in held:
+                held.add(remote.role)
+                self.forget_role_file(remote.role)
+
+    def still_pending(self, remote: RemoteEstate) -> bool:
+        """Whether ``remote``'s keys are still pending (a failed lookup says yes)."""
+        if remote.joined:
+            return False
+        status = self.judge(remote.role, remote.verhex, remote.pubhex)
+        if status is not None:
+            remote.acceptance = status
+        return status is None or status == Acceptance.pending
+
+    # transactions ---------------------------------------------------------------------
+    def _remote(self, uid: int | None) -> RemoteEstate | None:
+        remote = self.retrieveRemote(uid)
+        if remote is None:
+            self.console.terse(f"Invalid remote destination estate id '{uid}'\n")
+            self.incStat("invalid_remote_eid")
+        return remote
+
+    def join(self, uid: int | None = None, timeout: float | None = None,
+             cascade: bool = False, renewal: bool = False) -> None:
+        """Start a join with remote ``uid`` (default: the first remote)."""
+        remote = self._remote(uid)
+        if remote is not None:
+            Joiner(self, remote, timeout=timeout, cascade=cascade, renewal=renewal).join()
+
+    def allow(self, uid: int | None = None, timeout: float | None = None,
+              cascade: bool = False) -> None:
+        """Start an allow (short-term key exchange) with remote ``uid``."""
+        remote = self._remote(uid)
+        if remote is not None:
+            Allower(self, remote, timeout=timeout, cascade=cascade).hello()
+
+    def alive(self, uid: int | None = None, timeout: float | None = None,
+              cascade: bool = False) -> None:
+        """Start an alive (heartbeat) with remote ``uid``."""
+        remote = self._remote(uid)
+        if remote is not None:
+            Aliver(self, remote, timeout=timeout, cascade=cascade).alive()
+
+    def manage(self, cascade: bool = False, immediate: bool = False) -> None:
+        """Presence: start alives that are due, reap the long silent (main only), and
+        recompute ``alloweds``, ``aliveds``, ``reapeds``, ``availables`` and ``changeds``."""
+        for remote in list(self.remotes.values()):
+            remote.manage(cascade=cascade, immediate=immediate)
+        remotes = self.remotes.values()
+        aliveds = Registry((r.name, r) for r in remotes if r.alived)
+        self.changeds = dict(plus=set(aliveds) - set(self.aliveds),
+                              minus=set(self.aliveds) - set(aliveds))
+        self.aliveds = aliveds
+        self.alloweds = Registry((r.name, r) for r in remotes if r.allowed)
+        self.reapeds = Registry((r.name, r) for r in remotes if r.reaped)
+        self.availables = set(aliveds)
+
+    # messages ----------------------------------------------------------------------
+    def transmit(self, msg: Mapping, uid: int | None = None, timeout: float | None = None) -> None:
+        """Queue ``msg`` (a mapping) for remote ``uid`` (default: the first remote).
+
+        Raises StackError when the message is not a mapping, cannot be encoded with the
+        stack's body kind, or is larger than the protocol allows. With no remote at all it
+        is dropped, counted (``invalid_destination``, ``message_dropped``) and logged.
+        """
+        self.queue_message(msg, uid, timeout, 0)
+
+    def send_message(self, body: Mapping, uid: int | None = None,
+                     timeout: float | None = None) -> int:
+        """``transmit`` that returns a reference: the outcome comes as a
+        ``MessageDelivered`` or ``MessageDropped`` event carrying it."""
+        self.message_ref += 1
+        self.queue_message(body, uid, timeout, self.message_ref)
+        return self.message_ref
+
+    def queue_message(self, msg: Mapping, uid: int | None, timeout: float | None,
+                      ref: int) -> None:
+        outbox.check_body(self, msg)
+        if uid is None:
+            remote = self.retrieveRemote()
+            if remote is None:  # as raet does: counted and logged, not raised
+                self.incStat("invalid_destination")
+                outbox.drop(self, None, "no remote to send to", ref=ref)
+                return
+            uid = remote.uid
+        self.txMsgs.append((msg, uid, timeout, ref) if ref else (msg, uid, timeout))
+
+    def message(self, body: Mapping, uid: int | None = None,
+                timeout: float | None = None, ref: int = 0) -> None:
+        """Start sending ``body`` to remote ``uid`` now, or save it until the link is allowed."""
+        outbox.post(self, body, uid, timeout, ref)
+
+    def sendSavedMessages(self, remote: RemoteEstate) -> None:
+        """Send the messages saved while ``remote`` had no session (see ``outbox``)."""
+        outbox.send_saved(self, remote)
+
+    # packets --------------------------------------------------------------------------
+    def pack(self, head: Head, body: Any, remote: RemoteEstate | None) -> bytes:
+        """Encode, encrypt for ``remote`` and sign one unsegmented packet."""
+        signer = self.local.signer if head.fk == FootKind.nacl else None
+        box = remote.box if remote is not None and head.ck == CoatKind.nacl else None
+        return pack_packet(head, body, signer, box)
+
+    def unpack_body(self, packet: Packet, remote: RemoteEstate) -> Any:
+        box = remote.box if packet.head.ck == CoatKind.nacl else None
+        return decode_packet(packet, box)
+
+    def deliver(self, body: Any, source: str) -> None:
+        """A whole message from remote ``source``: an event, or with ``EmitMessages``
+        false (the polled driver) an entry ``(body, source)`` of ``rxMsgs``."""
+        if self.EmitMessages:
+            self.emit(MessageReceived(body, source))
+        else:
+            self.rxMsgs.append((body, source))
+
+    def tx(self, packed: bytes, ha: Address) -> None:
+        self.txes.append((packed, ha))
+
+    def parse(self, data: bytes) -> Packet:
+        """Parse and verify one datagram; PacketError when it must be dropped."""
+        packet = packeting.parse(data, veritive=self.veritive)
+        if packet.head.fk == FootKind.nacl:
+            remote = self.remotes.get(packet.head.de)
+            if remote is None or remote.verfer is None:
+                raise PacketError("unknown_verifier",
+                                  f"no verify key for destination {packet.head.de}")
+            packeting.verify(packet, remote.verfer)
+        return packet
+
+    # raet's packet-level entry points, for packets written for raet (thin adapters) --------
+    def parseInner(self, packet: Any) -> Any:
+        """Decrypt and decode ``packet``'s body: the packet, or None (``parsing_inner_error``)."""
+        try:
+            packet.parseInner()
+        except PacketError as ex:
+            self.console.terse(f"{ex}\n")
+            self.incStat("parsing_inner_error")
+            return None
+        return packet
+
+    def correspond(self, packet: Any, remote: RemoteEstate) -> None:
+        """Start the correspondent transaction ``packet`` (a first packet) asks for."""
+        codec, sa = codec_packet(packet)
+        routing.correspond(self, codec, sa or remote.ha, remote)
+
+    replyAllow = replyAlive = replyMessage = correspond
+
+    def replyJoin(self, packet: Any, remote: RemoteEstate, timeout: float | None = None) -> None:
+        """Answer a join request with a joinent of ``timeout``."""
+        codec, sa = codec_packet(packet)
+        head = codec.head
+        Joinent(self, remote, timeout=timeout, sid=head.si, tid=head.ti, rxPacket=codec,
+                sa=sa or remote.ha).join()
+
+    def stale(self, packet: Any) -> None:
+        """Nack a correspondent's packet of a transaction this stack no longer has."""
+        codec, sa = codec_packet(packet)
+        remote = self.remotes.get(codec.head.de)
+        if remote is None:
+            routing.unknown_correspondent(self, codec)
+            return
+        routing.stale_correspondent(self, codec, sa or remote.ha, remote)
+
+    def replyStale(self, packet: Any, remote: RemoteEstate, renew: bool = False) -> None:
+        """Nack (or with ``renew`` refuse and ask to rejoin) an initiator's stale packet."""
+        codec, sa = codec_packet(packet)
+        if codec.head.pk not in raeting.NACK_KINDS:
+            routing.reply_stale(self, codec, sa or remote.ha,
+                                PcktKind.renew if renew else PcktKind.nack)
+
+    def processRx(self, data: bytes, sa: Address) -> None:
+        """Parse, verify and route one datagram. Never raises."""
+        try:
+            packet = self.parse(data)
+        except PacketError as ex:
+            self.incStat("parsing_outer_error")
+            self.incStat(f"rx_{ex.reason}")
+            self.console.terse(f"Stack '{self.name}': dropped packet from {sa}: {ex}\n")
+            return
+        try:
+            routing.route(self, packet, sa)
+        except Exception:  # a bug must not take the stack down; make it loud instead
+            self.incStat("rx_exception")
+            self.console.terse(f"Stack '{self.name}': error handling packet from {sa}:\n"
+                               f"{traceback.format_exc()}\n")
+
+    def process(self) -> None:
+        """Run transaction timers of every remote, then expire pending records."""
+        for remote in self.remotes.values():
+            remote.process()
+        self.expire_pendings()
+
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` next has something to do: a transaction's redo or timeout,
+        a saved message's deadline or a pending record's expiry (None: nothing pending).
+        Presence (``manage``) runs on the caller's schedule and is not included."""
+        soonest = min((remote.deadline for remote in self.remotes.values()), default=math.inf)
+        if self.pendings:
+            soonest = min(soonest, next(iter(self.pendings.values())))
+        return None if soonest == math.inf else soonest
+
+    def run_timer(self, transaction: Any) -> None:
+        """Run one transaction's timers; a bug there ends that transaction, loudly."""
+        try:
+            transaction.process()
+        except Exception:  # one faulty transaction must not stop the service loop
+            self.incStat("timer_exception")
+            self.console.terse(f"Stack '{self.name}': error in timer of {transaction.index} "
+                               f"with {transaction.remote.name}:\n{traceback.format_exc()}\n")
+            transaction.remove()
+

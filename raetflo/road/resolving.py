@@ -1,0 +1,38 @@
+"""Name lookups for the road's drivers: host names to addresses and addresses to fully
+qualified names. The core never calls these (a lookup can block for seconds); a driver
+resolves when a remote is added, and on the packet path uses only what is cached.
+"""
+from __future__ import annotations
+
+import socket
+
+from .estating import EstateError
+
+FQDN_CACHE_SIZE = 256  # hosts whose looked-up names are remembered
+_fqdns: dict[str, str] = {}
+
+
+def host_fqdn(host: str, lookup: bool = True) -> str:
+    """Fully qualified domain name of ``host``, looked up once and cached; without
+    ``lookup`` the cached name, or ``host`` itself when it was never looked up."""
+    name = _fqdns.get(host)
+    if name is None:
+        if not lookup:
+            return host
+        name = socket.getfqdn(host)
+        if len(_fqdns) >= FQDN_CACHE_SIZE:
+            del _fqdns[next(iter(_fqdns))]
+        _fqdns[host] = name
+    return name
+
+
+def resolve_host(name: str) -> str:
+    """First address ``name`` resolves to, IPv4 before IPv6; EstateError when none."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            info = socket.getaddrinfo(name, None, family, socket.SOCK_DGRAM)
+        except (OSError, UnicodeError):
+            continue
+        if info:
+            return str(info[0][4][0])
+    raise EstateError(f"Cannot resolve address for host '{name}'")
