@@ -25,7 +25,7 @@ from .. import raeting
 from ..coring import StackError
 from ..events import Event, MessageDelivered, RemoteRejected
 from ..events import MessageDropped as Dropped
-from ..road.estating import Address, RemoteEstate, host_fqdn, normalize_ha
+from ..road.estating import Address, RemoteEstate, normalize_ha
 from ..road.stacking import RoadStack, listen_ha
 from ..road.transport import UNREACHABLE_ERRORS, TransportError, UdpServer
 from ._loop import Alarm, Inbox
@@ -228,7 +228,7 @@ class Road(asyncio.DatagramProtocol):
         self._check_open()
         if isinstance(target, str):
             return self.remote(target)
-        ha, fqdn = await self._loop.run_in_executor(None, lookup, target)
+        ha, fqdn = await self._loop.run_in_executor(None, lookup, self.stack, target)
         self._check_open()
         for remote in self.stack.remotes.values():
             if remote.ha == ha:
@@ -450,7 +450,8 @@ class Road(asyncio.DatagramProtocol):
             self.server.transport.resume_reading()  # type: ignore[union-attr]
 
 
-def lookup(target: Any) -> tuple[Address, str]:
-    """The normalized address of ``target`` and its host's name (both may block on DNS)."""
-    ha = normalize_ha(target)
-    return ha, host_fqdn(ha[0])
+def lookup(stack: RoadStack, target: Any) -> tuple[Address, str]:
+    """The normalized address of ``target`` and its host's name, by ``stack``'s resolver
+    (both may block on DNS)."""
+    ha = normalize_ha(target, resolve=stack.resolve_host)
+    return ha, stack.host_fqdn(ha[0])
