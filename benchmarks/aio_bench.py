@@ -42,7 +42,8 @@ async def aio_pair(keepdir: str) -> tuple[Any, Any]:
     """Two asyncio roads, alpha joined and allowed with the main beta."""
     from raetflo import aio
     from raetflo.raeting import AutoMode
-    common = dict(ha=("127.0.0.1", 0), auto=AutoMode.always.value, basedirpath=keepdir)
+    common: dict[str, Any] = dict(ha=("127.0.0.1", 0), auto=AutoMode.always.value,
+                                  basedirpath=keepdir)
     beta = await aio.open_road(name="beta", main=True, **common)
     alpha = await aio.open_road(name="alpha", **common)
     await alpha.join(beta.ha)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from typing import Any
 
 from ioflo.base.consoling import getConsole
 
@@ -37,7 +38,7 @@ async def watch(road: aio.Road) -> None:
 
 
 async def main(keepdir: str, count: int = 3) -> None:
-    common = dict(ha=LOOPBACK, auto=AutoMode.always.value, basedirpath=keepdir)
+    common: dict[str, Any] = dict(ha=LOOPBACK, auto=AutoMode.always.value, basedirpath=keepdir)
     async with await aio.open_road(name="main", main=True, **common) as main_road, \
             await aio.open_road(name="minion", **common) as minion:
         watchers = [asyncio.create_task(watch(road)) for road in (main_road, minion)]

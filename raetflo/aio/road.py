@@ -3,8 +3,9 @@
 :func:`open_road` binds the UDP socket, builds a :class:`RoadStack` whose ``server`` is a
 datagram endpoint over it and whose clock is ``loop.time()``, and returns the
 :class:`Road`. Each datagram is handed to the stack as it arrives; after each batch of
-input one *pass* turns queued messages into datagrams, writes the keep, sends, hands out
-the stack's events (resolving sends, joins and allows) and re-arms a single
+input one *pass* runs the stack's send half (``serviceAllTx``: queued messages become
+datagrams, the keep is written, then they are sent, a paused transport's held in order),
+hands out the stack's events (resolving sends, joins and allows) and re-arms a single
 ``loop.call_at`` at the stack's next deadline or the next presence round. Nothing polls:
 an idle road costs no CPU between deadlines.
 """
