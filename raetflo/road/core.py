@@ -105,6 +105,7 @@ class RoadCore(Core):
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
+    BodyMap: type = dict  # the mapping type received bodies decode to
 
 
     def __init__(self, local: LocalEstate | None = None, name: str = "",
@@ -467,7 +468,7 @@ class RoadCore(Core):
 
     def unpack_body(self, packet: Packet, remote: RemoteEstate) -> Any:
         box = remote.box if packet.head.ck == CoatKind.nacl else None
-        return decode_packet(packet, box)
+        return decode_packet(packet, box, self.BodyMap)
 
     def deliver(self, body: Any, source: str) -> None:
         """A whole message from remote ``source``: an event, or with ``EmitMessages``

@@ -41,16 +41,14 @@ WILDCARD_HOSTS = {"0.0.0.0": raeting.DEFAULT_DST_HOST, "::": "::1"}  # "any" -> 
 def normalize_host(host: str, resolve: Resolver | None = None) -> str:
     """Dotted IP address of ``host``; ``''`` means all interfaces (``0.0.0.0``).
 
-    A name is resolved with ``resolve`` (default: the drivers' lookup,
-    ``resolving.resolve_host``); EstateError when it cannot be.
+    A name is resolved with ``resolve`` (a driver's lookup; default: none, names are
+    refused); EstateError when it cannot be.
     """
     host = host.strip() or "0.0.0.0"
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        if resolve is None:
-            from .resolving import resolve_host as resolve
-        return resolve(host)
+        return (resolve or literal_host)(host)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return str(address)
@@ -110,8 +108,10 @@ class Estate:
 
     @staticmethod
     def normalizeHost(host: str) -> str:
-        """Dotted IP address of ``host``; see ``normalize_host``."""
-        return normalize_host(host)
+        """Dotted IP address of ``host``, a name looked up as the reference does (this
+        adapter is the one lookup a record offers; the core never calls it)."""
+        from .resolving import resolve_host  # a driver module: only this adapter needs it
+        return normalize_host(host, resolve_host)
 
     @staticmethod
     def nameGuid(prefix: str = "estate") -> str:
