@@ -23,7 +23,7 @@ from .. import raeting
 from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from . import outbox, packeting, routing
+from . import outbox, packeting, presence, routing
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
@@ -410,7 +410,7 @@ class RoadCore(Core):
         """Presence: start alives that are due, reap the long silent (main only), and
         recompute ``alloweds``, ``aliveds``, ``reapeds``, ``availables`` and ``changeds``."""
         for remote in list(self.remotes.values()):
-            remote.manage(cascade=cascade, immediate=immediate)
+            presence.manage(self, remote, cascade, immediate)
         remotes = self.remotes.values()
         aliveds = Registry((r.name, r) for r in remotes if r.alived)
         self.changeds = dict(plus=set(aliveds) - set(self.aliveds),
@@ -552,7 +552,7 @@ class RoadCore(Core):
     def process(self) -> None:
         """Run transaction timers of every remote, then expire pending records."""
         for remote in self.remotes.values():
-            remote.process()
+            presence.process(self, remote)
         self.expire_pendings()
 
     def get_timer(self) -> float | None:
