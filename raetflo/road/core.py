@@ -180,8 +180,8 @@ class RoadCore(Core):
     def persist_remote(self, remote: RemoteEstate) -> None:
         """Ask for ``remote``'s record and role to be written (at the driver's next flush)."""
         if remote.verhex and remote.pubhex:  # a record without keys has no role file
-            self.roles.put(RoleRecord(remote.role, remote.acceptance, remote.verhex,
-                                      remote.pubhex))
+            acceptance = None if remote.acceptance is None else Acceptance(remote.acceptance)
+            self.roles.put(RoleRecord(remote.role, acceptance, remote.verhex, remote.pubhex))
         self._queue_write(("estate", remote.name), KeepWrite("remote", remote))
 
     def persist_local(self) -> None:

@@ -17,7 +17,7 @@ from .delivery import DeliveredMemory, Outgoing, SavedMessages, tid_newer
 
 if TYPE_CHECKING:
     from .messaging import Prober
-    from .stacking import RoadStack
+    from .core import RoadCore
 
 Address = tuple[str, int]
 
@@ -77,7 +77,7 @@ def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT,
 class Estate:
     """What the local estate and remote records share: name, uid, address, role."""
 
-    def __init__(self, stack: RoadStack | None, uid: int | None = None, name: str = "",
+    def __init__(self, stack: RoadCore | None, uid: int | None = None, name: str = "",
                  prefix: str = "estate", ha: Any = None, iha: Any = None,
                  natted: Any = None, fqdn: str = "", dyned: Any = None, role: str | None = None,
                  sid: int = 0, tid: int = 0) -> None:
@@ -141,7 +141,7 @@ class Estate:
 class LocalEstate(Estate):
     """The stack's own estate: identity plus long-term signing and encryption keys."""
 
-    def __init__(self, stack: RoadStack | None = None, sigkey: Any = None, prikey: Any = None,
+    def __init__(self, stack: RoadCore | None = None, sigkey: Any = None, prikey: Any = None,
                  ha: Any = None, **kwa: Any) -> None:
         ha = normalize_ha(ha, raeting.RAET_PORT,
                           resolve=stack.resolve_host if stack is not None else None)
@@ -153,12 +153,12 @@ class LocalEstate(Estate):
 class RemoteEstate(Estate):
     """A stack's record of one peer: ids, address, keys, status and transactions."""
 
-    stack: RoadStack
+    stack: RoadCore
     # store seconds after a delivery in which repeats of that message get no done again:
     # they are copies already in flight (the sender's redo of a lost done comes later)
     RepeatDoneQuiet = 0.2
 
-    def __init__(self, stack: RoadStack, uid: int | None = None, fuid: int = 0,
+    def __init__(self, stack: RoadCore, uid: int | None = None, fuid: int = 0,
                  main: bool | None = False, kind: int = 0, verkey: Any = None,
                  pubkey: Any = None, acceptance: int | None = None,
                  joined: bool | None = None, rsid: int = 0, ha: Any = None,
@@ -193,7 +193,7 @@ class RemoteEstate(Estate):
         self.timer = Timer(stack, duration=duration)
         self.reapTimer = Timer(stack, duration=stack.interim)
 
-    def rehome(self, stack: RoadStack) -> None:
+    def rehome(self, stack: RoadCore) -> None:
         """Make this record one of ``stack``'s: its presence timers run on that store."""
         self.stack = stack
         duration = stack.period if stack.main else stack.period + stack.offset
