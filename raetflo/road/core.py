@@ -142,6 +142,7 @@ class RoadCore(Core):
         self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
+        self.active: dict[int, RemoteEstate] = {}  # records with timers to run (see wake)
         if local is None:
             name = name or f"estate_{uuid.uuid1().hex}"
             if not isinstance(name, str):
@@ -242,6 +243,8 @@ class RoadCore(Core):
             raise StackError(f"Remote name '{remote.name}' already in use")
         self.remotes[remote.uid] = remote
         self.nameRemotes[remote.name] = remote
+        if remote.transactions or remote.messages:
+            self.wake(remote)
         if dump:
             self.persist_remote(remote)
         return remote
@@ -549,17 +552,34 @@ class RoadCore(Core):
             self.console.terse(f"Stack '{self.name}': error handling packet from {sa}:\n"
                                f"{traceback.format_exc()}\n")
 
+    def wake(self, remote: RemoteEstate) -> None:
+        """``remote`` has a transaction or a saved message: its timers need running."""
+        self.active[id(remote)] = remote
+
+    def busy_remotes(self) -> list[RemoteEstate]:
+        """The records with timers to run, in the order they became busy; records with
+        nothing left (or no longer ours) leave the index here."""
+        busy = []
+        for key, remote in list(self.active.items()):
+            if (remote.transactions or remote.messages) and \
+                    self.remotes.get(remote.uid) is remote:
+                busy.append(remote)
+            else:
+                del self.active[key]
+        return busy
+
     def process(self) -> None:
-        """Run transaction timers of every remote, then expire pending records."""
-        for remote in self.remotes.values():
+        """Run the timers of every busy record, then expire pending records."""
+        for remote in self.busy_remotes():
             presence.process(self, remote)
         self.expire_pendings()
 
     def get_timer(self) -> float | None:
         """When ``handle_timer`` next has something to do: a transaction's redo or timeout,
         a saved message's deadline or a pending record's expiry (None: nothing pending).
-        Presence (``manage``) runs on the caller's schedule and is not included."""
-        soonest = min((remote.deadline for remote in self.remotes.values()), default=math.inf)
+        Presence (``manage``) runs on the caller's schedule and is not included. Only busy
+        records are looked at, so an idle estate of many remotes answers at once."""
+        soonest = min((remote.deadline for remote in self.busy_remotes()), default=math.inf)
         if self.pendings:
             soonest = min(soonest, next(iter(self.pendings.values())))
         return None if soonest == math.inf else soonest

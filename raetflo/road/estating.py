@@ -317,6 +317,7 @@ class RemoteEstate(Estate):
     # transactions ------------------------------------------------------------
     def addTransaction(self, index: tuple, transaction: Any) -> None:
         self.transactions[index] = transaction
+        self.stack.wake(self)
 
     def removeTransaction(self, index: tuple, transaction: Any = None) -> None:
         current = self.transactions.get(index)

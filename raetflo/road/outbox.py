@@ -89,6 +89,7 @@ def save(stack: RoadCore, remote: RemoteEstate, entry: Outgoing) -> None:
         give_up(stack, remote, entry, "too many messages waiting")
         return
     remote.messages.append(entry)
+    stack.wake(remote)
     stack.incStat("message_saved")
 
 
