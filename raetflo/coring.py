@@ -84,6 +84,7 @@ def heard(console: Any, level: str) -> bool:
 class Core:
     """Base of the road and lane cores: everything here is memory and arithmetic."""
 
+    local: Any  # the local estate or yard, set by the concrete core
     Uid: ClassVar[int] = 0  # start of the uid counter
     MaxTxes: ClassVar[int] = 65536  # datagrams held in txes; past it the oldest are dropped
     MaxEvents: ClassVar[int] = 4096  # events held for next_event; past it the oldest go

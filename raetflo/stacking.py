@@ -27,6 +27,7 @@ class Stack(Core):
     A driver lists it before its core (``class RoadStack(Stack, RoadCore)``): its ``now``
     is the Store's and its ``__init__`` hands the rest on to the core's."""
 
+    server: Any  # the socket (or anything with send/receive/close), set by the driver
     RxBudget: ClassVar[int] = 4096  # most datagrams read in one serviceReceives
     BusyStat: ClassVar[str] = "tx_busy"  # counted when a destination cannot take more now
 

@@ -23,7 +23,7 @@ from .. import raeting
 from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from . import outbox, packeting, routing
+from . import outbox, packeting, presence, routing
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
@@ -105,6 +105,7 @@ class RoadCore(Core):
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
+    BodyMap: type = dict  # the mapping type received bodies decode to
 
 
     def __init__(self, local: LocalEstate | None = None, name: str = "",
@@ -141,6 +142,7 @@ class RoadCore(Core):
         self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
+        self.active: dict[int, RemoteEstate] = {}  # records with timers to run (see wake)
         if local is None:
             name = name or f"estate_{uuid.uuid1().hex}"
             if not isinstance(name, str):
@@ -179,8 +181,8 @@ class RoadCore(Core):
     def persist_remote(self, remote: RemoteEstate) -> None:
         """Ask for ``remote``'s record and role to be written (at the driver's next flush)."""
         if remote.verhex and remote.pubhex:  # a record without keys has no role file
-            self.roles.put(RoleRecord(remote.role, remote.acceptance, remote.verhex,
-                                      remote.pubhex))
+            acceptance = None if remote.acceptance is None else Acceptance(remote.acceptance)
+            self.roles.put(RoleRecord(remote.role, acceptance, remote.verhex, remote.pubhex))
         self._queue_write(("estate", remote.name), KeepWrite("remote", remote))
 
     def persist_local(self) -> None:
@@ -206,9 +208,9 @@ class RoadCore(Core):
         self.incStat("keep_error")
         self.console.terse(f"Stack '{self.name}': keep failed for {what}: {ex}\n")
 
-    def judge(self, role: str, verhex: str, pubhex: str) -> Acceptance | None:
-        """The verdict on ``role`` with these keys under ``auto``, persisting nothing;
-        None when the role cannot be looked up (counted ``keep_error``, logged)."""
+    def judge(self, role: str, verhex: str, pubhex: str) -> int | None:
+        """The verdict on ``role`` with these keys under ``auto`` (a plain ``Acceptance``
+        value, as the reference API shows it), persisting nothing; None when the role cannot be looked up (counted ``keep_error``, logged)."""
         try:
             stored, damaged = self.roles.get(role)
             auto = AutoMode(self.auto)
@@ -221,7 +223,7 @@ class RoadCore(Core):
         if decision.reason:
             self.console.concise(f"Stack '{self.name}': keys of role '{role}' rejected: "
                                  f"{decision.reason}\n")
-        return decision.status
+        return decision.status.value
 
     # remotes ------------------------------------------------------------------
     @property
@@ -241,6 +243,8 @@ class RoadCore(Core):
             raise StackError(f"Remote name '{remote.name}' already in use")
         self.remotes[remote.uid] = remote
         self.nameRemotes[remote.name] = remote
+        if remote.transactions or remote.messages:
+            self.wake(remote)
         if dump:
             self.persist_remote(remote)
         return remote
@@ -424,7 +428,7 @@ class RoadCore(Core):
         """Presence: start alives that are due, reap the long silent (main only), and
         recompute ``alloweds``, ``aliveds``, ``reapeds``, ``availables`` and ``changeds``."""
         for remote in list(self.remotes.values()):
-            remote.manage(cascade=cascade, immediate=immediate)
+            presence.manage(self, remote, cascade, immediate)
         remotes = self.remotes.values()
         aliveds = Registry((r.name, r) for r in remotes if r.alived)
         self.changeds = dict(plus=set(aliveds) - set(self.aliveds),
@@ -482,7 +486,7 @@ class RoadCore(Core):
 
     def unpack_body(self, packet: Packet, remote: RemoteEstate) -> Any:
         box = remote.box if packet.head.ck == CoatKind.nacl else None
-        return decode_packet(packet, box)
+        return decode_packet(packet, box, self.BodyMap)
 
     def deliver(self, body: Any, source: str) -> None:
         """A whole message from remote ``source``: an event, or with ``EmitMessages``
@@ -563,17 +567,34 @@ class RoadCore(Core):
             self.console.terse(f"Stack '{self.name}': error handling packet from {sa}:\n"
                                f"{traceback.format_exc()}\n")
 
+    def wake(self, remote: RemoteEstate) -> None:
+        """``remote`` has a transaction or a saved message: its timers need running."""
+        self.active[id(remote)] = remote
+
+    def busy_remotes(self) -> list[RemoteEstate]:
+        """The records with timers to run, in the order they became busy; records with
+        nothing left (or no longer ours) leave the index here."""
+        busy = []
+        for key, remote in list(self.active.items()):
+            if (remote.transactions or remote.messages) and \
+                    self.remotes.get(remote.uid) is remote:
+                busy.append(remote)
+            else:
+                del self.active[key]
+        return busy
+
     def process(self) -> None:
-        """Run transaction timers of every remote, then expire pending records."""
-        for remote in self.remotes.values():
-            remote.process()
+        """Run the timers of every busy record, then expire pending records."""
+        for remote in self.busy_remotes():
+            presence.process(self, remote)
         self.expire_pendings()
 
     def get_timer(self) -> float | None:
         """When ``handle_timer`` next has something to do: a transaction's redo or timeout,
         a saved message's deadline or a pending record's expiry (None: nothing pending).
-        Presence (``manage``) runs on the caller's schedule and is not included."""
-        soonest = min((remote.deadline for remote in self.remotes.values()), default=math.inf)
+        Presence (``manage``) runs on the caller's schedule and is not included. Only busy
+        records are looked at, so an idle estate of many remotes answers at once."""
+        soonest = min((remote.deadline for remote in self.busy_remotes()), default=math.inf)
         if self.pendings:
             soonest = min(soonest, next(iter(self.pendings.values())))
         return None if soonest == math.inf else soonest

@@ -1,12 +1,12 @@
-"""Our messages on their way to one remote, from ``RoadStack.message`` until confirmed or given up.
+"""Our messages on their way to one remote, from ``RoadCore.message`` until confirmed or given up.
 
 A message goes as a :class:`~raetflo.road.messaging.Messenger` try when the link is allowed,
-else it is saved in ``remote.messages`` (bounded by ``RoadStack.MaxSavedMessages``) and an
+else it is saved in ``remote.messages`` (bounded by ``RoadCore.MaxSavedMessages``) and an
 allow is started. A nacked try is parked in ``remote.parked`` while ``remote.prober`` asks
 whether the peer still has our session: if it does the message was refused and is given up,
 if not it is saved to go again, with its tid, after the next allow. Re-sends wait until the
 peer has acked a probe in our current session (``remote.confirmed_sid``), and one message
-is re-sent at most ``RoadStack.MaxResends`` times. A message that is not tried again is
+is re-sent at most ``RoadCore.MaxResends`` times. A message that is not tried again is
 counted and logged, never silently lost.
 """
 from __future__ import annotations
@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING
 from .. import raeting
 from ..events import MessageDelivered, MessageDropped
 from ..raeting import Acceptance
-from ..stacking import StackError
+from ..coring import StackError
 from . import messaging, packeting
 from .delivery import Outgoing
 from .packeting import PacketError
 
 if TYPE_CHECKING:
     from .estating import RemoteEstate
-    from .stacking import RoadStack
+    from .core import RoadCore
 
 
-def check_body(stack: RoadStack, msg: object) -> None:
+def check_body(stack: RoadCore, msg: object) -> None:
     """StackError (counted) unless ``msg`` is a mapping the stack's body kind can encode
     within the maximum message size."""
     if not isinstance(msg, Mapping):
@@ -44,7 +44,7 @@ def check_body(stack: RoadStack, msg: object) -> None:
                          f"size of {raeting.MAX_MESSAGE_SIZE} bytes")
 
 
-def post(stack: RoadStack, body: Mapping, uid: int | None, timeout: float | None,
+def post(stack: RoadCore, body: Mapping, uid: int | None, timeout: float | None,
          ref: int = 0) -> None:
     """Send ``body`` to remote ``uid`` (see :func:`send`); dropped when there is no such remote."""
     remote = stack.retrieveRemote(uid)
@@ -56,7 +56,7 @@ def post(stack: RoadStack, body: Mapping, uid: int | None, timeout: float | None
     send(stack, remote, Outgoing.new(body, timeout, stack.now, ref))
 
 
-def send(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
+def send(stack: RoadCore, remote: RemoteEstate, entry: Outgoing) -> None:
     """Start a try of ``entry`` (a re-send keeps its tid), or save it for an allow."""
     if remote.acceptance == Acceptance.rejected:
         give_up(stack, remote, entry, "remote is rejected")
@@ -83,16 +83,17 @@ def send(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
     messaging.Messenger(stack, remote, entry, encoded).message()
 
 
-def save(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
+def save(stack: RoadCore, remote: RemoteEstate, entry: Outgoing) -> None:
     """Keep ``entry`` until the link has a session (at most MaxSavedMessages)."""
     if len(remote.messages) >= stack.MaxSavedMessages:
         give_up(stack, remote, entry, "too many messages waiting")
         return
     remote.messages.append(entry)
+    stack.wake(remote)
     stack.incStat("message_saved")
 
 
-def send_saved(stack: RoadStack, remote: RemoteEstate) -> None:
+def send_saved(stack: RoadCore, remote: RemoteEstate) -> None:
     """Send the messages saved while ``remote`` had no session.
 
     Re-sends keep their tids, which the peer may only judge once it has seen a newer
@@ -107,20 +108,20 @@ def send_saved(stack: RoadStack, remote: RemoteEstate) -> None:
         send(stack, remote, remote.messages.popleft())
 
 
-def park(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
+def park(stack: RoadCore, remote: RemoteEstate, entry: Outgoing) -> None:
     """Hold a nacked message until a probe tells whether the peer has our session."""
     remote.parked.append(entry)
     probe(stack, remote)
 
 
-def probe(stack: RoadStack, remote: RemoteEstate) -> None:
+def probe(stack: RoadCore, remote: RemoteEstate) -> None:
     """Start a Prober alive with the parked messages, unless one is under way."""
     if remote.prober is None:
         entries, remote.parked = remote.parked, []
         messaging.Prober(stack, remote, entries).alive()
 
 
-def probe_settled(stack: RoadStack, prober: messaging.Prober) -> None:
+def probe_settled(stack: RoadCore, prober: messaging.Prober) -> None:
     """A probe ended: give up its messages (session intact) or save them (no session)."""
     remote = prober.remote
     if prober.aborted:
@@ -141,7 +142,7 @@ def probe_settled(stack: RoadStack, prober: messaging.Prober) -> None:
         send_saved(stack, remote)
 
 
-def give_up(stack: RoadStack, remote: RemoteEstate, entry: Outgoing, why: str) -> None:
+def give_up(stack: RoadCore, remote: RemoteEstate, entry: Outgoing, why: str) -> None:
     """Account for a message no longer tried: dropped, or unconfirmed when a try may
     have been delivered."""
     if entry.unconfirmed:
@@ -151,7 +152,7 @@ def give_up(stack: RoadStack, remote: RemoteEstate, entry: Outgoing, why: str) -
         drop(stack, remote, why, ref=entry.ref)
 
 
-def drop(stack: RoadStack, remote: RemoteEstate | None, why: str,
+def drop(stack: RoadCore, remote: RemoteEstate | None, why: str,
          stat: str = "message_dropped", ref: int = 0) -> None:
     """Account for a message that will not be tried again: never silently."""
     stack.incStat(stat)
@@ -161,14 +162,14 @@ def drop(stack: RoadStack, remote: RemoteEstate | None, why: str,
         stack.emit(MessageDropped(ref, name, why, stat == "message_unconfirmed"))
 
 
-def delivered(stack: RoadStack, remote: RemoteEstate, entry: Outgoing) -> None:
+def delivered(stack: RoadCore, remote: RemoteEstate, entry: Outgoing) -> None:
     """The peer confirmed ``entry``."""
     stack.incStat("message_initiate_complete")
     if entry.ref:
         stack.emit(MessageDelivered(entry.ref, remote.name))
 
 
-def drop_saved(stack: RoadStack, remote: RemoteEstate, why: str) -> None:
+def drop_saved(stack: RoadCore, remote: RemoteEstate, why: str) -> None:
     """Give up every message waiting for ``remote`` (parked or saved)."""
     parked, remote.parked = remote.parked, []
     for entry in parked:

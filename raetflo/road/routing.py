@@ -18,10 +18,10 @@ from .transacting import packet_index
 
 if TYPE_CHECKING:
     from .estating import Address, RemoteEstate
-    from .stacking import RoadStack
+    from .core import RoadCore
 
 
-def route(stack: RoadStack, packet: Packet, sa: Address) -> None:
+def route(stack: RoadCore, packet: Packet, sa: Address) -> None:
     """Hand ``packet`` to its transaction or start / refuse one."""
     head = packet.head
     if head.bf:
@@ -50,7 +50,7 @@ def route(stack: RoadStack, packet: Packet, sa: Address) -> None:
     correspond(stack, packet, sa, remote)
 
 
-def join_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstate | None:
+def join_remote(stack: RoadCore, packet: Packet, sa: Address) -> RemoteEstate | None:
     """Record a join packet belongs to; a provisional one for a first vacuous request."""
     head = packet.head
     if head.si != 0:
@@ -101,7 +101,7 @@ def join_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstate |
     return remote
 
 
-def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstate | None:
+def session_remote(stack: RoadCore, packet: Packet, sa: Address) -> RemoteEstate | None:
     """Record of a non-join packet after the source and session id checks.
 
     Its signature has been verified already (packets of these kinds are signed), so what
@@ -142,7 +142,7 @@ def session_remote(stack: RoadStack, packet: Packet, sa: Address) -> RemoteEstat
     return remote
 
 
-def correspond(stack: RoadStack, packet: Packet, sa: Address, remote: RemoteEstate) -> None:
+def correspond(stack: RoadCore, packet: Packet, sa: Address, remote: RemoteEstate) -> None:
     """Start the correspondent a first packet asks for."""
     head = packet.head
     kwa = dict(sid=head.si, tid=head.ti, rxPacket=packet, sa=sa)
@@ -158,7 +158,7 @@ def correspond(stack: RoadStack, packet: Packet, sa: Address, remote: RemoteEsta
         correspond_message(stack, packet, sa, remote)
 
 
-def correspond_message(stack: RoadStack, packet: Packet, sa: Address,
+def correspond_message(stack: RoadCore, packet: Packet, sa: Address,
                        remote: RemoteEstate) -> None:
     """Start a messengent; answer a repeat of a delivered message with done; nack an
     unknown old tid, an ``af`` retransmission of an unknown one or an unallowed link."""
@@ -185,7 +185,7 @@ def correspond_message(stack: RoadStack, packet: Packet, sa: Address,
     Messengent(stack, remote, sid=head.si, tid=head.ti, rxPacket=packet, sa=sa).start()
 
 
-def unknown_correspondent(stack: RoadStack, packet: Packet) -> None:
+def unknown_correspondent(stack: RoadCore, packet: Packet) -> None:
     """A correspondent's packet for a remote we do not know: there is nothing to nack with."""
     if packet.head.pk not in NACK_KINDS:
         stack.incStat("invalid_remote_eid")
@@ -193,7 +193,7 @@ def unknown_correspondent(stack: RoadStack, packet: Packet) -> None:
                             "fail to nack stale\n")
 
 
-def stale_correspondent(stack: RoadStack, packet: Packet, sa: Address,
+def stale_correspondent(stack: RoadCore, packet: Packet, sa: Address,
                         remote: RemoteEstate) -> None:
     """A correspondent's packet for a transaction we no longer have: nack it."""
     head = packet.head
@@ -206,7 +206,7 @@ def stale_correspondent(stack: RoadStack, packet: Packet, sa: Address,
         stack.incStat("stale_correspondent_nack")
 
 
-def reply_stale(stack: RoadStack, packet: Packet, sa: Address, pk: PcktKind) -> bool:
+def reply_stale(stack: RoadCore, packet: Packet, sa: Address, pk: PcktKind) -> bool:
     """Answer ``packet`` with an empty ``pk`` packet mirrored from its head (signed unless
     it answers a join: every other kind of packet we send is signed)."""
     rx = packet.head
@@ -225,6 +225,6 @@ def reply_stale(stack: RoadStack, packet: Packet, sa: Address, pk: PcktKind) -> 
     return True
 
 
-def drop(stack: RoadStack, stat: str, why: str) -> None:
+def drop(stack: RoadCore, stat: str, why: str) -> None:
     stack.incStat(stat)
     stack.console.terse(f"Stack '{stack.name}'. {why}. Dropping...\n")

@@ -57,3 +57,17 @@ def test_a_silent_peer_makes_a_dead_event(road):
     main.alive(uid=only(main).uid)
     serve([main], 10.0, until=idle(main))
     assert events.RemoteDead("other", only(main).uid) in drain(main)
+
+
+def test_only_busy_records_are_visited_for_timers():
+    from raetflo.road.core import RoadCore
+    from raetflo.road.estating import RemoteEstate
+    core = RoadCore(name="main", ha=("127.0.0.1", 7530), main=True)
+    remotes = [core.addRemote(RemoteEstate(stack=core, ha=("127.0.0.1", 8000 + n)))
+               for n in range(2000)]
+    core.handle_timer(1.0)
+    assert core.get_timer() is None and core.busy_remotes() == []
+    core.join(uid=remotes[7].uid)
+    assert core.busy_remotes() == [remotes[7]] and core.get_timer() is not None
+    core.removeRemote(remotes[7])
+    assert core.busy_remotes() == [] and core.get_timer() is None
