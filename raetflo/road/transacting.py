@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from .. import raeting
@@ -375,6 +375,25 @@ class Transaction:
                                 f"in {self.tid} at {self.stack.now}\n")
 
 
+def state_tables(classes: Iterable[type[Transaction]]) -> str:
+    """The states, ``Transitions``, ``Moves`` and ``Awaits`` of ``classes`` as Markdown."""
+    return "\n".join(state_table(cls) for cls in classes)
+
+
+def state_table(cls: type[Transaction]) -> str:
+    """One class's tables as Markdown: a row per state, then what sending moves to."""
+    side = "correspondent" if cls.rmt else "initiator"
+    rows = [f"### {cls.__name__} ({cls.kind.name} {side})", "",
+            "| state | packet kind: handler | moves to |", "|---|---|---|"]
+    for state in cls.State:
+        takes = ", ".join(f"{PcktKind(kind).name}: {name}"
+                          for kind, name in cls.Transitions.get(state, {}).items())
+        moves = ", ".join(sorted(cls.Moves.get(state, ())))
+        rows.append(f"| {state} | {takes or '-'} | {moves or '-'} |")
+    sends = ", ".join(f"{PcktKind(kind).name}: {state}" for kind, state in cls.Awaits.items())
+    return "\n".join(rows + ["", f"Sending moves to: {sends or '-'}.", ""])
+
+
 def pack_packet(head: Head, body: Any, signer: Any, box: Any) -> bytes:
     """Encode body, coat and foot for ``head`` (no segmentation); ``None`` is an empty body."""
     if body is None:
@@ -441,5 +460,5 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f".{module}", __package__), name)
 
 
-__all__ = ["Transaction", "State", "Staler", "Stalent", "packet_index", "pack_packet", "decode_packet",
-           "raeting", *_CLASS_MODULES]
+__all__ = ["Transaction", "State", "Staler", "Stalent", "packet_index", "state_tables",
+           "pack_packet", "decode_packet", "raeting", *_CLASS_MODULES]
