@@ -302,17 +302,29 @@ def worker(args: argparse.Namespace) -> None:
             result = join_storm(bench, args.joiners, args.timeout)
     finally:
         shutil.rmtree(keepdir, ignore_errors=True)
-    print(f"\n{RESULT_TAG}{json.dumps(result)}", flush=True)  # own line after console output
+    print_result(result)
+
+
+def print_result(result: dict[str, Any]) -> None:
+    """A worker's result: a JSON line of its own, after any console output."""
+    print(f"\n{RESULT_TAG}{json.dumps(result)}", flush=True)
 
 
 def run_worker(impl: str, scenario: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Run one scenario in a subprocess; its console lines go to stderr, counted."""
+    """Run one scenario in a subprocess (see :func:`run_command`)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", impl,
            "--scenario", scenario, "--messages", str(args.messages), "--size", str(args.size),
            "--round-trips", str(args.round_trips), "--joiners", str(args.joiners),
            "--repeat", str(args.repeat), "--timeout", str(args.timeout)]
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          timeout=args.timeout * (args.repeat + 1) + 300)
+    return run_command(cmd, f"{impl} {scenario}", args.show_console,
+                       args.timeout * (args.repeat + 1) + 300)
+
+
+def run_command(cmd: list[str], label: str, show_console: int,
+                timeout: float) -> dict[str, Any]:
+    """Run a worker command; its result line parsed, its console lines counted (the first
+    ``show_console`` echoed to stderr, tagged ``label``); ``value`` None when it failed."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     result: dict[str, Any] | None = None
     console = 0
     for line in proc.stdout.splitlines():
@@ -320,11 +332,10 @@ def run_worker(impl: str, scenario: str, args: argparse.Namespace) -> dict[str, 
             result = json.loads(line[len(RESULT_TAG):])
         elif line.strip():
             console += 1
-            if console <= args.show_console:
-                print(f"[{impl} {scenario}] {line}", file=sys.stderr)
+            if console <= show_console:
+                print(f"[{label}] {line}", file=sys.stderr)
     if proc.returncode != 0 or result is None:
-        print(f"[{impl} {scenario}] failed (exit {proc.returncode}):\n{proc.stderr}",
-              file=sys.stderr)
+        print(f"[{label}] failed (exit {proc.returncode}):\n{proc.stderr}", file=sys.stderr)
         return {"value": None}
     result["console_lines"] = console
     return result
@@ -380,11 +391,17 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
         for label, better, get in ROWS[scenario]:
             a, b = get(ours), get(ref)
             print(f"{label:34} {fmt(a):>12} {fmt(b):>12} {ratio(a, b):>13}  {better}")
+    print_details(results, args.scenarios, IMPLS, DETAILS)
+
+
+def print_details(results: dict[str, dict[str, dict[str, Any]]], scenarios: list[str],
+                  impls: tuple[str, ...], details: dict[str, tuple[str, ...]]) -> None:
+    """Under the table: the ``details`` keys of each scenario's result, per implementation."""
     print()
-    for scenario in args.scenarios:
-        for impl in IMPLS:
+    for scenario in scenarios:
+        for impl in impls:
             got = results[scenario][impl]
-            extra = ", ".join(f"{key}={got[key]}" for key in DETAILS[scenario] if key in got)
+            extra = ", ".join(f"{key}={got[key]}" for key in details[scenario] if key in got)
             print(f"{scenario:5} {impl:8} {extra}")
 
 
@@ -398,28 +415,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="runs of (1) and (2); the median is reported")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="wall seconds allowed per timed run")
+    return parse_common(parser, argv, QUICK, IMPLS, SCENARIOS)
+
+
+def parse_common(parser: argparse.ArgumentParser, argv: list[str] | None,
+                 quick: dict[str, Any], impls: tuple[str, ...],
+                 scenarios: tuple[str, ...]) -> argparse.Namespace:
+    """Add the flags every benchmark has (``--quick``, ``--scenarios``, ``--show-console``
+    and the worker's) to ``parser`` and parse ``argv``; ``--quick`` makes ``quick`` the
+    defaults (flags given explicitly still win)."""
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
-    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+                        help="smoke run: " + ", ".join(f"{k}={v}" for k, v in quick.items()))
+    parser.add_argument("--scenarios", nargs="+", choices=scenarios, default=list(scenarios))
     parser.add_argument("--show-console", type=int, default=5, metavar="N",
                         help="console lines of each worker echoed to stderr")
-    parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
-    parser.add_argument("--scenario", choices=SCENARIOS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=impls, help=argparse.SUPPRESS)
+    parser.add_argument("--scenario", choices=scenarios, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.quick:  # smaller defaults; flags given explicitly still win
-        parser.set_defaults(**QUICK)
+    if args.quick:
+        parser.set_defaults(**quick)
         args = parser.parse_args(argv)
     return args
 
 
-def main() -> None:
-    args = parse_args()
+def run_main(args: argparse.Namespace, worker: Callable[[argparse.Namespace], None],
+             run_worker: Callable[[str, str, argparse.Namespace], dict[str, Any]],
+             report: Callable[..., None], impls: tuple[str, ...]) -> None:
+    """Be the worker ``args`` name, or run every scenario of every implementation in
+    workers and report."""
     if args.worker:
         worker(args)
         return
-    results = {scenario: {impl: run_worker(impl, scenario, args) for impl in IMPLS}
+    results = {scenario: {impl: run_worker(impl, scenario, args) for impl in impls}
                for scenario in args.scenarios}
     report(results, args)
+
+
+def main() -> None:
+    run_main(parse_args(), worker, run_worker, report, IMPLS)
 
 
 if __name__ == "__main__":

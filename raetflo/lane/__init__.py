@@ -3,7 +3,7 @@
 Importing the package imports its public modules, as raet's lane package does."""
 import importlib
 
-__all__ = ["yarding", "paging", "stacking"]
+__all__ = ["yarding", "paging", "core", "stacking"]
 
 for _name in __all__:
     importlib.import_module(f".{_name}", __name__)

@@ -1,7 +1,7 @@
 """Lane page codec: message bodies to pages and back, and reassembly of paged books.
 
 No sockets and no clock: callers pass bytes in and get bytes out, and book expiry is
-driven by the time the caller hands to :meth:`Books.expire` (the stack's Store stamp).
+driven by the time the caller hands to :meth:`Books.expire` (the core's ``now``).
 
 A page is one datagram: an ISO-8859-1 head of ``key value`` lines ending in ``\\n\\n``,
 then a section of the serialized body. A body that does not fit one page is cut into a
@@ -254,11 +254,21 @@ class Books:
             return count
         while self._books:
             key, book = next(iter(self._books.items()))
-            if book.stamp is not None and now - book.stamp < self.timeout:
+            if book.stamp is not None and now < book.stamp + self.timeout:
                 break
             self._drop(key)
             count += 1
         return count
+
+    def deadline(self) -> float | None:
+        """When the least recently fed book expires (None: no book, or no time known).
+
+        Books are kept least recently fed first, so with a clock that does not go back
+        this is the earliest expiry, and :meth:`expire` at it drops that book."""
+        if not self._books:
+            return None
+        stamp = next(iter(self._books.values())).stamp
+        return None if stamp is None else stamp + self.timeout
 
     def _drop(self, key: BookKey) -> None:
         self.size -= self._books.pop(key).size

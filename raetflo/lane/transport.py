@@ -1,18 +1,31 @@
-"""Unix datagram transport owned by a LaneStack: the only place lane pages meet a socket."""
+"""Unix datagram transport of the lane drivers: the only place lane pages meet a socket.
+
+:class:`UxdServer` binds a yard's socket (owner-only, never taking a live one's path);
+:func:`send_page` sends one page and turns the socket's answer into what the core must
+know. Both the polled LaneStack and the asyncio lane use them.
+"""
 from __future__ import annotations
 
+import enum
 import errno
 import os
 import socket
 import stat
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from ..coring import StackError
 from .paging import UXD_MAX_PACKET_SIZE
+
+if TYPE_CHECKING:
+    from .core import LaneCore
 
 SOCKET_MODE = 0o600  # owner-only: sending to a Unix socket needs write permission on it
 
 # sendto errors: the peer's queue is full (try again later) / nobody is bound at the path.
 BUSY_ERRORS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS})
 STALE_ERRORS = frozenset({errno.ENOENT, errno.ECONNREFUSED})
+BUSY_STAT = "busy_transmit_yard"  # counted when a yard's queue is full and its pages wait
 
 
 class TransportError(OSError):
@@ -112,3 +125,41 @@ class UxdServer:
     @property
     def opened(self) -> bool:
         return self.sock is not None
+
+
+def open_server(ha: str, bufcnt: int, owner: str) -> UxdServer:
+    """A socket bound at ``ha`` with buffers for ``bufcnt`` pages; StackError naming
+    ``owner`` if it cannot be opened."""
+    try:
+        return UxdServer(ha, bufsize=UXD_MAX_PACKET_SIZE * bufcnt)
+    except TransportError as ex:
+        raise StackError(f"{owner}: {ex.strerror}") from ex
+
+
+class Outcome(enum.Enum):
+    """What became of one page handed to :func:`send_page`."""
+
+    sent = "sent"
+    busy = "busy"  # the destination's queue is full: keep the page and try again later
+    gone = "gone"  # nobody is bound at the destination: dropped, the core told
+    failed = "failed"  # any other error: dropped, counted error_transmit_yard
+
+
+def send_page(send: Callable[[bytes, str], Any], core: LaneCore, page: bytes,
+              ha: str) -> Outcome:
+    """Send ``page`` to ``ha`` with ``send``; errors are logged and counted, never raised.
+
+    A vanished yard (ENOENT, ECONNREFUSED) is reported with ``core.unreachable(ha)``.
+    """
+    try:
+        send(page, ha)
+    except OSError as ex:
+        if ex.errno in BUSY_ERRORS:
+            return Outcome.busy
+        core.console.concise(f"Stack '{core.name}': Error sending to '{ha}': {ex}\n")
+        if ex.errno in STALE_ERRORS:
+            core.unreachable(ha)
+            return Outcome.gone
+        core.incStat("error_transmit_yard")
+        return Outcome.failed
+    return Outcome.sent

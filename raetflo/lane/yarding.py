@@ -2,6 +2,10 @@
 
 The path of a yard (its host address ``ha``) is ``<dirpath>/<lanename>.<yardname>.uxd``;
 peers find each other by computing it, and a receiver names an unknown sender from it.
+
+Yard records only compute paths: they never look at the file system. Making and checking
+socket directories (:func:`usable_dir`, :func:`socket_dir`, :func:`place`, and
+:func:`computeHa` with ``create``) is for the drivers that bind sockets.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from ioflo.aid.odicting import odict
 from .. import raeting
 
 if TYPE_CHECKING:
-    from .stacking import LaneStack
+    from .core import LaneCore
 
 YARD_UXD_DIR = "/var/cache/raet"  # default socket directory
 ALT_YARD_UXD_DIR = "~/.raet/uxd"  # used when the default cannot be
@@ -57,6 +61,25 @@ def namesFromHa(ha: str) -> tuple[str, str]:
     return validate(lanename, "lane", dots=True), validate(yardname, "yard")
 
 
+def normal_path(path: str) -> str:
+    """``path`` with ``~`` expanded, made absolute and normalized (no file is looked at)."""
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def computeHa(dirpath: str, lanename: str, yardname: str,
+              create: bool = True) -> tuple[str, str]:
+    """``(ha, dirpath)`` for a yard: ``dirpath`` normalized (YARD_UXD_DIR if empty).
+
+    With ``create`` the directory is made, or ALT_YARD_UXD_DIR used instead
+    (:func:`socket_dir`); without it this is string arithmetic only.
+    """
+    dirpath = normal_path(dirpath or YARD_UXD_DIR)
+    if create:
+        dirpath = socket_dir(dirpath)
+    return os.path.join(dirpath, f"{lanename}.{yardname}{UXD_EXT}"), dirpath
+
+
+# the file-system side, for drivers ------------------------------------------------------
 def usable_dir(dirpath: str) -> bool:
     """Whether ``dirpath`` exists (made owner-only if missing) and is readable and writable."""
     try:
@@ -66,53 +89,60 @@ def usable_dir(dirpath: str) -> bool:
     return os.access(dirpath, os.R_OK | os.W_OK | os.X_OK)
 
 
-def computeHa(dirpath: str, lanename: str, yardname: str,
-              create: bool = True) -> tuple[str, str]:
-    """``(ha, dirpath)`` for a yard: ``dirpath`` normalized (YARD_UXD_DIR if empty).
+def socket_dir(dirpath: str) -> str:
+    """``dirpath`` if it is usable (made if missing), else ALT_YARD_UXD_DIR if that is;
+    YardError if neither is."""
+    alt = normal_path(ALT_YARD_UXD_DIR)
+    for candidate in (dirpath, alt):
+        if usable_dir(candidate):
+            return candidate
+    raise YardError(f"No usable socket directory: neither {dirpath!r} nor {alt!r}")
 
-    With ``create`` the directory is made; if that fails or it is not usable,
-    ALT_YARD_UXD_DIR is used instead (YardError if that fails too).
+
+def place(yard: Yard, fallback: bool) -> None:
+    """Make ``yard``'s socket directory; YardError if it cannot be used.
+
+    With ``fallback`` (its path was computed, not given) an unusable directory gives way
+    to ALT_YARD_UXD_DIR and the yard's ``dirpath`` and ``ha`` move there.
     """
-    dirpath = os.path.abspath(os.path.expanduser(dirpath or YARD_UXD_DIR))
-    if create and not usable_dir(dirpath):
-        dirpath = os.path.abspath(os.path.expanduser(ALT_YARD_UXD_DIR))
-        if not usable_dir(dirpath):
-            raise YardError(f"No usable socket directory for yard {yardname!r}")
-    return os.path.join(dirpath, f"{lanename}.{yardname}{UXD_EXT}"), dirpath
+    if not fallback:
+        if not usable_dir(yard.dirpath):
+            raise YardError(f"Unusable socket directory {yard.dirpath!r}")
+        return
+    dirpath = socket_dir(yard.dirpath)
+    if dirpath != yard.dirpath:
+        yard.ha, yard.dirpath = computeHa(dirpath, yard.lanename, yard.name, create=False)
 
 
 class Yard:
     """An endpoint of a lane: name, lane, socket path, uid and id counters.
 
     Give either ``ha`` (names are taken from it; a ``name`` or ``lanename`` given as well
-    must agree) or the names and ``dirpath``. A yard made without ``ha`` makes its
-    directory (the local yard of a stack); see :class:`RemoteYard` for peers.
+    must agree) or the names and ``dirpath``. The record makes no directory: the driver
+    that binds its socket does (:func:`place`). See :class:`RemoteYard` for peers.
     """
 
     Prefix = "lane"  # of generated names
-    Create = True  # make the directory when computing ha
     computeHa = staticmethod(computeHa)
     namesFromHa = staticmethod(namesFromHa)
 
-    def __init__(self, stack: LaneStack | None = None, uid: int | None = None,
+    def __init__(self, stack: LaneCore | None = None, uid: int | None = None,
                  prefix: str | None = None, name: str = "", ha: str = "",
                  sid: str | None = None, dirpath: str = "", lanename: str = "",
                  bid: int = 0) -> None:
         self.stack = stack
         if ha:
-            ha = os.path.abspath(os.path.expanduser(ha))
+            ha = normal_path(ha)
             lane, yard = namesFromHa(ha)
             for given, found, what in ((name, yard, "name"), (lanename, lane, "lanename")):
                 if given and given != found:
                     raise YardError(f"Yard {what} {given!r} disagrees with ha {ha!r}")
             name, lanename, dirpath = yard, lane, os.path.dirname(ha)
-            if self.Create and not usable_dir(dirpath):
-                raise YardError(f"Unusable socket directory {dirpath!r}")
         else:
             name = validate(name or f"{prefix or self.Prefix}_{uuid()}", "yard")
             lanename = validate(lanename or self.default_lanename(), "lane", dots=True)
             ha, dirpath = computeHa(dirpath or self.default_dirpath(), lanename, name,
-                                    create=self.Create)
+                                    create=False)
         self.name = name
         self.lanename = lanename
         self.dirpath = dirpath
@@ -144,15 +174,14 @@ class Yard:
 class RemoteYard(Yard):
     """A peer yard as seen from a stack.
 
-    Its names and directory default to the stack's lane and socket directory (it never
-    makes directories). ``sid`` is what this stack puts in ``si`` when sending to it;
-    ``rsid`` is the last ``si`` received from it.
+    Its names and directory default to the stack's lane and socket directory. ``sid`` is
+    what this stack puts in ``si`` when sending to it; ``rsid`` is the last ``si`` received
+    from it.
     """
 
     Prefix = "yard"
-    Create = False
 
-    def __init__(self, stack: LaneStack | None = None, prefix: str | None = None,
+    def __init__(self, stack: LaneCore | None = None, prefix: str | None = None,
                  uid: int | None = None, rsid: str | int = 0, **kwa) -> None:
         super().__init__(stack=stack, uid=uid, prefix=prefix, **kwa)
         self.rsid = rsid

@@ -206,9 +206,9 @@ class RoadCore(Core):
         self.incStat("keep_error")
         self.console.terse(f"Stack '{self.name}': keep failed for {what}: {ex}\n")
 
-    def judge(self, role: str, verhex: str, pubhex: str) -> Acceptance | None:
-        """The verdict on ``role`` with these keys under ``auto``, persisting nothing;
-        None when the role cannot be looked up (counted ``keep_error``, logged)."""
+    def judge(self, role: str, verhex: str, pubhex: str) -> int | None:
+        """The verdict on ``role`` with these keys under ``auto`` (a plain ``Acceptance``
+        value, as the reference API shows it), persisting nothing; None when the role cannot be looked up (counted ``keep_error``, logged)."""
         try:
             stored, damaged = self.roles.get(role)
             auto = AutoMode(self.auto)
@@ -221,7 +221,7 @@ class RoadCore(Core):
         if decision.reason:
             self.console.concise(f"Stack '{self.name}': keys of role '{role}' rejected: "
                                  f"{decision.reason}\n")
-        return decision.status
+        return decision.status.value
 
     # remotes ------------------------------------------------------------------
     @property
