@@ -40,7 +40,7 @@ class State(enum.StrEnum):
     done = "done"  # ended (completed, failed or dropped): takes no packet
 
 
-Table = Mapping[Any, Mapping[PcktKind, str]]  # state -> packet kind -> handler name
+Table = Mapping[Any, Mapping[Any, str]]  # state -> packet kind -> handler name
 
 
 def packet_index(head: Head, source: Address, sent: bool = False) -> Index:
@@ -87,10 +87,10 @@ class Transaction:
     bk: ClassVar[BodyKind | None] = None  # None: the stack's default
     ck: ClassVar[CoatKind | None] = None
     fk: ClassVar[FootKind | None] = None
-    State: ClassVar[type[enum.StrEnum]] = State
+    State: ClassVar[Any] = State  # each kind's own enum (enums with members cannot extend)
     Transitions: ClassVar[Table] = {}  # state -> packet kind taken -> its handler's name
     Moves: ClassVar[Mapping[Any, frozenset]] = {}  # state -> states it may move to
-    Awaits: ClassVar[Mapping[PcktKind, Any]] = {}  # packet kind sent -> state it moves to
+    Awaits: ClassVar[Mapping[Any, Any]] = {}  # packet kind sent -> state it moves to
 
     def __init__(self, stack: RoadStack, remote: RemoteEstate, timeout: float | None = None,
                  sid: int | None = None, tid: int | None = None,
