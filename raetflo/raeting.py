@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import enum
 import struct
+from typing import Any
 
-from ioflo.aid.odicting import odict
 
 from raetflo.abiding import basestring  # noqa: F401  (raet code reads raeting.basestring)
 
@@ -29,8 +29,7 @@ MAX_MESSAGE_SIZE = UDP_MAX_PACKET_SIZE * MAX_SEGMENT_COUNT  # 67_107_840: whole-
 RX_BUFFER_COUNT = 2  # receive buffer is this many max packets
 
 PROTOCOL_ID = "RAET"
-VERSIONS = odict([("0.1", 0)])  # protocol version name -> ``vn`` value
-VERSION_NAMES = odict((vn, name) for name, vn in VERSIONS.items())
+_VERSIONS = [("0.1", 0)]  # protocol version name -> ``vn`` value
 VERSION = 0
 
 HEAD_END = b"\n\n"  # terminator of a raet (text) head
@@ -187,15 +186,15 @@ def next_id(value: int, rollover: int = UID_ROLLOVER) -> int:
 
 # Packet fields as raet's packet objects hold them (``packet.data``): the addresses (sh sp dh
 # dp), every head field and the packed flags ``fg``, with their defaults.
-PACKET_DEFAULTS = odict([
+_PACKET_DEFAULTS = [
     ("sh", DEFAULT_SRC_HOST), ("sp", RAET_PORT), ("dh", DEFAULT_DST_HOST), ("dp", RAET_PORT),
     ("ri", PROTOCOL_ID), ("vn", VERSION), ("pk", 0), ("pl", 0), ("hk", 0), ("hl", 0),
     ("se", 0), ("de", 0), ("cf", False), ("bf", False), ("nf", False), ("df", False),
     ("vf", False), ("si", 0), ("ti", 0), ("tk", 0), ("dt", 0), ("oi", 0), ("wf", False),
     ("sn", 0), ("sc", 1), ("ml", 0), ("sf", False), ("af", False),
     ("bk", 0), ("ck", 0), ("fk", 0), ("fl", 0), ("fg", "00"),
-])
-PACKET_FIELDS = list(PACKET_DEFAULTS)
+]
+PACKET_FIELDS = [name for name, _ in _PACKET_DEFAULTS]
 PACKET_FLAGS = list(FLAG_BITS)  # highest bit first
 PACKET_FLAG_FIELDS = PACKET_FLAGS
 # Names allowed in a head (raet also reserves bl and cl, which it never sends).
@@ -204,15 +203,35 @@ PACKET_HEAD_FIELDS = ["ri", "vn", "pk", "pl", "hk", "hl", "se", "de", "cf", "bf"
                       "bk", "bl", "ck", "cl", "fk", "fl", "fg"]
 # ``format`` spec of each field's value in a raet head ("" for flags, packed into fg).
 _FORMATS = {"ri": ".4s", "pl": "04x", "hl": "02x", "dt": "f", "fg": ".2s"}
-PACKET_FIELD_FORMATS = odict((name, _FORMATS.get(name, "" if name in FLAG_BITS else "x"))
-                             for name in PACKET_FIELDS[4:])
+_PACKET_FIELD_FORMATS = [(name, _FORMATS.get(name, "" if name in FLAG_BITS else "x"))
+                         for name in PACKET_FIELDS[4:]]
 
 # Lane page head fields, their defaults and value formats.
-PAGE_DEFAULTS = odict([("ri", PROTOCOL_ID), ("vn", VERSION), ("pk", 0), ("sn", ""), ("dn", ""),
-                       ("si", "0" * 18), ("bi", 0), ("pn", 0), ("pc", 1)])
-PAGE_FIELDS = list(PAGE_DEFAULTS)
-PAGE_FIELD_FORMATS = odict([("ri", ".4s"), ("vn", "x"), ("pk", "x"), ("sn", "s"), ("dn", "s"),
-                            ("si", ".18s"), ("bi", "x"), ("pn", "04x"), ("pc", "04x")])
+_PAGE_DEFAULTS = [("ri", PROTOCOL_ID), ("vn", VERSION), ("pk", 0), ("sn", ""), ("dn", ""),
+                  ("si", "0" * 18), ("bi", 0), ("pn", 0), ("pc", 1)]
+PAGE_FIELDS = [name for name, _ in _PAGE_DEFAULTS]
+_PAGE_FIELD_FORMATS = [("ri", ".4s"), ("vn", "x"), ("pk", "x"), ("sn", "s"), ("dn", "s"),
+                       ("si", ".18s"), ("bi", "x"), ("pn", "04x"), ("pc", "04x")]
+
+# The reference API's tables are ioflo odicts; they are made when first read, so the
+# protocol core (which imports this module) does not import ioflo.
+_ODICT_TABLES = {
+    "VERSIONS": lambda: _VERSIONS,
+    "VERSION_NAMES": lambda: [(vn, name) for name, vn in _VERSIONS],
+    "PACKET_DEFAULTS": lambda: _PACKET_DEFAULTS,
+    "PACKET_FIELD_FORMATS": lambda: _PACKET_FIELD_FORMATS,
+    "PAGE_DEFAULTS": lambda: _PAGE_DEFAULTS,
+    "PAGE_FIELD_FORMATS": lambda: _PAGE_FIELD_FORMATS,
+}
+
+
+def __getattr__(name: str) -> Any:
+    items = _ODICT_TABLES.get(name)
+    if items is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from ioflo.aid.odicting import odict
+    table = globals()[name] = odict(items())
+    return table
 
 
 def get_exception_error(ex: BaseException) -> int:

@@ -42,8 +42,16 @@ def reference_body(bk: int, data: bytes) -> object:
 
 @pytest.mark.parametrize(("bk", "data"), BODIES)
 def test_bodies_decode_to_odicts_as_the_reference_does(bk, data):
-    ours, theirs = decode_body(bk, data), reference_body(bk, data)
+    ours, theirs = decode_body(bk, data, odict), reference_body(bk, data)
     assert type(ours) is odict and repr(ours) == repr(theirs)  # nested maps are odicts too
+    plain = decode_body(bk, data)  # the core's default: plain dicts, nested too
+    assert type(plain) is dict and plain == theirs
+
+
+def test_a_road_stack_delivers_odicts_and_a_bare_core_dicts():
+    from raetflo.road.core import RoadCore
+    from raetflo.road.stacking import RoadStack
+    assert RoadStack.BodyMap is odict and RoadCore.BodyMap is dict
 
 
 # ---------------------------------------------------------------- unknown keyword arguments

@@ -210,7 +210,7 @@ class RoadStackJoiner(RoadDeed, Deed):
                             "to join it at")
         host = self.setting(self.remote, "host", str, "127.0.0.1")
         try:
-            ha = normalize_ha((host, port))
+            ha = normalize_ha((host, port), resolve=stack.resolve_host)
         except EstateError as ex:
             raise self.fail(f"share '{path(self.remote)}': {ex}") from None
         for remote in stack.remotes.values():

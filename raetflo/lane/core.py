@@ -44,6 +44,7 @@ class LaneCore(Core):
     Pk: ClassVar[PackKind] = PackKind.json  # body serialization of sent messages
     Accept: ClassVar[bool] = True  # add unknown senders as remotes
     EmitMessages: ClassVar[bool] = True  # MessageReceived events (else rxMsgs entries)
+    BodyMap: ClassVar[type] = dict  # the mapping type received bodies decode to
     BookTimeout: ClassVar[float] = 10.0  # seconds a partial book may wait for its next page
     MaxBooks: ClassVar[int] = 64  # partial books held at once
     MaxBookBytes: ClassVar[int] = 2 * paging.MAX_MESSAGE_SIZE  # bytes held in partial books
@@ -212,7 +213,7 @@ class LaneCore(Core):
                 if whole is None:
                     return
                 section = whole
-            msg = paging.unpack_body(section, head.pk)
+            msg = paging.unpack_body(section, head.pk, self.BodyMap)
         except PageError as ex:
             self.incStat(ex.stat)
             self.console.terse(f"Stack '{self.name}': Dropped page from '{sa}': {ex}\n")

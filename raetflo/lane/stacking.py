@@ -30,6 +30,7 @@ class LaneStack(Stack, LaneCore):
     """
 
     EmitMessages: ClassVar[bool] = False  # received messages go to rxMsgs only
+    BodyMap: ClassVar[type] = odict  # as ioflo odicts, as the reference delivers them
     BusyStat: ClassVar[str] = transport.BUSY_STAT
 
     def __init__(self, name: str = "", uid: int | None = None, lanename: str = "lane",

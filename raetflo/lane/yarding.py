@@ -14,7 +14,6 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
-from ioflo.aid.odicting import odict
 
 from .. import raeting
 
@@ -187,9 +186,9 @@ class RemoteYard(Yard):
         self.rsid = rsid
 
     @property
-    def books(self) -> odict:
+    def books(self) -> dict:
         """The partial books received from this yard and not yet complete (a snapshot)."""
-        return self.stack.books.of(self.name) if self.stack is not None else odict()
+        return self.stack.books.of(self.name) if self.stack is not None else {}
 
     def removeStaleBooks(self) -> None:
         """Drop the partial books of sessions other than the last one received (``rsid``),

@@ -9,7 +9,7 @@ their session id.
 from __future__ import annotations
 
 import enum
-import os
+import secrets
 
 from .. import nacling
 from ..raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
@@ -230,7 +230,7 @@ class Allowent(AllowBase):
                 return
             other.nack(PcktKind.refuse)
         self.add()
-        self.oreo = os.urandom(nacling.OREO_SIZE)
+        self.oreo = secrets.token_bytes(nacling.OREO_SIZE)
         cookie = nacling.cookie_pack(stack.local.priver, self.short, self.privee.pubraw,
                                      remote.uid, remote.fuid, self.oreo)
         if self.send(PcktKind.cookie, cookie):

@@ -23,7 +23,7 @@ from .. import raeting
 from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from . import outbox, packeting, routing
+from . import outbox, packeting, presence, routing
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
@@ -105,6 +105,7 @@ class RoadCore(Core):
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
+    BodyMap: type = dict  # the mapping type received bodies decode to
 
 
     def __init__(self, local: LocalEstate | None = None, name: str = "",
@@ -409,7 +410,7 @@ class RoadCore(Core):
         """Presence: start alives that are due, reap the long silent (main only), and
         recompute ``alloweds``, ``aliveds``, ``reapeds``, ``availables`` and ``changeds``."""
         for remote in list(self.remotes.values()):
-            remote.manage(cascade=cascade, immediate=immediate)
+            presence.manage(self, remote, cascade, immediate)
         remotes = self.remotes.values()
         aliveds = Registry((r.name, r) for r in remotes if r.alived)
         self.changeds = dict(plus=set(aliveds) - set(self.aliveds),
@@ -467,7 +468,7 @@ class RoadCore(Core):
 
     def unpack_body(self, packet: Packet, remote: RemoteEstate) -> Any:
         box = remote.box if packet.head.ck == CoatKind.nacl else None
-        return decode_packet(packet, box)
+        return decode_packet(packet, box, self.BodyMap)
 
     def deliver(self, body: Any, source: str) -> None:
         """A whole message from remote ``source``: an event, or with ``EmitMessages``
@@ -551,7 +552,7 @@ class RoadCore(Core):
     def process(self) -> None:
         """Run transaction timers of every remote, then expire pending records."""
         for remote in self.remotes.values():
-            remote.process()
+            presence.process(self, remote)
         self.expire_pendings()
 
     def get_timer(self) -> float | None:

@@ -11,7 +11,7 @@ from ..coring import Registry
 from ..events import RemotePending, RemoteRejected
 from ..raeting import Acceptance, TrnsKind
 from ..timing import Timer
-from . import outbox
+from . import presence
 from .linking import Link, Part
 from .delivery import DeliveredMemory, Outgoing, SavedMessages, tid_newer
 
@@ -41,16 +41,14 @@ WILDCARD_HOSTS = {"0.0.0.0": raeting.DEFAULT_DST_HOST, "::": "::1"}  # "any" -> 
 def normalize_host(host: str, resolve: Resolver | None = None) -> str:
     """Dotted IP address of ``host``; ``''`` means all interfaces (``0.0.0.0``).
 
-    A name is resolved with ``resolve`` (default: the drivers' lookup,
-    ``resolving.resolve_host``); EstateError when it cannot be.
+    A name is resolved with ``resolve`` (a driver's lookup; default: none, names are
+    refused); EstateError when it cannot be.
     """
     host = host.strip() or "0.0.0.0"
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        if resolve is None:
-            from .resolving import resolve_host as resolve
-        return resolve(host)
+        return (resolve or literal_host)(host)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return str(address)
@@ -110,8 +108,10 @@ class Estate:
 
     @staticmethod
     def normalizeHost(host: str) -> str:
-        """Dotted IP address of ``host``; see ``normalize_host``."""
-        return normalize_host(host)
+        """Dotted IP address of ``host``, a name looked up as the reference does (this
+        adapter is the one lookup a record offers; the core never calls it)."""
+        from .resolving import resolve_host  # a driver module: only this adapter needs it
+        return normalize_host(host, resolve_host)
 
     @staticmethod
     def nameGuid(prefix: str = "estate") -> str:
@@ -281,7 +281,7 @@ class RemoteEstate(Estate):
 
     def sendSavedMessages(self) -> None:
         """Send the messages saved while this link had no session (see ``outbox``)."""
-        outbox.send_saved(self.stack, self)
+        self.stack.sendSavedMessages(self)
 
     # sessions -------------------------------------------------------------
     def validRsid(self, rsid: int) -> bool:
@@ -341,11 +341,8 @@ class RemoteEstate(Estate):
         return soonest
 
     def process(self) -> None:
-        """Run timers of every transaction, then drop saved messages past their deadline."""
-        for transaction in self.transactions.values():
-            self.stack.run_timer(transaction)
-        for entry in self.messages.expire(self.stack.now):
-            outbox.give_up(self.stack, self, entry, "timed out")
+        """Run this record's timers (see ``presence.process``; the core does this)."""
+        presence.process(self.stack, self)
 
     def removeStaleInitiators(self) -> None:
         """Nack and drop own transactions started under an older session id."""
@@ -361,51 +358,18 @@ class RemoteEstate(Estate):
                     and not validate_sid(transaction.sid, self.rsid)):
                 transaction.stale_correspondent()
 
-    # presence ---------------------------------------------------------------
+    # presence: the reference API's names over ``presence`` ---------------------------
     def refresh(self, alived: bool | None = True) -> None:
-        """Restart the presence timer; record liveness when ``alived`` is not None."""
-        self.timer.restart(duration=self.stack.period)
-        if alived is None:
-            return
-        if self.alived or alived:
-            self.reapTimer.restart(duration=self.stack.interim)
-            if self.reaped:
-                self.unreap()
-        self.moved("alive" if alived else "dead")
+        presence.refresh(self.stack, self, alived)
 
     def manage(self, cascade: bool = False, immediate: bool = False) -> None:
-        """Start an alive when presence is due; reap when silent past the interim.
-
-        Messages waiting for an allow that is not under way start one (with its join);
-        on an allowed link they are sent.
-        """
-        if self.messages and not self.allowInProcess():
-            if not self.allowed and not self.transactions:
-                self.stack.allow(uid=self.uid, cascade=True)
-                return
-            if self.allowed:
-                outbox.send_saved(self.stack, self)
-        if self.reaped:
-            return
-        if immediate or self.timer.expired:
-            self.stack.alive(uid=self.uid, cascade=cascade)
-        if self.stack.interim > 0 and self.reapTimer.expired:
-            self.reap()
+        presence.manage(self.stack, self, cascade, immediate)
 
     def reap(self) -> None:
-        if self.stack.main:
-            self.moved("reaped")
-            self.stack.incStat("remote_reap")
-            self.stack.console.concise(
-                f"Stack {self.stack.name}: Reaping dead remote {self.name} at {self.stack.now}\n")
+        presence.reap(self.stack, self)
 
     def unreap(self) -> None:
-        self.reapTimer.restart(duration=self.stack.interim)
-        if self.stack.main:
-            self.moved("unreaped")
-            self.stack.incStat("remote_unreap")
-            self.stack.console.concise(
-                f"Stack {self.stack.name}: Unreaping dead remote {self.name} at {self.stack.now}\n")
+        presence.unreap(self.stack, self)
 
     def __repr__(self) -> str:
         return f"RemoteEstate(name={self.name!r}, uid={self.uid}, fuid={self.fuid}, ha={self.ha})"

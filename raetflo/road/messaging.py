@@ -306,7 +306,8 @@ class Messengent(Transaction):
             return
         try:
             body = packeting.decode_body(self.bk, packeting.decrypt(self.head.ck, coat,
-                                                                    self.remote.box))
+                                                                    self.remote.box),
+                                         stack.BodyMap)
         except PacketError as ex:
             stack.console.terse(f"{ex}\n")
             stack.incStat("parsing_message_error")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .. import raeting
 from ..events import MessageDelivered, MessageDropped
 from ..raeting import Acceptance
-from ..stacking import StackError
+from ..coring import StackError
 from . import messaging, packeting
 from .delivery import Outgoing
 from .packeting import PacketError

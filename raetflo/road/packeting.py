@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgpack
-from ioflo.aid.odicting import odict
 
 from raetflo import raeting
+from raetflo.bodies import from_json, from_msgpack
 from raetflo.nacling import Box, CryptoError, Signer, Verifier
 from raetflo.raeting import (BodyKind, CoatKind, FootKind, HeadKind, PacketError, PcktKind,
                              TrnsKind)
@@ -32,7 +32,6 @@ _FLAGS = tuple(raeting.FLAG_BITS.items())
 _U32 = 0xFFFFFFFF
 _SIGNATURE_SIZE = raeting.FOOT_SIZES[FootKind.nacl]
 _ZEROS = bytes(_SIGNATURE_SIZE)
-_json_decoder = json.JSONDecoder(object_pairs_hook=odict)  # bodies decode as raet's do
 
 # Fixed-width start of each head kind (pl, hl, fg) and its terminator.
 _RAET_START = b"ri RAET\npl %04x\nhl %02x\nfg %02x"
@@ -342,31 +341,31 @@ def encode_body(bk: int, body: Any) -> bytes:
         raise PacketError("bad_body", str(ex)) from None
 
 
-def decode_body(bk: int, data: bytes) -> Any:
-    """Deserialise a body of kind ``bk``: bytes (raw) or, as raet does, an ioflo ``odict``
-    (json, msgpack, nada) whose nested maps are odicts too."""
+def decode_body(bk: int, data: bytes, mapping: type = dict) -> Any:
+    """Deserialise a body of kind ``bk``: bytes (raw) or a ``mapping`` (json, msgpack,
+    nada) whose nested maps are of that type too (the polled driver asks for ioflo's
+    ``odict``, as raet delivers)."""
     if bk == BodyKind.nada:
-        return odict()
+        return mapping()
     if bk == BodyKind.raw:
         return bytes(data)
     if bk == BodyKind.json:
         if not data:
-            return odict()
+            return mapping()
         try:
-            body = _json_decoder.decode(bytes(data).decode("utf-8"))
+            body = from_json(bytes(data).decode("utf-8"), mapping)
         except (ValueError, RecursionError) as ex:
             raise PacketError("bad_body", str(ex)) from None
     elif bk == BodyKind.msgpack:
         if not data:
-            return odict()
+            return mapping()
         try:
-            body = msgpack.unpackb(data, raw=False, strict_map_key=False,
-                                   object_pairs_hook=odict)
+            body = from_msgpack(data, mapping)
         except Exception as ex:  # msgpack raises many kinds of errors on hostile input
             raise PacketError("bad_body", str(ex)) from None
     else:
         raise PacketError("bad_body", f"body kind {bk!r}")
-    if type(body) is not odict:
+    if type(body) is not mapping:
         raise PacketError("bad_body", "body is not a mapping")
     return body
 

@@ -41,6 +41,7 @@ class RoadStack(Stack, RoadCore):
     """One UDP socket and one keep around a road core."""
 
     EmitMessages = False  # received messages go to rxMsgs, as the reference's do
+    BodyMap = odict  # and their bodies are ioflo odicts, as the reference's are
 
     def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
                  eha: Any = None, iha: Any = None, role: str | None = None,

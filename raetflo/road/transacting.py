@@ -406,10 +406,11 @@ def pack_packet(head: Head, body: Any, signer: Any, box: Any) -> bytes:
     return packeting.pack(head, coat, signer)
 
 
-def decode_packet(packet: Packet, box: Any) -> Any:
-    """Decrypt and decode the body of a received (unsegmented) packet."""
+def decode_packet(packet: Packet, box: Any, mapping: type = dict) -> Any:
+    """Decrypt and decode the body of a received (unsegmented) packet into ``mapping``."""
     head = packet.head
-    return packeting.decode_body(head.bk, packeting.decrypt(head.ck, packet.coat, box))
+    return packeting.decode_body(head.bk, packeting.decrypt(head.ck, packet.coat, box),
+                                 mapping)
 
 
 class Staler:

@@ -244,7 +244,7 @@ class RxPacket(Packet):
             self.body.packed = self.decrypt(coat[:-tail], coat[-tail:])
         else:
             self.body.packed = packeting.decrypt(ck, coat, None)
-        body = packeting.decode_body(self.data["bk"], self.body.packed)
+        body = packeting.decode_body(self.data["bk"], self.body.packed, odict)
         self.body.data = odict(body) if isinstance(body, dict) else body
 
 
