@@ -5,6 +5,8 @@ receiver drops unsigned alive packets).
 """
 from __future__ import annotations
 
+import enum
+
 from ..raeting import FootKind, PcktKind, TrnsKind
 from .packeting import Packet
 from .transacting import Transaction
@@ -13,6 +15,17 @@ from .transacting import Transaction
 class Aliver(Transaction):
     """Initiator side: one request, waiting for its ack."""
 
+    class State(enum.StrEnum):
+        started = "started"  # made, request not sent
+        requested = "requested"  # request sent: waits for the ack
+        done = "done"
+
+    Transitions = {State.requested: {
+        PcktKind.ack: "on_ack", PcktKind.nack: "on_nack", PcktKind.refuse: "on_refuse",
+        PcktKind.reject: "on_reject", PcktKind.unjoined: "on_unjoined",
+        PcktKind.unallowed: "on_unallowed"}}
+    Moves = {State.started: frozenset({State.requested})}
+    Awaits = {PcktKind.request: State.requested}
     kind = TrnsKind.alive
     fk = FootKind.nacl
     Timeout = 2.0
@@ -82,6 +95,12 @@ class Aliver(Transaction):
 class Alivent(Transaction):
     """Correspondent side: answers a request at once and ends."""
 
+    class State(enum.StrEnum):
+        started = "started"  # made by a request, not answered yet (its timeout nacks)
+        done = "done"
+
+    Transitions = {State.started: {PcktKind.request: "on_request"}}
+    Awaits = {PcktKind.ack: State.done}
     kind = TrnsKind.alive
     fk = FootKind.nacl
     rmt = True

@@ -8,6 +8,7 @@ their session id.
 """
 from __future__ import annotations
 
+import enum
 import secrets
 
 from .. import nacling
@@ -15,6 +16,9 @@ from ..raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
 from . import outbox
 from .packeting import Packet
 from .transacting import Transaction
+
+REFUSALS = {PcktKind.nack: "on_nack", PcktKind.refuse: "on_refuse",
+            PcktKind.reject: "on_reject"}
 
 
 class AllowBase(Transaction):
@@ -75,6 +79,21 @@ class AllowBase(Transaction):
 class Allower(AllowBase):
     """Initiator side: hello, then initiate once the cookie arrives."""
 
+    class State(enum.StrEnum):
+        started = "started"  # made, hello not sent
+        helloed = "helloed"  # hello sent: waits for the cookie
+        initiated = "initiated"  # initiate sent: waits for the ack
+        done = "done"
+
+    Transitions = {
+        State.helloed: {PcktKind.cookie: "on_cookie", PcktKind.unjoined: "on_unjoined",
+                        **REFUSALS},
+        State.initiated: {PcktKind.cookie: "on_repeated_cookie", PcktKind.ack: "on_ack",
+                          PcktKind.unjoined: "on_unjoined", **REFUSALS}}
+    Moves = {State.started: frozenset({State.helloed}),
+             State.helloed: frozenset({State.initiated})}
+    Awaits = {PcktKind.hello: State.helloed, PcktKind.initiate: State.initiated}
+
     def hello(self) -> None:
         stack, remote = self.stack, self.remote
         if remote.joinInProcess():
@@ -99,20 +118,17 @@ class Allower(AllowBase):
             self.log("Do Hello")
 
     def redo(self) -> None:
-        if self.last_pk == PcktKind.hello:
+        if self.state is self.State.helloed:
             self.resend()
             self.stack.incStat("redo_hello")
             self.log("Redo Hello")
-        elif self.last_pk == PcktKind.initiate:
+        elif self.state is self.State.initiated:
             self.resend()
             self.stack.incStat("redo_initiate")
             self.log("Redo Initiate")
 
     def on_cookie(self, packet: Packet) -> None:
         remote, stack = self.remote, self.stack
-        if self.last_pk == PcktKind.initiate:
-            self.resend()  # a repeated cookie: the peer has not got our initiate
-            return
         body = self.body_bytes(packet)
         if body is None:
             return
@@ -131,9 +147,11 @@ class Allower(AllowBase):
         if self.send(PcktKind.initiate, initiate):
             self.log("Do Initiate")
 
+    def on_repeated_cookie(self, packet: Packet) -> None:
+        """The peer has not got our initiate: send it again."""
+        self.resend()
+
     def on_ack(self, packet: Packet) -> None:
-        if self.last_pk != PcktKind.initiate:
-            return
         self.remove()
         self.send(PcktKind.ack)
         self.allowed()
@@ -154,6 +172,21 @@ class Allowent(AllowBase):
     """Correspondent side: cookie for a hello, ack for a valid initiate."""
 
     rmt = True
+
+    class State(enum.StrEnum):
+        started = "started"  # made by a hello, not answered yet
+        cookied = "cookied"  # cookie sent: waits for the initiate
+        acked = "acked"  # initiate acked, link allowed: waits for the final ack
+        done = "done"
+
+    Transitions = {
+        State.cookied: {PcktKind.hello: "on_hello", PcktKind.initiate: "on_initiate",
+                        **REFUSALS},
+        State.acked: {PcktKind.hello: "on_hello", PcktKind.initiate: "on_initiate",
+                      PcktKind.ack: "on_ack", **REFUSALS}}
+    Moves = {State.started: frozenset({State.cookied}),
+             State.cookied: frozenset({State.acked})}
+    Awaits = {PcktKind.cookie: State.cookied, PcktKind.ack: State.acked}
 
     def __init__(self, *args, **kwa) -> None:
         super().__init__(*args, **kwa)
@@ -207,10 +240,11 @@ class Allowent(AllowBase):
         self.stack.incStat("duplicate_allow_attempt")
 
     def redo(self) -> None:
-        if self.last_pk in (PcktKind.cookie, PcktKind.ack):
+        cookied = self.state is self.State.cookied
+        if cookied or self.state is self.State.acked:
             self.resend()
-            self.stack.incStat("redo_cookie" if self.last_pk == PcktKind.cookie else "redo_allow")
-            self.log("Redo Cookie" if self.last_pk == PcktKind.cookie else "Redo Ack")
+            self.stack.incStat("redo_cookie" if cookied else "redo_allow")
+            self.log("Redo Cookie" if cookied else "Redo Ack")
 
     def on_initiate(self, packet: Packet) -> None:
         stack, remote = self.stack, self.remote
@@ -237,8 +271,6 @@ class Allowent(AllowBase):
             self.log("Do Ack Initiate")
 
     def on_ack(self, packet: Packet) -> None:
-        if self.last_pk != PcktKind.ack:
-            return
         self.remove()
         self.log("Done")
         self.stack.incStat("allow_correspond_complete")

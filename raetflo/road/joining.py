@@ -6,6 +6,7 @@ final ack. Join packets are unsigned and unencrypted, with JSON bodies and ``si`
 """
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +16,11 @@ from .naming import check_name
 from .transacting import Transaction
 
 if TYPE_CHECKING:
-    from .estating import Address, RemoteEstate
+    from .estating import RemoteEstate
     from .packeting import Packet
 
+REFUSALS = {PcktKind.nack: "on_nack", PcktKind.refuse: "on_refuse",
+            PcktKind.reject: "on_reject"}
 REQUEST_FIELDS = ("name", "mode", "kind", "verhex", "pubhex", "role")
 RESPONSE_FIELDS = ("name", "mode", "kind", "uid", "verhex", "pubhex", "role")
 
@@ -197,6 +200,10 @@ class JoinBase(Transaction):
         self.stack.incStat(f"{type(self).__name__.lower()}_rx_{PcktKind(packet.head.pk).name}")
         super().handle(name, packet)
 
+    @property
+    def pended(self) -> bool:
+        return self.state is self.State.pended
+
     # raet's names of the handlers, for the last packet received
     def pend(self) -> None:
         self.on_pend(self.rxPacket)
@@ -233,6 +240,22 @@ class JoinBase(Transaction):
 class Joiner(JoinBase):
     """Initiator side of a join."""
 
+    class State(enum.StrEnum):
+        started = "started"  # made, request not sent
+        requested = "requested"  # request sent: waits for a response, pend or refusal
+        pended = "pended"  # the joinent awaits its operator: waits for the response
+        pending = "pending"  # pend sent, we await our operator: redos re-check acceptance
+        done = "done"
+
+    _answers = {PcktKind.response: "on_response", PcktKind.pend: "on_pend",
+                PcktKind.renew: "on_renew", **REFUSALS}
+    Transitions = {State.requested: _answers, State.pended: _answers,
+                   State.pending: {PcktKind.response: "on_response", **REFUSALS}}
+    Moves = {State.started: frozenset({State.requested, State.pending}),
+             State.requested: frozenset({State.pended, State.pending}),
+             State.pended: frozenset({State.pending})}
+    Awaits = {PcktKind.request: State.requested, PcktKind.pend: State.pending}
+    del _answers
     RedoTimeoutMin = 1.0
     RedoTimeoutMax = 4.0
 
@@ -262,11 +285,11 @@ class Joiner(JoinBase):
         self.log("Do Join")
 
     def redo(self) -> None:
-        if self.last_pk == PcktKind.request:
+        if self.state in (self.State.requested, self.State.pended):
             self.resend()
             self.stack.incStat("joiner_tx_join_redo")
             self.log("Redo Join")
-        elif self.last_pk == PcktKind.pend:
+        elif self.state is self.State.pending:
             status = self.recheck()
             if status == Acceptance.accepted:
                 self.completify()
@@ -338,7 +361,7 @@ class Joiner(JoinBase):
 
     def on_pend(self, packet: Packet) -> None:
         if self.decode(packet) is not None:
-            self.pended = True
+            self.move(self.State.pended)
 
     def accept(self) -> None:
         """raet's name of the response handler."""
@@ -367,6 +390,22 @@ class Joiner(JoinBase):
 class Joinent(JoinBase):
     """Correspondent side of a join, created by a request with no transaction."""
 
+    class State(enum.StrEnum):
+        started = "started"  # made by a request, not answered yet
+        pending = "pending"  # pend sent, we await our operator: redos re-check acceptance
+        responded = "responded"  # response sent: waits for the ack (or a pend)
+        pended = "pended"  # the joiner awaits its operator: waits for the ack
+        done = "done"
+
+    _answers = {PcktKind.request: "on_request", PcktKind.ack: "on_ack",
+                PcktKind.pend: "on_pend", **REFUSALS}
+    Transitions = {State.pending: {PcktKind.request: "on_request", **REFUSALS},
+                   State.responded: _answers, State.pended: _answers}
+    Moves = {State.started: frozenset({State.pending, State.responded}),
+             State.pending: frozenset({State.responded}),
+             State.responded: frozenset({State.pended})}
+    Awaits = {PcktKind.pend: State.pending, PcktKind.response: State.responded}
+    del _answers
     RedoTimeoutMin = 0.1
     RedoTimeoutMax = 2.0
     rmt = True
@@ -378,9 +417,9 @@ class Joinent(JoinBase):
         self.fresh = False  # this join made the record of a new estate
         self.answered = False  # the joiner sent more than its request
 
-    def receive(self, packet: Packet, sa: Address | None = None) -> None:
+    def handle(self, name: str, packet: Packet) -> None:
         self.answered = self.answered or packet.head.pk != PcktKind.request
-        super().receive(packet, sa)
+        super().handle(name, packet)
 
     def remove(self) -> None:
         """End this join. A record it made goes too when the joiner never answered (a join
@@ -399,11 +438,11 @@ class Joinent(JoinBase):
         self.log("Timed out")
 
     def redo(self) -> None:
-        if self.last_pk == PcktKind.response:
+        if self.state in (self.State.responded, self.State.pended):
             self.resend()
             self.stack.incStat("joinent_tx_accept_redo")
             self.log("Redo Accept")
-        elif self.last_pk == PcktKind.pend:
+        elif self.state is self.State.pending:
             status = self.recheck()
             if status == Acceptance.accepted:
                 self.ackAccept()
@@ -550,4 +589,4 @@ class Joinent(JoinBase):
 
     def on_pend(self, packet: Packet) -> None:
         if self.decode(packet) is not None:
-            self.pended = True
+            self.move(self.State.pended)

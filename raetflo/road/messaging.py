@@ -9,6 +9,7 @@ message is parked while a :class:`Prober` alive asks whether the peer still has 
 """
 from __future__ import annotations
 
+import enum
 from itertools import islice
 from typing import Any
 
@@ -25,6 +26,18 @@ MAX_MISSEDS = 64  # segment numbers per resend packet, asked for or served
 class Messenger(Transaction):
     """Initiator side: sends one message and waits for done."""
 
+    class State(enum.StrEnum):
+        started = "started"  # made, nothing sent
+        sending = "sending"  # segments sent: waits for ack, resend or done
+        acknowledged = "acknowledged"  # the peer answered: retransmissions carry af
+        done = "done"
+
+    _answers = {PcktKind.ack: "on_ack", PcktKind.resend: "on_resend", PcktKind.done: "on_done",
+                PcktKind.nack: "on_nack"}
+    Transitions = {State.sending: _answers, State.acknowledged: _answers}
+    Moves = {State.started: frozenset({State.sending}),
+             State.sending: frozenset({State.acknowledged})}
+    del _answers
     kind = TrnsKind.message
     RedoTimeoutMin = 0.2
     RedoTimeoutMax = 0.5
@@ -38,9 +51,13 @@ class Messenger(Transaction):
         self.burst = stack.BurstSize
         self.next = 0  # next segment of the current pass
         self.last_sn = 0
-        self.acked = False  # any ack/resend seen: retransmissions carry af
         self.retransmitted = False  # a segment went twice: the peer may have it all
         self.encoded = encoded
+
+    @property
+    def acked(self) -> bool:
+        """Whether the peer answered (ack or resend): retransmissions then carry af."""
+        return self.state is self.State.acknowledged
 
     @property
     def body(self) -> Any:
@@ -64,6 +81,7 @@ class Messenger(Transaction):
             return
         self.encoded = b""
         self.add()
+        self.move(self.State.sending)
         self.send_burst()
         for sn in range(self.next):
             self.log(f"Do Message Segment {sn}")
@@ -98,7 +116,7 @@ class Messenger(Transaction):
     def on_ack(self, packet: Packet) -> None:
         self.remote.refresh(alived=True)
         self.stack.incStat("message_ack_rx")
-        self.acked = True
+        self.move(self.State.acknowledged)
         nxt = packet.head.sn + 1
         if nxt < len(self.segments):
             if nxt < self.next:
@@ -112,7 +130,7 @@ class Messenger(Transaction):
     def on_resend(self, packet: Packet) -> None:
         self.remote.refresh(alived=True)
         self.stack.incStat("message_resend_rx")
-        self.acked = True
+        self.move(self.State.acknowledged)
         body = self.decode(packet)
         misseds = body.get("misseds") if isinstance(body, dict) else None
         if not isinstance(misseds, list) or not misseds:
@@ -165,6 +183,14 @@ class Messenger(Transaction):
 class Messengent(Transaction):
     """Correspondent side: collects segments and answers ack, resend or done."""
 
+    class State(enum.StrEnum):
+        started = "started"  # made by a first segment, not taken yet
+        receiving = "receiving"  # collecting segments: waits for the rest
+        done = "done"
+
+    Transitions = {State.receiving: {PcktKind.message: "on_message",
+                                     PcktKind.nack: "on_nack"}}
+    Moves = {State.started: frozenset({State.receiving})}
     kind = TrnsKind.message
     rmt = True
     RedoTimeoutMin = 0.2
@@ -206,6 +232,7 @@ class Messengent(Transaction):
             return
         self.add()
         self.reserve(1)
+        self.move(self.State.receiving)
         self.on_message(self.rxPacket)
 
     def reserve(self, sign: int) -> None:

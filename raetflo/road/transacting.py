@@ -1,14 +1,22 @@
-"""Transaction base: timers, redo back-off, packet building and the shared log format.
+"""Transaction base: named states, timers, redo back-off, packet building and the log format.
 
 A transaction is one side of one exchange with one remote. It is driven by its stack:
 ``receive(packet)`` for each matching packet and ``process()`` on every service pass.
 It never touches sockets: outgoing packets go to ``stack.tx`` and time is the stack's
 Store stamp.
+
+Its progress is one named state (the class's ``State``: what it waits for). Three class
+tables say what each state allows: ``Transitions`` the packet kinds it takes and their
+handlers (any other kind is dropped, counted as ``unexpected_packet``), ``Moves`` the
+states it may move to (besides ``done``, always allowed; a wrong move is a bug, counted as
+``invalid_state_move``, and ends the transaction), ``Awaits`` the state that sending a
+packet kind puts it in.
 """
 from __future__ import annotations
 
+import enum
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from .. import raeting
@@ -23,6 +31,16 @@ if TYPE_CHECKING:
 
 Index = tuple
 TX_DATA_KINDS = ("hk", "bk", "ck", "fk")  # the keys of raet's ``txData`` a transaction honours
+
+
+class State(enum.StrEnum):
+    """The states every transaction kind has; each kind's own enum adds what it waits for."""
+
+    started = "started"  # made, nothing sent yet
+    done = "done"  # ended (completed, failed or dropped): takes no packet
+
+
+Table = Mapping[Any, Mapping[Any, str]]  # state -> packet kind -> handler name
 
 
 def packet_index(head: Head, source: Address, sent: bool = False) -> Index:
@@ -69,6 +87,10 @@ class Transaction:
     bk: ClassVar[BodyKind | None] = None  # None: the stack's default
     ck: ClassVar[CoatKind | None] = None
     fk: ClassVar[FootKind | None] = None
+    State: ClassVar[Any] = State  # each kind's own enum (enums with members cannot extend)
+    Transitions: ClassVar[Table] = {}  # state -> packet kind taken -> its handler's name
+    Moves: ClassVar[Mapping[Any, frozenset]] = {}  # state -> states it may move to
+    Awaits: ClassVar[Mapping[Any, Any]] = {}  # packet kind sent -> state it moves to
 
     def __init__(self, stack: RoadStack, remote: RemoteEstate, timeout: float | None = None,
                  sid: int | None = None, tid: int | None = None,
@@ -101,8 +123,7 @@ class Transaction:
         self.timer = Timer(stack, duration=self.timeout)
         self.redoTimer = Timer(stack, duration=self.redoTimeoutMin)
         self.txPacket: bytes | None = None
-        self.last_pk: PcktKind | None = None
-        self.pended = False
+        self.state = self.State.started
         self.head = self.base_head()
         self.index = packet_index(self.head, self.sa, sent=True)
         if txData is not None:
@@ -169,6 +190,34 @@ class Transaction:
 
     def remove(self) -> None:
         self.remote.removeTransaction(self.index, self)
+        self.move(self.State.done)
+
+    # state --------------------------------------------------------------------------
+    def move(self, state: Any) -> bool:
+        """Enter ``state`` if ``Moves`` allows it (``done`` and staying put always are).
+
+        A wrong move is a bug: it is counted (``invalid_state_move``) and logged, and it
+        ends this transaction; False then."""
+        if state is self.state or state is self.State.done or state in self.Moves.get(
+                self.state, ()):
+            self.state = state
+            return True
+        self.stack.incStat("invalid_state_move")
+        self.log(f"Invalid move from state {self.state} to {state}, ending", prep="with",
+                 level="terse")
+        self.remove()
+        return False
+
+    def sending(self, pk: int) -> bool:
+        """Enter the state that sending ``pk`` puts this side in (``Awaits``); False when
+        that move is wrong (and this transaction has ended)."""
+        state = self.Awaits.get(pk)
+        return state is None or self.move(state)
+
+    @property
+    def pended(self) -> bool:
+        """Whether the peer awaits its operator, so redos wait ``pendRedoTimeout``."""
+        return False
 
     @property
     def added(self) -> bool:
@@ -206,16 +255,28 @@ class Transaction:
         """Resend on redo expiry; subclasses override."""
 
     def receive(self, packet: Any, sa: Address | None = None) -> None:
-        """Dispatch a matching packet (ours, or one written for raet) to ``on_<kind>``;
-        unknown kinds are ignored."""
+        """Hand a matching packet (ours, or one written for raet) to the handler the
+        ``Transitions`` of the current state name for its kind; a kind the state does not
+        take is dropped (see :meth:`unexpected`) and changes nothing."""
         packet, rx_sa = codec_packet(packet)
+        name = self.Transitions.get(self.state, {}).get(packet.head.pk)
+        if name is None:
+            self.unexpected(packet)
+            return
         self.rxPacket = packet
         sa = sa or rx_sa
         if sa is not None:
             self.rx_sa = sa
-        name = f"on_{PcktKind(packet.head.pk).name}"
-        if hasattr(self, name):
-            self.handle(name, packet)
+        self.handle(name, packet)
+
+    def unexpected(self, packet: Packet) -> None:
+        """The one place a packet wrong for the current state is dropped: counted as
+        ``unexpected_packet`` and logged."""
+        pk = packet.head.pk
+        kind = PcktKind(pk).name if pk in PcktKind._value2member_map_ else pk
+        self.stack.incStat("unexpected_packet")
+        self.log(f"Dropped {kind} packet unexpected in state {self.state} from", prep="",
+                 level="terse")
 
     def handle(self, name: str, packet: Packet) -> None:
         """Run handler ``name`` on ``packet``."""
@@ -225,10 +286,7 @@ class Transaction:
     def send(self, pk: PcktKind, body: Any = None, **changes: Any) -> bool:
         """Build, sign and queue one packet of kind ``pk``; on a packing error drop self."""
         head = self.head.copy(pk=pk, **{**self.tx_kinds(), **changes})
-        if not self.queue(lambda: self.stack.pack(head, body, self.remote)):
-            return False
-        self.last_pk = pk
-        return True
+        return self.sending(pk) and self.queue(lambda: self.stack.pack(head, body, self.remote))
 
     def queue(self, build: Callable[[], bytes]) -> bool:
         """Queue the packet ``build()`` makes; a packing error is counted and ends self."""
@@ -253,9 +311,10 @@ class Transaction:
     def transmit(self, packet: Any) -> None:
         """Queue a packet written for raet (a packed ``TxPacket``) as this transaction's
         last one (the one a redo repeats)."""
+        if not self.sending(packet.data["pk"]):
+            return
         self.stack.tx(packet.packed, self.sa)
         self.txPacket = packet
-        self.last_pk = PcktKind(packet.data["pk"])
         self.redoTimer.restart()
 
     def nack(self, kind: int = PcktKind.nack) -> None:
@@ -314,6 +373,25 @@ class Transaction:
         words = " ".join(w for w in (event, prep, who) if w)
         getattr(console, level)(f"{type(self).__name__} {self.stack.name}. {words} "
                                 f"in {self.tid} at {self.stack.now}\n")
+
+
+def state_tables(classes: Iterable[type[Transaction]]) -> str:
+    """The states, ``Transitions``, ``Moves`` and ``Awaits`` of ``classes`` as Markdown."""
+    return "\n".join(state_table(cls) for cls in classes)
+
+
+def state_table(cls: type[Transaction]) -> str:
+    """One class's tables as Markdown: a row per state, then what sending moves to."""
+    side = "correspondent" if cls.rmt else "initiator"
+    rows = [f"### {cls.__name__} ({cls.kind.name} {side})", "",
+            "| state | packet kind: handler | moves to |", "|---|---|---|"]
+    for state in cls.State:
+        takes = ", ".join(f"{PcktKind(kind).name}: {name}"
+                          for kind, name in cls.Transitions.get(state, {}).items())
+        moves = ", ".join(sorted(cls.Moves.get(state, ())))
+        rows.append(f"| {state} | {takes or '-'} | {moves or '-'} |")
+    sends = ", ".join(f"{PcktKind(kind).name}: {state}" for kind, state in cls.Awaits.items())
+    return "\n".join(rows + ["", f"Sending moves to: {sends or '-'}.", ""])
 
 
 def pack_packet(head: Head, body: Any, signer: Any, box: Any) -> bytes:
@@ -383,5 +461,5 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f".{module}", __package__), name)
 
 
-__all__ = ["Transaction", "Staler", "Stalent", "packet_index", "pack_packet", "decode_packet",
-           "raeting", *_CLASS_MODULES]
+__all__ = ["Transaction", "State", "Staler", "Stalent", "packet_index", "state_tables",
+           "pack_packet", "decode_packet", "raeting", *_CLASS_MODULES]
