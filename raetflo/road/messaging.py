@@ -51,7 +51,7 @@ class Messenger(Transaction):
         self.burst = stack.BurstSize
         self.next = 0  # next segment of the current pass
         self.last_sn = 0
-        self.retransmitted = False  # a segment went twice: the peer may have it all
+        self.sent = 0  # segments 0 .. sent-1 have gone at least once
         self.encoded = encoded
 
     @property
@@ -64,8 +64,10 @@ class Messenger(Transaction):
         return self.entry.body
 
     def tried(self) -> Outgoing:
-        """The entry of this message, marked unconfirmed when this try may have arrived."""
-        self.entry.unconfirmed = self.entry.unconfirmed or self.retransmitted
+        """The entry of this message, marked unconfirmed when this try may have arrived
+        (every segment went at least once)."""
+        if self.segments and self.sent >= len(self.segments):
+            self.entry.unconfirmed = True
         return self.entry
 
     def message(self) -> None:
@@ -91,7 +93,10 @@ class Messenger(Transaction):
         head, chunk = self.segments[sn]
         head = head.copy(wf=wf, af=af) if (wf or af) else head
         self.last_sn = sn
-        return self.queue(lambda: packeting.pack(head, chunk, self.stack.local.signer))
+        if not self.queue(lambda: packeting.pack(head, chunk, self.stack.local.signer)):
+            return False
+        self.sent = max(self.sent, sn + 1)
+        return True
 
     def send_burst(self) -> None:
         """Send segments from ``self.next``: all of them, or ``BurstSize`` at a time."""
@@ -104,7 +109,6 @@ class Messenger(Transaction):
         self.redoTimer.restart()
 
     def redo(self) -> None:
-        self.retransmitted = True
         if self.acked and self.txPacket is not None:
             self.send_segment(self.last_sn, wf=True, af=True)
         else:
@@ -120,7 +124,6 @@ class Messenger(Transaction):
         nxt = packet.head.sn + 1
         if nxt < len(self.segments):
             if nxt < self.next:
-                self.retransmitted = True
                 self.log(f"Current {self.next} is ahead of requested {nxt}. Adjust.")
             self.next = nxt
             self.send_burst()
@@ -143,7 +146,6 @@ class Messenger(Transaction):
                             MAX_MISSEDS))
         if len(valid) != len(misseds):
             self.stack.incStat("invalid_misseds")
-        self.retransmitted = True
         for i, sn in enumerate(valid):
             if not self.send_segment(sn, wf=(i == len(valid) - 1), af=True):
                 return
@@ -157,11 +159,12 @@ class Messenger(Transaction):
         outbox.delivered(self.stack, self.remote, self.tried())
 
     def on_nack(self, packet: Packet) -> None:
-        """Refused: the peer may have lost our session; park the message and ask."""
+        """Refused: the peer may have lost our session; park the message and ask. (A
+        refused try was not delivered: it does not make the message unconfirmed.)"""
         self.remote.refresh(alived=True)
         self.remove()
         self.fail("Refused by")
-        outbox.park(self.stack, self.remote, self.tried())
+        outbox.park(self.stack, self.remote, self.entry)
 
     def timed_out(self) -> None:
         self.remove()

@@ -1,16 +1,11 @@
 """What the state machine found, each as one focused case."""
 from __future__ import annotations
 
-import pytest
-
 from raetflo.events import MessageDropped, MessageReceived
 
 from .conftest import Faults, Net, join
 
 
-@pytest.mark.xfail(strict=True, reason="a Messenger marks its message unconfirmed only once "
-                   "a segment went twice; a try that timed out before any redo is reported "
-                   "surely not delivered although all of it was sent (road/messaging.py)")
 def test_a_message_delivered_whose_done_is_lost_is_dropped_as_unconfirmed(net: Net,
                                                                           pair) -> None:
     main, other = pair
