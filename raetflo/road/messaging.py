@@ -51,6 +51,7 @@ class Messenger(Transaction):
         self.burst = stack.BurstSize
         self.next = 0  # next segment of the current pass
         self.last_sn = 0
+        self.retransmitted = False  # a segment went twice
         self.sent = 0  # segments 0 .. sent-1 have gone at least once
         self.encoded = encoded
 
@@ -63,10 +64,12 @@ class Messenger(Transaction):
     def body(self) -> Any:
         return self.entry.body
 
-    def tried(self) -> Outgoing:
-        """The entry of this message, marked unconfirmed when this try may have arrived
-        (every segment went at least once)."""
-        if self.segments and self.sent >= len(self.segments):
+    def tried(self, refused: bool = False) -> Outgoing:
+        """The entry of this message, marked unconfirmed when this try may have arrived:
+        every segment went at least once. A peer that delivered refuses only segments that
+        come again (raet does), so a ``refused`` try counts only after a retransmission."""
+        if self.segments and self.sent >= len(self.segments) and (
+                self.retransmitted or not refused):
             self.entry.unconfirmed = True
         return self.entry
 
@@ -109,6 +112,7 @@ class Messenger(Transaction):
         self.redoTimer.restart()
 
     def redo(self) -> None:
+        self.retransmitted = True
         if self.acked and self.txPacket is not None:
             self.send_segment(self.last_sn, wf=True, af=True)
         else:
@@ -124,6 +128,7 @@ class Messenger(Transaction):
         nxt = packet.head.sn + 1
         if nxt < len(self.segments):
             if nxt < self.next:
+                self.retransmitted = True
                 self.log(f"Current {self.next} is ahead of requested {nxt}. Adjust.")
             self.next = nxt
             self.send_burst()
@@ -146,6 +151,7 @@ class Messenger(Transaction):
                             MAX_MISSEDS))
         if len(valid) != len(misseds):
             self.stack.incStat("invalid_misseds")
+        self.retransmitted = True
         for i, sn in enumerate(valid):
             if not self.send_segment(sn, wf=(i == len(valid) - 1), af=True):
                 return
@@ -159,12 +165,11 @@ class Messenger(Transaction):
         outbox.delivered(self.stack, self.remote, self.tried())
 
     def on_nack(self, packet: Packet) -> None:
-        """Refused: the peer may have lost our session; park the message and ask. (A
-        refused try was not delivered: it does not make the message unconfirmed.)"""
+        """Refused: the peer may have lost our session; park the message and ask."""
         self.remote.refresh(alived=True)
         self.remove()
         self.fail("Refused by")
-        outbox.park(self.stack, self.remote, self.entry)
+        outbox.park(self.stack, self.remote, self.tried(refused=True))
 
     def timed_out(self) -> None:
         self.remove()
