@@ -424,9 +424,13 @@ class RoadCore(Core):
         if remote is not None:
             Aliver(self, remote, timeout=timeout, cascade=cascade).alive()
 
-    def manage(self, cascade: bool = False, immediate: bool = False) -> None:
-        """Presence: start alives that are due, reap the long silent (main only), and
-        recompute ``alloweds``, ``aliveds``, ``reapeds``, ``availables`` and ``changeds``."""
+    def manage(self, cascade: bool = False, immediate: bool = False,
+               now: float | None = None) -> None:
+        """Presence at ``now`` (default: the time last given): start alives that are due,
+        reap the long silent (main only), and recompute ``alloweds``, ``aliveds``,
+        ``reapeds``, ``availables`` and ``changeds``."""
+        if now is not None:
+            self.now = now
         for remote in list(self.remotes.values()):
             presence.manage(self, remote, cascade, immediate)
         remotes = self.remotes.values()

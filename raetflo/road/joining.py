@@ -122,9 +122,9 @@ class JoinBase(Transaction):
                 and tuple(self.rx_sa) == tuple(remote.ha) and fuid == remote.fuid
                 and info.main == bool(remote.main) and info.kind == remote.kind)
 
-    def judge(self, keyed: JoinBody | RemoteEstate) -> Acceptance | None:
-        """The keep's verdict on a role and its keys, persisting nothing (the join does
-        when it completes or pends); None when the keep fails (counted, logged)."""
+    def judge(self, keyed: JoinBody | RemoteEstate) -> int | None:
+        """The verdict on a role and its keys (an ``Acceptance`` value), persisting nothing
+        (the join does when it completes or pends); None when the lookup fails."""
         return self.stack.judge(keyed.role, keyed.verhex, keyed.pubhex)
 
     def recheck(self) -> Acceptance | None:

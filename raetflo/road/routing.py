@@ -6,7 +6,7 @@ stale packet with a nack (or renew). Pure protocol logic: no sockets, no files.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..raeting import NACK_KINDS, STARTERS, BodyKind, FootKind, PcktKind, TrnsKind
 from .allowing import Allowent
@@ -145,7 +145,7 @@ def session_remote(stack: RoadCore, packet: Packet, sa: Address) -> RemoteEstate
 def correspond(stack: RoadCore, packet: Packet, sa: Address, remote: RemoteEstate) -> None:
     """Start the correspondent a first packet asks for."""
     head = packet.head
-    kwa = dict(sid=head.si, tid=head.ti, rxPacket=packet, sa=sa)
+    kwa: dict[str, Any] = dict(sid=head.si, tid=head.ti, rxPacket=packet, sa=sa)
     if head.tk == TrnsKind.join:
         joinent = Joinent(stack, remote, **kwa)
         joinent.join()

@@ -27,7 +27,7 @@ from .packeting import Head, Packet, PacketError
 
 if TYPE_CHECKING:
     from .estating import Address, RemoteEstate
-    from .stacking import RoadStack
+    from .core import RoadCore
 
 Index = tuple
 TX_DATA_KINDS = ("hk", "bk", "ck", "fk")  # the keys of raet's ``txData`` a transaction honours
@@ -54,7 +54,7 @@ def packet_index(head: Head, source: Address, sent: bool = False) -> Index:
     return (rf, le, source if vacuous else re, head.si, head.ti, head.bf)
 
 
-def codec_packet(rx: Any) -> tuple[Packet, Address | None]:
+def codec_packet(rx: Any) -> tuple[Any, Address | None]:
     """Our parsed packet for ``rx``, and its source when known.
 
     ``rx`` is either one (returned as is) or a packet object written for raet, whose
@@ -92,7 +92,7 @@ class Transaction:
     Moves: ClassVar[Mapping[Any, frozenset]] = {}  # state -> states it may move to
     Awaits: ClassVar[Mapping[Any, Any]] = {}  # packet kind sent -> state it moves to
 
-    def __init__(self, stack: RoadStack, remote: RemoteEstate, timeout: float | None = None,
+    def __init__(self, stack: RoadCore, remote: RemoteEstate, timeout: float | None = None,
                  sid: int | None = None, tid: int | None = None,
                  rxPacket: Any = None, sa: Address | None = None,
                  cascade: bool = False, redoTimeoutMin: float | None = None,
@@ -417,7 +417,7 @@ class Staler:
     """raet's answer to a correspondent's packet of a transaction we no longer hold:
     ``nack()`` refuses it (a thin adapter over the stack's stale replies)."""
 
-    def __init__(self, stack: RoadStack, remote: RemoteEstate, rxPacket: Any,
+    def __init__(self, stack: RoadCore, remote: RemoteEstate, rxPacket: Any,
                  kind: int | None = None, sid: int | None = None, tid: int | None = None,
                  txData: Mapping[str, Any] | None = None, **kwa: Any) -> None:
         unknown = set(kwa) - {"timeout", "bcst", "rmt", "txPacket"}

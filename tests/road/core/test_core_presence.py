@@ -39,3 +39,10 @@ def test_a_reaped_peer_that_speaks_again_is_alive(net: Net) -> None:
     assert net.run(2.0, until=net.idle)
     assert len(net.of(main, RemoteAlive)) == before + 1
     assert not net.remote(main, other).reaped
+
+
+def test_manage_takes_the_time_as_an_argument():
+    from raetflo.road.core import RoadCore
+    core = RoadCore(name="main", ha=("127.0.0.1", 7530), main=True)
+    core.manage(now=42.0)
+    assert core.now == 42.0
