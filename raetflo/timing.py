@@ -5,7 +5,7 @@ stamp); it never reads a system clock, so tests run cores in virtual time.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 class Clock(Protocol):
@@ -23,12 +23,16 @@ class Timer:
     ``repeat``), so code written against the reference's timers reads ours too.
     """
 
-    __slots__ = ("clock", "duration", "start")
+    __slots__ = ("clock", "duration", "start", "on_change")
 
-    def __init__(self, clock: Clock, duration: float = 0.0, start: float | None = None) -> None:
+    def __init__(self, clock: Clock, duration: float = 0.0, start: float | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
+        """``on_change`` (if given) is called after each restart, extension or repeat: the
+        owner of the timer can tell a scheduler its new deadline."""
         self.clock = clock
         self.duration = float(duration)
         self.start = clock.now if start is None else float(start)
+        self.on_change = on_change
 
     @property
     def stop(self) -> float:
@@ -52,14 +56,20 @@ class Timer:
         if duration is not None:
             self.duration = float(duration)
         self.start = self.clock.now if start is None else float(start)
+        if self.on_change is not None:
+            self.on_change()
 
     def extend(self, extension: float | None = None) -> None:
         """Lengthen the duration by ``extension`` (default: by itself), same start."""
         self.duration += self.duration if extension is None else float(extension)
+        if self.on_change is not None:
+            self.on_change()
 
     def repeat(self) -> None:
         """Start the next period at the current deadline (no drift)."""
         self.start = self.stop
+        if self.on_change is not None:
+            self.on_change()
 
     def __repr__(self) -> str:
         return f"Timer(duration={self.duration}, start={self.start})"

@@ -12,6 +12,8 @@ asyncio road) gives those.
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import traceback
 import uuid
@@ -143,6 +145,8 @@ class RoadCore(Core):
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
         self.active: dict[int, RemoteEstate] = {}  # records with timers to run (see wake)
+        self.deadlines: list[tuple[float, int, Any]] = []  # heap of transaction deadlines
+        self._scheduled = itertools.count()  # tie-break of equal deadlines: first come first
         if local is None:
             name = name or f"estate_{uuid.uuid1().hex}"
             if not isinstance(name, str):
@@ -592,13 +596,58 @@ class RoadCore(Core):
         for remote in self.busy_remotes():
             presence.process(self, remote)
         self.expire_pendings()
+        self.prune_deadlines()
+
+    def schedule(self, transaction: Any) -> None:
+        """Note ``transaction``'s current deadline (its timers call this when they change).
+        Entries are checked when they come up, so a superseded one is simply skipped."""
+        heapq.heappush(self.deadlines, (transaction.deadline, next(self._scheduled),
+                                        transaction))
+
+    def prune_deadlines(self) -> None:
+        """Drop the entries that came due (the timers ran) and, past ``4 x`` the
+        transactions under way (plus 1024), rebuild the heap from the live ones: it stays
+        bounded even when nobody asks ``get_timer``."""
+        heap, now = self.deadlines, self.now
+        while heap and heap[0][0] <= now:
+            _, _, transaction = heapq.heappop(heap)
+            if not transaction.added:
+                continue
+            current = transaction.deadline
+            # a live one is filed again where it is now (a copy is harmless); one still
+            # due (a timer expired during this pass) is looked at next time
+            heapq.heappush(heap, (max(current, now), next(self._scheduled), transaction))
+            if current <= now:
+                break
+        if len(heap) > 4 * sum(len(r.transactions) for r in self.active.values()) + 1024:
+            live = {id(t): t for _, _, t in heap if t.added}
+            heap[:] = [(t.deadline, next(self._scheduled), t) for t in live.values()]
+            heapq.heapify(heap)
+
+    def next_deadline(self) -> float:
+        """The earliest deadline of a transaction under way (inf: none)."""
+        heap = self.deadlines
+        while heap:
+            deadline, _, transaction = heap[0]
+            if not transaction.added:
+                heapq.heappop(heap)
+                continue
+            current = transaction.deadline
+            if current != deadline:  # moved without telling us: file it where it is now
+                heapq.heapreplace(heap, (current, next(self._scheduled), transaction))
+                continue
+            return deadline
+        return math.inf
 
     def get_timer(self) -> float | None:
         """When ``handle_timer`` next has something to do: a transaction's redo or timeout,
         a saved message's deadline or a pending record's expiry (None: nothing pending).
-        Presence (``manage``) runs on the caller's schedule and is not included. Only busy
-        records are looked at, so an idle estate of many remotes answers at once."""
-        soonest = min((remote.deadline for remote in self.busy_remotes()), default=math.inf)
+        Presence (``manage``) runs on the caller's schedule and is not included. Deadlines
+        are kept in a heap, so this costs O(log n), not a scan of the transactions."""
+        soonest = self.next_deadline()
+        for remote in self.busy_remotes():
+            if remote.messages:
+                soonest = min(soonest, remote.messages.next_deadline)
         if self.pendings:
             soonest = min(soonest, next(iter(self.pendings.values())))
         return None if soonest == math.inf else soonest

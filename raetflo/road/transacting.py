@@ -120,8 +120,8 @@ class Transaction:
             tid = remote.nextTid() if tid is None else tid
         self.sid = sid
         self.tid = tid
-        self.timer = Timer(stack, duration=self.timeout)
-        self.redoTimer = Timer(stack, duration=self.redoTimeoutMin)
+        self.timer = Timer(stack, duration=self.timeout, on_change=self.reschedule)
+        self.redoTimer = Timer(stack, duration=self.redoTimeoutMin, on_change=self.reschedule)
         self.txPacket: bytes | None = None
         self.state = self.State.started
         self.head = self.base_head()
@@ -186,7 +186,13 @@ class Transaction:
         if index is not None:
             self.index = index
         self.remote.addTransaction(self.index, self)
+        self.stack.schedule(self)
         self.stack.console.verbose(f"Added transaction to {self.remote.name} at '{self.index}'\n")
+
+    def reschedule(self) -> None:
+        """A timer changed: tell the core the new deadline (once this is added)."""
+        if self.added:
+            self.stack.schedule(self)
 
     def remove(self) -> None:
         self.remote.removeTransaction(self.index, self)

@@ -71,3 +71,24 @@ def test_only_busy_records_are_visited_for_timers():
     assert core.busy_remotes() == [remotes[7]] and core.get_timer() is not None
     core.removeRemote(remotes[7])
     assert core.busy_remotes() == [] and core.get_timer() is None
+
+
+def test_the_deadline_heap_stays_bounded_under_a_polled_driver(road):
+    main, other = road("main", main=True, auto=ALWAYS), road("other", auto=ALWAYS)
+    joined(main, other, cascade=True)
+    uid = only(other).uid
+    for n in range(300):
+        other.transmit({"n": n}, uid)
+    serve([main, other], 5.0, until=idle(main, other))
+    assert len(main.rxMsgs) == 300
+    assert len(other.deadlines) <= 1024 and len(main.deadlines) <= 1024
+    assert other.get_timer() is None and other.deadlines == []
+
+
+def test_get_timer_follows_a_timer_changed_behind_the_cores_back(road):
+    main, other = road("main", main=True, auto=ALWAYS), road("other", auto=ALWAYS)
+    remote = provisional(other, main)
+    other.join(uid=remote.uid)
+    joiner = next(iter(remote.transactions.values()))
+    joiner.redoTimer.duration = 0.7  # not a restart: the core was not told
+    assert other.get_timer() == min(joiner.redoTimer.stop, joiner.timer.stop)
