@@ -20,7 +20,8 @@ from ..raeting import AutoMode
 from ..stacking import Stack, StackError
 from . import resolving
 from .acceptance import RoleRecord
-from .core import KeepWrite, RoadCore, RoleBook, RoleLookupError
+from .core import RoadCore
+from .persisting import KeepWrite, RoleBook, RoleLookupError
 from .estating import Address, EstateError, LocalEstate, RemoteEstate
 from .keeping import LOCAL_HINT, KeepError, RoadKeep
 from .transport import BUSY_ERRORS, UNREACHABLE_ERRORS, TransportError, UdpServer

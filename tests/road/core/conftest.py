@@ -20,7 +20,8 @@ import pytest
 from raetflo.events import Event
 from raetflo.raeting import AutoMode
 from raetflo.road.acceptance import RoleRecord
-from raetflo.road.core import KeepWrite, RoadCore, RoleBook
+from raetflo.road.core import RoadCore
+from raetflo.road.persisting import KeepWrite, RoleBook
 from raetflo.road.estating import LocalEstate, RemoteEstate
 from raetflo.road.keeping import LOCAL_FIELDS, REMOTE_FIELDS, REMOTE_ROLE_FIELDS
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from raetflo.events import MessageDelivered, MessageReceived
-from raetflo.road.core import KeepWrite
+from raetflo.road.persisting import KeepWrite
 
 from .conftest import Net, join
 
