@@ -249,3 +249,25 @@ def test_server_from_local_reopens_at_a_new_address(road, ha):
     assert not stack.server.opened
     assert stack.server.reopen() is True
     assert stack.server.ha == stack.ha
+
+
+def test_transactions_counted_by_kind_however_they_are_changed(road):
+    from raetflo.raeting import TrnsKind
+    from raetflo.road.estating import Transactions
+
+    class T:
+        def __init__(self, kind):
+            self.kind = kind
+
+    table = Transactions()
+    table["a"], table["b"] = T(TrnsKind.allow), T(TrnsKind.message)
+    table.update(c=T(TrnsKind.message))
+    table["a"] = T(TrnsKind.join)  # replaced
+    assert (table.of_kind(TrnsKind.allow), table.of_kind(TrnsKind.join),
+            table.of_kind(TrnsKind.message)) == (0, 1, 2)
+    del table["b"]
+    table.pop("c")
+    table.pop("missing", None)
+    assert table.of_kind(TrnsKind.message) == 0 and table.of_kind(TrnsKind.join) == 1
+    table.clear()
+    assert table.of_kind(TrnsKind.join) == 0 and not table
