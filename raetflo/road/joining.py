@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..events import RemoteRejected
 from ..raeting import (OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind,
                        StackError, TrnsKind)
 from .naming import check_name
@@ -230,6 +231,7 @@ class JoinBase(Transaction):
             return
         self.remove()
         self.fail("Rejected by", level="terse")
+        stack.emit(RemoteRejected(remote.name, remote.uid))
         if remote.uid in stack.remotes:
             if self.established:
                 stack.console.terse(f"{type(self).__name__} {stack.name}. Keeping the keep "

@@ -78,7 +78,8 @@ def test_a_joiner_whose_keys_are_rejected_forgets_the_main(net: Net) -> None:
     other.join(uid=remote.uid, cascade=True)
     assert net.run(5.0, until=net.idle)
     assert not main.remotes and not other.remotes
-    assert net.of(other) == [RemoteRemoved(remote.name, remote.uid)]
+    assert net.of(other) == [RemoteRejected(remote.name, remote.uid),
+                             RemoteRemoved(remote.name, remote.uid)]
     ref = other.send_message({"after": "reject"})
     net.run(1.0)
     assert net.of(other, MessageDropped) == [MessageDropped(ref, "?", "no remote to send to")]
