@@ -12,8 +12,8 @@ from ..events import RemotePending, RemoteRejected
 from ..raeting import Acceptance, TrnsKind
 from ..timing import Timer
 from . import presence
-from .linking import Link, Part
 from .delivery import DeliveredMemory, Outgoing, SavedMessages, tid_newer
+from .linking import Link, Part
 
 if TYPE_CHECKING:
     from .messaging import Prober

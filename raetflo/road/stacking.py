@@ -21,9 +21,9 @@ from ..stacking import Stack, StackError
 from . import resolving
 from .acceptance import RoleRecord
 from .core import RoadCore
-from .persisting import KeepWrite, RoleBook, RoleLookupError
 from .estating import Address, EstateError, LocalEstate, RemoteEstate
 from .keeping import LOCAL_HINT, KeepError, RoadKeep
+from .persisting import KeepWrite, RoleBook, RoleLookupError
 from .transport import BUSY_ERRORS, UNREACHABLE_ERRORS, TransportError, UdpServer
 
 
