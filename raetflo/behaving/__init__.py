@@ -5,13 +5,17 @@ The ``ioflo`` command imports it by itself when raetflo is installed (see
 """
 from .common import FloError, RaetfloExit
 from .laning import (LaneStackCloser, LaneStackOpener, LaneStackPrinter, LaneStackReceiver,
-                     LaneStackServicer, LaneStackTransmitter)
+                     LaneStackRxServicer, LaneStackServicer, LaneStackStats, LaneStackTransmitter,
+                     LaneStackTxServicer)
 from .relaying import MessageRelayer
-from .roading import (RoadStackCloser, RoadStackJoiner, RoadStackOpener, RoadStackPrinter,
-                      RoadStackReceiver, RoadStackServicer, RoadStackTransmitter)
+from .roading import (RoadStackCleaner, RoadStackCloser, RoadStackJoiner, RoadStackOpener,
+                      RoadStackPrinter, RoadStackReceiver, RoadStackRxServicer, RoadStackServicer,
+                      RoadStackStats, RoadStackTransmitter, RoadStackTxServicer)
 
 __all__ = ["FloError", "RaetfloExit", "MessageRelayer",
            "LaneStackCloser", "LaneStackOpener", "LaneStackPrinter", "LaneStackReceiver",
-           "LaneStackServicer", "LaneStackTransmitter",
-           "RoadStackCloser", "RoadStackJoiner", "RoadStackOpener", "RoadStackPrinter",
-           "RoadStackReceiver", "RoadStackServicer", "RoadStackTransmitter"]
+           "LaneStackRxServicer", "LaneStackServicer", "LaneStackStats", "LaneStackTransmitter",
+           "LaneStackTxServicer",
+           "RoadStackCleaner", "RoadStackCloser", "RoadStackJoiner", "RoadStackOpener",
+           "RoadStackPrinter", "RoadStackReceiver", "RoadStackRxServicer", "RoadStackServicer",
+           "RoadStackStats", "RoadStackTransmitter", "RoadStackTxServicer"]

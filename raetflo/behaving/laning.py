@@ -12,6 +12,8 @@ share            fields                                    written by           
 ``destination``  value: default yard name (None: first)    the flo (``init``)   transmitter
 ``rxmsgs``       value: deque of (msg, source yard name)   receiver             printer, relayer
 ``received``     value: count of messages received         receiver             the flo
+``status``       dropped (count of lost messages), error   servicer             the flo
+``stats``        one field per key of ``stack.stats``      stats                the flo
 ===============  ========================================  ===================  ================
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ioflo.base.deeding import Deed
 from ..lane.stacking import LaneStack, StackError
 from ..lane.yarding import RemoteYard, YardError
 from .common import Closing, Printing, Receiving, StackDeed, Transmitting, console
+from .servicing import PublishingStats, Servicing
 
 INODE = "lane."
 
@@ -70,16 +73,68 @@ class LaneStackOpener(LaneDeed, Deed):
         console().concise(f"Lane stack '{stack.name}' open at '{stack.ha}'\n")
 
 
-class LaneStackServicer(LaneDeed, Deed):
+class LaneStackServicer(Servicing, LaneDeed, Deed):
     """``do lane stack servicer``, in a recur context: receive and send.
 
-    Ioinits (inode ``lane.``): ``stack`` (read), the open LaneStack.
+    A message the stack could not deliver (no yard bound at its destination, a send
+    error, a body it cannot page) is counted in ``status`` and reported in one terse
+    console line, so a flo can ``go failed if .lane.status.dropped > 0``.
+
+    Ioinits (inode ``lane.``):
+
+    * ``stack`` (read): the open LaneStack.
+    * ``status`` (write): ``dropped``, the count of messages lost so far, and ``error``,
+      the line that reported the last loss (None until one is lost).
     """
 
-    Ioinits = odict(inode=INODE, stack="stack")
+    Ioinits = odict(inode=INODE, stack="stack",
+                    status=odict(ipath="status", ival=odict(dropped=0, error=None)))
+    LostStats = ("stale_transmit_yard", "error_transmit_yard", "invalid_destination",
+                 "invalid_transmit_body", "packing_error")  # stats keys of a lost message
 
-    def action(self, **kwa: Any) -> None:
-        self.opened().serviceAll()
+    def before(self, stack: LaneStack) -> None:
+        self.yards = dict(stack.nameRemotes)
+
+    def published(self, stack: LaneStack) -> None:
+        lost = {key: stack.stats.get(key, 0) for key in self.LostStats}
+        dropped = sum(lost.values())
+        if dropped <= (self.status.fetch("dropped") or 0):
+            return
+        gone = [name for name in self.yards if name not in stack.nameRemotes]
+        counts = ", ".join(f"{key} {count}" for key, count in lost.items() if count)
+        error = (f"Lane stack '{stack.name}': {dropped} message(s) lost ({counts})"
+                 + (f"; no yard {', '.join(gone)}" if gone else ""))
+        console().terse(f"{error}\n")
+        self.status.update(dropped=dropped, error=error)
+
+
+class LaneStackRxServicer(LaneStackServicer):
+    """``do lane stack rx servicer``, in a recur context: receive only.
+
+    With ``lane stack tx servicer`` it splits ``lane stack servicer`` in two. Ioinits as
+    ``lane stack servicer``.
+    """
+
+    Part = "serviceAllRx"
+
+
+class LaneStackTxServicer(LaneStackServicer):
+    """``do lane stack tx servicer``, in a recur context: send only.
+
+    Ioinits as ``lane stack servicer``; it is the one that sees lost messages.
+    """
+
+    Part = "serviceAllTx"
+
+
+class LaneStackStats(PublishingStats, LaneDeed, Deed):
+    """``do lane stack stats``, in a recur context: publish the stack's counters.
+
+    Ioinits (inode ``lane.``): ``stack`` (read), the open LaneStack; ``stats`` (write), one
+    field per key of ``stack.stats``, as ``road stack stats`` writes.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack", stats="stats")
 
 
 class LaneStackTransmitter(Transmitting, LaneDeed, Deed):

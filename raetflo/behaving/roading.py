@@ -15,6 +15,7 @@ share           fields                                      written by          
 ``destination`` value: default remote name (None: first)    the flo (``init``)     transmitter
 ``rxmsgs``      value: deque of (msg, source name)          receiver               printer, relayer
 ``received``    value: count of messages received           receiver               the flo
+``stats``       one field per key of ``stack.stats``        stats                  the flo
 ==============  ==========================================  =====================  =================
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..road.estating import EstateError, RemoteEstate, normalize_ha
 from ..road.keeping import KeepError, RoadKeep
 from ..road.stacking import RoadStack, StackError
 from .common import Closing, Printing, Receiving, StackDeed, Transmitting, console, path
+from .servicing import PublishingStats, Servicing
 
 INODE = "road."
 
@@ -122,7 +124,7 @@ class RoadStackOpener(RoadDeed, Deed):
                             f"{names}, not {auto!r}") from None
 
 
-class RoadStackServicer(RoadDeed, Deed):
+class RoadStackServicer(Servicing, RoadDeed, Deed):
     """``do road stack servicer``, in a recur context: receive, run timers and send.
 
     Ioinits (inode ``road.``):
@@ -137,10 +139,41 @@ class RoadStackServicer(RoadDeed, Deed):
                     presence=odict(ipath="presence",
                                    ival=odict(joined=[], allowed=[], idle=True)))
 
-    def action(self, **kwa: Any) -> None:
-        stack = self.opened()
-        stack.serviceAll()
+    def published(self, stack: RoadStack) -> None:
         publish_presence(self.presence, stack)
+
+
+class RoadStackRxServicer(RoadStackServicer):
+    """``do road stack rx servicer``, in a recur context: receive and run timers only.
+
+    With ``road stack tx servicer`` it splits ``road stack servicer`` in two, for flos that
+    put other Deeds between receiving and sending. Ioinits as ``road stack servicer``.
+    """
+
+    Part = "serviceAllRx"
+
+
+class RoadStackTxServicer(RoadStackServicer):
+    """``do road stack tx servicer``, in a recur context: send what is queued only.
+
+    Ioinits as ``road stack servicer``.
+    """
+
+    Part = "serviceAllTx"
+
+
+class RoadStackStats(PublishingStats, RoadDeed, Deed):
+    """``do road stack stats``, in a recur context: publish the stack's counters.
+
+    Ioinits (inode ``road.``):
+
+    * ``stack`` (read): the open RoadStack.
+    * ``stats`` (write): one field per key of ``stack.stats`` (the counts of what the
+      stack did and dropped, by reason), so a flo can ``go next if .road.stats.KEY > 0``.
+      A key appears once the stack first counts it.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack", stats="stats")
 
 
 class RoadStackJoiner(RoadDeed, Deed):
@@ -287,6 +320,32 @@ class RoadStackCloser(Closing, RoadDeed, Deed):
     """
 
     Ioinits = odict(inode=INODE, stack="stack")
+
+
+class RoadStackCleaner(Closing, RoadDeed, Deed):
+    """``do road stack cleaner``, in an exit context: close the stack, delete its keep.
+
+    Removes the whole keep directory (keys, remotes, roles), so the next run starts as a
+    new estate. When the stack is not open (say a closer ran first) the keep is the one
+    ``local`` names (``name`` and ``keep``, as the opener reads them).
+
+    Ioinits (inode ``road.``): ``local`` (read); ``stack`` (read, then written None).
+    Stops the run with one line (FloError) when the keep cannot be deleted.
+    """
+
+    Ioinits = odict(inode=INODE, local="local", stack="stack")
+
+    def action(self, **kwa: Any) -> None:
+        stack = self.stack.value
+        super().action()
+        try:
+            keep = (stack.keep if isinstance(stack, RoadStack) else
+                    RoadKeep(stackname=self.setting(self.local, "name", str),
+                             dirpath=self.setting(self.local, "keep", str, None)))
+            keep.clear_all_dir()
+        except KeepError as ex:
+            raise self.fail(str(ex)) from None
+        console().concise(f"Road keep '{keep.dirpath}' deleted\n")
 
 
 class JoinerInitiator(RoadStackJoiner):
