@@ -78,7 +78,7 @@ class LaneStackServicer(Servicing, LaneDeed, Deed):
 
     A message the stack could not deliver (no yard bound at its destination, a send
     error, a body it cannot page) is counted in ``status`` and reported in one terse
-    console line, so a flo can ``go failed if .lane.status.dropped > 0``.
+    console line, so a flo can ``go failed if dropped in .lane.status > 0``.
 
     Ioinits (inode ``lane.``):
 

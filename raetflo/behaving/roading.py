@@ -169,7 +169,7 @@ class RoadStackStats(PublishingStats, RoadDeed, Deed):
 
     * ``stack`` (read): the open RoadStack.
     * ``stats`` (write): one field per key of ``stack.stats`` (the counts of what the
-      stack did and dropped, by reason), so a flo can ``go next if .road.stats.KEY > 0``.
+      stack did and dropped, by reason), so a flo can ``go next if KEY in .road.stats > 0``.
       A key appears once the stack first counts it.
     """
 

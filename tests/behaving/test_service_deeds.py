@@ -6,6 +6,7 @@ import os
 import socket
 
 from ..conftest import free_port
+from ..flos import command
 from .conftest import PERIOD
 from .test_laning import yard
 from .test_roading import allowed, pair, road
@@ -96,3 +97,50 @@ def test_a_lane_message_to_a_missing_yard_is_an_error_the_flo_sees(frame, tmp_pa
     assert [line for line in printed().splitlines() if " lost " in line] == [error]
     send()
     assert frame.run(lambda: frame.value(".alpha.lane.status", "dropped") == 2)
+
+
+LOST_FLO = """\
+house alpha
+
+init .lane.local with name "alpha" lane "demo" sockdir "{sockdir}"
+init .lane.destination with value "gamma"
+
+framer stack be active first serve
+   frame serve
+      enter
+         do lane stack opener
+         do lane stack transmitter with greeting "anyone"
+      recur
+         do lane stack rx servicer
+         do lane stack tx servicer
+         do lane stack stats
+      exit
+         do lane stack closer
+
+framer watch be active first wait
+   frame wait
+      go lost if dropped in .lane.status >= 1
+      go failed if elapsed >= 2
+
+   frame lost
+      go stale if stale_transmit_yard in .lane.stats >= 1
+      go failed if elapsed >= 1
+
+   frame stale
+      enter
+         do raetflo exit with message "lane message lost"
+
+   frame failed
+      enter
+         do raetflo exit with message "loss not seen"
+"""
+
+
+def test_a_flo_sees_a_lane_message_lost(tmp_path):
+    flo = tmp_path / "lost.flo"
+    flo.write_text(LOST_FLO.format(sockdir=tmp_path / "lane"))
+    run = command("ioflo", "-v", "terse", "-f", str(flo))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Lane stack 'alpha': 1 message(s) lost (stale_transmit_yard 1); no yard gamma" \
+        in run.stdout
+    assert run.stderr.strip().splitlines()[-1].endswith("in house 'alpha': lane message lost")
