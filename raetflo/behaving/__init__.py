@@ -7,11 +7,13 @@ from .common import FloError, RaetfloExit
 from .laning import (LaneStackCloser, LaneStackOpener, LaneStackPrinter, LaneStackReceiver,
                      LaneStackServicer, LaneStackTransmitter)
 from .relaying import MessageRelayer
-from .roading import (RoadStackCloser, RoadStackJoiner, RoadStackOpener, RoadStackPrinter,
-                      RoadStackReceiver, RoadStackServicer, RoadStackTransmitter)
+from .roading import (JoinerInitiator, RoadStackCloser, RoadStackJoiner, RoadStackOpener,
+                      RoadStackPrinter, RoadStackReceiver, RoadStackServicer,
+                      RoadStackTransmitter, TransmitterDeed)
 
 __all__ = ["FloError", "RaetfloExit", "MessageRelayer",
            "LaneStackCloser", "LaneStackOpener", "LaneStackPrinter", "LaneStackReceiver",
            "LaneStackServicer", "LaneStackTransmitter",
            "RoadStackCloser", "RoadStackJoiner", "RoadStackOpener", "RoadStackPrinter",
-           "RoadStackReceiver", "RoadStackServicer", "RoadStackTransmitter"]
+           "RoadStackReceiver", "RoadStackServicer", "RoadStackTransmitter",
+           "JoinerInitiator", "TransmitterDeed"]
