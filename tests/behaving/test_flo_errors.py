@@ -31,21 +31,24 @@ def fails_clearly(program: str, flo: Path, *phrases: str) -> None:
 
 @pytest.mark.parametrize("program", COMMANDS)
 def test_unknown_parameter(tmp_path, program):
-    flo = flo_copy("road.flo", tmp_path, {"do road stack joiner": "do road stack joiner with retyr 2.0"})
+    flo = flo_copy("road.flo", tmp_path,
+                   {"do road stack joiner": "do road stack joiner with retyr 2.0"})
     fails_clearly(program, flo, "'do road stack joiner with retyr 2.0' in house 'alpha': ",
                   "unknown parameter 'retyr' (known: retry)")
 
 
 @pytest.mark.parametrize("program", COMMANDS)
 def test_parameter_of_a_deed_that_takes_none(tmp_path, program):
-    flo = flo_copy("road.flo", tmp_path, {"do road stack printer": "do road stack printer with width 80"})
+    flo = flo_copy("road.flo", tmp_path,
+                   {"do road stack printer": "do road stack printer with width 80"})
     fails_clearly(program, flo, "'do road stack printer with width 80' in house ",
                   "unknown parameter 'width' (known: none)")
 
 
 @pytest.mark.parametrize("program", COMMANDS)
 def test_wrong_parameter_type(tmp_path, program):
-    flo = flo_copy("road.flo", tmp_path, {"do road stack joiner": 'do road stack joiner with retry "soon"'})
+    flo = flo_copy("road.flo", tmp_path,
+                   {"do road stack joiner": 'do road stack joiner with retry "soon"'})
     fails_clearly(program, flo, "'do road stack joiner with retry \"soon\"' in house 'alpha': ",
                   "parameter 'retry' must be a number, got 'soon'")
 
@@ -66,7 +69,8 @@ def test_wrong_relayer_parameter(tmp_path, program, old, new, problem):
 @pytest.mark.parametrize("program", COMMANDS)
 def test_missing_setting(tmp_path, program):
     flo = flo_copy("road.flo", tmp_path)
-    text, count = re.subn(r'(local with name "beta" host "127.0.0.1") port \d+', r"\1", flo.read_text())
+    text, count = re.subn(r'(local with name "beta" host "127.0.0.1") port \d+', r"\1",
+                          flo.read_text())
     assert count == 1
     flo.write_text(text)
     fails_clearly(program, flo, "'do road stack opener' in house 'beta': ",
@@ -76,8 +80,8 @@ def test_missing_setting(tmp_path, program):
 @pytest.mark.parametrize("program", COMMANDS)
 def test_wrong_setting_type(tmp_path, program):
     flo = flo_copy("road.flo", tmp_path)
-    text, count = re.subn(r'(local with name "beta" host "127.0.0.1") port \d+', r'\1 port "any"',
-                          flo.read_text())
+    text, count = re.subn(r'(local with name "beta" host "127.0.0.1") port \d+',
+                          r'\1 port "any"', flo.read_text())
     assert count == 1
     flo.write_text(text)
     fails_clearly(program, flo, "'do road stack opener' in house 'beta': ",
