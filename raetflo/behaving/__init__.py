@@ -8,9 +8,10 @@ from .laning import (LaneStackCloser, LaneStackOpener, LaneStackPrinter, LaneSta
                      LaneStackRxServicer, LaneStackServicer, LaneStackStats, LaneStackTransmitter,
                      LaneStackTxServicer)
 from .relaying import MessageRelayer
-from .roading import (RoadStackCleaner, RoadStackCloser, RoadStackJoiner, RoadStackOpener,
-                      RoadStackPrinter, RoadStackReceiver, RoadStackRxServicer, RoadStackServicer,
-                      RoadStackStats, RoadStackTransmitter, RoadStackTxServicer)
+from .roading import (JoinerInitiator, RoadStackCleaner, RoadStackCloser, RoadStackJoiner,
+                      RoadStackOpener, RoadStackPrinter, RoadStackReceiver, RoadStackRxServicer,
+                      RoadStackServicer, RoadStackStats, RoadStackTransmitter,
+                      RoadStackTxServicer, TransmitterDeed)
 
 __all__ = ["FloError", "RaetfloExit", "MessageRelayer",
            "LaneStackCloser", "LaneStackOpener", "LaneStackPrinter", "LaneStackReceiver",
@@ -18,4 +19,5 @@ __all__ = ["FloError", "RaetfloExit", "MessageRelayer",
            "LaneStackTxServicer",
            "RoadStackCleaner", "RoadStackCloser", "RoadStackJoiner", "RoadStackOpener",
            "RoadStackPrinter", "RoadStackReceiver", "RoadStackRxServicer", "RoadStackServicer",
-           "RoadStackStats", "RoadStackTransmitter", "RoadStackTxServicer"]
+           "RoadStackStats", "RoadStackTransmitter", "RoadStackTxServicer",
+           "JoinerInitiator", "TransmitterDeed"]

@@ -5,10 +5,13 @@ themselves (and their Ioinits) are in ``roading``, ``laning`` and ``relaying``.
 """
 from __future__ import annotations
 
+import inspect
 import json
+import types
+import typing
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from ioflo.aid.consoling import getConsole
 from ioflo.base.deeding import Deed
@@ -56,6 +59,34 @@ def render(msg: Any) -> str:
     return json.dumps(msg, ensure_ascii=False, default=repr)
 
 
+KIND_NAMES = {bool: "True or False", int: "an integer", float: "a number", str: "a string"}
+
+
+def parameter_kinds(hint: Any) -> tuple[type, ...]:
+    """The types a ``with`` value of annotation ``hint`` may have (empty: any); None aside."""
+    if hint is Any:
+        return ()
+    members = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    kinds = tuple(kind for kind in members if kind is not type(None))
+    return (*kinds, int) if float in kinds and int not in kinds else kinds
+
+
+def kinds_text(kinds: tuple[type, ...]) -> str:
+    """``kinds`` as a flo author reads them: "a number", "a string or True or False"."""
+    if float in kinds:
+        kinds = tuple(kind for kind in kinds if kind is not int)
+    return " or ".join(KIND_NAMES.get(kind, kind.__name__) for kind in kinds)
+
+
+def is_kind(value: Any, kinds: tuple[type, ...]) -> bool:
+    """Whether ``value`` is one of ``kinds`` (any when empty); bools are not numbers."""
+    if not kinds:
+        return True
+    if isinstance(value, bool):
+        return bool in kinds
+    return isinstance(value, kinds)
+
+
 def split_item(item: Any, default: str | None) -> tuple[Any, str | None]:
     """A queued item, a message or (message, name), as (message, name or ``default``)."""
     if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Mapping):
@@ -64,19 +95,56 @@ def split_item(item: Any, default: str | None) -> tuple[Any, str | None]:
 
 
 class DeedHelpers:
-    """Mixin for raetflo Deeds: error context and typed reads of config shares."""
+    """Mixin for raetflo Deeds: error context, checked ``with`` parameters and typed reads
+    of config shares.
 
+    The ``with`` parameters a Deed takes are the keyword parameters of its ``action``, of
+    the types their annotations say; any other, one of another type, or one without a
+    default left out stops the run (FloError) when the flo is resolved, before it runs.
+    A Deed whose ``with`` fields are data (a message), not settings, sets ``FreeParms``.
+    """
+
+    FreeParms: ClassVar[bool] = False  # True: any ``with`` field is accepted, unchecked
     name: str  # set by ioflo's Actor
     store: Store
 
     def where(self) -> str:
-        """This Deed's flo line and house, for error messages."""
+        """This Deed's flo line and house, for error messages.
+
+        The line is its text: ioflo's line count runs ahead of the statement it built.
+        """
         act = getattr(self, "_act", None)
         what = act.human if act is not None and act.human else self.name
         house = self.store.fetch(".meta.house")
         if isinstance(house, Share) and house.value:
             return f"'{what}' in house '{house.value}'"
         return f"'{what}'"
+
+    def _prepare(self, **parms: Any) -> None:
+        """ioflo's resolve-time hook: check the ``with`` parameters against ``action``."""
+        known = self.parameters()
+        for key, value in parms.items():
+            if key not in known:
+                if self.FreeParms:
+                    continue
+                names = ", ".join(known) or "none"
+                raise self.fail(f"unknown parameter '{key}' (known: {names})")
+            kinds, _ = known[key]
+            if not (value is None or is_kind(value, kinds)):
+                raise self.fail(f"parameter '{key}' must be {kinds_text(kinds)}, "
+                                f"got {value!r}")
+        for key, (kinds, required) in known.items():
+            if required and key not in parms:
+                raise self.fail(f"missing parameter '{key}' (with {key} VALUE)")
+
+    @classmethod
+    def parameters(cls) -> dict[str, tuple[tuple[type, ...], bool]]:
+        """The named parameters of ``action``: their types and whether they are required."""
+        hints = typing.get_type_hints(cls.action)
+        return {name: (parameter_kinds(hints.get(name, Any)), parm.default is parm.empty)
+                for name, parm in inspect.signature(cls.action).parameters.items()
+                if name != "self" and parm.kind in (parm.POSITIONAL_OR_KEYWORD,
+                                                    parm.KEYWORD_ONLY)}
 
     def fail(self, problem: str) -> FloError:
         """A FloError naming this Deed's flo line and ``problem``."""
@@ -145,6 +213,7 @@ class Transmitting(StackDeed):
     remote), and ``Errors``, what its stack's ``transmit`` may raise.
     """
 
+    FreeParms = True  # the ``with`` fields are the message
     Errors: tuple[type[Exception], ...] = ()
     txmsgs: Share
     destination: Share

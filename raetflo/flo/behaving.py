@@ -253,6 +253,7 @@ class RaetRoadStackMessenger(RaetRoadDeed, Deed):
     message to the remote uid in ``destination`` (None: the first remote)."""
 
     Ioinits = odict(inode="." + ROAD, stack="stack", destination="destination")
+    FreeParms = True  # the ``with`` fields are the message
 
     def action(self, **kwa: Any) -> None:
         stack = self.present()
@@ -349,6 +350,7 @@ class RaetLaneStackTransmit(RaetLaneDeed, Deed):
     message to the yard named in ``dest`` (an unknown name: the first remote yard)."""
 
     Ioinits = odict(inode="." + LANE, stack="stack", dest="dest")
+    FreeParms = True  # the ``with`` fields are the message
 
     def action(self, **kwa: Any) -> None:
         stack = self.present()
