@@ -109,17 +109,16 @@ class RoadStackOpener(RoadDeed, Deed):
         main = self.setting(local, "main", bool, False)
         auto = self.auto_mode(self.setting(local, "auto", (str, int), "once"))
         clean = self.setting(local, "clean", bool, False)
-        identity = self.identity()
+        identity, timing = self.identity(), self.timing()
         burst = self.amount("burst", int)
         try:
-            roadkeep = self.roadkeep(name, auto)
+            roadkeep = local_keep(self, name, auto)
             if clean:
                 roadkeep.clear_all()
             else:
                 self.reconcile(roadkeep, name, (host, port), identity)
             stack = RoadStack(name=name, ha=(host, port), main=main, keep=roadkeep,
-                              store=self.store, console=console(), **identity,
-                              **self.timing())
+                              store=self.store, console=console(), **identity, **timing)
         except KeepError as ex:
             raise self.fail(f"Stack '{name}': {ex}") from None
         except StackError as ex:
@@ -129,12 +128,6 @@ class RoadStackOpener(RoadDeed, Deed):
         self.stack.value = stack
         console().concise(f"Road stack '{stack.name}' open at {stack.ha[0]}:{stack.ha[1]}"
                           f" with keep '{stack.keep.dirpath}'\n")
-
-    def roadkeep(self, name: str, auto: int) -> RoadKeep:
-        """The keep ``local`` names (``keep``, else ``basedirpath``/name, else the default)."""
-        return RoadKeep(stackname=name, dirpath=self.setting(self.local, "keep", str, None),
-                        basedirpath=self.setting(self.local, "basedirpath", str, None),
-                        auto=auto)
 
     def auto_mode(self, auto: str | int) -> int:
         """The AutoMode value of ``auto``, given by name or number."""
@@ -199,6 +192,13 @@ class RoadStackOpener(RoadDeed, Deed):
         saved.update(changed)
         keep.dump_local(saved)
         keep.dump_local_role(saved)
+
+
+def local_keep(deed: RoadStackOpener | RoadStackCleaner, name: str, auto: int | None = None) -> RoadKeep:
+    """The keep share ``local`` names: ``keep``, else ``<basedirpath>/<name>``, else the
+    default."""
+    return RoadKeep(stackname=name, dirpath=deed.setting(deed.local, "keep", str, None),
+                    basedirpath=deed.setting(deed.local, "basedirpath", str, None), auto=auto)
 
 
 BODY_KINDS = ("json", "msgpack")  # the body kinds a flo may set
@@ -418,7 +418,7 @@ class RoadStackCleaner(Closing, RoadDeed, Deed):
 
     Removes the whole keep directory (keys, remotes, roles), so the next run starts as a
     new estate. When the stack is not open (say a closer ran first) the keep is the one
-    ``local`` names (``name`` and ``keep``, as the opener reads them).
+    ``local`` names (``name``, ``keep`` and ``basedirpath``, as the opener reads them).
 
     Ioinits (inode ``road.``): ``local`` (read); ``stack`` (read, then written None).
     Stops the run with one line (FloError) when the keep cannot be deleted.
@@ -431,8 +431,7 @@ class RoadStackCleaner(Closing, RoadDeed, Deed):
         super().action()
         try:
             keep = (stack.keep if isinstance(stack, RoadStack) else
-                    RoadKeep(stackname=self.setting(self.local, "name", str),
-                             dirpath=self.setting(self.local, "keep", str, None)))
+                    local_keep(self, self.setting(self.local, "name", str)))
             keep.clear_all_dir()
         except KeepError as ex:
             raise self.fail(str(ex)) from None

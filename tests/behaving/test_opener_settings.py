@@ -146,3 +146,27 @@ frame done
     assert run.returncode == 0, run.stdout + run.stderr
     assert (f"Road stack 'alpha': the flo's address 127.0.0.1:{other} differs from the "
             f"keep's address 127.0.0.1:{port}") in run.stdout
+
+
+def test_the_cleaner_finds_a_keep_under_basedirpath(frame, tmp_path):
+    frame.init(".road.local", name="alpha", port=free_port(), basedirpath=str(tmp_path / "b"))
+    open_, close = frame.add("RoadStackOpener", "manual"), frame.add("RoadStackCloser", "manual")
+    cleaner = frame.add("RoadStackCleaner", "manual")
+    frame.enter()
+    open_()
+    close()
+    assert (tmp_path / "b" / "alpha" / "local").is_dir()
+    cleaner()  # the stack is closed: the keep is found from .road.local
+    assert not (tmp_path / "b" / "alpha").exists()
+
+
+def test_a_bad_setting_leaves_the_keep_as_it_was(frame, tmp_path):
+    open_, close = opener(frame, tmp_path)
+    open_()
+    keep = frame.value(".road.stack").keep
+    saved = keep.load_local()
+    close()
+    frame.init(".road.local", port=free_port(), period="soon")
+    with pytest.raises(SystemExit):
+        open_()
+    assert frame.value(".road.stack") is None and keep.load_local() == saved
