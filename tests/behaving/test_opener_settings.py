@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from raetflo.raeting import BodyKind
+from raetflo.road.keeping import RoadKeep
 from raetflo.road.stacking import RoadStack
 
 from ..conftest import free_port
@@ -128,6 +129,7 @@ def test_a_flo_with_settings_through_the_ioflo_command(tmp_path):
 framer alpha be active first start
 frame start
   init .road.local with name "alpha" port {port} keep "{keep}" bk "msgpack" period 0.5 interim 3.0 burst 2
+  init .road.local with role "alpha_role" uid 7 mutable true sigkey "{SIGHEX}" prikey "{PRIHEX}"
   enter
     do road stack opener
   exit
@@ -139,7 +141,8 @@ frame done
 """)
     run = command("ioflo", "-v", "terse", "-f", str(flo))
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "opened" in run.stdout and "differs" not in run.stdout
+    assert "opened" in run.stdout and "differ" not in run.stdout
+    assert RoadKeep(stackname="alpha", dirpath=str(keep)).load_local()["sighex"] == SIGHEX
     other = free_port()
     flo.write_text(flo.read_text().replace(f"port {port}", f"port {other}"))
     run = command("ioflo", "-v", "terse", "-f", str(flo))
