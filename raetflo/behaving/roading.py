@@ -21,6 +21,7 @@ share           fields                                      written by          
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ioflo.aid.odicting import odict
@@ -28,10 +29,11 @@ from ioflo.aid.timing import StoreTimer
 from ioflo.base.deeding import Deed
 from ioflo.base.storing import Share
 
-from ..raeting import AutoMode
+from .. import nacling
+from ..raeting import AutoMode, BodyKind
 from ..road.estating import EstateError, RemoteEstate, normalize_ha
 from ..road.keeping import KeepError, RoadKeep
-from ..road.stacking import RoadStack, StackError
+from ..road.stacking import RoadStack, StackError, listen_ha
 from .common import Closing, Printing, Receiving, StackDeed, Transmitting, console, path
 from .servicing import PublishingStats, Servicing
 
@@ -78,13 +80,21 @@ class RoadStackOpener(RoadDeed, Deed):
     * ``local`` (read): ``name`` and ``port`` (required); ``host`` (default "127.0.0.1";
       "0.0.0.0" listens on every interface); ``main`` (default False; True accepts joins);
       ``auto`` ("never", "once" or "always", default "once"); ``keep`` (the estate's keep
-      directory, default ``/tmp/raet/keep/<name>``); ``clean`` (default False; True empties
-      the keep first: new keys, no remotes, no remembered roles). A keep that already holds
-      this estate keeps its saved address.
+      directory, default ``/tmp/raet/keep/<name>``, or ``<basedirpath>/<name>`` when
+      ``basedirpath`` is set); ``clean`` (default False; True empties the keep first: new
+      keys, no remotes, no remembered roles). Deployment settings, each left to the
+      RoadStack's default when not set: ``bk`` ("json" or "msgpack", the body kind sent),
+      ``period``, ``offset`` and ``interim`` (seconds, of presence), ``mutable`` (bool),
+      ``uid`` (int), ``role`` (str), ``sigkey`` and ``prikey`` (64 hex digits each),
+      ``burst`` (segments sent per burst; 0: all at once).
     * ``stack`` (write): the RoadStack.
 
-    Does nothing when ``stack`` holds an open stack. Stops the run with one line (FloError)
-    on a missing or bad field, a port in use or an unusable keep.
+    A keep that already holds this estate keeps its identity, except where the flo sets
+    the address (``host``/``port``), ``uid``, ``role``, ``sigkey`` or ``prikey`` to
+    something else: then the flo's wins, the keep is updated and one terse line says what
+    differed (keys are named, never printed). Does nothing when ``stack`` holds an open
+    stack. Stops the run with one line (FloError) on a missing or bad field, a port in use
+    or an unusable keep.
     """
 
     Ioinits = odict(inode=INODE, local="local", stack="stack")
@@ -98,18 +108,23 @@ class RoadStackOpener(RoadDeed, Deed):
         host = self.setting(local, "host", str, "127.0.0.1")
         main = self.setting(local, "main", bool, False)
         auto = self.auto_mode(self.setting(local, "auto", (str, int), "once"))
-        keep = self.setting(local, "keep", str, None)
         clean = self.setting(local, "clean", bool, False)
+        identity, timing = self.identity(), self.timing()
+        burst = self.amount("burst", int)
         try:
-            roadkeep = RoadKeep(stackname=name, dirpath=keep, auto=auto)
+            roadkeep = local_keep(self, name, auto)
             if clean:
                 roadkeep.clear_all()
+            else:
+                self.reconcile(roadkeep, name, (host, port), identity)
             stack = RoadStack(name=name, ha=(host, port), main=main, keep=roadkeep,
-                              store=self.store, console=console())
+                              store=self.store, console=console(), **identity, **timing)
         except KeepError as ex:
             raise self.fail(f"Stack '{name}': {ex}") from None
         except StackError as ex:
             raise self.fail(str(ex)) from None
+        if burst is not None:
+            stack.BurstSize = burst
         self.stack.value = stack
         console().concise(f"Road stack '{stack.name}' open at {stack.ha[0]}:{stack.ha[1]}"
                           f" with keep '{stack.keep.dirpath}'\n")
@@ -122,6 +137,82 @@ class RoadStackOpener(RoadDeed, Deed):
             names = ", ".join(mode.name for mode in AutoMode)
             raise self.fail(f"field 'auto' of share '{path(self.local)}' must be one of "
                             f"{names}, not {auto!r}") from None
+
+    def amount(self, field: str, kind: type | tuple[type, ...]) -> Any:
+        """Optional field ``field`` of ``local``: a number of ``kind``, not negative."""
+        value = self.setting(self.local, field, kind, None)
+        if value is not None and value < 0:
+            raise self.fail(f"field '{field}' of share '{path(self.local)}' must be >= 0, "
+                            f"not {value!r}")
+        return value
+
+    def timing(self) -> dict[str, Any]:
+        """The RoadStack keywords of the set body kind, presence times and ``mutable``."""
+        settings = {field: self.amount(field, (float, int))
+                    for field in ("period", "offset", "interim")}
+        settings["mutable"] = self.setting(self.local, "mutable", bool, None)
+        bk = self.setting(self.local, "bk", str, None)
+        if bk not in (None, *BODY_KINDS):
+            raise self.fail(f"field 'bk' of share '{path(self.local)}' must be one of "
+                            f"{', '.join(BODY_KINDS)}, not {bk!r}")
+        settings["bk"] = None if bk is None else BodyKind[bk].value
+        return settings
+
+    def identity(self) -> dict[str, Any]:
+        """The set ``uid``, ``role``, ``sigkey`` and ``prikey`` (keys as lowercase hex)."""
+        identity = {"uid": self.setting(self.local, "uid", int, None),
+                    "role": self.setting(self.local, "role", str, None)}
+        for field, kind in (("sigkey", nacling.Signer), ("prikey", nacling.Privateer)):
+            key = self.setting(self.local, field, str, None)
+            try:
+                identity[field] = None if key is None else kind(key).keyhex
+            except nacling.CryptoError:
+                raise self.fail(f"field '{field}' of share '{path(self.local)}' must be 64 "
+                                "hex digits (a 32-byte key)") from None
+        return {field: value for field, value in identity.items() if value is not None}
+
+    def reconcile(self, keep: RoadKeep, name: str, ha: tuple[str, int],
+                  identity: dict[str, Any]) -> None:
+        """Make the keep's saved estate take the flo's address and identity, saying so."""
+        saved = keep.load_local()
+        if saved is None:
+            return
+        ha = listen_ha(ha)
+        wanted = {KEEP_FIELDS[field]: value for field, value in identity.items()}
+        changed = {field: value for field, value in wanted.items() if saved[field] != value}
+        if tuple(saved["aha"]) != ha:
+            changed.update(ha=list(ha), aha=list(ha))
+        if not changed:
+            return
+        verb = "differs" if len(changed.keys() - {"ha"}) == 1 else "differ"
+        console().terse(f"Road stack '{name}': the flo's {differences(changed)} {verb} from "
+                        f"the keep's {differences(saved, changed)} ('{keep.dirpath}'); the "
+                        "flo's wins and the keep is updated (set clean True for a new estate, "
+                        f"or the keep's value in '{path(self.local)}' to keep it)\n")
+        saved.update(changed)
+        keep.dump_local(saved)
+        keep.dump_local_role(saved)
+
+
+def local_keep(deed: RoadStackOpener | RoadStackCleaner, name: str, auto: int | None = None) -> RoadKeep:
+    """The keep share ``local`` names: ``keep``, else ``<basedirpath>/<name>``, else the
+    default."""
+    return RoadKeep(stackname=name, dirpath=deed.setting(deed.local, "keep", str, None),
+                    basedirpath=deed.setting(deed.local, "basedirpath", str, None), auto=auto)
+
+
+BODY_KINDS = ("json", "msgpack")  # the body kinds a flo may set
+KEEP_FIELDS = {"uid": "uid", "role": "role", "sigkey": "sighex", "prikey": "prihex"}
+SECRETS = {"sighex": "sigkey", "prihex": "prikey"}  # named in reports, never shown
+
+
+def differences(record: Mapping[str, Any], fields: Iterable[str] | None = None) -> str:
+    """The ``fields`` of a keep ``record`` (all of it when None) as a flo author reads them."""
+    fields = list(record if fields is None else fields)
+    parts = [f"address {record['aha'][0]}:{record['aha'][1]}"] if "aha" in fields else []
+    parts += [SECRETS.get(field) or f"{field} {record[field]}" for field in fields
+              if field not in ("ha", "aha")]
+    return ", ".join(parts)
 
 
 class RoadStackServicer(Servicing, RoadDeed, Deed):
@@ -327,7 +418,7 @@ class RoadStackCleaner(Closing, RoadDeed, Deed):
 
     Removes the whole keep directory (keys, remotes, roles), so the next run starts as a
     new estate. When the stack is not open (say a closer ran first) the keep is the one
-    ``local`` names (``name`` and ``keep``, as the opener reads them).
+    ``local`` names (``name``, ``keep`` and ``basedirpath``, as the opener reads them).
 
     Ioinits (inode ``road.``): ``local`` (read); ``stack`` (read, then written None).
     Stops the run with one line (FloError) when the keep cannot be deleted.
@@ -340,8 +431,7 @@ class RoadStackCleaner(Closing, RoadDeed, Deed):
         super().action()
         try:
             keep = (stack.keep if isinstance(stack, RoadStack) else
-                    RoadKeep(stackname=self.setting(self.local, "name", str),
-                             dirpath=self.setting(self.local, "keep", str, None)))
+                    local_keep(self, self.setting(self.local, "name", str)))
             keep.clear_all_dir()
         except KeepError as ex:
             raise self.fail(str(ex)) from None
