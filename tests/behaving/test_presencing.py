@@ -1,0 +1,121 @@
+"""The presence Deeds (manager, acceptor), run through ioflo's test frame, on shares."""
+from __future__ import annotations
+
+import pytest
+from ioflo.aid.consoling import getConsole
+
+from raetflo.raeting import Acceptance
+from raetflo.road.keeping import RoadKeep
+
+from ..conftest import free_port
+from .conftest import fails
+from .test_roading import road
+
+
+def main_with_joiners(frame, tmp_path, *names: str, auto: str = "never", **acceptor) -> None:
+    """``main`` (at ``auto``, with a manager and an acceptor) and joiners ``names``."""
+    main = road(frame, "main", tmp_path, main=True, auto=auto)
+    frame.add("RoadStackManager", inode=".main.road.")
+    frame.add("RoadStackAcceptor", inode=".main.road.", **acceptor)
+    for name in names:
+        road(frame, name, tmp_path)
+        frame.init(f".{name}.road.remote", port=main["port"])
+        frame.add("RoadStackJoiner", inode=f".{name}.road.", retry=0.5)
+
+
+def estate(frame, name: str, field: str):
+    return frame.value(f".main.road.estate.{name}", field)
+
+
+def status(frame, name: str, field: str = "allowed"):
+    return frame.value(f".{name}.road.status", field)
+
+
+def decided(frame) -> bool:
+    return bool(status(frame, "j1") and estate(frame, "j2", "acceptance") == "rejected")
+
+
+def role_acceptance(tmp_path, role: str) -> int | None:
+    """What the main's keep, read afresh, holds of ``role``."""
+    keep = RoadKeep(stackname="main", dirpath=str(tmp_path / "keep" / "main"))
+    return keep.load_remote_role(role)["acceptance"]
+
+
+def test_acceptor_accepts_one_pending_estate_and_rejects_another(frame, tmp_path):
+    main_with_joiners(frame, tmp_path, "j1", "j2", accept="j*", reject="j2")
+    frame.init(".main.road.estate.j1", alived=0.0)  # as a flo's 'if alived in' makes it
+    frame.enter()
+    assert frame.run(lambda: decided(frame))
+    assert (status(frame, "j1", "joined"), status(frame, "j2", "allowed")) == (True, False)
+    assert (estate(frame, "j1", "acceptance"), estate(frame, "j1", "joined")) == \
+        ("accepted", True)
+    assert estate(frame, "j1", "port") == frame.value(".j1.road.local", "port")
+    assert estate(frame, "j2", "joined") is False
+    assert role_acceptance(tmp_path, "j1") == Acceptance.accepted
+    assert role_acceptance(tmp_path, "j2") == Acceptance.rejected
+    assert frame.run(lambda: frame.value(".main.road.presence", "allowed") == ["j1"])
+    assert frame.value(".main.road.presence", "rejected") == ["j2"]
+    assert frame.value(".main.road.presence", "pending") == []
+    assert frame.value(".main.road.tally", "rejected") == 1
+    assert not frame.run(lambda: status(frame, "j2"), limit=3.0)  # j2 never gets in
+
+
+def test_acceptor_applies_names_in_the_acceptance_share(frame, tmp_path):
+    main_with_joiners(frame, tmp_path, "j1", "j2")
+    frame.enter()
+    assert frame.run(lambda: frame.value(".main.road.presence", "pending") == ["j1", "j2"])
+    assert frame.value(".main.road.tally", "pending") == 2
+    assert not frame.run(lambda: status(frame, "j1"), limit=2.0)  # pending, not allowed
+    frame.init(".main.road.acceptance", accept=["j1"], reject="j2")
+    assert frame.run(lambda: decided(frame))
+    assert frame.value(".main.road.presence", "rejected") == ["j2"]
+
+
+@pytest.mark.parametrize("parms, phrase", [
+    ({"accept": 7}, "'accept' must be a name or a list of names, not 7"),
+    ({"reject": ["j1", 2]}, "'reject' must be a name or a list of names, not ['j1', 2]"),
+])
+def test_acceptor_refuses_bad_patterns(frame, tmp_path, parms, phrase):
+    road(frame, "main", tmp_path, main=True, auto="never")
+    frame.add("RoadStackAcceptor", inode=".main.road.", **parms)
+    frame.enter()
+    with pytest.raises(SystemExit) as exc:
+        frame.run(lambda: False, limit=0.125)
+    fails(exc, "'RoadStackAcceptor' in house 'HouseTest': ", phrase)
+
+
+def test_manager_sees_a_joiner_go_dead_then_reaped(frame, tmp_path, monkeypatch):
+    console = getConsole()
+    lines = []
+    monkeypatch.setattr(console, "_verbosity", console.Wordage.concise)
+    monkeypatch.setattr(console, "_file", type("F", (), {"write": lambda _, s: lines.append(s),
+                                                         "flush": lambda _: None})())
+    main = road(frame, "main", tmp_path, main=True, auto="always")
+    frame.add("RoadStackManager", inode=".main.road.", immediate=True)
+    frame.init(".j1.road.local", name="j1", port=free_port(), keep=str(tmp_path / "keep/j1"))
+    frame.init(".j1.road.remote", port=main["port"])
+    opener = frame.add("RoadStackOpener", "manual", ".j1.road.")
+    servicer = frame.add("RoadStackServicer", "manual", ".j1.road.")
+    joiner = frame.add("RoadStackJoiner", "manual", ".j1.road.")
+    closer = frame.add("RoadStackCloser", "manual", ".j1.road.")
+    frame.enter()
+    stack = frame.value(".main.road.stack")
+    stack.period, stack.interim = 1.0, 4.0
+    opener()
+    alive = frame.run(lambda: servicer() or joiner() or estate(frame, "j1", "alived") is True)
+    assert alive
+    presence = frame.store.fetch(".main.road.presence")
+    assert (presence["alived"], presence["dead"], presence["reaped"]) == (["j1"], [], [])
+    assert frame.value(".main.road.tally", "alived") == 1
+    assert "Road stack 'main' presence: joined +j1" in "".join(lines)
+    closer()  # j1 goes away
+    assert frame.run(lambda: estate(frame, "j1", "alived") is False)
+    assert (presence["alived"], presence["dead"], presence["reaped"]) == ([], ["j1"], [])
+    assert presence["changed"]["minus"] == ["j1"]
+    assert estate(frame, "j1", "reaped") is not True
+    assert frame.run(lambda: estate(frame, "j1", "reaped") is True, limit=8.0)
+    assert (presence["dead"], presence["reaped"]) == (["j1"], ["j1"])
+    assert frame.value(".main.road.tally", "reaped") == 1
+    text = "".join(lines)
+    assert "Road stack 'main' presence: alived -j1; dead +j1" in text
+    assert "Road stack 'main' presence: reaped +j1" in text
