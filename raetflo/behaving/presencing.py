@@ -111,6 +111,7 @@ class RoadStackManager(RoadDeed, Deed):
         self.managed = False  # manage has run once
         self.seen: dict[str, RemoteEstate] = {}  # name -> last record of a remote named
         self.lists: dict[str, list[str]] = {}  # the presence lists last published
+        self.full = False  # MaxEstates was reached (told once)
 
     def action(self, immediate: bool = False, **kwa: Any) -> None:
         stack = self.opened()
@@ -122,15 +123,14 @@ class RoadStackManager(RoadDeed, Deed):
 
     def publish(self, stack: RoadStack) -> None:
         """Write the estate shares, then the presence and tally the flo reads."""
-        current = {remote.name: remote for remote in stack.remotes.values()}
-        for name, remote in current.items():
-            if name in self.seen or len(self.seen) < self.MaxEstates:
-                self.seen[name] = remote
+        current = self.remember(stack)
         estates = {name: estate_fields(remote, current.get(name) is remote)
                    for name, remote in self.seen.items()}
         for name, fields in estates.items():
             update(self.store.create(f"{self.prefix()}.estate.{name}"), fields)
-        lists = presence_lists(estates)
+        lists = presence_lists({name: estates[name] for name in current if name in estates})
+        lists["rejected"] = [name for name, fields in estates.items()
+                             if fields["acceptance"] == "rejected"]
         changes, self.lists = differences(self.lists, lists), lists
         if changes:
             console().concise(f"Road stack '{stack.name}' presence: {changes}\n")
@@ -139,6 +139,23 @@ class RoadStackManager(RoadDeed, Deed):
         update(self.presence, {**lists, "changed": changed})
         update(self.tally, {**{f: len(names) for f, names in lists.items()},
                             "changed": len(changed["plus"]) + len(changed["minus"])})
+
+    def remember(self, stack: RoadStack) -> dict[str, RemoteEstate]:
+        """Note the stack's remotes (up to ``MaxEstates`` names) and forget the names a
+        remote left by a rename; the stack's remotes by name."""
+        current = {remote.name: remote for remote in stack.remotes.values()}
+        for name, remote in list(self.seen.items()):
+            if current.get(name) is not remote and stack.remotes.get(remote.uid) is remote:
+                del self.seen[name]
+        for name, remote in current.items():
+            if name in self.seen or len(self.seen) < self.MaxEstates:
+                self.seen[name] = remote
+            elif not self.full:
+                self.full = True
+                stack.incStat("estate_share_overload")
+                console().terse(f"Road stack '{stack.name}': {self.MaxEstates} estate shares, "
+                                f"none made for '{name}' and later new remotes\n")
+        return current
 
     def prefix(self) -> str:
         """The stack's share path without its last part (``.road`` for ``.road.stack``)."""

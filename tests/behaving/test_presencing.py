@@ -119,3 +119,21 @@ def test_manager_sees_a_joiner_go_dead_then_reaped(frame, tmp_path, monkeypatch)
     text = "".join(lines)
     assert "Road stack 'main' presence: alived -j1; dead +j1" in text
     assert "Road stack 'main' presence: reaped +j1" in text
+
+
+def test_manager_bounds_its_estate_shares_and_follows_renames(frame, tmp_path, monkeypatch,
+                                                                printed):
+    from raetflo.behaving.presencing import RoadStackManager
+    monkeypatch.setattr(RoadStackManager, "MaxEstates", 1)
+    main_with_joiners(frame, tmp_path, "j1", "j2", auto="always")
+    frame.add("RoadStackManager", inode=".j1.road.")
+    frame.enter()
+    assert frame.run(lambda: status(frame, "j1") and status(frame, "j2"))
+    assert frame.run(lambda: len(frame.value(".main.road.presence", "allowed")) == 1)
+    first = frame.value(".main.road.presence", "allowed")[0]
+    other = {"j1": "j2", "j2": "j1"}[first]
+    assert frame.store.fetch(f".main.road.estate.{other}") is None
+    assert frame.value(".main.road.stack").stats["estate_share_overload"] == 1
+    assert printed().count("1 estate shares, none made for") == 1
+    assert frame.value(".j1.road.presence", "allowed") == ["main"]  # not its first name
+    assert frame.value(".j1.road.estate.main", "allowed") is True
