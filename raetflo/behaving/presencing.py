@@ -7,7 +7,7 @@ share                  fields                                              writt
 =====================  ==================================================  ==========  =========
 ``presence``           joined, allowed, alived, dead, reaped, pending,     manager     the flo
                        rejected (lists of names); changed (plus, minus)
-``tally``              the same fields, as counts                          manager     the flo
+``tally.<field>``      value: the count of names in that presence field   manager     the flo
 ``estate.<name>``      joined, allowed, alived, reaped, acceptance         manager     the flo
                        ("pending", "accepted", "rejected" or None), host,
                        port
@@ -88,13 +88,15 @@ class RoadStackManager(RoadDeed, Deed):
       ``dead`` (an alive failed), ``reaped``, ``pending`` and ``rejected`` (by the keep's
       verdict on their keys), and ``changed``: ``plus`` and ``minus``, the names that came
       alive and went away at the last manage;
-    * ``tally`` (write): the same fields as counts (``go next if .road.tally.alived >= 3``);
+    * ``tally.<field>`` (write), one share per field of ``presence`` under the stack's
+      inode, its ``value`` the count of names (``changed``: of plus and minus), so a flo
+      can ``go next if .road.tally.alived >= 3``;
     * ``estate.<name>`` (write), one share per remote under the stack's inode:
       ``joined``, ``allowed``, ``alived``, ``reaped``, ``acceptance`` ("pending",
       "accepted", "rejected"), ``host``, ``port``. A remote the stack removes (a rejected
       one, say) keeps its share, no longer joined, allowed or alive.
 
-    Ioinits (inode ``road.``): ``stack`` (read), ``presence``, ``tally`` (write). Each
+    Ioinits (inode ``road.``): ``stack`` (read), ``presence`` (write). Each
     change of the lists is told in one concise console line.
     """
 
@@ -102,8 +104,7 @@ class RoadStackManager(RoadDeed, Deed):
     Ioinits = odict(inode=INODE, stack="stack",
                     presence=odict(ipath="presence",
                                    ival=odict({**{f: [] for f in LISTS},
-                                               "changed": odict(plus=[], minus=[])})),
-                    tally=odict(ipath="tally", ival=odict((f, 0) for f in (*LISTS, "changed"))))
+                                               "changed": odict(plus=[], minus=[])})))
 
     def __init__(self, **kwa: Any) -> None:
         super().__init__(**kwa)
@@ -137,8 +138,10 @@ class RoadStackManager(RoadDeed, Deed):
         changed = odict(plus=sorted(stack.changeds["plus"]),
                         minus=sorted(stack.changeds["minus"]))
         update(self.presence, {**lists, "changed": changed})
-        update(self.tally, {**{f: len(names) for f, names in lists.items()},
-                            "changed": len(changed["plus"]) + len(changed["minus"])})
+        counts = {**{f: len(names) for f, names in lists.items()},
+                  "changed": len(changed["plus"]) + len(changed["minus"])}
+        for field, count in counts.items():
+            update(self.store.create(f"{self.prefix()}.tally.{field}"), {"value": count})
 
     def remember(self, stack: RoadStack) -> dict[str, RemoteEstate]:
         """Note the stack's remotes (up to ``MaxEstates`` names) and forget the names a

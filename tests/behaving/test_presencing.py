@@ -56,7 +56,7 @@ def test_acceptor_accepts_one_pending_estate_and_rejects_another(frame, tmp_path
     assert frame.run(lambda: frame.value(".main.road.presence", "allowed") == ["j1"])
     assert frame.value(".main.road.presence", "rejected") == ["j2"]
     assert frame.value(".main.road.presence", "pending") == []
-    assert frame.value(".main.road.tally", "rejected") == 1
+    assert frame.value(".main.road.tally.rejected") == 1
     assert not frame.run(lambda: status(frame, "j2"), limit=3.0)  # j2 never gets in
 
 
@@ -64,7 +64,7 @@ def test_acceptor_applies_names_in_the_acceptance_share(frame, tmp_path):
     main_with_joiners(frame, tmp_path, "j1", "j2")
     frame.enter()
     assert frame.run(lambda: frame.value(".main.road.presence", "pending") == ["j1", "j2"])
-    assert frame.value(".main.road.tally", "pending") == 2
+    assert frame.value(".main.road.tally.pending") == 2
     assert not frame.run(lambda: status(frame, "j1"), limit=2.0)  # pending, not allowed
     frame.init(".main.road.acceptance", accept=["j1"], reject="j2")
     assert frame.run(lambda: decided(frame))
@@ -106,7 +106,7 @@ def test_manager_sees_a_joiner_go_dead_then_reaped(frame, tmp_path, monkeypatch)
     assert alive
     presence = frame.store.fetch(".main.road.presence")
     assert (presence["alived"], presence["dead"], presence["reaped"]) == (["j1"], [], [])
-    assert frame.value(".main.road.tally", "alived") == 1
+    assert frame.value(".main.road.tally.alived") == 1
     assert "Road stack 'main' presence: joined +j1" in "".join(lines)
     closer()  # j1 goes away
     assert frame.run(lambda: estate(frame, "j1", "alived") is False)
@@ -115,7 +115,7 @@ def test_manager_sees_a_joiner_go_dead_then_reaped(frame, tmp_path, monkeypatch)
     assert estate(frame, "j1", "reaped") is not True
     assert frame.run(lambda: estate(frame, "j1", "reaped") is True, limit=8.0)
     assert (presence["dead"], presence["reaped"]) == (["j1"], ["j1"])
-    assert frame.value(".main.road.tally", "reaped") == 1
+    assert frame.value(".main.road.tally.reaped") == 1
     text = "".join(lines)
     assert "Road stack 'main' presence: alived -j1; dead +j1" in text
     assert "Road stack 'main' presence: reaped +j1" in text
@@ -137,3 +137,70 @@ def test_manager_bounds_its_estate_shares_and_follows_renames(frame, tmp_path, m
     assert printed().count("1 estate shares, none made for") == 1
     assert frame.value(".j1.road.presence", "allowed") == ["main"]  # not its first name
     assert frame.value(".j1.road.estate.main", "allowed") is True
+
+
+ACCEPTANCE_FLO = """
+house main
+init .road.local with name "main" port {main} main True auto "never" keep "{keeps}/main"
+framer stack be active first serve
+   frame serve
+      enter
+         do road stack opener
+      recur
+         do road stack servicer
+         do road stack manager with immediate True
+         do road stack acceptor with accept "j1" reject "j2*"
+      exit
+         do road stack closer
+framer watch be active first wait
+   frame wait
+      go done if alived in .road.estate.j1 and .road.tally.rejected >= 1
+      go failed if elapsed >= 8
+   frame done
+      print main saw j1 alive and j2 rejected
+      bid stop all
+   frame failed
+      enter
+         do raetflo exit with message "main did not finish"
+"""
+JOINER_FLO = """
+house {name}
+init .road.local with name "{name}" port {port} keep "{keeps}/{name}"
+init .road.remote with port {main}
+framer stack be active first serve
+   frame serve
+      enter
+         do road stack opener
+      recur
+         do road stack servicer
+         do road stack joiner
+      exit
+         do road stack closer
+framer watch be active first wait
+   frame wait
+      go done if allowed in .road.status
+      go stop if elapsed >= 4
+   frame done
+      print {name} allowed
+      bid stop all
+   frame stop
+      print {name} stopped
+      bid stop all
+"""
+
+
+def test_a_real_ioflo_run_accepts_one_estate_and_rejects_another(tmp_path):
+    from ..flos import command
+    ports = dict(main=free_port(), keeps=str(tmp_path / "keeps"))
+    flo = ACCEPTANCE_FLO.format(**ports) + "".join(
+        JOINER_FLO.format(name=name, port=free_port(), **ports) for name in ("j1", "j2"))
+    (tmp_path / "acceptance.flo").write_text(flo)
+    run = command("ioflo", "-v", "concise", "-f", str(tmp_path / "acceptance.flo"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    for line in ("*** main saw j1 alive and j2 rejected ***", "*** j1 allowed ***",
+                 "*** j2 stopped ***", "Road stack 'main': remote 'j1' accepted",
+                 "Road stack 'main': remote 'j2' rejected"):
+        assert line in lines, run.stdout
+    assert "Road stack 'main' presence: pending +j1 +j2" in lines
+    assert "Road stack 'main' presence: pending -j1 -j2; rejected +j2" in lines
