@@ -1,13 +1,17 @@
 """The presence Deeds (manager, acceptor), run through ioflo's test frame, on shares."""
 from __future__ import annotations
 
+import io
+
 import pytest
 from ioflo.aid.consoling import getConsole
 
+from raetflo.behaving.presencing import RoadStackManager
 from raetflo.raeting import Acceptance
 from raetflo.road.keeping import RoadKeep
 
 from ..conftest import free_port
+from ..flos import command
 from .conftest import fails
 from .test_roading import road
 
@@ -86,10 +90,9 @@ def test_acceptor_refuses_bad_patterns(frame, tmp_path, parms, phrase):
 
 def test_manager_sees_a_joiner_go_dead_then_reaped(frame, tmp_path, monkeypatch):
     console = getConsole()
-    lines = []
+    told = io.StringIO()
     monkeypatch.setattr(console, "_verbosity", console.Wordage.concise)
-    monkeypatch.setattr(console, "_file", type("F", (), {"write": lambda _, s: lines.append(s),
-                                                         "flush": lambda _: None})())
+    monkeypatch.setattr(console, "_file", told)
     main = road(frame, "main", tmp_path, main=True, auto="always")
     frame.add("RoadStackManager", inode=".main.road.", immediate=True)
     frame.init(".j1.road.local", name="j1", port=free_port(), keep=str(tmp_path / "keep/j1"))
@@ -107,7 +110,7 @@ def test_manager_sees_a_joiner_go_dead_then_reaped(frame, tmp_path, monkeypatch)
     presence = frame.store.fetch(".main.road.presence")
     assert (presence["alived"], presence["dead"], presence["reaped"]) == (["j1"], [], [])
     assert frame.value(".main.road.tally.alived") == 1
-    assert "Road stack 'main' presence: joined +j1" in "".join(lines)
+    assert "Road stack 'main' presence: joined +j1" in told.getvalue()
     closer()  # j1 goes away
     assert frame.run(lambda: estate(frame, "j1", "alived") is False)
     assert (presence["alived"], presence["dead"], presence["reaped"]) == ([], ["j1"], [])
@@ -116,14 +119,13 @@ def test_manager_sees_a_joiner_go_dead_then_reaped(frame, tmp_path, monkeypatch)
     assert frame.run(lambda: estate(frame, "j1", "reaped") is True, limit=8.0)
     assert (presence["dead"], presence["reaped"]) == (["j1"], ["j1"])
     assert frame.value(".main.road.tally.reaped") == 1
-    text = "".join(lines)
+    text = told.getvalue()
     assert "Road stack 'main' presence: alived -j1; dead +j1" in text
     assert "Road stack 'main' presence: reaped +j1" in text
 
 
 def test_manager_bounds_its_estate_shares_and_follows_renames(frame, tmp_path, monkeypatch,
                                                                 printed):
-    from raetflo.behaving.presencing import RoadStackManager
     monkeypatch.setattr(RoadStackManager, "MaxEstates", 1)
     main_with_joiners(frame, tmp_path, "j1", "j2", auto="always")
     frame.add("RoadStackManager", inode=".j1.road.")
@@ -190,7 +192,6 @@ framer watch be active first wait
 
 
 def test_a_real_ioflo_run_accepts_one_estate_and_rejects_another(tmp_path):
-    from ..flos import command
     ports = dict(main=free_port(), keeps=str(tmp_path / "keeps"))
     flo = ACCEPTANCE_FLO.format(**ports) + "".join(
         JOINER_FLO.format(name=name, port=free_port(), **ports) for name in ("j1", "j2"))
