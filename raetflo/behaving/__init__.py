@@ -7,13 +7,14 @@ from .common import FloError, RaetfloExit
 from .laning import (LaneStackCloser, LaneStackOpener, LaneStackPrinter, LaneStackReceiver,
                      LaneStackRxServicer, LaneStackServicer, LaneStackStats, LaneStackTransmitter,
                      LaneStackTxServicer)
+from .presencing import RoadStackAcceptor, RoadStackManager
 from .relaying import MessageRelayer
 from .roading import (JoinerInitiator, RoadStackCleaner, RoadStackCloser, RoadStackJoiner,
                       RoadStackOpener, RoadStackPrinter, RoadStackReceiver, RoadStackRxServicer,
                       RoadStackServicer, RoadStackStats, RoadStackTransmitter,
                       RoadStackTxServicer, TransmitterDeed)
 
-__all__ = ["FloError", "RaetfloExit", "MessageRelayer",
+__all__ = ["FloError", "RaetfloExit", "MessageRelayer", "RoadStackAcceptor", "RoadStackManager",
            "LaneStackCloser", "LaneStackOpener", "LaneStackPrinter", "LaneStackReceiver",
            "LaneStackRxServicer", "LaneStackServicer", "LaneStackStats", "LaneStackTransmitter",
            "LaneStackTxServicer",
