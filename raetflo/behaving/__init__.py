@@ -7,12 +7,13 @@ from .common import FloError, RaetfloExit
 from .laning import (LaneStackCloser, LaneStackOpener, LaneStackPrinter, LaneStackReceiver,
                      LaneStackRxServicer, LaneStackServicer, LaneStackStats, LaneStackTransmitter,
                      LaneStackTxServicer)
+from .messaging import LaneStackReplier, RoadStackReplier
 from .relaying import MessageRelayer
 from .roading import (RoadStackCleaner, RoadStackCloser, RoadStackJoiner, RoadStackOpener,
                       RoadStackPrinter, RoadStackReceiver, RoadStackRxServicer, RoadStackServicer,
                       RoadStackStats, RoadStackTransmitter, RoadStackTxServicer)
 
-__all__ = ["FloError", "RaetfloExit", "MessageRelayer",
+__all__ = ["FloError", "RaetfloExit", "MessageRelayer", "LaneStackReplier", "RoadStackReplier",
            "LaneStackCloser", "LaneStackOpener", "LaneStackPrinter", "LaneStackReceiver",
            "LaneStackRxServicer", "LaneStackServicer", "LaneStackStats", "LaneStackTransmitter",
            "LaneStackTxServicer",

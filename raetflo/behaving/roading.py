@@ -13,7 +13,8 @@ share           fields                                      written by          
 ``presence``    joined, allowed (lists of names), idle      servicer, transmitter  the flo
 ``txmsgs``      value: deque of msg or (msg, remote name)   other Deeds            transmitter
 ``destination`` value: default remote name (None: first)    the flo (``init``)     transmitter
-``rxmsgs``      value: deque of (msg, source name)          receiver               printer, relayer
+``rxmsgs``      value: deque of (msg, source name)          receiver               relayer
+``inbox``       value: deque of (number, msg, source name)  receiver               printer, replier
 ``received``    value: count of messages received           receiver               the flo
 ``stats``       one field per key of ``stack.stats``        stats                  the flo
 ==============  ==========================================  =====================  =================
@@ -32,7 +33,8 @@ from ..raeting import AutoMode
 from ..road.estating import EstateError, RemoteEstate, normalize_ha
 from ..road.keeping import KeepError, RoadKeep
 from ..road.stacking import RoadStack, StackError
-from .common import Closing, Printing, Receiving, StackDeed, Transmitting, console, path
+from .common import Closing, StackDeed, console, path
+from .feeding import Feeding, Printing, Sending
 from .servicing import PublishingStats, Servicing
 
 INODE = "road."
@@ -254,12 +256,14 @@ class RoadStackJoiner(RoadDeed, Deed):
         return remote
 
 
-class RoadStackTransmitter(Transmitting, RoadDeed, Deed):
-    """``do road stack transmitter [with FIELD VALUE ...]``: send messages.
+class RoadStackTransmitter(Sending, RoadDeed, Deed):
+    """``do road stack transmitter [with FIELD VALUE ...] [with share ".path"]
+    [with destination NAME]``: send messages.
 
     With ``with`` parameters it sends them as one message each time it runs (so use it in
-    an enter context); every run it also sends, and empties, what other Deeds queued in
-    ``txmsgs``.
+    an enter context): the fields of the share ``share`` names as they are then (nested
+    values too), then the other parameters, to remote ``destination`` when given. Every run
+    it also sends, and empties, what other Deeds queued in ``txmsgs``.
 
     Ioinits (inode ``road.``):
 
@@ -269,8 +273,8 @@ class RoadStackTransmitter(Transmitting, RoadDeed, Deed):
       the first remote.
     * ``presence`` (write): ``idle`` False once something is queued.
 
-    Stops the run with one line (FloError) for a remote name the stack does not know.
-    A message that cannot be sent (not a mapping, too large) is dropped with a console line.
+    Stops the run with one line (FloError) for a remote name the stack does not know or a
+    ``share`` that names no share. A message that cannot be sent (not a mapping, too large) is dropped with a console line.
     """
 
     Ioinits = odict(inode=INODE, stack="stack", txmsgs=odict(ipath="txmsgs", ival=deque()),
@@ -278,38 +282,44 @@ class RoadStackTransmitter(Transmitting, RoadDeed, Deed):
     Errors = (StackError,)
 
     def action(self, **msg: Any) -> None:
-        if self.transmit_all(odict(msg)):
+        if self.send_parms(msg):
             self.presence.update(idle=False)
 
 
-class RoadStackReceiver(Receiving, RoadDeed, Deed):
+class RoadStackReceiver(Feeding, RoadDeed, Deed):
     """``do road stack receiver``, in a recur context: move received messages to a share.
 
     Ioinits (inode ``road.``):
 
     * ``stack`` (read): the open RoadStack; its ``rxMsgs`` are emptied.
-    * ``rxmsgs`` (write): a deque of (message, source name), appended to.
+    * ``rxmsgs`` (write): a deque of (message, source name), appended to, for one consumer
+      (a relayer or Python) to empty; it keeps the newest ``RxmsgsLimit`` unread.
     * ``received`` (write): the count of messages received so far, so a flo can
       ``go next if .road.received >= 2``.
+    * ``inbox`` (write): the last ``InboxLimit`` messages as (number, message, source),
+      numbered from 1, which printers and repliers each read with their own cursor.
     """
 
     Ioinits = odict(inode=INODE, stack="stack", rxmsgs=odict(ipath="rxmsgs", ival=deque()),
-                    received=odict(ipath="received", ival=0))
+                    received=odict(ipath="received", ival=0),
+                    inbox=odict(ipath="inbox", ival=deque()))
 
 
 class RoadStackPrinter(Printing, RoadDeed, Deed):
-    """``do road stack printer``, in a recur context: print and empty ``rxmsgs``.
+    """``do road stack printer [with width N]``, in a recur context: print new messages.
 
     Prints ``<name> received from <source>: <message as JSON>`` at the console's terse
-    level, so ``ioflo -v terse`` shows it and ``-v mute`` does not.
+    level, so ``ioflo -v terse`` shows it and ``-v mute`` does not; ``width`` cuts the
+    JSON to N characters, ending in "...".
 
     Ioinits (inode ``road.``):
 
     * ``local`` (read): ``name``, the estate named in each line.
-    * ``rxmsgs`` (read, emptied): a deque of (message, source name).
+    * ``inbox`` (read, not emptied): the receiver's numbered messages, read from where
+      this printer left off.
     """
 
-    Ioinits = odict(inode=INODE, local="local", rxmsgs=odict(ipath="rxmsgs", ival=deque()))
+    Ioinits = odict(inode=INODE, local="local", inbox=odict(ipath="inbox", ival=deque()))
 
 
 class RoadStackCloser(Closing, RoadDeed, Deed):
