@@ -29,6 +29,7 @@ from ioflo.aid.timing import StoreTimer
 from ioflo.base.deeding import Deed
 from ioflo.base.storing import Share
 
+from ..events import RemoteRejected
 from ..raeting import AutoMode
 from ..road.estating import EstateError, RemoteEstate, normalize_ha
 from ..road.keeping import KeepError, RoadKeep
@@ -58,6 +59,12 @@ class RoadDeed(StackDeed):
             raise self.fail(f"road stack '{stack.name}' has no remote named '{name}' "
                             f"(its remotes: {known})")
         return uid
+
+
+def rejected_in(stack: RoadStack, estate: RemoteEstate) -> bool:
+    """Whether the stack's untaken events tell that ``estate`` rejected our keys."""
+    return any(isinstance(event, RemoteRejected) and event.uid == estate.uid
+               for event in stack.events)
 
 
 def publish_presence(share: Share, stack: RoadStack) -> None:
@@ -179,11 +186,13 @@ class RoadStackStats(PublishingStats, RoadDeed, Deed):
 
 
 class RoadStackJoiner(RoadDeed, Deed):
-    """``do road stack joiner [with retry SECONDS]``, in a recur context: join ``remote``.
+    """``do road stack joiner [with retry SECONDS] [with rejoin True]``, recur: join ``remote``.
 
     The first run joins (then allows, then checks it is alive); later runs publish the
     outcome and, every ``retry`` seconds (default 1.0) while not allowed and nothing is in
-    progress, try again.
+    progress, try again. When the main estate rejects our keys the joiner says so in one
+    line and stops; with ``rejoin True`` it tries again every ``retry`` seconds (a main
+    that later accepts us is joined without a restart).
 
     Ioinits (inode ``road.``):
 
@@ -191,43 +200,81 @@ class RoadStackJoiner(RoadDeed, Deed):
     * ``remote`` (read): ``port`` and ``host`` (default "127.0.0.1") of the main estate to
       join, or the ``name`` of a remote the keep already holds. When both are given the
       name is checked once joined.
-    * ``status`` (write): ``joined`` and ``allowed`` (bools) and ``remote`` (its name).
+    * ``status`` (write): ``joined``, ``allowed``, ``pending`` (a join waits on an
+      operator's acceptance) and ``rejected`` (our keys were rejected), bools; ``remote``
+      (its name once joined, else the name ``remote`` gives); ``attempts`` (joins and
+      allows started).
 
     Stops the run with one line (FloError) when the name is unknown and no port is given,
-    or the joined estate has another name.
+    the joined estate has another name, or ``retry`` or ``rejoin`` is not a valid value.
     """
 
     Ioinits = odict(inode=INODE, stack="stack", remote="remote",
                     status=odict(ipath="status",
-                                 ival=odict(joined=False, allowed=False, remote=None)))
+                                 ival=odict(joined=False, allowed=False, pending=False,
+                                            rejected=False, remote=None, attempts=0)))
 
     def __init__(self, **kwa: Any) -> None:
         super().__init__(**kwa)
         self.estate: RemoteEstate | None = None
         self.timer = StoreTimer(self.store)
+        self.attempts = 0
+        self.rejected = False
 
-    def action(self, retry: float = 1.0, **kwa: Any) -> None:
+    def action(self, retry: float = 1.0, rejoin: bool = False, **kwa: Any) -> None:
+        self.check(retry, rejoin)
         stack = self.opened()
+        estate = self.estate
+        if estate is None:
+            self.start(stack, retry, stack.join)
+        elif stack.remotes.get(estate.uid) is not estate:
+            if not self.rejected and rejected_in(stack, estate):
+                self.rejected = True
+                console().terse(f"Road stack '{stack.name}': the estate at {estate.ha[0]}:"
+                                f"{estate.ha[1]} rejected our keys; "
+                                + (f"trying again every {retry} s" if rejoin else
+                                   f"not joining again (with rejoin True tries every "
+                                   f"{retry} s)") + "\n")
+            if self.timer.expired and (rejoin or not self.rejected):
+                self.start(stack, retry, stack.join)
+        elif (not estate.allowed and self.timer.expired and not estate.joinInProcess()
+              and not estate.allowInProcess()):
+            self.start(stack, retry, stack.allow if estate.joined else stack.join)
+        self.publish(stack)
+
+    def check(self, retry: Any, rejoin: Any) -> None:
+        """FloError unless ``retry`` is a positive number and ``rejoin`` a bool."""
+        if isinstance(retry, bool) or not isinstance(retry, (int, float)) or retry <= 0:
+            raise self.fail(f"'retry' must be a number of seconds > 0, not {retry!r}")
+        if not isinstance(rejoin, bool):
+            raise self.fail(f"'rejoin' must be True or False, not {rejoin!r}")
+
+    def start(self, stack: RoadStack, retry: float, begin: Any) -> None:
+        """Start ``begin`` (join or allow) with the remote, found again when it went."""
         estate = self.estate
         if estate is None or stack.remotes.get(estate.uid) is not estate:
             estate = self.estate = self.locate(stack)
-            self.timer.restart(duration=retry)
-            stack.join(uid=estate.uid, cascade=True)
-        elif (not estate.allowed and self.timer.expired and not estate.joinInProcess()
-              and not estate.allowInProcess()):
-            self.timer.restart(duration=retry)
-            if estate.joined:
-                stack.allow(uid=estate.uid, cascade=True)
-            else:
-                stack.join(uid=estate.uid, cascade=True)
+        self.timer.restart(duration=retry)
+        self.attempts += 1
+        begin(uid=estate.uid, cascade=True)
+
+    def publish(self, stack: RoadStack) -> None:
+        """Check the joined name and write ``status`` when it changed."""
         name = self.setting(self.remote, "name", str, None)
-        if estate.joined and name is not None and estate.name != name:
-            raise self.fail(f"joined '{estate.name}' at {estate.ha[0]}:{estate.ha[1]}, but "
-                            f"'{path(self.remote)}' names '{name}'")
-        status = (bool(estate.joined), bool(estate.allowed), estate.name)
-        if (self.status.fetch("joined"), self.status.fetch("allowed"),
-                self.status.fetch("remote")) != status:
-            self.status.update(joined=status[0], allowed=status[1], remote=status[2])
+        estate = self.estate
+        live = estate is not None and stack.remotes.get(estate.uid) is estate
+        if live and estate.joined:
+            self.rejected = False
+            if name is not None and estate.name != name:
+                raise self.fail(f"joined '{estate.name}' at {estate.ha[0]}:{estate.ha[1]}, "
+                                f"but '{path(self.remote)}' names '{name}'")
+            name = estate.name
+        status = odict(joined=bool(live and estate.joined), allowed=bool(live and estate.allowed),
+                       pending=live and any(str(t.state) in ("pended", "pending")
+                                            for t in estate.joinInProcess()),
+                       rejected=self.rejected, remote=name, attempts=self.attempts)
+        if any(self.status.fetch(field) != value for field, value in status.items()):
+            self.status.update(status)
 
     def locate(self, stack: RoadStack) -> RemoteEstate:
         """The remote to join: known by name or address, else a new one at host:port."""
