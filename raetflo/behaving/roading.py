@@ -224,23 +224,27 @@ class RoadStackJoiner(RoadDeed, Deed):
     def action(self, retry: float = 1.0, rejoin: bool = False, **kwa: Any) -> None:
         self.check(retry, rejoin)
         stack = self.opened()
-        estate = self.estate
-        if estate is None:
+        estate = self.live(stack)
+        if self.estate is None:
             self.start(stack, retry, stack.join)
-        elif stack.remotes.get(estate.uid) is not estate:
-            if not self.rejected and rejected_in(stack, estate):
-                self.rejected = True
-                console().terse(f"Road stack '{stack.name}': the estate at {estate.ha[0]}:"
-                                f"{estate.ha[1]} rejected our keys; "
-                                + (f"trying again every {retry} s" if rejoin else
-                                   f"not joining again (with rejoin True tries every "
-                                   f"{retry} s)") + "\n")
-            if self.timer.expired and (rejoin or not self.rejected):
-                self.start(stack, retry, stack.join)
+        elif estate is None:
+            self.went(stack, self.estate, retry, rejoin)
         elif (not estate.allowed and self.timer.expired and not estate.joinInProcess()
               and not estate.allowInProcess()):
             self.start(stack, retry, stack.allow if estate.joined else stack.join)
         self.publish(stack)
+
+    def went(self, stack: RoadStack, estate: RemoteEstate, retry: float, rejoin: bool) -> None:
+        """The remote's record went: say once if it rejected our keys; join again at
+        ``retry`` unless rejected without ``rejoin``."""
+        if not self.rejected and rejected_in(stack, estate):
+            self.rejected = True
+            again = (f"trying again every {retry} s" if rejoin else
+                     f"not joining again (with rejoin True tries every {retry} s)")
+            console().terse(f"Road stack '{stack.name}': the estate at {estate.ha[0]}:"
+                            f"{estate.ha[1]} rejected our keys; {again}\n")
+        if self.timer.expired and (rejoin or not self.rejected):
+            self.start(stack, retry, stack.join)
 
     def check(self, retry: Any, rejoin: Any) -> None:
         """FloError unless ``retry`` is a positive number and ``rejoin`` a bool."""
@@ -251,27 +255,34 @@ class RoadStackJoiner(RoadDeed, Deed):
 
     def start(self, stack: RoadStack, retry: float, begin: Any) -> None:
         """Start ``begin`` (join or allow) with the remote, found again when it went."""
-        estate = self.estate
-        if estate is None or stack.remotes.get(estate.uid) is not estate:
-            estate = self.estate = self.locate(stack)
+        estate = self.live(stack)
+        if estate is None:
+            estate = self.locate(stack)
+            self.estate = estate
         self.timer.restart(duration=retry)
         self.attempts += 1
         begin(uid=estate.uid, cascade=True)
 
+    def live(self, stack: RoadStack) -> RemoteEstate | None:
+        """The remote being joined, None before the first run or once it went (rejected
+        or removed)."""
+        estate = self.estate
+        return estate if estate is not None and stack.remotes.get(estate.uid) is estate else None
+
     def publish(self, stack: RoadStack) -> None:
         """Check the joined name and write ``status`` when it changed."""
         name = self.setting(self.remote, "name", str, None)
-        estate = self.estate
-        live = estate is not None and stack.remotes.get(estate.uid) is estate
-        if live and estate.joined:
+        estate = self.live(stack)
+        if estate is not None and estate.joined:
             self.rejected = False
             if name is not None and estate.name != name:
                 raise self.fail(f"joined '{estate.name}' at {estate.ha[0]}:{estate.ha[1]}, "
                                 f"but '{path(self.remote)}' names '{name}'")
             name = estate.name
-        status = odict(joined=bool(live and estate.joined), allowed=bool(live and estate.allowed),
-                       pending=live and any(str(t.state) in ("pended", "pending")
-                                            for t in estate.joinInProcess()),
+        status = odict(joined=bool(estate and estate.joined),
+                       allowed=bool(estate and estate.allowed),
+                       pending=estate is not None and any(
+                           str(t.state) in ("pended", "pending") for t in estate.joinInProcess()),
                        rejected=self.rejected, remote=name, attempts=self.attempts)
         if any(self.status.fetch(field) != value for field, value in status.items()):
             self.status.update(status)
