@@ -9,7 +9,8 @@ share           fields                                      written by          
 ``local``       name, host, port, main, auto, keep, clean   the flo (``init``)     opener, printer
 ``stack``       value: the RoadStack, None once closed      opener, closer         the others
 ``remote``      name, host, port                            the flo (``init``)     joiner
-``status``      joined, allowed, remote (its name)          joiner                 the flo
+``status``      joined, allowed, pending, rejected, remote, joiner                 the flo
+                attempts
 ``presence``    joined, allowed (lists of names), idle      servicer, transmitter  the flo
 ``txmsgs``      value: deque of msg or (msg, remote name)   other Deeds            transmitter
 ``destination`` value: default remote name (None: first)    the flo (``init``)     transmitter

@@ -10,6 +10,7 @@ from raetflo.behaving.feeding import Feeding
 from ..conftest import free_port
 from ..flos import command, printed_lines
 from .conftest import fails
+from .test_laning import yard
 from .test_roading import allowed, pair
 
 
@@ -198,3 +199,24 @@ def test_a_flo_prints_replies_and_relays_every_message(tmp_path):
         'j1 received from hub: {"reply": "yes", "n": 2}',
         'j1 received from hub: {"reply": "yes", "n": 2}',
         "*** j1 done ***", "*** hub done ***"])
+
+
+def test_lane_replier_answers_a_whole_share_and_the_printer_shortens(frame, tmp_path,
+                                                                    printed):
+    for name in ("alpha", "beta"):
+        yard(frame, name, tmp_path / "lane")
+        frame.add("LaneStackTransmitter", inode=f".{name}.lane.")
+    frame.add("LaneStackPrinter", inode=".alpha.lane.", width=12)
+    frame.add("LaneStackPrinter", inode=".beta.lane.")
+    frame.add("LaneStackReplier", inode=".beta.lane.", share=".beta.answer", ok=True)
+    frame.init(".beta.answer", rows=[{"k": 1}, {"k": 2}])
+    ask = frame.add("LaneStackTransmitter", "manual", ".alpha.lane.", destination="beta",
+                    q="why")
+    frame.enter()
+    ask()
+    assert frame.run(lambda: frame.value(".alpha.lane.received") == 1)
+    assert list(frame.value(".alpha.lane.rxmsgs")) == [
+        ({"rows": [{"k": 1}, {"k": 2}], "ok": True}, "beta")]
+    assert lines(printed) == ['beta received from alpha: {"q": "why"}',
+                              'alpha received from beta: {"rows": ...']
+    assert frame.value(".beta.lane.replied") == 1
