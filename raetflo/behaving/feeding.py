@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 from ioflo.aid.odicting import odict
 from ioflo.base.storing import Share
 
-from .common import (DeedHelpers, Receiving, Transmitting, console, count_up, path, queue_of,
-                     render)
+from .common import (DeedHelpers, FloError, Receiving, Transmitting, console, count_up, path,
+                     queue_of, render)
 
 ELLIPSIS = "..."
 
@@ -152,20 +152,31 @@ class Replying(InboxReader, Sending):
 
     The answer is the ``with`` message (``share ".path"`` included), or the message itself
     when there are no parameters; it is queued in ``txmsgs`` and sent at once, with what
-    else is queued there. Counts the answers in share ``replied``.
+    else is queued there. Counts the answers in share ``replied``; an answer to a source
+    that is no longer a remote is dropped with a console line.
     """
 
     replied: Share
 
     def action(self, **parms: Any) -> None:
-        self.opened()
-        queue = queue_of(self.txmsgs)
-        answers = [(self.answer(parms, msg), source) for msg, source in self.unread()]
+        stack = self.opened()
+        answers = [(self.answer(parms, msg), source) for msg, source in self.unread()
+                   if self.reachable(stack, source)]
         if not answers:
             return
-        queue.extend(answers)
+        queue_of(self.txmsgs).extend(answers)
         self.transmit_all(odict())
         count_up(self.replied, len(answers))
+
+    def reachable(self, stack: Any, source: str) -> bool:
+        """Whether ``source`` is a remote to answer (else a console line says so)."""
+        try:
+            self.remote_uid(stack, source)
+        except FloError:
+            console().terse(f"{self.Word.capitalize()} stack '{stack.name}': dropped the "
+                            f"answer to '{source}': no remote named '{source}'\n")
+            return False
+        return True
 
     def answer(self, parms: Mapping[str, Any], msg: Any) -> Any:
         """The answer to ``msg``: the body ``parms`` give, else ``msg``."""

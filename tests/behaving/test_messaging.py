@@ -220,3 +220,15 @@ def test_lane_replier_answers_a_whole_share_and_the_printer_shortens(frame, tmp_
     assert lines(printed) == ['beta received from alpha: {"q": "why"}',
                               'alpha received from beta: {"rows": ...']
     assert frame.value(".beta.lane.replied") == 1
+
+
+def test_a_replier_drops_an_answer_to_a_source_that_went(frame, tmp_path, printed):
+    pair(frame, tmp_path)
+    reply = frame.add("RoadStackReplier", "manual", ".beta.road.", answer="pong")
+    frame.enter()
+    assert frame.run(lambda: allowed(frame))
+    frame.value(".beta.road.inbox").append((1, {"q": 1}, "ghost"))
+    reply()  # the run goes on
+    assert "Road stack 'beta': dropped the answer to 'ghost': no remote named 'ghost'" \
+        in printed()
+    assert frame.value(".beta.road.replied") == 0
