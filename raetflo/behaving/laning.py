@@ -143,9 +143,9 @@ class LaneStackTransmitter(Sending, LaneDeed, Deed):
     """``do lane stack transmitter [with FIELD VALUE ...]``: send messages to yards.
 
     With ``with`` parameters it sends them as one message each time it runs (so use it in
-    an enter context), with ``share`` and ``destination`` as the road transmitter; every run it also sends, and empties, what other Deeds queued in
-    ``txmsgs``. A yard name the stack does not know yet is added as a yard of the same
-    lane and socket directory.
+    an enter context), with ``share`` and ``destination`` as the road transmitter; every
+    run it also sends, and empties, what other Deeds queued in ``txmsgs``. A yard name
+    the stack does not know yet is added as a yard of the same lane and socket directory.
 
     Ioinits (inode ``lane.``):
 

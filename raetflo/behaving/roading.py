@@ -333,7 +333,8 @@ class RoadStackTransmitter(Sending, RoadDeed, Deed):
     * ``presence`` (write): ``idle`` False once something is queued.
 
     Stops the run with one line (FloError) for a remote name the stack does not know or a
-    ``share`` that names no share. A message that cannot be sent (not a mapping, too large) is dropped with a console line.
+    ``share`` that names no share. A message that cannot be sent (not a mapping, too
+    large) is dropped with a console line.
     """
 
     Ioinits = odict(inode=INODE, stack="stack", txmsgs=odict(ipath="txmsgs", ival=deque()),

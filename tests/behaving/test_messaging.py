@@ -65,7 +65,8 @@ def test_a_whole_share_is_sent_with_nested_values(frame, tmp_path):
 
 
 @pytest.mark.parametrize("parms, phrase", [
-    ({"share": ".no.such"}, "'share' must name a share of the store (\".my.body\"), not '.no.such'"),
+    ({"share": ".no.such"},
+     "'share' must name a share of the store (\".my.body\"), not '.no.such'"),
     ({"share": 7}, "'share' must name a share"),
     ({"destination": 3, "x": 1}, "'destination' must be a road remote name, not 3"),
 ])

@@ -206,7 +206,7 @@ def test_messages_both_ways_are_received_and_printed(frame, tmp_path, printed, t
     assert [line for line in printed().splitlines() if " received " in line] == [
         'beta received from alpha: {"greeting": "hi", "n": 7}',
         'beta received from alpha: {"seq": 2}']
-    assert len(frame.value(".beta.road.rxmsgs")) == 2  # left for a relayer: the printer reads the inbox
+    assert len(frame.value(".beta.road.rxmsgs")) == 2  # for a relayer: printers read the inbox
     assert frame.value(".beta.road.received") == 2
 
 
