@@ -7,6 +7,7 @@ from .common import FloError, RaetfloExit
 from .laning import (LaneStackCloser, LaneStackOpener, LaneStackPrinter, LaneStackReceiver,
                      LaneStackRxServicer, LaneStackServicer, LaneStackStats, LaneStackTransmitter,
                      LaneStackTxServicer)
+from .messaging import LaneStackReplier, RoadStackReplier
 from .presencing import RoadStackAcceptor, RoadStackManager
 from .relaying import MessageRelayer
 from .roading import (JoinerInitiator, RoadStackCleaner, RoadStackCloser, RoadStackJoiner,
@@ -15,6 +16,7 @@ from .roading import (JoinerInitiator, RoadStackCleaner, RoadStackCloser, RoadSt
                       RoadStackTxServicer, TransmitterDeed)
 
 __all__ = ["FloError", "RaetfloExit", "MessageRelayer", "RoadStackAcceptor", "RoadStackManager",
+           "LaneStackReplier", "RoadStackReplier",
            "LaneStackCloser", "LaneStackOpener", "LaneStackPrinter", "LaneStackReceiver",
            "LaneStackRxServicer", "LaneStackServicer", "LaneStackStats", "LaneStackTransmitter",
            "LaneStackTxServicer",

@@ -10,7 +10,8 @@ share            fields                                    written by           
 ``stack``        value: the LaneStack, None once closed    opener, closer       the others
 ``txmsgs``       value: deque of msg or (msg, yard name)   other Deeds          transmitter
 ``destination``  value: default yard name (None: first)    the flo (``init``)   transmitter
-``rxmsgs``       value: deque of (msg, source yard name)   receiver             printer, relayer
+``rxmsgs``       value: deque of (msg, source yard name)   receiver             relayer
+``inbox``        value: deque of (number, msg, source)     receiver             printer, replier
 ``received``     value: count of messages received         receiver             the flo
 ``status``       dropped (count of lost messages), error   servicer             the flo
 ``stats``        one field per key of ``stack.stats``      stats                the flo
@@ -26,7 +27,8 @@ from ioflo.base.deeding import Deed
 
 from ..lane.stacking import LaneStack, StackError
 from ..lane.yarding import RemoteYard, YardError
-from .common import Closing, Printing, Receiving, StackDeed, Transmitting, console
+from .common import Closing, StackDeed, console
+from .feeding import Feeding, Printing, Sending
 from .servicing import PublishingStats, Servicing
 
 INODE = "lane."
@@ -137,13 +139,13 @@ class LaneStackStats(PublishingStats, LaneDeed, Deed):
     Ioinits = odict(inode=INODE, stack="stack", stats="stats")
 
 
-class LaneStackTransmitter(Transmitting, LaneDeed, Deed):
+class LaneStackTransmitter(Sending, LaneDeed, Deed):
     """``do lane stack transmitter [with FIELD VALUE ...]``: send messages to yards.
 
     With ``with`` parameters it sends them as one message each time it runs (so use it in
-    an enter context); every run it also sends, and empties, what other Deeds queued in
-    ``txmsgs``. A yard name the stack does not know yet is added as a yard of the same
-    lane and socket directory.
+    an enter context), with ``share`` and ``destination`` as the road transmitter; every
+    run it also sends, and empties, what other Deeds queued in ``txmsgs``. A yard name
+    the stack does not know yet is added as a yard of the same lane and socket directory.
 
     Ioinits (inode ``lane.``):
 
@@ -160,7 +162,7 @@ class LaneStackTransmitter(Transmitting, LaneDeed, Deed):
                     destination="destination")
 
     def action(self, **msg: Any) -> None:
-        self.transmit_all(odict(msg))
+        self.send_parms(msg)
 
     def remote_uid(self, stack: LaneStack, name: str | None) -> int | None:
         """The uid of yard ``name``, added when new (None: the first remote yard)."""
@@ -180,30 +182,33 @@ class LaneStackTransmitter(Transmitting, LaneDeed, Deed):
         return uid
 
 
-class LaneStackReceiver(Receiving, LaneDeed, Deed):
+class LaneStackReceiver(Feeding, LaneDeed, Deed):
     """``do lane stack receiver``, in a recur context: move received messages to a share.
 
     Ioinits (inode ``lane.``):
 
     * ``stack`` (read): the open LaneStack; its ``rxMsgs`` are emptied.
-    * ``rxmsgs`` (write): a deque of (message, source yard name), appended to.
+    * ``rxmsgs`` (write): a deque of (message, source yard name), appended to (kept to
+      the newest ``RxmsgsLimit`` unread).
     * ``received`` (write): the count of messages received so far.
+    * ``inbox`` (write): the numbered log printers and repliers read, as the road one.
     """
 
     Ioinits = odict(inode=INODE, stack="stack", rxmsgs=odict(ipath="rxmsgs", ival=deque()),
-                    received=odict(ipath="received", ival=0))
+                    received=odict(ipath="received", ival=0),
+                    inbox=odict(ipath="inbox", ival=deque()))
 
 
 class LaneStackPrinter(Printing, LaneDeed, Deed):
-    """``do lane stack printer``, in a recur context: print and empty ``rxmsgs``.
+    """``do lane stack printer [with width N]``, in a recur context: print new messages.
 
     Prints ``<name> received from <source>: <message as JSON>`` at the console's terse
-    level.
+    level, cut to ``width`` as the road printer.
 
-    Ioinits (inode ``lane.``): ``local`` (read: ``name``); ``rxmsgs`` (read, emptied).
+    Ioinits (inode ``lane.``): ``local`` (read: ``name``); ``inbox`` (read, not emptied).
     """
 
-    Ioinits = odict(inode=INODE, local="local", rxmsgs=odict(ipath="rxmsgs", ival=deque()))
+    Ioinits = odict(inode=INODE, local="local", inbox=odict(ipath="inbox", ival=deque()))
 
 
 class LaneStackCloser(Closing, LaneDeed, Deed):

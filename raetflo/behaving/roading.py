@@ -9,11 +9,13 @@ share           fields                                      written by          
 ``local``       name, host, port, main, auto, keep, clean   the flo (``init``)     opener, printer
 ``stack``       value: the RoadStack, None once closed      opener, closer         the others
 ``remote``      name, host, port                            the flo (``init``)     joiner
-``status``      joined, allowed, remote (its name)          joiner                 the flo
+``status``      joined, allowed, pending, rejected, remote, joiner                 the flo
+                attempts
 ``presence``    joined, allowed (lists of names), idle      servicer, transmitter  the flo
 ``txmsgs``      value: deque of msg or (msg, remote name)   other Deeds            transmitter
 ``destination`` value: default remote name (None: first)    the flo (``init``)     transmitter
-``rxmsgs``      value: deque of (msg, source name)          receiver               printer, relayer
+``rxmsgs``      value: deque of (msg, source name)          receiver               relayer
+``inbox``       value: deque of (number, msg, source name)  receiver               printer, replier
 ``received``    value: count of messages received           receiver               the flo
 ``stats``       one field per key of ``stack.stats``        stats                  the flo
 ==============  ==========================================  =====================  =================
@@ -30,11 +32,13 @@ from ioflo.base.deeding import Deed
 from ioflo.base.storing import Share
 
 from .. import nacling
+from ..events import RemoteRejected
 from ..raeting import AutoMode, BodyKind
 from ..road.estating import EstateError, RemoteEstate, normalize_ha
 from ..road.keeping import KeepError, RoadKeep
 from ..road.stacking import RoadStack, StackError, listen_ha
-from .common import Closing, Printing, Receiving, StackDeed, Transmitting, console, path
+from .common import Closing, StackDeed, console, path
+from .feeding import Feeding, Printing, Sending
 from .servicing import PublishingStats, Servicing
 
 INODE = "road."
@@ -58,6 +62,12 @@ class RoadDeed(StackDeed):
             raise self.fail(f"road stack '{stack.name}' has no remote named '{name}' "
                             f"(its remotes: {known})")
         return uid
+
+
+def rejected_in(stack: RoadStack, estate: RemoteEstate) -> bool:
+    """Whether the stack's untaken events tell that ``estate`` rejected our keys."""
+    return any(isinstance(event, RemoteRejected) and event.uid == estate.uid
+               for event in stack.events)
 
 
 def publish_presence(share: Share, stack: RoadStack) -> None:
@@ -268,11 +278,13 @@ class RoadStackStats(PublishingStats, RoadDeed, Deed):
 
 
 class RoadStackJoiner(RoadDeed, Deed):
-    """``do road stack joiner [with retry SECONDS]``, in a recur context: join ``remote``.
+    """``do road stack joiner [with retry SECONDS] [with rejoin True]``, recur: join ``remote``.
 
     The first run joins (then allows, then checks it is alive); later runs publish the
     outcome and, every ``retry`` seconds (default 1.0) while not allowed and nothing is in
-    progress, try again.
+    progress, try again. When the main estate rejects our keys the joiner says so in one
+    line and stops; with ``rejoin True`` it tries again every ``retry`` seconds (a main
+    that later accepts us is joined without a restart).
 
     Ioinits (inode ``road.``):
 
@@ -280,43 +292,92 @@ class RoadStackJoiner(RoadDeed, Deed):
     * ``remote`` (read): ``port`` and ``host`` (default "127.0.0.1") of the main estate to
       join, or the ``name`` of a remote the keep already holds. When both are given the
       name is checked once joined.
-    * ``status`` (write): ``joined`` and ``allowed`` (bools) and ``remote`` (its name).
+    * ``status`` (write): ``joined``, ``allowed``, ``pending`` (a join waits on an
+      operator's acceptance) and ``rejected`` (our keys were rejected), bools; ``remote``
+      (its name once joined, else the name ``remote`` gives); ``attempts`` (joins and
+      allows started).
 
     Stops the run with one line (FloError) when the name is unknown and no port is given,
-    or the joined estate has another name.
+    the joined estate has another name, or ``retry`` or ``rejoin`` is not a valid value.
     """
 
     Ioinits = odict(inode=INODE, stack="stack", remote="remote",
                     status=odict(ipath="status",
-                                 ival=odict(joined=False, allowed=False, remote=None)))
+                                 ival=odict(joined=False, allowed=False, pending=False,
+                                            rejected=False, remote=None, attempts=0)))
 
     def __init__(self, **kwa: Any) -> None:
         super().__init__(**kwa)
         self.estate: RemoteEstate | None = None
         self.timer = StoreTimer(self.store)
+        self.attempts = 0
+        self.rejected = False
 
-    def action(self, retry: float = 1.0, **kwa: Any) -> None:
+    def action(self, retry: float = 1.0, rejoin: bool = False, **kwa: Any) -> None:
+        self.check(retry, rejoin)
         stack = self.opened()
-        estate = self.estate
-        if estate is None or stack.remotes.get(estate.uid) is not estate:
-            estate = self.estate = self.locate(stack)
-            self.timer.restart(duration=retry)
-            stack.join(uid=estate.uid, cascade=True)
+        estate = self.live(stack)
+        if self.estate is None:
+            self.start(stack, retry, stack.join)
+        elif estate is None:
+            self.went(stack, self.estate, retry, rejoin)
         elif (not estate.allowed and self.timer.expired and not estate.joinInProcess()
               and not estate.allowInProcess()):
-            self.timer.restart(duration=retry)
-            if estate.joined:
-                stack.allow(uid=estate.uid, cascade=True)
-            else:
-                stack.join(uid=estate.uid, cascade=True)
+            self.start(stack, retry, stack.allow if estate.joined else stack.join)
+        self.publish(stack)
+
+    def went(self, stack: RoadStack, estate: RemoteEstate, retry: float, rejoin: bool) -> None:
+        """The remote's record went: say once if it rejected our keys; join again at
+        ``retry`` unless rejected without ``rejoin``."""
+        if not self.rejected and rejected_in(stack, estate):
+            self.rejected = True
+            again = (f"trying again every {retry} s" if rejoin else
+                     f"not joining again (with rejoin True tries every {retry} s)")
+            console().terse(f"Road stack '{stack.name}': the estate at {estate.ha[0]}:"
+                            f"{estate.ha[1]} rejected our keys; {again}\n")
+        if self.timer.expired and (rejoin or not self.rejected):
+            self.start(stack, retry, stack.join)
+
+    def check(self, retry: Any, rejoin: Any) -> None:
+        """FloError unless ``retry`` is a positive number and ``rejoin`` a bool."""
+        if isinstance(retry, bool) or not isinstance(retry, (int, float)) or retry <= 0:
+            raise self.fail(f"'retry' must be a number of seconds > 0, not {retry!r}")
+        if not isinstance(rejoin, bool):
+            raise self.fail(f"'rejoin' must be True or False, not {rejoin!r}")
+
+    def start(self, stack: RoadStack, retry: float, begin: Any) -> None:
+        """Start ``begin`` (join or allow) with the remote, found again when it went."""
+        estate = self.live(stack)
+        if estate is None:
+            estate = self.locate(stack)
+            self.estate = estate
+        self.timer.restart(duration=retry)
+        self.attempts += 1
+        begin(uid=estate.uid, cascade=True)
+
+    def live(self, stack: RoadStack) -> RemoteEstate | None:
+        """The remote being joined, None before the first run or once it went (rejected
+        or removed)."""
+        estate = self.estate
+        return estate if estate is not None and stack.remotes.get(estate.uid) is estate else None
+
+    def publish(self, stack: RoadStack) -> None:
+        """Check the joined name and write ``status`` when it changed."""
         name = self.setting(self.remote, "name", str, None)
-        if estate.joined and name is not None and estate.name != name:
-            raise self.fail(f"joined '{estate.name}' at {estate.ha[0]}:{estate.ha[1]}, but "
-                            f"'{path(self.remote)}' names '{name}'")
-        status = (bool(estate.joined), bool(estate.allowed), estate.name)
-        if (self.status.fetch("joined"), self.status.fetch("allowed"),
-                self.status.fetch("remote")) != status:
-            self.status.update(joined=status[0], allowed=status[1], remote=status[2])
+        estate = self.live(stack)
+        if estate is not None and estate.joined:
+            self.rejected = False
+            if name is not None and estate.name != name:
+                raise self.fail(f"joined '{estate.name}' at {estate.ha[0]}:{estate.ha[1]}, "
+                                f"but '{path(self.remote)}' names '{name}'")
+            name = estate.name
+        status = odict(joined=bool(estate and estate.joined),
+                       allowed=bool(estate and estate.allowed),
+                       pending=estate is not None and any(
+                           str(t.state) in ("pended", "pending") for t in estate.joinInProcess()),
+                       rejected=self.rejected, remote=name, attempts=self.attempts)
+        if any(self.status.fetch(field) != value for field, value in status.items()):
+            self.status.update(status)
 
     def locate(self, stack: RoadStack) -> RemoteEstate:
         """The remote to join: known by name or address, else a new one at host:port."""
@@ -345,12 +406,14 @@ class RoadStackJoiner(RoadDeed, Deed):
         return remote
 
 
-class RoadStackTransmitter(Transmitting, RoadDeed, Deed):
-    """``do road stack transmitter [with FIELD VALUE ...]``: send messages.
+class RoadStackTransmitter(Sending, RoadDeed, Deed):
+    """``do road stack transmitter [with FIELD VALUE ...] [with share ".path"]
+    [with destination NAME]``: send messages.
 
     With ``with`` parameters it sends them as one message each time it runs (so use it in
-    an enter context); every run it also sends, and empties, what other Deeds queued in
-    ``txmsgs``.
+    an enter context): the fields of the share ``share`` names as they are then (nested
+    values too), then the other parameters, to remote ``destination`` when given. Every run
+    it also sends, and empties, what other Deeds queued in ``txmsgs``.
 
     Ioinits (inode ``road.``):
 
@@ -360,8 +423,9 @@ class RoadStackTransmitter(Transmitting, RoadDeed, Deed):
       the first remote.
     * ``presence`` (write): ``idle`` False once something is queued.
 
-    Stops the run with one line (FloError) for a remote name the stack does not know.
-    A message that cannot be sent (not a mapping, too large) is dropped with a console line.
+    Stops the run with one line (FloError) for a remote name the stack does not know or a
+    ``share`` that names no share. A message that cannot be sent (not a mapping, too
+    large) is dropped with a console line.
     """
 
     Ioinits = odict(inode=INODE, stack="stack", txmsgs=odict(ipath="txmsgs", ival=deque()),
@@ -369,38 +433,44 @@ class RoadStackTransmitter(Transmitting, RoadDeed, Deed):
     Errors = (StackError,)
 
     def action(self, **msg: Any) -> None:
-        if self.transmit_all(odict(msg)):
+        if self.send_parms(msg):
             self.presence.update(idle=False)
 
 
-class RoadStackReceiver(Receiving, RoadDeed, Deed):
+class RoadStackReceiver(Feeding, RoadDeed, Deed):
     """``do road stack receiver``, in a recur context: move received messages to a share.
 
     Ioinits (inode ``road.``):
 
     * ``stack`` (read): the open RoadStack; its ``rxMsgs`` are emptied.
-    * ``rxmsgs`` (write): a deque of (message, source name), appended to.
+    * ``rxmsgs`` (write): a deque of (message, source name), appended to, for one consumer
+      (a relayer or Python) to empty; it keeps the newest ``RxmsgsLimit`` unread.
     * ``received`` (write): the count of messages received so far, so a flo can
       ``go next if .road.received >= 2``.
+    * ``inbox`` (write): the last ``InboxLimit`` messages as (number, message, source),
+      numbered from 1, which printers and repliers each read with their own cursor.
     """
 
     Ioinits = odict(inode=INODE, stack="stack", rxmsgs=odict(ipath="rxmsgs", ival=deque()),
-                    received=odict(ipath="received", ival=0))
+                    received=odict(ipath="received", ival=0),
+                    inbox=odict(ipath="inbox", ival=deque()))
 
 
 class RoadStackPrinter(Printing, RoadDeed, Deed):
-    """``do road stack printer``, in a recur context: print and empty ``rxmsgs``.
+    """``do road stack printer [with width N]``, in a recur context: print new messages.
 
     Prints ``<name> received from <source>: <message as JSON>`` at the console's terse
-    level, so ``ioflo -v terse`` shows it and ``-v mute`` does not.
+    level, so ``ioflo -v terse`` shows it and ``-v mute`` does not; ``width`` cuts the
+    JSON to N characters, ending in "...".
 
     Ioinits (inode ``road.``):
 
     * ``local`` (read): ``name``, the estate named in each line.
-    * ``rxmsgs`` (read, emptied): a deque of (message, source name).
+    * ``inbox`` (read, not emptied): the receiver's numbered messages, read from where
+      this printer left off.
     """
 
-    Ioinits = odict(inode=INODE, local="local", rxmsgs=odict(ipath="rxmsgs", ival=deque()))
+    Ioinits = odict(inode=INODE, local="local", inbox=odict(ipath="inbox", ival=deque()))
 
 
 class RoadStackCloser(Closing, RoadDeed, Deed):

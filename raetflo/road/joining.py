@@ -219,9 +219,15 @@ class JoinBase(Transaction):
         if self.decode(packet) is None:
             return
         self.remove()
-        self.fail("Refused by", level="terse")
+        self.fail("Refused", prep="by", level="terse", who=self.peer())
 
     on_refuse = on_nack
+
+    def peer(self) -> str:
+        """The peer as a log line names it: its name once a link was established, else
+        its address (before a join the name is a placeholder)."""
+        remote = self.remote
+        return remote.name if self.established else f"{remote.ha[0]}:{remote.ha[1]}"
 
     def on_reject(self, packet: Packet) -> None:
         """Forget the rejecting peer; the keep files of a link that was established before
@@ -230,7 +236,7 @@ class JoinBase(Transaction):
         if self.decode(packet) is None:
             return
         self.remove()
-        self.fail("Rejected by", level="terse")
+        self.fail("Rejected", prep="by", level="terse", who=self.peer())
         stack.emit(RemoteRejected(remote.name, remote.uid))
         if remote.uid in stack.remotes:
             if self.established:
@@ -379,7 +385,7 @@ class Joiner(JoinBase):
                                 "on immutable road\n")
             stack.incStat("join_renew_unallowed")
             self.remove()
-            self.fail("Refused by", level="terse")
+            self.fail("Refused", prep="by", level="terse", who=self.peer())
             return
         self.log("Renew from", level="terse")
         stack.incStat("join_renew_attempt")

@@ -338,9 +338,10 @@ class Transaction:
         event = "Do Nack" if kind == PcktKind.nack else f"Do Nack {kind.name.capitalize()}"
         self.fail(event, prep="of", level="terse")
 
-    def fail(self, event: str, prep: str = "with", level: str = "concise") -> None:
+    def fail(self, event: str, prep: str = "with", level: str = "concise",
+             who: str | None = None) -> None:
         self.stack.incStat(f"{type(self).__name__.lower()}_transaction_failure")
-        self.log(event, prep=prep, level=level)
+        self.log(event, prep=prep, level=level, who=who)
 
     def stale_initiator(self) -> None:
         """Own transaction outlived its session: nack it and drop it."""

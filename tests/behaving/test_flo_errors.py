@@ -34,15 +34,15 @@ def test_unknown_parameter(tmp_path, program):
     flo = flo_copy("road.flo", tmp_path,
                    {"do road stack joiner": "do road stack joiner with retyr 2.0"})
     fails_clearly(program, flo, "'do road stack joiner with retyr 2.0' in house 'alpha': ",
-                  "unknown parameter 'retyr' (known: retry)")
+                  "unknown parameter 'retyr' (known: retry, rejoin)")
 
 
 @pytest.mark.parametrize("program", COMMANDS)
 def test_parameter_of_a_deed_that_takes_none(tmp_path, program):
     flo = flo_copy("road.flo", tmp_path,
-                   {"do road stack printer": "do road stack printer with width 80"})
-    fails_clearly(program, flo, "'do road stack printer with width 80' in house ",
-                  "unknown parameter 'width' (known: none)")
+                   {"do road stack printer": "do road stack printer with colour 80"})
+    fails_clearly(program, flo, "'do road stack printer with colour 80' in house ",
+                  "unknown parameter 'colour' (known: width)")
 
 
 @pytest.mark.parametrize("program", COMMANDS)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from collections import deque
 
 import pytest
 
@@ -71,7 +70,7 @@ def test_messages_both_ways_are_received_and_printed(frame, sockdir, printed):
     printer()
     assert [line for line in printed().splitlines() if " received " in line] == [
         'beta received from alpha: {"greeting": "hi", "n": 7}']
-    assert frame.value(".beta.lane.rxmsgs") == deque()
+    assert len(frame.value(".beta.lane.rxmsgs")) == 1  # for a relayer: printers read the inbox
 
 
 def test_transmitter_needs_a_yard_to_send_to(frame, sockdir):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections import deque
 
 import pytest
 from ioflo.aid.consoling import getConsole
@@ -207,7 +206,7 @@ def test_messages_both_ways_are_received_and_printed(frame, tmp_path, printed, t
     assert [line for line in printed().splitlines() if " received " in line] == [
         'beta received from alpha: {"greeting": "hi", "n": 7}',
         'beta received from alpha: {"seq": 2}']
-    assert frame.value(".beta.road.rxmsgs") == deque()
+    assert len(frame.value(".beta.road.rxmsgs")) == 2  # for a relayer: printers read the inbox
     assert frame.value(".beta.road.received") == 2
 
 
