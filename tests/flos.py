@@ -10,7 +10,7 @@ from .conftest import free_port
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-DEMO_PORTS = (17530, 17531, 17540, 17541)
+DEMO_PORTS = (17530, 17531, 17540, 17541, 17550, 17551, 17552, 17560, 17561)
 DEMO_DIR = "/tmp/raetflo-demo"
 
 

@@ -58,6 +58,33 @@ def test_messaging_flo(tmp_path):
         "*** relay done ***"]
 
 
+def test_acceptance_flo_accepts_one_joiner_and_rejects_the_other(tmp_path):
+    run = command("ioflo", "-v", "concise", "-f", str(flo_copy("acceptance.flo", tmp_path)))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert printed_lines(run.stdout) == [
+        "*** main accepted j1 and rejected j2 ***", "*** j1 allowed ***",
+        "*** j2 not allowed ***"]
+    lines = run.stdout.splitlines()
+    for line in ("Road stack 'main' presence: pending +j1 +j2",
+                 "Road stack 'main': remote 'j1' accepted",
+                 "Road stack 'main': remote 'j2' rejected",
+                 "Road stack 'main' presence: pending -j1 -j2; rejected +j2"):
+        assert line in lines, run.stdout
+
+
+PRESENCE_LINES = ["*** main sees j1 alive ***", "*** j1 leaves ***", "*** main sees j1 dead ***",
+                  "*** main reaped j1 ***"]
+
+
+@pytest.mark.parametrize("real", [(), ("-r",)], ids=["virtual", "real"])
+def test_presence_flo_sees_a_joiner_go_dead_then_reaped(tmp_path, real):
+    run = command("ioflo", "-v", "terse", *real, "-f", str(flo_copy("presence.flo", tmp_path)),
+                  timeout=30)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert printed_lines(run.stdout) == PRESENCE_LINES
+    assert run.stderr == ""
+
+
 def test_a_flo_that_misses_its_goal_exits_1(tmp_path):
     flo = flo_copy("road.flo", tmp_path, {'auto "always"': 'auto "never"'})  # beta never accepts
     run = command("ioflo", "-v", "terse", "-f", str(flo))
