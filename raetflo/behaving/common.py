@@ -140,9 +140,10 @@ class DeedHelpers:
     @classmethod
     def parameters(cls) -> dict[str, tuple[tuple[type, ...], bool]]:
         """The named parameters of ``action``: their types and whether they are required."""
-        hints = typing.get_type_hints(cls.action)
+        action = getattr(cls, "action")  # every Deed class defines it (ioflo's contract)
+        hints = typing.get_type_hints(action)
         return {name: (parameter_kinds(hints.get(name, Any)), parm.default is parm.empty)
-                for name, parm in inspect.signature(cls.action).parameters.items()
+                for name, parm in inspect.signature(action).parameters.items()
                 if name != "self" and parm.kind in (parm.POSITIONAL_OR_KEYWORD,
                                                     parm.KEYWORD_ONLY)}
 
