@@ -76,11 +76,6 @@ class Diagnostics:
         self._say(4, msg)
 
 
-def heard(console: Any, level: str) -> bool:
-    """Whether ``console`` shows lines of ``level`` (so unseen lines need not be built)."""
-    return getattr(console.Wordage, level) <= console._verbosity
-
-
 class Core:
     """Base of the road and lane cores: everything here is memory and arithmetic."""
 

@@ -568,7 +568,8 @@ class RoadCore(Core):
             heapq.heappush(heap, (max(current, now), next(self._scheduled), transaction))
             if current <= now:
                 break
-        if len(heap) > 4 * sum(len(r.transactions) for r in self.active.values()) + 1024:
+        if len(heap) > 1024 and \
+                len(heap) > 4 * sum(len(r.transactions) for r in self.active.values()) + 1024:
             live = {id(t): t for _, _, t in heap if t.added}
             heap[:] = [(t.deadline, next(self._scheduled), t) for t in live.values()]
             heapq.heapify(heap)

@@ -388,14 +388,6 @@ class RemoteEstate(Estate):
     def allowInProcess(self) -> list:
         return self.in_process(TrnsKind.allow)
 
-    @property
-    def deadline(self) -> float:
-        """When ``process`` next has something to do for this record (inf: nothing)."""
-        soonest = self.messages.next_deadline
-        for transaction in self.transactions.values():
-            soonest = min(soonest, transaction.deadline)
-        return soonest
-
     def process(self) -> None:
         """Run this record's timers (see ``presence.process``; the core does this)."""
         presence.process(self.stack, self)

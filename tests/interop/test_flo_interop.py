@@ -5,6 +5,7 @@ sides share ioflo's virtual time; the run is ioflo's own ``ioflo.app.run.run``.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ioflo.aid.consoling import getConsole
@@ -106,18 +107,25 @@ framer talk be active first join
 """
 
 
-def test_flo_house_and_reference_stack_exchange_messages(tmp_path, monkeypatch):
+def run_flo(text: str, tmp_path: Path, monkeypatch: Any, verbose: int = 1) -> tuple[Any, str]:
+    """Run flo ``text`` in this process in virtual time; its skedder and console log."""
     # ioflo's run() reopens its console at consolepath, closing the file it held
-    console, text = getConsole(), tmp_path / "console.txt"
-    monkeypatch.setattr(console, "_file", open(text, "w"))
+    console, log = getConsole(), tmp_path / "console.txt"
+    monkeypatch.setattr(console, "_file", open(log, "w"))
     monkeypatch.setattr(console, "_path", "")
-    flo = tmp_path / "interop.flo"
-    flo.write_text(FLO.format(main=free_port(), alpha=free_port(), keep=tmp_path / "keep"))
+    flo = tmp_path / "test.flo"
+    flo.write_text(text)
     skedder = run(filepath=str(flo), behaviors=["raetflo.behaving"], period=0.125,
-                  real=False, verbose=1, consolepath=str(text))
+                  real=False, verbose=verbose, consolepath=str(log))
     console.close()
+    return skedder, log.read_text()
+
+
+def test_flo_house_and_reference_stack_exchange_messages(tmp_path, monkeypatch):
+    skedder, log = run_flo(FLO.format(main=free_port(), alpha=free_port(),
+                                      keep=tmp_path / "keep"), tmp_path, monkeypatch)
     assert skedder.built
-    assert "No running or started taskers. Shutting down skedder" in text.read_text()
+    assert "No running or started taskers. Shutting down skedder" in log
     stores = {house.name: house.store for house in skedder.houses}
     alpha, reference = stores["alpha"], stores["reference"]
     status = alpha.fetch(".road.status")

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ioflo.aid.consoling import getConsole
 from ioflo.aid.odicting import odict
-from ioflo.app.run import run
 from ioflo.base.deeding import Deed
 from raet.road import estating as ref_estating
 from raet.road import stacking as ref_stacking
@@ -17,7 +15,7 @@ from raet.road import stacking as ref_stacking
 from raetflo.raeting import AutoMode
 
 from ..conftest import free_port
-from .test_flo_interop import ReferenceRoadCloser
+from .test_flo_interop import ReferenceRoadCloser, run_flo  # noqa: F401 (registers its Deed)
 
 STATE = ("joined", "allowed", "alived")
 
@@ -134,15 +132,8 @@ def first(history: list, field: str, value: Any, after: float = 0.0) -> float:
 
 
 def test_flo_manager_and_acceptor_with_a_reference_joiner(tmp_path, monkeypatch):
-    console, text = getConsole(), tmp_path / "console.txt"
-    monkeypatch.setattr(console, "_file", open(text, "w"))
-    monkeypatch.setattr(console, "_path", "")
-    flo = tmp_path / "presence.flo"
-    flo.write_text(FLO.format(main=free_port(), minion=free_port(), keep=tmp_path / "keep"))
-    skedder = run(filepath=str(flo), behaviors=["raetflo.behaving"], period=0.125,
-                  real=False, verbose=2, consolepath=str(text))
-    console.close()
-    log = text.read_text()
+    skedder, log = run_flo(FLO.format(main=free_port(), minion=free_port(),
+                                      keep=tmp_path / "keep"), tmp_path, monkeypatch, verbose=2)
     assert skedder.built
     assert "raetflo:" not in log, log
     stores = {house.name: house.store for house in skedder.houses}
