@@ -10,7 +10,8 @@ from .conftest import free_port
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-DEMO_PORTS = (17530, 17531, 17540, 17541, 17550, 17551, 17552, 17560, 17561)
+DEMO_PORTS = (17530, 17531, 17540, 17541, 17550, 17551, 17552, 17560, 17561, 17570, 17571,
+              17572, 17573)
 DEMO_DIR = "/tmp/raetflo-demo"
 
 

@@ -20,6 +20,7 @@ from .common import (DeedHelpers, FloError, Receiving, Transmitting, console, co
                      queue_of, render)
 
 ELLIPSIS = "..."
+SOURCE = "{source}"  # in a replier's string values: the name of the remote answered
 
 
 def inbox_of(share: Share, limit: int) -> deque:
@@ -151,7 +152,9 @@ class Replying(InboxReader, Sending):
     """A replier's action: answer each new message of ``inbox`` to its source.
 
     The answer is the ``with`` message (``share ".path"`` included), or the message itself
-    when there are no parameters; it is queued in ``txmsgs`` and sent at once, with what
+    when there are no parameters; in the answer's top-level string values, ``{source}`` is
+    replaced with the name of the remote answered (``with answer "hello {source}"``). It is
+    queued in ``txmsgs`` and sent at once, with what
     else is queued there. Counts the answers in share ``replied``; an answer to a source
     that is no longer a remote is dropped with a console line.
     """
@@ -160,7 +163,7 @@ class Replying(InboxReader, Sending):
 
     def action(self, **parms: Any) -> None:
         stack = self.opened()
-        answers = [(self.answer(parms, msg), source) for msg, source in self.unread()
+        answers = [(self.answer(parms, msg, source), source) for msg, source in self.unread()
                    if self.reachable(stack, source)]
         if not answers:
             return
@@ -178,13 +181,16 @@ class Replying(InboxReader, Sending):
             return False
         return True
 
-    def answer(self, parms: Mapping[str, Any], msg: Any) -> Any:
-        """The answer to ``msg``: the body ``parms`` give, else ``msg``."""
+    def answer(self, parms: Mapping[str, Any], msg: Any, source: str) -> Any:
+        """The answer to ``msg`` from ``source``: the body ``parms`` give, else ``msg``."""
         if not parms:
             return msg
         body, name = self.outgoing(parms)
         if name is not None:
             raise self.fail("a replier answers to each message's source: give no "
                             "'destination'")
+        for field, value in body.items():
+            if isinstance(value, str) and SOURCE in value:
+                body[field] = value.replace(SOURCE, source)
         return body
 

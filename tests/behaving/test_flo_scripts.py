@@ -72,6 +72,30 @@ def test_acceptance_flo_accepts_one_joiner_and_rejects_the_other(tmp_path):
         assert line in lines, run.stdout
 
 
+HUB_LINES = ['hub received from j1: {"question": "who am I?", "asker": "j1"}',
+             'hub received from j2: {"question": "who am I?", "asker": "j2"}',
+             'hub received from j3: {"question": "who am I?", "asker": "j3"}',
+             'j1 received from hub: {"answer": "hello j1, this is the hub"}',
+             "*** j1 has its answer ***",
+             'j2 received from hub: {"answer": "hello j2, this is the hub"}',
+             "*** j2 has its answer ***",
+             'j3 received from hub: {"answer": "hello j3, this is the hub"}',
+             "*** j3 has its answer ***", "*** hub answered j1 j2 j3 ***"]
+
+
+@pytest.mark.parametrize("real", [(), ("-r",)], ids=["virtual", "real"])
+def test_hub_flo_answers_three_joiners_by_name(tmp_path, real):
+    run = command("ioflo", "-v", "terse", *real, "-f", str(flo_copy("hub.flo", tmp_path)),
+                  timeout=30)
+    assert run.returncode == 0, run.stdout + run.stderr
+    printed = printed_lines(run.stdout)
+    if real:  # in real time the houses' turns interleave differently
+        assert sorted(printed) == sorted(HUB_LINES) and printed[-1] == HUB_LINES[-1]
+    else:
+        assert printed == HUB_LINES
+    assert run.stderr == ""
+
+
 PRESENCE_LINES = ["*** main sees j1 alive ***", "*** j1 leaves ***", "*** main sees j1 dead ***",
                   "*** main reaped j1 ***"]
 

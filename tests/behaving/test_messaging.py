@@ -48,6 +48,19 @@ def test_a_replier_without_parameters_echoes(frame, tmp_path):
     assert list(frame.value(".alpha.road.rxmsgs")) == [({"echo": [1, {"deep": True}]}, "beta")]
 
 
+def test_a_replier_names_the_source_where_a_value_says_source(frame, tmp_path):
+    pair(frame, tmp_path)
+    frame.add("RoadStackTransmitter", inode=".alpha.road.")
+    frame.add("RoadStackReplier", inode=".beta.road.", answer="hello {source}", to="{source}",
+              raw="{sourcery}")
+    frame.enter()
+    assert frame.run(lambda: allowed(frame))
+    frame.value(".alpha.road.txmsgs").append({"q": "who am I"})
+    assert frame.run(lambda: frame.value(".alpha.road.received") == 1)
+    assert list(frame.value(".alpha.road.rxmsgs")) == [
+        ({"answer": "hello alpha", "to": "alpha", "raw": "{sourcery}"}, "beta")]
+
+
 def test_a_whole_share_is_sent_with_nested_values(frame, tmp_path):
     pair(frame, tmp_path)
     send = frame.add("RoadStackTransmitter", "manual", ".alpha.road.", share=".my.body",
