@@ -5,36 +5,112 @@ raetflo's behaviours loaded, but its exit status tells what happened: 0 when the
 to its end, 1 with a one-line message when it did not build (a parse error, an unknown
 ``go`` target, an unreadable file: ``ioflo`` 2.0.3 exits 0 for most of these) or when a
 Deed stopped it with a configuration error.
+
+``-q`` (``--quiet``) mutes ioflo's own build and trace lines: what is printed is what the
+flo's ``print`` verbs, raetflo's Deeds and their stacks say, at the ``-v`` level.
 """
 from __future__ import annotations
 
+import argparse
 import collections.abc  # noqa: F401  (ioflo 2.0.3 uses it without importing it)
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any
 
 from ioflo import __version__ as ioflo_version
+from ioflo.aid.consoling import VERBIAGE_NAMES, Console, getConsole
 from ioflo.app import run as iorun
+from ioflo.base import acting
 from ioflo.base.excepting import ParseError
 
 import raetflo
 
+from .behaving import common
+
 BEHAVIOURS = "raetflo.behaving"
+QUIET_CONSOLE = "raetflo"  # the console a quiet run's Deeds, stacks and prints write to
 
 
-def main() -> int:
-    """Parse ``ioflo`` options from the command line, build and run the flo."""
-    args = iorun.parseArgs(version=f"raetflo {raetflo.__version__} (ioflo {ioflo_version})")
-    behaviors = [BEHAVIOURS, *(name for name in args.behaviors or () if name != BEHAVIOURS)]
+def verbosity(value: str) -> int:
+    """A ``-v`` value (a name such as ``concise`` or 0-4) as a console level."""
+    if value in VERBIAGE_NAMES:
+        return VERBIAGE_NAMES.index(value)
+    if value in ("0", "1", "2", "3", "4"):
+        return int(value)
+    raise argparse.ArgumentTypeError(
+        f"'{value}' is not a verbosity: use one of {', '.join(VERBIAGE_NAMES)} or 0-4")
+
+
+def parser(prog: str = "raetflo-flo") -> argparse.ArgumentParser:
+    """The options of the ``ioflo`` command, and ``-q``."""
+    p = argparse.ArgumentParser(
+        prog=prog, description="Run a flo with raetflo's Deeds; the exit status says "
+        "whether it built and ran to its end.")
+    p.add_argument("-V", "--version", action="version",
+                   version=f"raetflo {raetflo.__version__} (ioflo {ioflo_version})")
+    p.add_argument("-v", "--verbose", type=verbosity, default="concise",
+                   help="verbosity: mute, terse, concise, verbose, profuse or 0-4")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print only what the flo's print verbs, raetflo's Deeds and "
+                   "stacks say (at the -v level), none of ioflo's build and trace lines")
+    p.add_argument("-c", "--console", default="", help="file path of a console log")
+    p.add_argument("-p", "--period", type=float, default=0.125,
+                   help="seconds per skedder run")
+    p.add_argument("-r", "--realtime", action="store_true", help="run in real time")
+    p.add_argument("-R", "--retrograde", action="store_true", default=True,
+                   help="shift timers when the clock goes back (always on)")
+    p.add_argument("-n", "--name", default="skedder", help="skedder name")
+    p.add_argument("-f", "--filename", required=True, help="the flo script to run")
+    p.add_argument("-b", "--behaviors", nargs="*", default=None,
+                   help="more behaviour modules or packages to load")
+    p.add_argument("-m", "--parsemode", default="", help="flo parsing mode")
+    p.add_argument("-U", "--username", default="", help="user name")
+    p.add_argument("-P", "--password", default="", help="password")
+    p.add_argument("-S", "--statistics", nargs="?", const=True, default=False,
+                   help="profile the run, into the file given (or ioflo's default)")
+    return p
+
+
+class QuietPrinter(acting.Printer):
+    """The ``print`` verb of a quiet run: prints to raetflo's console."""
+
+    def action(self, message: str, **kw: Any) -> None:
+        common.console().terse(f"*** {message} ***\n")
+
+
+@contextmanager
+def quiet(level: int) -> Iterator[None]:
+    """Mute ioflo's console; Deeds, stacks and ``print`` write to their own at ``level``."""
+    registry = acting.Actor.Registry
+    printer = registry["Printer"]
+    common.use_console(getConsole(QUIET_CONSOLE, verbosity=level))
+    registry["Printer"] = registry["QuietPrinter"]
     try:
-        skedder = iorun.run(name=args.name, period=float(args.period), real=args.realtime,
-                            retro=args.retrograde, filepath=args.filename,
-                            behaviors=behaviors, mode=args.parsemode,
-                            username=args.username, password=args.password,
-                            verbose=args.verbose, consolepath=args.console,
-                            statistics=args.statistics)
+        yield
+    finally:
+        registry["Printer"] = printer
+        common.use_console(None)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "raetflo-flo") -> int:
+    """Parse ``ioflo`` options (and ``-q``) from ``argv``, build and run the flo."""
+    args = parser(prog).parse_args(argv)
+    behaviors = [BEHAVIOURS, *(name for name in args.behaviors or () if name != BEHAVIOURS)]
+    level = Console.Wordage.mute if args.quiet else args.verbose
+    hint = "run it without -q to see ioflo's messages" if args.quiet else "see the messages above"
+    try:
+        with quiet(args.verbose) if args.quiet else nullcontext():
+            skedder = iorun.run(name=args.name, period=args.period, real=args.realtime,
+                                retro=args.retrograde, filepath=args.filename,
+                                behaviors=behaviors, mode=args.parsemode,
+                                username=args.username, password=args.password,
+                                verbose=level, consolepath=args.console,
+                                statistics=args.statistics)
     except ParseError as ex:
-        sys.exit(f"raetflo-flo: cannot build '{args.filename}': {str(ex).strip()}")
+        sys.exit(f"{prog}: cannot build '{args.filename}': {str(ex).strip()}")
     if not skedder.built:
-        sys.exit(f"raetflo-flo: cannot build '{args.filename}' (see the messages above)")
+        sys.exit(f"{prog}: cannot build '{args.filename}' ({hint})")
     return 0
 
 

@@ -32,9 +32,19 @@ class FloError(SystemExit):
         super().__init__(f"raetflo: {message}")
 
 
+_console: Any = None  # the console of a quiet run (see ``use_console``), else None
+
+
 def console() -> Any:
-    """The console ``ioflo -v`` governs."""
-    return getConsole()
+    """The console raetflo's Deeds and the stacks they open write to: ioflo's (which
+    ``ioflo -v`` governs) unless a quiet run gave its own."""
+    return _console if _console is not None else getConsole()
+
+
+def use_console(given: Any) -> None:
+    """Make ``given`` the Deeds' console (None: ioflo's again)."""
+    global _console
+    _console = given
 
 
 def path(share: Share) -> str:

@@ -218,3 +218,49 @@ def test_raetflo_flo_fails_a_missing_file(tmp_path):
     assert run.returncode == 1
     assert run.stderr.splitlines()[-1] == f"raetflo-flo: cannot build '{tmp_path / 'none.flo'}'" \
         " (see the messages above)"
+
+
+# ----------------------------------------------------------------- quiet runs
+
+
+@pytest.mark.parametrize("quiet", ["-q", "--quiet"])
+def test_quiet_prints_only_what_deeds_and_print_say(tmp_path, quiet):
+    run = command("raetflo-flo", quiet, "-v", "terse", "-f", str(flo_copy("road.flo", tmp_path)))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines() == ROAD_LINES
+    assert run.stderr == ""
+
+
+def test_quiet_at_concise_adds_the_stacks_lines_and_nothing_of_ioflo(tmp_path):
+    run = command("raetflo-flo", "-q", "-f", str(flo_copy("acceptance.flo", tmp_path)))
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert "Road stack 'main': remote 'j2' rejected" in lines
+    assert printed_lines(run.stdout) == ["*** j2 rejected ***",
+                                         "*** main accepted j1 and rejected j2 ***",
+                                         "*** j1 allowed ***"]
+    for ioflo_says in ("Building", "Framer", "Tasker", "To: ", "----", "Skedder", "elapsed"):
+        assert not any(ioflo_says in line for line in lines), ioflo_says
+
+
+def test_quiet_still_says_why_a_flo_did_not_build(tmp_path):
+    flo = tmp_path / "bad.flo"
+    flo.write_text("house bad\nframer f be active first a\n   frame a\n      go nowhere\n")
+    run = command("raetflo-flo", "-q", "-f", str(flo))
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.splitlines()[-1] == (
+        f"raetflo-flo: cannot build '{flo}' (run it without -q to see ioflo's messages)")
+
+
+def test_quiet_failure_of_a_deed_is_one_line(tmp_path):
+    flo = flo_copy("road.flo", tmp_path, {'auto "always"': 'auto "never"'})
+    run = command("raetflo-flo", "-q", "-v", "terse", "-f", str(flo))
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        "raetflo: 'do raetflo exit with message \"road demo: beta did not finish\"' "
+        "in house 'beta': road demo: beta did not finish"]
+
+
+def test_raetflo_flo_help_names_quiet():
+    run = command("raetflo-flo", "-h")
+    assert run.returncode == 0 and "-q, --quiet" in run.stdout and "-f FILENAME" in run.stdout
