@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import argparse
 import collections.abc  # noqa: F401  (ioflo 2.0.3 uses it without importing it)
+import importlib
+import importlib.util
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -29,6 +32,7 @@ import raetflo
 from .behaving import common
 
 BEHAVIOURS = "raetflo.behaving"
+REFERENCE = "raet."  # modules of raet 0.6.8, which does not import on Python 3.10+
 QUIET_CONSOLE = "raetflo"  # the console a quiet run's Deeds, stacks and prints write to
 
 
@@ -93,10 +97,43 @@ def quiet(level: int) -> Iterator[None]:
         common.use_console(None)
 
 
+def why(ex: Exception) -> str:
+    """``ex`` in one line, without the file path an ImportError ends with."""
+    return f"{type(ex).__name__}: " + re.sub(r" \(/[^)]*\)$", "", str(ex))
+
+
+def exists(name: str) -> bool:
+    """Whether module ``name`` can be found (its parents are imported to look)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
+
+
+def loadable(names: Sequence[str], prog: str) -> list[str]:
+    """The behaviour modules to load for ``names``: each is imported now, so one that
+    does not import stops the run with one line; a module of raet that does not import
+    is replaced by its raetflo twin (``raet.flo.behaving`` -> ``raetflo.flo.behaving``)."""
+    modules = [BEHAVIOURS]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as ex:  # noqa: BLE001  (whatever stops the import is reported)
+            twin = "raetflo." + name[len(REFERENCE):] if name.startswith(REFERENCE) else None
+            if twin is None or not exists(twin):
+                sys.exit(f"{prog}: cannot load behaviours '{name}': {why(ex)}")
+            print(f"{prog}: {name} does not import on this Python ({why(ex)}); loading "
+                  f"{twin}, its raetflo twin", file=sys.stderr)
+            name = twin
+        if name not in modules:
+            modules.append(name)
+    return modules
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "raetflo-flo") -> int:
     """Parse ``ioflo`` options (and ``-q``) from ``argv``, build and run the flo."""
     args = parser(prog).parse_args(argv)
-    behaviors = [BEHAVIOURS, *(name for name in args.behaviors or () if name != BEHAVIOURS)]
+    behaviors = loadable(args.behaviors or (), prog)
     level = Console.Wordage.mute if args.quiet else args.verbose
     hint = "run it without -q to see ioflo's messages" if args.quiet else "see the messages above"
     try:

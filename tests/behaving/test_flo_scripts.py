@@ -264,3 +264,26 @@ def test_quiet_failure_of_a_deed_is_one_line(tmp_path):
 def test_raetflo_flo_help_names_quiet():
     run = command("raetflo-flo", "-h")
     assert run.returncode == 0 and "-q, --quiet" in run.stdout and "-f FILENAME" in run.stdout
+
+
+def test_raet_behaviours_load_as_raetflos_where_raet_cannot_import(tmp_path):
+    flo = tmp_path / "ref.flo"
+    flo.write_text("house h\nframer f be active first a\n   frame a\n"
+                   "      do raet road stack closer\n      print fine\n      bid stop all\n")
+    run = command("raetflo-flo", "-q", "-v", "concise", "-f", str(flo), "-b", "raet.flo.behaving")
+    assert run.returncode == 0, run.stdout + run.stderr
+    [line] = run.stderr.splitlines()  # the reason depends on the Python version
+    assert line.startswith("raetflo-flo: raet.flo.behaving does not import on this Python (")
+    assert line.endswith("); loading raetflo.flo.behaving, its raetflo twin")
+    assert run.stdout.splitlines() == ["*** fine ***"]
+
+
+@pytest.mark.parametrize("name, missing", [("no.such.mod", "no"),
+                                           ("raet.no.such", "raet.no")])
+def test_a_behaviour_module_that_does_not_import_is_one_line(tmp_path, name, missing):
+    run = command("raetflo-flo", "-f", str(flo_copy("road.flo", tmp_path)), "-b", name)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    [line] = run.stderr.splitlines()
+    assert line.startswith(f"raetflo-flo: cannot load behaviours '{name}': "), line
+    if name.startswith("no."):
+        assert line.endswith(f"ModuleNotFoundError: No module named '{missing}'")
