@@ -6,7 +6,7 @@ The ``ioflo`` command imports it by itself when raetflo is installed (see
 from .common import FloError, RaetfloExit
 from .laning import (LaneStackCloser, LaneStackOpener, LaneStackPrinter, LaneStackReceiver,
                      LaneStackRxServicer, LaneStackServicer, LaneStackStats, LaneStackTransmitter,
-                     LaneStackTxServicer)
+                     LaneStackTxServicer, LaneStackYardAdder)
 from .messaging import LaneStackReplier, RoadStackReplier
 from .presencing import RoadStackAcceptor, RoadStackManager
 from .relaying import MessageRelayer
@@ -19,7 +19,7 @@ __all__ = ["FloError", "RaetfloExit", "MessageRelayer", "RoadStackAcceptor", "Ro
            "LaneStackReplier", "RoadStackReplier",
            "LaneStackCloser", "LaneStackOpener", "LaneStackPrinter", "LaneStackReceiver",
            "LaneStackRxServicer", "LaneStackServicer", "LaneStackStats", "LaneStackTransmitter",
-           "LaneStackTxServicer",
+           "LaneStackTxServicer", "LaneStackYardAdder",
            "RoadStackCleaner", "RoadStackCloser", "RoadStackJoiner", "RoadStackOpener",
            "RoadStackPrinter", "RoadStackReceiver", "RoadStackRxServicer", "RoadStackServicer",
            "RoadStackStats", "RoadStackTransmitter", "RoadStackTxServicer",

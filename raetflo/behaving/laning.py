@@ -172,14 +172,46 @@ class LaneStackTransmitter(Sending, LaneDeed, Deed):
                                 f"'.{self.destination.name}' to a yard name")
             return None
         uid = stack.fetchUidByName(name)
-        if uid is None:
-            try:
-                remote = RemoteYard(stack=stack, name=name)
-                stack.addRemote(remote)
-            except (StackError, YardError) as ex:
-                raise self.fail(f"lane stack '{stack.name}': {ex}") from None
-            uid = remote.uid
-        return uid
+        return uid if uid is not None else add_yard(self, stack, name).uid
+
+
+def add_yard(deed: LaneDeed, stack: LaneStack, name: str, lane: str = "",
+             sockdir: str = "") -> RemoteYard:
+    """Add remote yard ``name`` of ``lane`` in ``sockdir`` (default: the stack's own) to
+    ``stack``; FloError from ``deed`` when it cannot be added."""
+    try:
+        remote = RemoteYard(stack=stack, name=name, lanename=lane, dirpath=sockdir)
+        stack.addRemote(remote)
+    except (StackError, YardError) as ex:
+        raise deed.fail(f"lane stack '{stack.name}': {ex}") from None
+    return remote
+
+
+class LaneStackYardAdder(LaneDeed, Deed):
+    """``do lane stack yard adder with name NAME [lane LANE] [sockdir DIR]``, in an enter
+    context: add a remote yard, of another lane or socket directory too.
+
+    Transmitters then send to it by ``name`` (``.lane.destination`` or (message, name) in
+    ``txmsgs``); ``lane`` and ``sockdir`` default to the stack's own. Its socket is
+    ``<sockdir>/<lane>.<name>.uxd``; yards of other lanes that send to us are added as they
+    come, without this Deed.
+
+    Ioinits (inode ``lane.``): ``stack`` (read), the open LaneStack. Stops the run with one
+    line (FloError) for a bad or missing name, or a name that is already a remote yard.
+    """
+
+    Ioinits = odict(inode=INODE, stack="stack")
+
+    def action(self, name: str | None = None, lane: str = "", sockdir: str = "",
+               **kwa: Any) -> None:
+        stack = self.opened()
+        if name is None:
+            raise self.fail("set 'name' to the name of the yard to add")
+        if name in stack.nameRemotes:
+            raise self.fail(f"lane stack '{stack.name}': a yard named '{name}' is already a "
+                            f"remote")
+        remote = add_yard(self, stack, name, lane, sockdir)
+        console().concise(f"Lane stack '{stack.name}': added yard '{name}' at '{remote.ha}'\n")
 
 
 class LaneStackReceiver(Feeding, LaneDeed, Deed):

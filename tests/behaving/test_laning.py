@@ -103,3 +103,35 @@ def test_closer_closes_and_removes_the_socket(frame, sockdir):
     closer()
     assert frame.value(".alpha.lane.stack") is None
     assert not stack.server.opened and not os.path.exists(stack.ha)
+
+
+def test_yard_adder_adds_a_yard_of_another_lane(frame, sockdir, tmp_path):
+    yard(frame, "alpha", sockdir)
+    frame.init(".gamma.lane.local", name="gamma", lane="other", sockdir=str(tmp_path / "other"))
+    frame.stack("lane", ".gamma.lane.")
+    frame.add("LaneStackYardAdder", "enter", ".alpha.lane.", name="gamma", lane="other",
+              sockdir=str(tmp_path / "other"))
+    frame.init(".alpha.lane.destination", value="gamma")
+    greet = frame.add("LaneStackTransmitter", "manual", ".alpha.lane.", greeting="hi")
+    frame.add("LaneStackReplier", inode=".gamma.lane.", answer="hello {source}")
+    frame.enter()
+    added = frame.value(".alpha.lane.stack").nameRemotes["gamma"]
+    assert (added.lanename, added.ha) == ("other", str(tmp_path / "other" / "other.gamma.uxd"))
+    greet()
+    assert frame.run(lambda: frame.value(".alpha.lane.received") == 1)
+    assert list(frame.value(".gamma.lane.rxmsgs")) == [({"greeting": "hi"}, "alpha")]
+    assert list(frame.value(".alpha.lane.rxmsgs")) == [({"answer": "hello alpha"}, "gamma")]
+
+
+@pytest.mark.parametrize("parms, phrase", [
+    ({}, "set 'name' to the name of the yard to add"),
+    ({"name": "a.b"}, "'a.b'"),
+    ({"name": "beta", "lane": "demo"}, "a yard named 'beta' is already a remote"),
+])
+def test_yard_adder_refuses_bad_yards(frame, sockdir, parms, phrase):
+    yard(frame, "alpha", sockdir)
+    frame.add("LaneStackYardAdder", "enter", ".alpha.lane.", name="beta")
+    frame.add("LaneStackYardAdder", "enter", ".alpha.lane.", **parms)
+    with pytest.raises(SystemExit) as exc:
+        frame.enter()
+    fails(exc, "'LaneStackYardAdder' in house 'HouseTest': ", phrase)
