@@ -12,9 +12,12 @@ flo's ``print`` verbs, raetflo's Deeds and their stacks say, at the ``-v`` level
 from __future__ import annotations
 
 import argparse
+import cProfile
 import collections.abc  # noqa: F401  (ioflo 2.0.3 uses it without importing it)
 import importlib
 import importlib.util
+import os
+import pstats
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -23,9 +26,9 @@ from typing import Any
 
 from ioflo import __version__ as ioflo_version
 from ioflo.aid.consoling import VERBIAGE_NAMES, Console, getConsole
-from ioflo.app import run as iorun
 from ioflo.base import acting
 from ioflo.base.excepting import ParseError
+from ioflo.base.skedding import Skedder
 
 import raetflo
 
@@ -130,24 +133,49 @@ def loadable(names: Sequence[str], prog: str) -> list[str]:
     return modules
 
 
+def build(args: argparse.Namespace, behaviors: list[str], level: int) -> Skedder:
+    """The skedder of the flo ``args`` name, built (or not: see ``built``)."""
+    console = getConsole(verbosity=level, path=args.console)
+    console.terse(f"\n----------------------\nBuilding Skeddar '{args.name}' ...\n")
+    skedder = Skedder(name=args.name, period=args.period, real=args.realtime,
+                      retro=args.retrograde, filepath=args.filename, behaviors=behaviors,
+                      mode=args.parsemode, username=args.username, password=args.password)
+    skedder.build()
+    return skedder
+
+
+def run(skedder: Skedder, statistics: Any) -> None:
+    """Run ``skedder`` to its end; with ``statistics`` (True or a file path) profiled."""
+    console = getConsole()
+    console.terse(f"\n----------------------\nStarting mission plan '{skedder.plan}' from "
+                  f"file:\n    {skedder.filepath}\n")
+    if not statistics:
+        skedder.run()
+    else:
+        path = os.path.join("/tmp", "ioflo", "profiles", skedder.name) \
+            if statistics is True else os.path.abspath(os.path.expanduser(statistics))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        cProfile.runctx("skedder.run()", globals(), {"skedder": skedder}, path)
+        pstats.Stats(path).sort_stats("time").print_stats()
+    console.terse("\n----------------------\n")
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "raetflo-flo") -> int:
     """Parse ``ioflo`` options (and ``-q``) from ``argv``, build and run the flo."""
     args = parser(prog).parse_args(argv)
     behaviors = loadable(args.behaviors or (), prog)
     level = Console.Wordage.mute if args.quiet else args.verbose
     hint = "run it without -q to see ioflo's messages" if args.quiet else "see the messages above"
-    try:
-        with quiet(args.verbose) if args.quiet else nullcontext():
-            skedder = iorun.run(name=args.name, period=args.period, real=args.realtime,
-                                retro=args.retrograde, filepath=args.filename,
-                                behaviors=behaviors, mode=args.parsemode,
-                                username=args.username, password=args.password,
-                                verbose=level, consolepath=args.console,
-                                statistics=args.statistics)
-    except ParseError as ex:
-        sys.exit(f"{prog}: cannot build '{args.filename}': {str(ex).strip()}")
-    if not skedder.built:
-        sys.exit(f"{prog}: cannot build '{args.filename}' ({hint})")
+    with quiet(args.verbose) if args.quiet else nullcontext():
+        try:
+            skedder = build(args, behaviors, level)
+        except ParseError as ex:
+            sys.exit(f"{prog}: cannot build '{args.filename}': {str(ex).strip()}")
+        except Exception as ex:  # noqa: BLE001  (ioflo's resolver raises plain errors)
+            sys.exit(f"{prog}: cannot build '{args.filename}': {why(ex)}")
+        if not skedder.built:
+            sys.exit(f"{prog}: cannot build '{args.filename}' ({hint})")
+        run(skedder, args.statistics)
     return 0
 
 

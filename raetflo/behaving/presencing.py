@@ -8,7 +8,7 @@ share                  fields                                              writt
 ``presence``           joined, allowed, alived, dead, reaped, pending,     manager     the flo
                        rejected (lists of names); changed (plus, minus)
 ``tally.<field>``      value: the count of names in that presence field   manager     the flo
-``estate.<name>``      joined, allowed, alived, reaped, acceptance         manager     the flo
+``estate.<name>``      joined, allowed, alived, dead, reaped, acceptance   manager     the flo
                        ("pending", "accepted", "rejected" or None), host,
                        port
 ``acceptance``         accept, reject: a name or a list of names           the flo     acceptor
@@ -32,7 +32,7 @@ from .common import console, path
 from .roading import INODE, RoadDeed
 
 LISTS = ("joined", "allowed", "alived", "dead", "reaped", "pending", "rejected")
-ESTATE = ("joined", "allowed", "alived", "reaped", "acceptance", "host", "port")
+ESTATE = ("joined", "allowed", "alived", "dead", "reaped", "acceptance", "host", "port")
 
 
 def acceptance_name(value: int | None) -> str | None:
@@ -44,14 +44,14 @@ def estate_fields(remote: RemoteEstate, present: bool) -> dict[str, Any]:
     """What share ``estate.<name>`` says of ``remote``; one no longer in the stack
     (``present`` False) is neither joined, allowed nor alive."""
     live = (remote.joined, remote.allowed, remote.alived) if present else (False,) * 3
-    return dict(zip(ESTATE, (*live, remote.reaped, acceptance_name(remote.acceptance),
-                             remote.ha[0], remote.ha[1])))
+    return dict(zip(ESTATE, (*live, remote.alived is False, remote.reaped,
+                             acceptance_name(remote.acceptance), remote.ha[0], remote.ha[1])))
 
 
 def presence_lists(estates: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     """The names in each presence list, from the estate fields of each name."""
     tests = {"joined": lambda e: e["joined"], "allowed": lambda e: e["allowed"],
-             "alived": lambda e: e["alived"], "dead": lambda e: e["alived"] is False,
+             "alived": lambda e: e["alived"], "dead": lambda e: e["dead"],
              "reaped": lambda e: e["reaped"],
              "pending": lambda e: e["acceptance"] == "pending",
              "rejected": lambda e: e["acceptance"] == "rejected"}
@@ -92,7 +92,7 @@ class RoadStackManager(RoadDeed, Deed):
       inode, its ``value`` the count of names (``changed``: of plus and minus), so a flo
       can ``go next if .road.tally.alived >= 3``;
     * ``estate.<name>`` (write), one share per remote under the stack's inode:
-      ``joined``, ``allowed``, ``alived``, ``reaped``, ``acceptance`` ("pending",
+      ``joined``, ``allowed``, ``alived``, ``dead``, ``reaped``, ``acceptance`` ("pending",
       "accepted", "rejected"), ``host``, ``port``. A remote the stack removes (a rejected
       one, say) keeps its share, no longer joined, allowed or alive.
 

@@ -287,3 +287,14 @@ def test_a_behaviour_module_that_does_not_import_is_one_line(tmp_path, name, mis
     assert line.startswith(f"raetflo-flo: cannot load behaviours '{name}': "), line
     if name.startswith("no."):
         assert line.endswith(f"ModuleNotFoundError: No module named '{missing}'")
+
+
+def test_a_flo_that_ioflo_cannot_resolve_is_one_line(tmp_path):
+    flo = tmp_path / "clash.flo"
+    flo.write_text("house h\nframer f be active first a\n   frame a\n"
+                   '      set .x.y with z 1\n      go b if .x.y.z == 1\n   frame b\n')
+    run = command("raetflo-flo", "-q", "-f", str(flo))
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.splitlines() == [
+        f"raetflo-flo: cannot build '{flo}': ValueError: Level  'y' in 'x.y.z' is "
+        "preexisting share"]

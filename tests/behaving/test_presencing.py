@@ -112,7 +112,9 @@ def test_manager_sees_a_joiner_go_dead_then_reaped(frame, tmp_path, monkeypatch)
     assert frame.value(".main.road.tally.alived") == 1
     assert "Road stack 'main' presence: joined +j1" in told.getvalue()
     closer()  # j1 goes away
+    assert estate(frame, "j1", "dead") is False
     assert frame.run(lambda: estate(frame, "j1", "alived") is False)
+    assert estate(frame, "j1", "dead") is True
     assert (presence["alived"], presence["dead"], presence["reaped"]) == ([], ["j1"], [])
     assert presence["changed"]["minus"] == ["j1"]
     assert estate(frame, "j1", "reaped") is not True
