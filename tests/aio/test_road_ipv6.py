@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from raetflo import aio, events
+from raetflo.road.estating import EstateError
 
 from ..road.test_ipv6_names import needs_dual, needs_ipv6
 from .conftest import ALWAYS, add_remote, run, serving, until
@@ -62,5 +63,15 @@ def test_aio_join_by_host_name(road_kwa):
                 await aio.open_road(**road_kwa("minion")) as minion:
             assert await minion.join(("localhost", main.ha[1])) == "main"
             assert minion.remote("main").ha == main.ha
+
+    run(scenario())
+
+
+def test_aio_join_of_an_unresolvable_name_names_it(road_kwa):
+    async def scenario():
+        async with await aio.open_road(**road_kwa("minion")) as minion:
+            with pytest.raises(EstateError, match="no-such-host.invalid"):
+                await minion.join(("no-such-host.invalid", 7530))
+            assert not minion.stack.remotes
 
     run(scenario())

@@ -8,13 +8,16 @@ from typing import Any, Callable
 
 import pytest
 
+from raetflo.events import MessageReceived
 from raetflo.raeting import AutoMode
 from raetflo.road import resolving, transport
 from raetflo.road.estating import EstateError, RemoteEstate
-from raetflo.road.stacking import RoadStack
+from raetflo.road.stacking import RoadStack, StackError
 from raetflo.road.transport import UdpServer
 
 from .conftest import idle, only, provisional, serve, stat
+from .core.conftest import Net
+from .core.conftest import join as core_join
 
 ALWAYS = AutoMode.always.value
 
@@ -186,6 +189,11 @@ def test_an_unresolvable_name_is_an_error_naming_it(road):
         RemoteEstate(stack=stack, ha=("no-such-host.invalid", 7530))
 
 
+def test_an_unresolvable_listening_name_is_a_stack_error_naming_it(tmp_path):
+    with pytest.raises(StackError, match="no-such-host.invalid"):
+        RoadStack(name="alpha", ha=("no-such-host.invalid", 0), dirpath=str(tmp_path / "a"))
+
+
 def test_resolving_failure_names_the_host():
     with pytest.raises(EstateError, match="'no-such-host.invalid'"):
         resolving.resolve_host("no-such-host.invalid", socket.AF_INET6)
@@ -211,3 +219,23 @@ def test_keep_round_trip_of_ipv6_addresses(road, ha6):
     assert again.ha == main.ha and again.local.ha == main.ha
     assert again.server.sock.family == socket.AF_INET6
     assert only(again).ha == other.ha and only(again).name == "other"
+
+
+# the core ---------------------------------------------------------------------------------
+def test_the_core_joins_over_ipv6_literals():
+    net = Net(seed=0)
+    main = net.add("main", 7530, host="::1", main=True)
+    other = net.add("other", 7531, host="::1")
+    remote = core_join(net, main, other)
+    assert remote.ha == ("::1", 7530) and only(main).ha == ("::1", 7531)
+    other.transmit({"n": 1}, remote.uid)
+    assert net.run(2.0, until=lambda: bool(net.of(main, MessageReceived)))
+    assert net.of(main, MessageReceived) == [MessageReceived({"n": 1}, "other")]
+
+
+def test_the_core_refuses_host_names():
+    core = Net(seed=0).add("main", 7530)
+    with pytest.raises(EstateError, match="'localhost'"):
+        RemoteEstate(stack=core, ha=("localhost", 7531))
+    assert core.createRemote(("localhost", 7531)) is None
+    assert core.stats["failed_addremote"] == 1
