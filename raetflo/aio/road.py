@@ -28,7 +28,7 @@ from ..events import Event, MessageDelivered, RemoteRejected
 from ..events import MessageDropped as Dropped
 from ..road.estating import Address, RemoteEstate, normalize_ha
 from ..road.stacking import RoadStack, listen_ha
-from ..road.transport import UNREACHABLE_ERRORS, TransportError, UdpServer
+from ..road.transport import UNREACHABLE_ERRORS, TransportError, UdpServer, destination, source_ha
 from ._loop import Alarm, Inbox
 
 __all__ = ["open_road", "Road", "RoadError", "RoadClosed", "MessageDropped", "LinkError",
@@ -87,14 +87,15 @@ class DatagramServer:
     def __init__(self, ha: Address, bufsize: int) -> None:
         bound = UdpServer(ha, bufsize=bufsize)  # with the kernel buffers raised
         self.sock: socket.socket = bound.sock  # type: ignore[assignment]  # open once made
-        self.ha: Address = self.sock.getsockname()[:2]
+        self.ha: Address = bound.ha
+        self.family = bound.family
         self.transport: asyncio.DatagramTransport | None = None
         self.paused = False
 
     def send(self, data: bytes, ha: Address) -> int:
         if self.paused or self.transport is None:
             raise BlockingIOError(errno.EAGAIN, "datagram transport is paused")
-        self.transport.sendto(data, ha)
+        self.transport.sendto(data, destination(self.family, ha))
         return len(data)
 
     def receive(self) -> None:
@@ -319,7 +320,7 @@ class Road(asyncio.DatagramProtocol):
         self.server.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
-        self.stack.receive_datagram(data, addr[:2], self._loop.time())
+        self.stack.receive_datagram(data, source_ha(addr), self._loop.time())
         self.kick()
 
     def error_received(self, exc: Exception) -> None:

@@ -10,6 +10,7 @@ from .estating import EstateError
 
 FQDN_CACHE_SIZE = 256  # hosts whose looked-up names are remembered
 _fqdns: dict[str, str] = {}
+FAMILY_AFTER = {socket.AF_INET: socket.AF_INET6, socket.AF_INET6: socket.AF_INET}
 
 
 def host_fqdn(host: str, lookup: bool = True) -> str:
@@ -26,9 +27,10 @@ def host_fqdn(host: str, lookup: bool = True) -> str:
     return name
 
 
-def resolve_host(name: str) -> str:
-    """First address ``name`` resolves to, IPv4 before IPv6; EstateError when none."""
-    for family in (socket.AF_INET, socket.AF_INET6):
+def resolve_host(name: str, first: socket.AddressFamily = socket.AF_INET) -> str:
+    """First address ``name`` resolves to in family ``first`` (default IPv4, as the
+    reference prefers), else in the other family; EstateError naming ``name`` when none."""
+    for family in (first, FAMILY_AFTER[first]):
         try:
             info = socket.getaddrinfo(name, None, family, socket.SOCK_DGRAM)
         except (OSError, UnicodeError):

@@ -24,7 +24,7 @@ from .core import RoadCore
 from .estating import Address, EstateError, LocalEstate, RemoteEstate
 from .keeping import LOCAL_HINT, KeepError, RoadKeep
 from .persisting import KeepWrite, RoleBook, RoleLookupError
-from .transport import BUSY_ERRORS, UNREACHABLE_ERRORS, TransportError, UdpServer
+from .transport import BUSY_ERRORS, UNREACHABLE_ERRORS, TransportError, UdpServer, family_of
 
 
 def listen_ha(ha: Any) -> Address:
@@ -80,6 +80,7 @@ class RoadStack(Stack, RoadCore):
         except KeepError as ex:
             raise StackError(f"Stack '{name}': {ex}") from ex
         self.keep.on_damage = self.keep_damaged
+        self.family = family_of(listen[0])  # names resolve in the socket's family first
         super().__init__(store=store, stats=stats, console=console, local=local, name=name,
                          uid=uid, ha=eha if eha is not None else listen, iha=iha, role=role,
                          sigkey=sigkey, prikey=prikey, main=main, mutable=mutable,
@@ -129,7 +130,7 @@ class RoadStack(Stack, RoadCore):
 
     # names ------------------------------------------------------------------------
     def resolve_host(self, name: str) -> str:
-        return resolving.resolve_host(name)
+        return resolving.resolve_host(name, self.family)
 
     def host_fqdn(self, host: str) -> str:
         return resolving.host_fqdn(host)

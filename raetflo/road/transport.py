@@ -1,4 +1,9 @@
-"""UDP transport owned by a RoadStack: the only place road datagrams meet a socket."""
+"""UDP transport owned by a RoadStack: the only place road datagrams meet a socket.
+
+A socket is IPv6 when its host is an IPv6 literal (``::`` is dual-stack where the system
+allows), IPv4 otherwise. Either way addresses cross this line as (host, port): sources
+are normalised by ``source_ha``, destinations shaped for the socket by ``destination``.
+"""
 from __future__ import annotations
 
 import errno
@@ -10,18 +15,57 @@ Address = tuple[str, int]
 
 # The socket buffer is full: the datagram waits for a later send pass.
 BUSY_ERRORS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS})
-# The destination cannot be reached now: the datagram is dropped (redo timers resend).
+# The destination cannot be reached (now, or at all from this socket's address family):
+# the datagram is dropped (redo timers resend).
 UNREACHABLE_ERRORS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN,
                                 errno.ENETDOWN, errno.ECONNREFUSED, errno.ECONNRESET,
-                                errno.ETIMEDOUT, getattr(errno, "ETIME", errno.ETIMEDOUT)})
+                                errno.ETIMEDOUT, getattr(errno, "ETIME", errno.ETIMEDOUT),
+                                errno.EAFNOSUPPORT})
+MAPPED_PREFIX = "::ffff:"  # an IPv4 peer's address as a dual-stack socket reports it
 
 
 class TransportError(OSError):
     """The socket could not be opened."""
 
 
+def family_of(host: str) -> socket.AddressFamily:
+    """The socket family for listening at ``host``: IPv6 for an IPv6 literal, else IPv4."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def source_ha(addr: tuple) -> Address:
+    """(host, port) of a source address as ``recvfrom`` gives it: an IPv6 socket's
+    4-tuple cut to two, an IPv4-mapped host (from a dual-stack socket) as dotted IPv4, so
+    the source matches the ``ha`` of the remote's record."""
+    if len(addr) == 2:
+        return addr  # type: ignore[return-value]
+    host = addr[0]
+    if host.startswith(MAPPED_PREFIX) and "." in host:
+        host = host[len(MAPPED_PREFIX):]
+    return (host, addr[1])
+
+
+def destination(family: int, ha: Address) -> Address:
+    """``ha`` as a socket of ``family`` addresses it: an IPv4 host IPv4-mapped for an IPv6
+    socket; OSError (EAFNOSUPPORT) for an IPv6 host and an IPv4 socket."""
+    host = ha[0]
+    if family == socket.AF_INET6:
+        return ha if ":" in host else (MAPPED_PREFIX + host, ha[1])
+    if ":" in host:
+        raise OSError(errno.EAFNOSUPPORT, f"IPv6 address {host} from an IPv4 socket")
+    return ha
+
+
+def allow_ipv4(sock: socket.socket) -> None:
+    """Let an IPv6 socket take IPv4 peers too (dual-stack), where the system allows."""
+    try:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    except (OSError, AttributeError):  # no dual-stack here: IPv6 peers only
+        pass
+
+
 class UdpServer:
-    """Non-blocking IPv4 UDP socket bound to ``ha``.
+    """Non-blocking UDP socket bound to ``ha`` (IPv6 for an IPv6 host, see ``family_of``).
 
     ``bufsize`` is the largest datagram read; the kernel socket buffers are raised towards
     ``SockBufSize`` (as far as the system allows) so bursts of segments are not dropped.
@@ -35,6 +79,7 @@ class UdpServer:
         self.sock: socket.socket | None = None
         self.ha: Address = tuple(ha)  # type: ignore[assignment]  # the bound one once open
         self._wanted = self.ha
+        self.family = family_of(self.ha[0])
         if opened:
             self.open()
 
@@ -44,8 +89,11 @@ class UdpServer:
         if ha is not None:
             self._wanted = tuple(ha)  # type: ignore[assignment]
         ha = self._wanted
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        family = family_of(ha[0])
+        sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
+            if family == socket.AF_INET6:
+                allow_ipv4(sock)
             wanted = max(self.bufsize, self.SockBufSize)
             for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
                 if sock.getsockopt(socket.SOL_SOCKET, opt) < wanted:
@@ -58,7 +106,8 @@ class UdpServer:
                 from None
         self.close()
         self.sock = sock
-        self.ha = sock.getsockname()
+        self.family = family
+        self.ha = sock.getsockname()[:2]
         return True
 
     def reopen(self) -> bool:
@@ -69,14 +118,15 @@ class UdpServer:
     def receive(self) -> tuple[bytes, Address] | None:
         """One datagram and its source, or None when nothing is waiting."""
         try:
-            return self.sock.recvfrom(self.bufsize)
+            data, addr = self.sock.recvfrom(self.bufsize)
         except (BlockingIOError, InterruptedError):
             return None
         except ConnectionResetError:
             return None
+        return data, source_ha(addr)
 
     def send(self, data: bytes, ha: Address) -> int:
-        return self.sock.sendto(data, ha)
+        return self.sock.sendto(data, destination(self.family, ha))
 
     def close(self) -> None:
         if self.sock is not None:

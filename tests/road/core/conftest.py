@@ -120,9 +120,9 @@ class Net:
         self.next_manage = manage_period if manage_period is not None else None
 
     # cores ---------------------------------------------------------------------------
-    def add(self, name: str, port: int, **config: Any) -> RoadCore:
-        """A core ``name`` at 127.0.0.1:``port`` with ``config`` (RoadCore arguments)."""
-        addr = ("127.0.0.1", port)
+    def add(self, name: str, port: int, host: str = "127.0.0.1", **config: Any) -> RoadCore:
+        """A core ``name`` at ``host``:``port`` with ``config`` (RoadCore arguments)."""
+        addr = (host, port)
         config = dict(dict(name=name, ha=addr, auto=ALWAYS), **config)
         self.configs[addr] = config
         self.disks[addr] = Disk()
