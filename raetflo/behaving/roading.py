@@ -34,6 +34,7 @@ from ioflo.base.storing import Share
 from .. import nacling
 from ..events import RemoteRejected
 from ..raeting import AutoMode, BodyKind
+from ..road.addressing import show_ha
 from ..road.estating import EstateError, RemoteEstate, normalize_ha
 from ..road.keeping import KeepError, RoadKeep
 from ..road.stacking import RoadStack, StackError, listen_ha
@@ -136,7 +137,7 @@ class RoadStackOpener(RoadDeed, Deed):
         if burst is not None:
             stack.BurstSize = burst
         self.stack.value = stack
-        console().concise(f"Road stack '{stack.name}' open at {stack.ha[0]}:{stack.ha[1]}"
+        console().concise(f"Road stack '{stack.name}' open at {show_ha(stack.ha)}"
                           f" with keep '{stack.keep.dirpath}'\n")
 
     def auto_mode(self, auto: str | int) -> int:
@@ -219,7 +220,7 @@ SECRETS = {"sighex": "sigkey", "prihex": "prikey"}  # named in reports, never sh
 def differences(record: Mapping[str, Any], fields: Iterable[str] | None = None) -> str:
     """The ``fields`` of a keep ``record`` (all of it when None) as a flo author reads them."""
     fields = list(record if fields is None else fields)
-    parts = [f"address {record['aha'][0]}:{record['aha'][1]}"] if "aha" in fields else []
+    parts = [f"address {show_ha(record['aha'])}"] if "aha" in fields else []
     parts += [SECRETS.get(field) or f"{field} {record[field]}" for field in fields
               if field not in ("ha", "aha")]
     return ", ".join(parts)
@@ -333,8 +334,8 @@ class RoadStackJoiner(RoadDeed, Deed):
             self.rejected = True
             again = (f"trying again every {retry} s" if rejoin else
                      f"not joining again (with rejoin True tries every {retry} s)")
-            console().terse(f"Road stack '{stack.name}': the estate at {estate.ha[0]}:"
-                            f"{estate.ha[1]} rejected our keys; {again}\n")
+            console().terse(f"Road stack '{stack.name}': the estate at {show_ha(estate.ha)} "
+                            f"rejected our keys; {again}\n")
         if self.timer.expired and (rejoin or not self.rejected):
             self.start(stack, retry, stack.join)
 
@@ -368,7 +369,7 @@ class RoadStackJoiner(RoadDeed, Deed):
         if estate is not None and estate.joined:
             self.rejected = False
             if name is not None and estate.name != name:
-                raise self.fail(f"joined '{estate.name}' at {estate.ha[0]}:{estate.ha[1]}, "
+                raise self.fail(f"joined '{estate.name}' at {show_ha(estate.ha)}, "
                                 f"but '{path(self.remote)}' names '{name}'")
             name = estate.name
         status = odict(joined=bool(estate and estate.joined),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..events import RemoteRejected
 from ..raeting import (OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind,
                        StackError, TrnsKind)
+from .addressing import show_ha
 from .naming import check_name
 from .transacting import Transaction
 
@@ -227,7 +228,7 @@ class JoinBase(Transaction):
         """The peer as a log line names it: its name once a link was established, else
         its address (before a join the name is a placeholder)."""
         remote = self.remote
-        return remote.name if self.established else f"{remote.ha[0]}:{remote.ha[1]}"
+        return remote.name if self.established else show_ha(remote.ha)
 
     def on_reject(self, packet: Packet) -> None:
         """Forget the rejecting peer; the keep files of a link that was established before

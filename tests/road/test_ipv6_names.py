@@ -239,3 +239,10 @@ def test_the_core_refuses_host_names():
         RemoteEstate(stack=core, ha=("localhost", 7531))
     assert core.createRemote(("localhost", 7531)) is None
     assert core.stats["failed_addremote"] == 1
+
+
+def test_addresses_read_as_people_write_them():
+    from raetflo.road.addressing import show_ha
+    assert show_ha(("127.0.0.1", 7530)) == "127.0.0.1:7530"
+    assert show_ha(("::1", 7530)) == "[::1]:7530"
+    assert show_ha(["localhost", 1]) == "localhost:1"
