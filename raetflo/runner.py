@@ -20,8 +20,10 @@ import raetflo
 BEHAVIOURS = "raetflo.behaving"
 
 
-def main() -> int:
-    """Parse ``ioflo`` options from the command line, build and run the flo."""
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``ioflo`` options (``argv``, default the command line), build and run the flo."""
+    if argv is not None:  # ioflo's parser reads only sys.argv
+        sys.argv[1:] = argv
     args = iorun.parseArgs(version=f"raetflo {raetflo.__version__} (ioflo {ioflo_version})")
     behaviors = [BEHAVIOURS, *(name for name in args.behaviors or () if name != BEHAVIOURS)]
     try:
