@@ -8,6 +8,7 @@ stderr and exit status 1.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 import raetflo
@@ -18,7 +19,7 @@ from . import keepcmd, probe
 from .errors import CommandError
 
 FLO_USAGE = ("raetflo -v LEVEL -f FILE [-n NAME] [-r] [-p PERIOD] [-b MODULE ...]: run a flo "
-             "with ioflo's options (see raetflo -f x --help)")
+             "with ioflo's options (raetflo-flo -h lists them)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         return runner.main(argv)
     args = parser().parse_args(argv)
+    logging.basicConfig(format="raetflo: warning: %(message)s", level=logging.WARNING)
     try:
         return args.run(args, sys.stdout)
     except (CommandError, KeepError) as ex:

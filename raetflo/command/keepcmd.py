@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from typing import Any, TextIO
 
 from ioflo.aid.odicting import odict
@@ -68,8 +67,6 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     """Open the keep the options name and run the action."""
     keep = open_keep(args, create=args.action == "new")
     ACTIONS[args.action](keep, args, out)
-    for report in keep.errors:
-        sys.stderr.write(f"raetflo: warning: {report}\n")
     return 0
 
 
