@@ -93,19 +93,21 @@ def probe(host: str, port: int, name: str, timeout: float,
             remote = stack.addRemote(RemoteEstate(stack=stack, fuid=0, sid=0, ha=(host, port)))
         except (EstateError, StackError) as ex:
             raise CommandError(str(ex)) from None
-        return run_steps(stack, steps(stack, remote, timeout), timeout), \
+        return run_steps(stack, steps(stack, remote), timeout), \
             (remote.name if remote.joined else None)
     finally:
         stack.close()
 
 
-def steps(stack: RoadStack, remote: RemoteEstate, timeout: float) -> list[Step]:
+def steps(stack: RoadStack, remote: RemoteEstate) -> list[Step]:
+    """The join, allow and alive, with no timeouts of their own: the probe's deadline
+    ends them (so a join the remote holds pending is still seen pending then)."""
     uid = remote.uid
-    return [Step("join", lambda: stack.join(uid=uid, timeout=timeout),
+    return [Step("join", lambda: stack.join(uid=uid, timeout=0.0),
                  lambda: bool(remote.joined), lambda: bool(remote.joinInProcess())),
-            Step("allow", lambda: stack.allow(uid=uid, timeout=timeout),
+            Step("allow", lambda: stack.allow(uid=uid, timeout=0.0),
                  lambda: bool(remote.allowed), lambda: bool(remote.allowInProcess())),
-            Step("alive", lambda: stack.alive(uid=uid, timeout=timeout),
+            Step("alive", lambda: stack.alive(uid=uid, timeout=0.0),
                  lambda: remote.alived is True,
                  lambda: bool(remote.in_process(TrnsKind.alive)))]
 
