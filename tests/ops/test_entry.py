@@ -3,10 +3,11 @@ the subcommands sit beside them, and the console script points at this command."
 from __future__ import annotations
 
 import configparser
+import subprocess
 
 from raetflo.command import main
 
-from ..flos import ROAD_LINES, ROOT, flo_copy, printed_lines
+from ..flos import BIN, ROAD_LINES, ROOT, flo_copy, printed_lines
 from . import raetflo
 
 
@@ -49,3 +50,16 @@ def test_console_script_is_this_command():
 def test_main_takes_an_argument_list(capsys, tmp_path):
     assert main(["keep", "list", "--dir", str(tmp_path / "none")]) == 1
     assert capsys.readouterr().err == f"raetflo: no keep at '{tmp_path / 'none'}'\n"
+
+
+def test_the_installed_raetflo_script_is_ours_whichever_package_wrote_it(tmp_path):
+    """raet 0.6.8's script of the same name (the last package installed writes it) runs
+    our command through the start-up hook."""
+    script = BIN / "raetflo"
+    wrote = "raet" if "raet floscript runner" in script.read_text() else "raetflo"
+    run = subprocess.run([str(script), "keep", "list", "--dir", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stderr) == (1, f"raetflo: no keep at '{tmp_path / 'none'}'\n"), \
+        wrote
+    version = subprocess.run([str(script), "-V"], capture_output=True, text=True, timeout=60)
+    assert version.stdout.startswith("raetflo ") and "ioflo" in version.stdout, wrote
