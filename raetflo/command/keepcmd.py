@@ -119,8 +119,8 @@ def described(data: dict[str, Any]) -> dict[str, Any]:
             "pubfp": formatting.fingerprint(data["pubhex"])}
 
 
-def show_record(record: dict[str, Any], args: argparse.Namespace, out: TextIO) -> None:
-    if args.json:
+def show_record(record: dict[str, Any], as_json: bool, out: TextIO) -> None:
+    if as_json:
         formatting.print_json(record, out)
     else:
         formatting.print_fields(record, out)
@@ -137,19 +137,23 @@ def list_remotes(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
 
 
 def show_remote(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
-    show_record(described(remote_data(keep, args.name)), args, out)
+    show_record(described(remote_data(keep, args.name)), args.json, out)
 
 
 def show_local(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
+    show_record(local_record(keep), args.json, out)
+
+
+def local_record(keep: RoadKeep) -> dict[str, Any]:
+    """This estate's identity with its public keys (never the secret ones)."""
     data = keep.load_local()
     if data is None:
         raise CommandError(f"no local estate in keep '{keep.dirpath}'")
-    verhex = nacling.Signer(data["sighex"]).verhex
-    pubhex = nacling.Privateer(data["prihex"]).pubhex
-    record = {"name": data["name"], "uid": data["uid"], "ha": data["ha"], "aha": data["aha"],
-              "role": data["role"], "verhex": str(verhex), "pubhex": str(pubhex),
-              "verfp": formatting.fingerprint(verhex), "pubfp": formatting.fingerprint(pubhex)}
-    show_record(record, args, out)
+    verhex = str(nacling.Signer(data["sighex"]).verhex)
+    pubhex = str(nacling.Privateer(data["prihex"]).pubhex)
+    return {"name": data["name"], "uid": data["uid"], "ha": data["ha"], "aha": data["aha"],
+            "role": data["role"], "verhex": verhex, "pubhex": pubhex,
+            "verfp": formatting.fingerprint(verhex), "pubfp": formatting.fingerprint(pubhex)}
 
 
 # ------------------------------------------------------------------------- writes
@@ -202,10 +206,11 @@ def pin_remote(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
     verhex, pubhex = key_hex(args.verhex, "verhex"), key_hex(args.pubhex, "pubhex")
     name, role = args.name, args.role or args.name
     local = keep.load_local()
-    if (local is not None and local["name"] == name) or keep.load_remote(name) is not None:
-        raise CommandError(f"the name '{name}' is taken in keep '{keep.dirpath}'"
-                           + ("" if local is not None and local["name"] == name
-                              else " (forget it first)"))
+    if local is not None and local["name"] == name:
+        raise CommandError(f"the name '{name}' is taken: it is this estate's own")
+    if keep.load_remote(name) is not None:
+        raise CommandError(f"the name '{name}' is taken in keep '{keep.dirpath}' "
+                           "(forget it first)")
     stored = keep.load_remote_role(role)
     if stored["verhex"] and (stored["verhex"], stored["pubhex"]) != (verhex, pubhex):
         raise CommandError(f"role '{role}' already holds other keys (status "
@@ -238,8 +243,7 @@ def new_local(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
                           aha=list(aha), role=local.role))
     keep.dump_local_role(odict(role=local.role, sighex=local.signer.keyhex,
                                prihex=local.priver.keyhex))
-    args.json = False
-    show_local(keep, args, out)
+    show_record(local_record(keep), False, out)
 
 
 ACTIONS = {"list": list_remotes, "show": show_remote, "local": show_local,

@@ -10,7 +10,7 @@ import pytest
 from raetflo.command.keepcmd import PIN_UID_BASE
 from raetflo.raeting import Acceptance, AutoMode
 from raetflo.road.estating import RemoteEstate
-from raetflo.road.keeping import RoadKeep
+from raetflo.road.keeping import KeepError, RoadKeep
 from raetflo.road.stacking import RoadStack, service_stacks
 
 from . import ok
@@ -186,3 +186,24 @@ def test_a_pin_with_other_keys_is_rejected(road):
     road.run(5.0, lambda: road.link(gamma) is None)
     assert road.link(gamma) is None and road.record("gamma") is None
     assert road.status("gamma") == Acceptance.accepted
+
+
+def test_an_allow_is_refused_while_the_keep_cannot_be_read(road, monkeypatch):
+    beta = road.join_allowed("beta")
+
+    def broken(role):
+        raise KeepError("keep unreadable")
+
+    monkeypatch.setattr(road.main.keep, "load_remote_role", broken)
+    errors = road.main.stats.get("keep_error", 0)
+    road.run(1.0, lambda: "allow_correspond_complete" in road.main.stats)
+    done = road.main.stats["allow_correspond_complete"]
+    beta.allow()
+    road.run(2.0, lambda: not road.link(beta).allowInProcess())
+    assert road.main.stats["keep_error"] > errors
+    assert beta.stats["allower_transaction_failure"] == 1  # refused
+    assert road.record("beta").joined  # nothing changed: the next allow asks again
+    monkeypatch.undo()
+    beta.allow()
+    road.run(2.0, lambda: road.main.stats["allow_correspond_complete"] > done)
+    assert road.main.stats["allow_correspond_complete"] == done + 1
