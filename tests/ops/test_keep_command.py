@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from raetflo import nacling
+from raetflo.command.errors import CommandError, parse_ha
 from raetflo.command.formatting import fingerprint
 from raetflo.command.keepcmd import PIN_UID_BASE
 from raetflo.raeting import Acceptance, AutoMode
@@ -185,3 +186,22 @@ def test_a_keep_owned_by_another_user_is_refused(main_keep):
         os.chown(path, 4321, 4321)
     message = fails("keep", "list", "--dir", str(main_keep))
     assert "is owned by uid 4321" in message and "refusing to use it" in message
+
+
+def test_accept_of_a_remote_whose_role_file_is_gone(main_keep):
+    (main_keep / "role" / "remote" / "role.beta.json").unlink()
+    assert "remote 'beta' has no keys in the keep" in fails("keep", "accept", "beta", "--dir",
+                                                           str(main_keep))
+
+
+@pytest.mark.parametrize("text, ha", [("127.0.0.1:7530", ("127.0.0.1", 7530)),
+                                      ("[::1]:7531", ("::1", 7531)),
+                                      ("host.example:0", ("host.example", 0))])
+def test_addresses_are_host_colon_port(text, ha):
+    assert parse_ha(text) == ha
+
+
+@pytest.mark.parametrize("text", ["7530", ":7530", "host:", "host:port", "host:70000"])
+def test_bad_addresses(text):
+    with pytest.raises(CommandError, match="expected HOST:PORT"):
+        parse_ha(text)
