@@ -254,9 +254,9 @@ class Allowent(AllowBase):
             return True
         rejected = status == Acceptance.rejected
         stack.incStat("allow_rejected_remote" if rejected else "allow_unaccepted_remote")
+        outcome = "refusing and dropping it" if rejected else "it must join again"
         stack.console.terse(f"Allowent {stack.name}. Keys of {remote.name} are "
-                            f"{Acceptance(status).name} in the keep: "
-                            f"{'refusing and dropping it' if rejected else 'it must join again'}\n")
+                            f"{Acceptance(status).name} in the keep: {outcome}\n")
         if rejected:
             self.nack(PcktKind.reject)
             stack.removeRemote(remote)
