@@ -7,7 +7,10 @@ is installed, so this module stays cheap: it imports nothing of ioflo or raetflo
   ``import ioflo``, and the ``ioflo`` command, fail on Python 3.10+ without it), and
 * watches for the import of ``ioflo.app.run`` (what the ``ioflo`` command runs) and then
   imports ``raetflo.behaving``, so ``ioflo -f some.flo`` finds raetflo's Deeds without
-  ``-b raetflo.behaving``.
+  ``-b raetflo.behaving``;
+* when that import comes from raet 0.6.8's ``raetflo`` script (raet installs one in the
+  same ``bin/`` as ours, and the package pip installs last wins the file), runs raetflo's
+  command instead, so ``raetflo`` is ours whatever the install order.
 """
 from __future__ import annotations
 
@@ -22,6 +25,15 @@ if TYPE_CHECKING:
 
 TRIGGER = "ioflo.app.run"
 BEHAVIOURS = "raetflo.behaving"
+SCRIPT = "raetflo"  # the name of our command, and of raet's flo runner script
+REFERENCE_SCRIPT_DOC = "raet floscript runner"  # how raet's script describes itself
+
+
+def reference_script() -> bool:
+    """Whether this process runs raet's ``raetflo`` script."""
+    main = sys.modules.get("__main__")
+    return (sys.argv[0].rsplit("/", 1)[-1] == SCRIPT
+            and REFERENCE_SCRIPT_DOC in (getattr(main, "__doc__", None) or ""))
 
 
 class ChainLoader:
@@ -43,6 +55,10 @@ class ChainLoader:
         except Exception as ex:  # a broken raetflo must not break every ioflo run
             sys.stderr.write(f"raetflo: behaviours not loaded ({type(ex).__name__}: {ex}); "
                              f"'ioflo -b {BEHAVIOURS}' shows the full error\n")
+            return
+        if reference_script():
+            from raetflo.command import main
+            raise SystemExit(main())
 
 
 class TriggerFinder:

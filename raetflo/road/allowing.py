@@ -12,7 +12,7 @@ import enum
 import secrets
 
 from .. import nacling
-from ..raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from ..raeting import Acceptance, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
 from . import outbox
 from .packeting import Packet
 from .transacting import Transaction
@@ -223,6 +223,8 @@ class Allowent(AllowBase):
         except nacling.CryptoError as ex:
             self.invalid("invalid_hello", f"Invalid hello: {ex}")
             return
+        if not self.still_accepted():
+            return
         for other in list(remote.allowInProcess()):
             if other.rmt or stack.local.name < remote.name:
                 stack.incStat("redundant_allow_attempt")
@@ -235,6 +237,34 @@ class Allowent(AllowBase):
                                      remote.uid, remote.fuid, self.oreo)
         if self.send(PcktKind.cookie, cookie):
             self.log("Do Cookie")
+
+    def still_accepted(self) -> bool:
+        """Judge the joined remote's keys again, as the keep holds them now (an operator
+        may have rejected or forgotten them since it joined). When they are no longer
+        accepted, answer and return False: rejected keys are refused and the record
+        dropped; keys the keep no longer holds accepted unjoin the link, so the remote
+        joins again and is judged anew."""
+        stack, remote = self.stack, self.remote
+        status = stack.judge(remote.role, remote.verhex, remote.pubhex)
+        if status is None:  # the keep failed (counted): the allower's redo asks again
+            self.nack(PcktKind.refuse)
+            return False
+        remote.acceptance = status
+        if status == Acceptance.accepted:
+            return True
+        rejected = status == Acceptance.rejected
+        stack.incStat("allow_rejected_remote" if rejected else "allow_unaccepted_remote")
+        outcome = "refusing and dropping it" if rejected else "it must join again"
+        stack.console.terse(f"Allowent {stack.name}. Keys of {remote.name} are "
+                            f"{Acceptance(status).name} in the keep: {outcome}\n")
+        if rejected:
+            self.nack(PcktKind.reject)
+            stack.removeRemote(remote)
+        else:
+            remote.moved("unjoined")
+            remote.moved("rekeyed")
+            self.nack(PcktKind.unjoined)
+        return False
 
     def on_hello(self, packet: Packet) -> None:
         self.stack.incStat("duplicate_allow_attempt")

@@ -485,6 +485,10 @@ class Joinent(JoinBase):
             known = stack.nameRemotes.get(info.name)
             if known is not None and known is not self.remote:
                 self.adopt(known)
+                # a record that never joined (pinned by the operator) learns the
+                # joiner's ids and address here, as a provisional one does
+                if not known.fuid and not self.update_remote(info, fuid):
+                    return
             elif not self.established:  # a provisional record, or our own vacuous joiner's
                 if self.remote.fuid and self.remote.fuid != fuid:
                     self.nack(PcktKind.reject)
@@ -521,7 +525,9 @@ class Joinent(JoinBase):
         self.add()
         if self.vacuous:  # the ack still has de 0: it is matched by our address
             stack.joinees[self.sa] = remote
-        if not self.established:  # an unauthenticated request does not unjoin a link
+        if not self.established or status != Acceptance.accepted:
+            # an unauthenticated request does not unjoin a link, unless the keep no
+            # longer accepts its keys (the operator forgot or pended them)
             remote.moved("unjoined")
         if status == Acceptance.accepted:
             self.ackAccept()
