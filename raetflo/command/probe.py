@@ -84,7 +84,7 @@ def probe(host: str, port: int, name: str, timeout: float,
     store = Store(stamp=0.0)
     getConsole().reinit(verbosity=getConsole().Wordage.mute)  # the output is the steps
     try:
-        stack = RoadStack(name=name, ha=("0.0.0.0", 0), dirpath=keepdir, store=store,
+        stack = RoadStack(name=name, ha=(listen_host(host), 0), dirpath=keepdir, store=store,
                           auto=AutoMode.always.value, main=False)
     except StackError as ex:
         raise CommandError(str(ex)) from None
@@ -97,6 +97,12 @@ def probe(host: str, port: int, name: str, timeout: float,
             (remote.name if remote.joined else None)
     finally:
         stack.close()
+
+
+def listen_host(host: str) -> str:
+    """Where the probe listens to reach ``host``: every IPv6 address (dual-stack) for an
+    IPv6 literal, else every IPv4 one."""
+    return "::" if ":" in host else "0.0.0.0"
 
 
 def steps(stack: RoadStack, remote: RemoteEstate) -> list[Step]:

@@ -1,6 +1,6 @@
 """A road main in its own process, for the probe tests: ``python -m tests.ops.mainproc
-IMPL DIR AUTO SECONDS`` opens a main of ``IMPL`` (raetflo or raet, the reference through
-the test shim) on a free loopback port with its keep in ``DIR``, prints ``ready PORT``
+IMPL DIR AUTO SECONDS [HOST]`` opens a main of ``IMPL`` (raetflo or raet, the reference
+through the test shim) on a free port of ``HOST`` (default 127.0.0.1) with its keep in ``DIR``, prints ``ready PORT``
 and serves in real time for ``SECONDS`` at most, or until its stdin closes."""
 from __future__ import annotations
 
@@ -19,9 +19,8 @@ def road_stack(impl: str):
     return RoadStack
 
 
-def serve(impl: str, keepdir: str, auto: int, seconds: float) -> None:
-    stack = road_stack(impl)(name="alpha", ha=("127.0.0.1", 0), dirpath=keepdir, main=True,
-                             auto=auto)
+def serve(impl: str, keepdir: str, auto: int, seconds: float, host: str = "127.0.0.1") -> None:
+    stack = road_stack(impl)(name="alpha", ha=(host, 0), dirpath=keepdir, main=True, auto=auto)
     print(f"ready {stack.server.ha[1]}", flush=True)
     began = time.monotonic()
     while time.monotonic() - began < seconds:
@@ -33,4 +32,4 @@ def serve(impl: str, keepdir: str, auto: int, seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), *sys.argv[5:6])

@@ -22,9 +22,10 @@ SERVE_SECONDS = 60.0  # the longest a main process of these tests lives
 @pytest.fixture
 def main_port(tmp_path, request) -> Iterator[int]:
     """The port of a main (``impl``, ``auto`` from the test's parameters) in a subprocess."""
-    impl, auto = request.param
+    impl, auto, *host = request.param
     main = subprocess.Popen([sys.executable, "-m", "tests.ops.mainproc", impl,
-                             str(tmp_path / "alpha"), str(auto.value), str(SERVE_SECONDS)],
+                             str(tmp_path / "alpha"), str(auto.value), str(SERVE_SECONDS),
+                             *host],
                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:
@@ -49,6 +50,14 @@ def test_probe_sees_a_main_alive(main_port):
     times = [float(line.split()[2]) for line in lines[:3]]
     assert times == sorted(times) and all(line.endswith(" ms") for line in lines[:3])
     assert lines[3] == f"127.0.0.1:{main_port}: estate 'alpha' is alive"
+
+
+@pytest.mark.parametrize("main_port", [("raetflo", AutoMode.always, "::1")], ids=["ipv6"],
+                         indirect=True)
+def test_probe_over_ipv6(main_port):
+    run = raetflo("probe", f"[::1]:{main_port}", "--timeout", "10")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[-1] == f"[::1]:{main_port}: estate 'alpha' is alive"
 
 
 @pytest.mark.parametrize("main_port", MAINS, ids=["raetflo", "raet"], indirect=True)
