@@ -1,0 +1,188 @@
+"""A keep that holds many remotes: a restart writes nothing that did not change, the keep
+writes of one service pass are synced together, and a batch interrupted anywhere leaves
+every file whole (its old content or its new)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from raetflo import nacling
+from raetflo.raeting import Acceptance
+from raetflo.road import keepfiles
+from raetflo.road.estating import RemoteEstate
+from raetflo.road.keepfiles import KeepError, KeepFiles
+from raetflo.road.keeping import RoadKeep
+
+from .conftest import ALWAYS, idle, joined, serve
+
+MINIONS = 300
+
+
+def add_minions(stack, count: int) -> list[RemoteEstate]:
+    """Give ``stack`` ``count`` joined, accepted records, each with a role of its own."""
+    verhex, pubhex = nacling.Signer().verhex, nacling.Privateer().pubhex
+    return [stack.addRemote(RemoteEstate(
+        stack=stack, name=f"minion{index:04d}", fuid=index + 2, sid=1, joined=True,
+        ha=("127.0.0.1", 20000 + index), acceptance=Acceptance.accepted.value,
+        verkey=verhex, pubkey=pubhex)) for index in range(count)]
+
+
+def files_of(top: str) -> dict[str, tuple[int, int, bytes]]:
+    """Every file below ``top``: its inode, modification time and content."""
+    found = {}
+    for path in sorted(Path(top).rglob("*")):
+        if path.is_file():
+            info = path.stat()
+            found[str(path)] = (info.st_ino, info.st_mtime_ns, path.read_bytes())
+    return found
+
+
+def count_syncs(monkeypatch) -> list[str]:
+    """Record every fsync and file system sync the keep makes."""
+    calls: list[str] = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), fsync(fd))[1])
+    sync = getattr(keepfiles, "sync_filesystem", None)
+    if sync is not None:
+        monkeypatch.setattr(keepfiles, "sync_filesystem",
+                            lambda fd: (calls.append("syncfs"), sync(fd))[1])
+    return calls
+
+
+@pytest.fixture
+def big_main(road):
+    """A main whose keep holds MINIONS remotes (it is closed again)."""
+    main = road("main", main=True, auto=ALWAYS)
+    for remote in add_minions(main, MINIONS):
+        main.persist_remote(remote)
+    main.flush()
+    return main
+
+
+# ------------------------------------------------------------------ restart
+
+def test_a_restart_writes_no_keep_file(road, big_main):
+    before = files_of(big_main.keep.dirpath)
+    assert len(before) == 2 * MINIONS + 2
+    again = road.restart(big_main)
+    again.serviceAll()
+    assert len(again.remotes) == MINIONS
+    assert files_of(again.keep.dirpath) == before
+
+
+def test_unchanged_records_loaded_from_a_keep_are_not_rewritten(big_main, monkeypatch):
+    keep = RoadKeep(dirpath=big_main.keep.dirpath)
+    loaded = keep.load_all_remotes()
+    before = files_of(keep.dirpath)
+    for data in loaded.values():
+        keep.dump_remote(data)
+        keep.dump_remote_role(data)
+    assert files_of(keep.dirpath) == before
+    changed = {**loaded["minion0007"], "sid": 9}
+    keep.dump_remote(changed)
+    assert keep.load_remote("minion0007")["sid"] == 9
+
+
+def test_a_restored_session_is_in_the_keep_before_a_packet_carries_it(road):
+    main, other = road("main", main=True, auto=ALWAYS), road("other", auto=ALWAYS)
+    joined(main, other, cascade=True)
+    other = road.restart(other)
+    remote = next(iter(other.remotes.values()))
+    sent = []
+    send = other.server.send
+
+    def checked(data, ha):
+        sent.append((remote.sid, other.keep.load_remote(remote.name)["sid"]))
+        return send(data, ha)
+
+    other.server.send = checked
+    other.allow(uid=remote.uid)
+    serve([main, other], 3.0, until=idle(main, other))
+    assert remote.allowed and sent
+    assert all(memory == disk for memory, disk in sent), sent
+
+
+def test_a_restored_record_untouched_since_keeps_its_old_file(road, big_main):
+    path = big_main.keep.remotefilepath("minion0003")
+    before = Path(path).read_bytes()
+    again = road.restart(big_main)
+    serve([again], 1.0)
+    assert Path(path).read_bytes() == before
+    assert again.nameRemotes["minion0003"].sid == 2  # a new session, used by nothing yet
+
+
+# ------------------------------------------------------------------ batches
+
+def test_the_writes_of_one_pass_are_synced_together(road, monkeypatch):
+    main = road("main", main=True, auto=ALWAYS)
+    remotes = add_minions(main, 50)
+    calls = count_syncs(monkeypatch)
+    for remote in remotes:
+        main.persist_remote(remote)
+    main.flush()
+    assert len(files_of(main.keep.dirpath)) == 2 * 50 + 2
+    assert len(calls) <= 4, calls  # not one per file
+
+
+def test_a_lone_write_is_durable_when_it_returns(tmp_path, monkeypatch):
+    files = KeepFiles(str(tmp_path / "k"), str(tmp_path / "k"), os.geteuid)
+    calls = count_syncs(monkeypatch)
+    files.write(str(tmp_path / "k" / "a.json"), b"{}")
+    assert calls.count("fsync") == 2  # the file's data, then its directory entry
+    assert (tmp_path / "k" / "a.json").read_bytes() == b"{}"
+
+
+def test_a_batch_applies_writes_and_removes_in_order(tmp_path):
+    top = str(tmp_path / "k")
+    files = KeepFiles(top, top, os.geteuid)
+    a, b, c = (os.path.join(top, "sub", name) for name in ("a.json", "b.json", "c.json"))
+    files.write(c, b"old")
+    with files.batch():
+        files.write(a, b"1")
+        files.write(a, b"2")
+        files.write(b, b"gone")
+        files.remove(b)
+        files.remove(c)
+        files.write(c, b"new")
+    assert files.listdir(os.path.dirname(a)) == ["a.json", "c.json"]
+    assert files.read(a) == b"2" and files.read(c) == b"new"
+
+
+@pytest.mark.parametrize("fail", ["sync", "rename"])
+def test_an_interrupted_batch_leaves_every_file_whole(tmp_path, monkeypatch, fail):
+    top = str(tmp_path / "k")
+    files = KeepFiles(top, top, os.geteuid)
+    paths = [os.path.join(top, "sub", f"f{index}.json") for index in range(20)]
+    for path in paths:
+        files.write(path, b"old " + path.encode())
+    if fail == "sync":
+        monkeypatch.setattr(keepfiles, "sync_filesystem", lambda fd: (_ for _ in ()).throw(
+            OSError(5, "Input/output error")))
+        monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(
+            OSError(5, "Input/output error")))
+    else:
+        replace, done = os.replace, []
+
+        def flaky(*args, **kwa):
+            if len(done) == 7:
+                raise OSError(28, "No space left on device")
+            done.append(args)
+            return replace(*args, **kwa)
+
+        monkeypatch.setattr(os, "replace", flaky)
+    with pytest.raises(KeepError):
+        with files.batch():
+            for path in paths:
+                files.write(path, b"new " + path.encode())
+    monkeypatch.undo()
+    contents = [Path(path).read_bytes() for path in paths]
+    assert all(content in (b"old " + path.encode(), b"new " + path.encode())
+               for content, path in zip(contents, paths))
+    assert sorted(os.listdir(os.path.dirname(paths[0]))) == sorted(
+        os.path.basename(path) for path in paths)  # no temporary file left behind
+    if fail == "sync":
+        assert all(content.startswith(b"old") for content in contents)
+    files.write(paths[0], b"new " + paths[0].encode())  # what the batch did not say is redone
+    assert Path(paths[0]).read_bytes().startswith(b"new")
