@@ -94,23 +94,23 @@ def time_restart(dirpath: str) -> tuple[float, float, int, int]:
     return elapsed, cpu, len(stack.remotes), len(written)
 
 
-def time_storm_writes(dirpath: str, count: int, batch: int) -> tuple[float, int, int]:
-    """Seconds for a fresh main to write ``count`` new records ``batch`` per flush, the
-    number of flushes and of files written."""
+def time_storm_writes(dirpath: str, count: int, batch: int) -> tuple[float, float, int, int]:
+    """Wall and CPU seconds for a fresh main to write ``count`` new records ``batch`` per
+    flush, the number of flushes and of files written."""
     stack = RoadStack(name="main", main=True, ha=LOOPBACK, dirpath=dirpath,
                       auto=AutoMode.always.value)
     try:
         remotes = add_remotes(stack, count)
         with counting_writes() as written:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for first in range(0, count, batch):
                 for remote in remotes[first:first + batch]:
                     stack.persist_remote(remote)
                 stack.flush()
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
         stack.close()
-    return elapsed, -(-count // batch), len(written)
+    return elapsed, cpu, -(-count // batch), len(written)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,9 +120,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=100,
                         help="records written per service pass in the storm (default 100)")
     parser.add_argument("--quick", action="store_true", help="N = 200 only")
+    parser.add_argument("--dir", default=None,
+                        help="where the temporary keeps go (default: the system's temp dir)")
     args = parser.parse_args(argv)
     sizes = [200] if args.quick else args.sizes
-    base = tempfile.mkdtemp(prefix="keep_bench_")
+    base = tempfile.mkdtemp(prefix="keep_bench_", dir=args.dir)
     try:
         for count in sizes:
             dirpath = os.path.join(base, f"restart{count}")
@@ -132,11 +134,12 @@ def main(argv: list[str] | None = None) -> None:
             elapsed, cpu, restored, written = time_restart(dirpath)
             print(f"restart N={count:>6}: {elapsed:7.3f} s ({cpu:.3f} s CPU), {restored} "
                   f"remotes restored, {written} files written (keep made in {made:.1f} s)")
-            elapsed, passes, written = time_storm_writes(
+            elapsed, cpu, passes, written = time_storm_writes(
                 os.path.join(base, f"storm{count}"), count, args.batch)
-            print(f"storm   N={count:>6}: {elapsed:7.3f} s for {written} files in {passes} "
-                  f"passes: {elapsed / passes * 1e3:.2f} ms per pass, "
-                  f"{elapsed / max(written, 1) * 1e6:.0f} us per file")
+            print(f"storm   N={count:>6}: {elapsed:7.3f} s ({cpu:.3f} s CPU) for {written} "
+                  f"files in {passes} passes: {elapsed / passes * 1e3:.2f} ms per pass, "
+                  f"{elapsed / max(written, 1) * 1e6:.0f} us per file "
+                  f"({cpu / max(written, 1) * 1e6:.0f} us CPU)")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -229,7 +229,7 @@ class RemoteEstate(Estate):
         self.verfer: nacling.Verifier | None = None
         self.pubber: nacling.Publican | None = None
         self.set_keys(verkey, pubkey)
-        self.privee = nacling.Privateer()  # short-term pair for this link
+        self._privee: nacling.Privateer | None = None  # short-term pair, made when needed
         self.publee: nacling.Publican | None = None  # peer's short-term key
         self._box: nacling.Box | None = None
         self.transactions = Transactions()  # index -> transaction
@@ -312,6 +312,18 @@ class RemoteEstate(Estate):
     def juid(self) -> tuple[int, int]:
         return (self.uid, self.fuid)
 
+    @property
+    def privee(self) -> nacling.Privateer:
+        """This link's short-term pair, made when first asked for (an allow brings its own,
+        so a record restored or joined but never allowed costs no key generation)."""
+        if self._privee is None:
+            self._privee = nacling.Privateer()
+        return self._privee
+
+    @privee.setter
+    def privee(self, value: nacling.Privateer) -> None:
+        self._privee = value
+
     def install_session(self, privee: nacling.Privateer, short: bytes) -> None:
         """Adopt the short-term keys of a completed allow: our pair and the peer's public key."""
         self.privee = privee
@@ -328,7 +340,7 @@ class RemoteEstate(Estate):
     def rekey(self) -> None:
         """Drop this link's short-term keys: a new pair, and the link needs a new allow."""
         self.moved("rekeyed")
-        self.privee = nacling.Privateer()
+        self._privee = None  # a new pair when next needed
         self.publee = None
         self._box = None
 

@@ -150,10 +150,15 @@ def secure_dirs(path: str, top: str, uid: int) -> None:
 def _write_temp(fd: int, payload: bytes) -> str:
     """A new owner-only temp file in ``fd`` holding ``payload`` (not yet synced); its name."""
     temp = f".{os.urandom(6).hex()}{TEMP_SUFFIX}"
+    file_fd = os.open(temp, _CREATE_FLAGS, FILE_MODE, dir_fd=fd)
     try:
-        with os.fdopen(os.open(temp, _CREATE_FLAGS, FILE_MODE, dir_fd=fd), "wb") as file:
-            os.fchmod(file.fileno(), FILE_MODE)  # whatever the umask
-            file.write(payload)
+        try:
+            os.fchmod(file_fd, FILE_MODE)  # whatever the umask
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(file_fd, view):]
+        finally:
+            os.close(file_fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp, dir_fd=fd)
@@ -216,7 +221,10 @@ def _read_bytes(fd: int, name: str, path: str, uid: int) -> bytes | None:
             raise DamagedFile(f"Keep file '{path}' is unreadable: not a regular file")
         _check_owned(info, path, "Keep file", uid)
         _repair_mode(file_fd, info, FILE_MODE, path, "Keep file")
-        chunks = []
+        data = os.read(file_fd, info.st_size + 1)  # one read, unless the file grew
+        if len(data) <= info.st_size:
+            return data
+        chunks = [data]
         while chunk := os.read(file_fd, 65536):
             chunks.append(chunk)
         return b"".join(chunks)

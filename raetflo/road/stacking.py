@@ -156,13 +156,16 @@ class RoadStack(Stack, RoadCore):
         RoadCore.removeRemote(self, remote, clear)
         self.flush()
 
+    def persist_remote(self, remote: RemoteEstate) -> None:
+        self.unsaved_sessions.pop(id(remote), None)  # its session id goes with the record
+        RoadCore.persist_remote(self, remote)
+
     def wake(self, remote: RemoteEstate) -> None:
         """As the core's; and a restored record whose new session id is not in the keep
         yet is written once it has a transaction of our own, whose packets carry that id
         (the write lands before they are sent)."""
         if (self.unsaved_sessions.get(id(remote)) is remote
                 and any(not t.rmt for t in remote.transactions.values())):
-            del self.unsaved_sessions[id(remote)]
             self.persist_remote(remote)
         RoadCore.wake(self, remote)
 

@@ -113,6 +113,16 @@ def test_a_restored_record_untouched_since_keeps_its_old_file(road, big_main):
     assert again.nameRemotes["minion0003"].sid == 2  # a new session, used by nothing yet
 
 
+def test_a_restart_makes_no_key_pairs(road, big_main, monkeypatch):
+    made = []
+    generate = nacling.PrivateKey.generate
+    monkeypatch.setattr(nacling.PrivateKey, "generate",
+                        classmethod(lambda cls: (made.append(1), generate())[1]))
+    again = road.restart(big_main)
+    again.serviceAll()
+    assert len(again.remotes) == MINIONS and not made  # a record's pair waits for its allow
+
+
 # ------------------------------------------------------------------ batches
 
 def test_the_writes_of_one_pass_are_synced_together(road, monkeypatch):
