@@ -317,9 +317,10 @@ class RoadKeep:
         """Delete every file ``<start><something>.<json|msgpack>`` in ``directory``, and
         those of them set aside as damaged."""
         files = self._store(os.path.join(directory, start))
-        for entry in files.listdir(directory):
-            if _split(entry.removesuffix(CORRUPT_SUFFIX), start) is not None:
-                files.remove(os.path.join(directory, entry))
+        with files.batch():
+            for entry in files.listdir(directory):
+                if _split(entry.removesuffix(CORRUPT_SUFFIX), start) is not None:
+                    files.remove(os.path.join(directory, entry))
 
     def remotefilepath(self, name: str) -> str:
         """Path of the estate file of remote ``name``."""

@@ -2,9 +2,10 @@
 lookups, ioflo's console and Store time (the tutorial's and the reference's API).
 
 The protocol lives in :class:`~raetflo.road.core.RoadCore`; this driver adds what touches
-the outside: ``serviceAll()`` reads the socket into the core, runs its timers, writes the
-keep writes the pass asked for (``flush``), and only then sends that pass's datagrams, so
-nothing acknowledged on the wire is missing from the keep after a crash.
+the outside: ``serviceAll()`` reads the socket into the core, runs its timers, makes the
+keep writes the pass asked for as one batch (``flush``: every file durable when it
+returns), and only then sends that pass's datagrams, so nothing acknowledged on the wire
+is missing from the keep after a crash.
 """
 from __future__ import annotations
 
