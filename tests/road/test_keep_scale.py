@@ -85,6 +85,16 @@ def test_unchanged_records_loaded_from_a_keep_are_not_rewritten(big_main, monkey
     assert keep.load_remote("minion0007")["sid"] == 9
 
 
+def test_loading_every_remote_opens_each_directory_once(big_main, monkeypatch):
+    keep = RoadKeep(dirpath=big_main.keep.dirpath)
+    opened = []
+    real = os.open
+    monkeypatch.setattr(os, "open", lambda *args, **kwa: (opened.append(args[0]),
+                                                          real(*args, **kwa))[1])
+    assert len(keep.load_all_remotes()) == MINIONS
+    assert len(opened) <= 2 * MINIONS + 8, len(opened)  # the files, and a few directories
+
+
 def test_a_restored_session_is_in_the_keep_before_a_packet_carries_it(road):
     main, other = road("main", main=True, auto=ALWAYS), road("other", auto=ALWAYS)
     joined(main, other, cascade=True)
