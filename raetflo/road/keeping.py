@@ -147,6 +147,7 @@ def _split(entry: str, start: str) -> tuple[str, str] | None:
 
 @functools.cache
 def _field_set(fields: tuple[str, ...]) -> frozenset[str]:
+    """``fields`` as a set, made once per field list."""
     return frozenset(fields)
 
 
@@ -362,7 +363,7 @@ class RoadKeep:
         except KeepError as ex:
             raise KeepError(f"{ex}; {LOCAL_HINT}") from ex
         merged = {**estate, **role}
-        return dict((field, merged[field]) for field in LOCAL_MERGED_FIELDS)
+        return {field: merged[field] for field in LOCAL_MERGED_FIELDS}
 
     # ----------------------------------------------------------------- remotes
 
@@ -391,7 +392,7 @@ class RoadKeep:
                 for field in REMOTE_ROLE_FIELDS[2:]:
                     _check_key(data, field, path, optional=True)
                 return dict(role=role, acceptance=acceptance, verhex=data["verhex"],
-                             pubhex=data["pubhex"])
+                            pubhex=data["pubhex"])
         except DamagedFile as ex:
             self._set_aside(path, ex)
         return dict(role=role, acceptance=None, verhex=None, pubhex=None)
@@ -575,30 +576,30 @@ class RoadKeep:
         """Persist local estate ``local`` (of a road stack) and its role."""
         stack = local.stack
         self.dump_local(dict(name=local.name, uid=local.uid, ha=list(local.ha),
-                              iha=local.iha, natted=local.natted, fqdn=local.fqdn,
-                              dyned=local.dyned, sid=local.sid, puid=stack.puid,
-                              aha=list(stack.ha), role=local.role))
+                             iha=local.iha, natted=local.natted, fqdn=local.fqdn,
+                             dyned=local.dyned, sid=local.sid, puid=stack.puid,
+                             aha=list(stack.ha), role=local.role))
         self.dump_local_estate_role(local)
 
     def dump_local_estate_role(self, local: Any) -> None:
         """Persist the role and secret keys of local estate ``local``."""
         self.dump_local_role(dict(role=local.role, sighex=local.signer.keyhex,
-                                   prihex=local.priver.keyhex))
+                                  prihex=local.priver.keyhex))
 
     def dump_remote_estate(self, remote: Any) -> None:
         """Persist remote record ``remote`` and, when it has keys, its role."""
         self.dump_remote(dict(name=remote.name, uid=remote.uid, fuid=remote.fuid,
-                               ha=list(remote.ha), iha=remote.iha, natted=remote.natted,
-                               fqdn=remote.fqdn, dyned=remote.dyned, sid=remote.sid,
-                               main=remote.main, kind=remote.kind, joined=remote.joined,
-                               role=remote.role))
+                              ha=list(remote.ha), iha=remote.iha, natted=remote.natted,
+                              fqdn=remote.fqdn, dyned=remote.dyned, sid=remote.sid,
+                              main=remote.main, kind=remote.kind, joined=remote.joined,
+                              role=remote.role))
         self.dump_remote_estate_role(remote)
 
     def dump_remote_estate_role(self, remote: Any) -> None:
         """Persist the keys and acceptance of ``remote``'s role, unless it has no keys."""
         if remote.verhex and remote.pubhex:
             self.dump_remote_role(dict(role=remote.role, acceptance=remote.acceptance,
-                                        verhex=remote.verhex, pubhex=remote.pubhex))
+                                       verhex=remote.verhex, pubhex=remote.pubhex))
 
     # ----------------------------------------------------------------- reference API
     # The method names of raet 0.6.8's keep, over the methods above.
@@ -635,9 +636,9 @@ class RoadKeep:
         """The local role record; every field None when there is none."""
         data = self._read(self.localrolepath)
         if data is None:
-            return dict((field, None) for field in LOCAL_ROLE_FIELDS)
+            return dict.fromkeys(LOCAL_ROLE_FIELDS)
         _check_fields(data, LOCAL_ROLE_FIELDS, self.localrolepath)
-        return dict((field, data[field]) for field in LOCAL_ROLE_FIELDS)
+        return {field: data[field] for field in LOCAL_ROLE_FIELDS}
 
     def dumpRemoteData(self, data: dict[str, Any], name: str) -> None:
         """Persist remote estate ``data`` as remote ``name``."""

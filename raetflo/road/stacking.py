@@ -158,7 +158,8 @@ class RoadStack(Stack, RoadCore):
         self.flush()
 
     def persist_remote(self, remote: RemoteEstate) -> None:
-        self.unsaved_sessions.pop(id(remote), None)  # its session id goes with the record
+        """As the core's; the record's session id is written with it."""
+        self.unsaved_sessions.pop(id(remote), None)
         RoadCore.persist_remote(self, remote)
 
     def wake(self, remote: RemoteEstate) -> None:
@@ -189,8 +190,8 @@ class RoadStack(Stack, RoadCore):
         failed batch raises KeepError."""
         with self.keep.batch():
             for write in writes:
-                self.kept(lambda: self.write(write), f"{write.kind.replace('_', ' ')} "
-                                                     f"{getattr(write.target, 'name', write.target)}")
+                target = getattr(write.target, "name", write.target)
+                self.kept(lambda: self.write(write), f"{write.kind.replace('_', ' ')} {target}")
 
     def write(self, write: KeepWrite) -> None:
         """Make one keep write (KeepError when the keep fails)."""
