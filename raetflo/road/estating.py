@@ -229,7 +229,7 @@ class RemoteEstate(Estate):
         self.verfer: nacling.Verifier | None = None
         self.pubber: nacling.Publican | None = None
         self.set_keys(verkey, pubkey)
-        self._privee: nacling.Privateer | None = None  # short-term pair, made when needed
+        self._privee: nacling.Privateer | None = None  # short-term pair, made when used
         self.publee: nacling.Publican | None = None  # peer's short-term key
         self._box: nacling.Box | None = None
         self.transactions = Transactions()  # index -> transaction
@@ -314,8 +314,8 @@ class RemoteEstate(Estate):
 
     @property
     def privee(self) -> nacling.Privateer:
-        """This link's short-term pair, made when first asked for (an allow brings its own,
-        so a record restored or joined but never allowed costs no key generation)."""
+        """Our short-term key pair for this link (made on first use: a held record that
+        never allows costs no key generation)."""
         if self._privee is None:
             self._privee = nacling.Privateer()
         return self._privee
@@ -340,7 +340,7 @@ class RemoteEstate(Estate):
     def rekey(self) -> None:
         """Drop this link's short-term keys: a new pair, and the link needs a new allow."""
         self.moved("rekeyed")
-        self._privee = None  # a new pair when next needed
+        self._privee = None
         self.publee = None
         self._box = None
 
