@@ -397,10 +397,13 @@ class KeepFiles:
     def read(self, path: str) -> bytes | None:
         """Contents of file ``path`` (mode repaired), or None when it or its directory is
         missing."""
+        batch = self._batch
+        if batch is None:
+            with self.batch():
+                return self.read(path)
+        directory, name = os.path.split(path)
         try:
-            with self.batch() as batch:
-                raw = _read_bytes(self._dir(batch, os.path.dirname(path)),
-                                  os.path.basename(path), path, self.owner())
+            raw = _read_bytes(self._dir(batch, directory), name, path, self.owner())
         except FileNotFoundError:
             raw = None
         if raw is None:
