@@ -44,10 +44,10 @@ def counting_writes() -> Iterator[list[str]]:
     written: list[str] = []
     real = keepfiles._write_temp
 
-    def write_temp(fd: int, payload: bytes) -> str:
-        name = real(fd, payload)
-        written.append(name)
-        return name
+    def write_temp(fd: int, payload: bytes) -> tuple[str, os.stat_result]:
+        made = real(fd, payload)
+        written.append(made[0])
+        return made
 
     keepfiles._write_temp = write_temp
     try:

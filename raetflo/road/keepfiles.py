@@ -26,6 +26,7 @@ import logging
 import os
 import shutil
 import stat
+import struct
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -147,8 +148,9 @@ def secure_dirs(path: str, top: str, uid: int) -> None:
         _make_dir(directory, uid)
 
 
-def _write_temp(fd: int, payload: bytes) -> str:
-    """A new owner-only temp file in ``fd`` holding ``payload`` (not yet synced); its name."""
+def _write_temp(fd: int, payload: bytes) -> tuple[str, os.stat_result]:
+    """A new owner-only temp file in ``fd`` holding ``payload`` (not yet synced): its name
+    and status."""
     temp = f".{os.urandom(6).hex()}{TEMP_SUFFIX}"
     file_fd = os.open(temp, _CREATE_FLAGS, FILE_MODE, dir_fd=fd)
     try:
@@ -157,13 +159,14 @@ def _write_temp(fd: int, payload: bytes) -> str:
             view = memoryview(payload)
             while view:
                 view = view[os.write(file_fd, view):]
+            info = os.fstat(file_fd)
         finally:
             os.close(file_fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp, dir_fd=fd)
         raise
-    return temp
+    return temp, info
 
 
 def _fsync_file(fd: int, name: str) -> None:
@@ -198,14 +201,19 @@ def sync_filesystem(fd: int) -> bool:
     return True
 
 
-def _digest(payload: bytes) -> bytes:
-    """A short fingerprint of a file's content: equal content, equal digest."""
-    return hashlib.blake2b(payload, digest_size=16).digest()
+def _fingerprint(payload: bytes, info: os.stat_result) -> bytes:
+    """What tells that a file still holds ``payload`` as we left it: a digest of the
+    content and of the file's inode, size and modification time (``info``), which any
+    other writer's replace or rewrite changes."""
+    check = hashlib.blake2b(payload, digest_size=16)
+    check.update(struct.pack("=Qqq", info.st_ino, info.st_size, info.st_mtime_ns))
+    return check.digest()
 
 
-def _read_bytes(fd: int, name: str, path: str, uid: int) -> bytes | None:
-    """Contents of regular file ``name`` in ``fd``, owned by ``uid`` (mode repaired), or
-    None if missing."""
+def _read_bytes(fd: int, name: str, path: str,
+                uid: int) -> tuple[bytes, os.stat_result] | None:
+    """Contents and status of regular file ``name`` in ``fd``, owned by ``uid`` (mode
+    repaired), or None if missing."""
     try:
         file_fd = os.open(name, _READ_FLAGS, dir_fd=fd)
     except FileNotFoundError:
@@ -223,11 +231,11 @@ def _read_bytes(fd: int, name: str, path: str, uid: int) -> bytes | None:
         _repair_mode(file_fd, info, FILE_MODE, path, "Keep file")
         data = os.read(file_fd, info.st_size + 1)  # one read, unless the file grew
         if len(data) <= info.st_size:
-            return data
+            return data, info
         chunks = [data]
         while chunk := os.read(file_fd, 65536):
             chunks.append(chunk)
-        return b"".join(chunks)
+        return b"".join(chunks), info
     except OSError as ex:
         raise KeepError(f"Keep file '{path}' is unreadable: {_why(ex)}; check its "
                         "ownership and permissions") from ex
@@ -238,12 +246,12 @@ def _read_bytes(fd: int, name: str, path: str, uid: int) -> bytes | None:
 @dataclass(slots=True)
 class _Staged:
     """A file a batch will put in place: temp file ``temp`` in directory ``fd`` becomes
-    ``name`` there, holding content of digest ``digest``."""
+    ``name`` there, with fingerprint ``print`` (see :func:`_fingerprint`)."""
 
     fd: int
     temp: str
     name: str
-    digest: bytes
+    print: bytes
 
 
 @dataclass(slots=True)
@@ -270,8 +278,8 @@ class KeepFiles:
         self.root = root
         self.top = top
         self.owner = owner
-        # path -> digest of what the file held when last read or written here; one entry
-        # per file of the keep, so bounded by the remotes and roles the keep holds
+        # path -> fingerprint of the file as last read or written here; one entry per
+        # file of the keep, so bounded by the remotes and roles the keep holds
         self._known: dict[str, bytes] = {}
         self._batch: _Batch | None = None
 
@@ -346,7 +354,7 @@ class KeepFiles:
                 os.replace(item.temp, item.name, src_dir_fd=item.fd, dst_dir_fd=item.fd)
                 del batch.staged[path]
                 batch.touched.add(item.fd)
-                self._known[path] = item.digest
+                self._known[path] = item.print
             for fd in batch.touched:
                 os.fsync(fd)
         except OSError as ex:
@@ -368,31 +376,32 @@ class KeepFiles:
     def write(self, path: str, payload: bytes) -> None:
         """Make ``path`` an owner-only file holding ``payload``, atomically, when the batch
         ends (see :meth:`batch`); nothing is written when it holds that already."""
-        digest = _digest(payload)
         try:
             with self.batch() as batch:
                 self._unstage(batch, path)
-                if self._known.get(path) == digest and self._intact(path):
+                info = self._intact(path)
+                if info is not None and self._known.get(path) == _fingerprint(payload, info):
                     return
                 fd = self._dir(batch, os.path.dirname(path), create=True)
-                batch.staged[path] = _Staged(fd, _write_temp(fd, payload),
-                                             os.path.basename(path), digest)
+                temp, info = _write_temp(fd, payload)
+                batch.staged[path] = _Staged(fd, temp, os.path.basename(path),
+                                             _fingerprint(payload, info))
         except OSError as ex:
             raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
                             "space and permissions of the keep") from ex
 
-    def _intact(self, path: str) -> bool:
-        """Whether ``path`` is still our owner-only regular file."""
+    def _intact(self, path: str) -> os.stat_result | None:
+        """The status of ``path`` if it is still our owner-only regular file, else None."""
         try:
             info = os.lstat(path)
         except FileNotFoundError:
-            return False
+            return None
         if not stat.S_ISREG(info.st_mode) or info.st_uid != self.owner():
-            return False
+            return None
         if stat.S_IMODE(info.st_mode) & 0o077:
             log.warning("Keep file '%s' had mode %o; rewriting it owner-only", path,
                         stat.S_IMODE(info.st_mode))
-        return stat.S_IMODE(info.st_mode) == FILE_MODE
+        return info if stat.S_IMODE(info.st_mode) == FILE_MODE else None
 
     def read(self, path: str) -> bytes | None:
         """Contents of file ``path`` (mode repaired), or None when it or its directory is
@@ -403,13 +412,14 @@ class KeepFiles:
                 return self.read(path)
         directory, name = os.path.split(path)
         try:
-            raw = _read_bytes(self._dir(batch, directory), name, path, self.owner())
+            found = _read_bytes(self._dir(batch, directory), name, path, self.owner())
         except FileNotFoundError:
-            raw = None
-        if raw is None:
+            found = None
+        if found is None:
             self._known.pop(path, None)
-        else:
-            self._known[path] = _digest(raw)
+            return None
+        raw, info = found
+        self._known[path] = _fingerprint(raw, info)
         return raw
 
     def exists(self, path: str) -> bool:

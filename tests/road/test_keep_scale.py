@@ -170,6 +170,21 @@ def test_a_batch_applies_writes_and_removes_in_order(tmp_path):
     assert files.read(a) == b"2" and files.read(c) == b"new"
 
 
+def test_a_file_another_writer_replaced_is_written_again(tmp_path):
+    top = str(tmp_path / "k")
+    ours, theirs = KeepFiles(top, top, os.geteuid), KeepFiles(top, top, os.geteuid)
+    path = os.path.join(top, "sub", "a.json")
+    ours.write(path, b"ours")
+    theirs.write(path, b"theirs")  # say, an operator's tool
+    ours.write(path, b"ours")
+    assert Path(path).read_bytes() == b"ours"
+    ours.read(path)
+    theirs.write(path, b"ours")  # the same content, but not the file we know
+    theirs.write(path, b"again")
+    ours.write(path, b"ours")
+    assert Path(path).read_bytes() == b"ours"
+
+
 @pytest.mark.parametrize("fail", ["sync", "rename"])
 def test_an_interrupted_batch_leaves_every_file_whole(tmp_path, monkeypatch, fail):
     top = str(tmp_path / "k")
