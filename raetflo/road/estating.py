@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import uuid
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -45,6 +46,11 @@ def normalize_host(host: str, resolve: Resolver | None = None) -> str:
     refused); EstateError when it cannot be.
     """
     host = host.strip() or "0.0.0.0"
+    try:
+        socket.inet_pton(socket.AF_INET, host)  # a dotted quad, already in normal form
+        return host
+    except OSError:
+        pass
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

@@ -3,6 +3,7 @@ writes of one service pass are synced together, and a batch interrupted anywhere
 every file whole (its old content or its new)."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from raetflo import nacling
 from raetflo.raeting import Acceptance
 from raetflo.road import keepfiles
-from raetflo.road.estating import RemoteEstate
+from raetflo.road.estating import WILDCARD_HOSTS, EstateError, RemoteEstate, normalize_ha
 from raetflo.road.keepfiles import KeepError, KeepFiles
 from raetflo.road.keeping import RoadKeep
 
@@ -131,6 +132,30 @@ def test_a_restart_makes_no_key_pairs(road, big_main, monkeypatch):
     again = road.restart(big_main)
     again.serviceAll()
     assert len(again.remotes) == MINIONS and not made  # a record's pair waits for its allow
+
+
+def test_a_restart_parses_no_dotted_quad_the_slow_way(road, big_main, monkeypatch):
+    parsed = []
+    parse = ipaddress.ip_address
+    monkeypatch.setattr(ipaddress, "ip_address", lambda host: (parsed.append(host),
+                                                               parse(host))[1])
+    again = road.restart(big_main)
+    assert len(again.remotes) == MINIONS and len(parsed) < 10, len(parsed)
+
+
+@pytest.mark.parametrize("host", ["1.2.3.4", "255.255.255.255", "0.0.0.0", "01.2.3.4",
+                                  "1.2.3", "127.1", "256.1.1.1", "::1", "::ffff:1.2.3.4"])
+def test_addresses_are_normalized_as_ipaddress_does(host):
+    try:
+        expected = str(ipaddress.ip_address(host))
+        expected = WILDCARD_HOSTS.get(expected, expected)
+    except ValueError:
+        expected = None
+    try:
+        got = normalize_ha((host, 7530))[0]
+    except EstateError:
+        got = None
+    assert got == (expected if host != "::ffff:1.2.3.4" else "1.2.3.4")
 
 
 # ------------------------------------------------------------------ batches
