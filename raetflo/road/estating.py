@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 import uuid
+from socket import AF_INET, inet_pton
 from typing import TYPE_CHECKING, Any, Callable
 
 
@@ -47,7 +47,7 @@ def normalize_host(host: str, resolve: Resolver | None = None) -> str:
     """
     host = host.strip() or "0.0.0.0"
     try:
-        socket.inet_pton(socket.AF_INET, host)  # a dotted quad, already in normal form
+        inet_pton(AF_INET, host)  # a dotted quad, already in normal form
         return host
     except OSError:
         pass
