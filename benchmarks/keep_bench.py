@@ -39,21 +39,21 @@ LOOPBACK = ("127.0.0.1", 0)
 
 
 @contextlib.contextmanager
-def counting_writes() -> Iterator[list[str]]:
-    """Collect the name of every keep file written while the context is open."""
-    written: list[str] = []
-    real = keepfiles._write_temp
+def counting(owner: Any, attr: str) -> Iterator[list[Any]]:
+    """Collect what every call of ``owner.attr`` returns while the context is open."""
+    calls: list[Any] = []
+    real = getattr(owner, attr)
 
-    def write_temp(fd: int, payload: bytes) -> tuple[str, os.stat_result]:
-        made = real(fd, payload)
-        written.append(made[0])
-        return made
+    def counted(*args: Any) -> Any:
+        result = real(*args)
+        calls.append(result)
+        return result
 
-    keepfiles._write_temp = write_temp
+    setattr(owner, attr, counted)
     try:
-        yield written
+        yield calls
     finally:
-        keepfiles._write_temp = real
+        setattr(owner, attr, real)
 
 
 def add_remotes(stack: RoadStack, count: int) -> list[RemoteEstate]:
@@ -85,7 +85,7 @@ def make_keep(dirpath: str, count: int) -> None:
 def time_restart(dirpath: str) -> tuple[float, float, int, int]:
     """Wall and CPU seconds to open a main on keep ``dirpath`` through its first
     ``serviceAll()``, the number of remotes restored and of keep files written."""
-    with counting_writes() as written:
+    with counting(keepfiles, "_write_temp") as written:
         start, cpu = time.perf_counter(), time.process_time()
         stack = RoadStack(ha=LOOPBACK, dirpath=dirpath)
         stack.serviceAll()
@@ -94,14 +94,17 @@ def time_restart(dirpath: str) -> tuple[float, float, int, int]:
     return elapsed, cpu, len(stack.remotes), len(written)
 
 
-def time_storm_writes(dirpath: str, count: int, batch: int) -> tuple[float, float, int, int]:
+def time_storm_writes(dirpath: str, count: int,
+                      batch: int) -> tuple[float, float, int, int, int]:
     """Wall and CPU seconds for a fresh main to write ``count`` new records ``batch`` per
-    flush, the number of flushes and of files written."""
+    flush, the number of flushes, of files written and of syncs made."""
     stack = RoadStack(name="main", main=True, ha=LOOPBACK, dirpath=dirpath,
                       auto=AutoMode.always.value)
     try:
         remotes = add_remotes(stack, count)
-        with counting_writes() as written:
+        with counting(keepfiles, "_write_temp") as written, \
+                counting(os, "fsync") as fsyncs, \
+                counting(keepfiles, "sync_filesystem") as syncfs:
             start, cpu = time.perf_counter(), time.process_time()
             for first in range(0, count, batch):
                 for remote in remotes[first:first + batch]:
@@ -110,7 +113,7 @@ def time_storm_writes(dirpath: str, count: int, batch: int) -> tuple[float, floa
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
         stack.close()
-    return elapsed, cpu, -(-count // batch), len(written)
+    return elapsed, cpu, -(-count // batch), len(written), len(fsyncs) + len(syncfs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -134,10 +137,11 @@ def main(argv: list[str] | None = None) -> None:
             elapsed, cpu, restored, written = time_restart(dirpath)
             print(f"restart N={count:>6}: {elapsed:7.3f} s ({cpu:.3f} s CPU), {restored} "
                   f"remotes restored, {written} files written (keep made in {made:.1f} s)")
-            elapsed, cpu, passes, written = time_storm_writes(
+            elapsed, cpu, passes, written, syncs = time_storm_writes(
                 os.path.join(base, f"storm{count}"), count, args.batch)
             print(f"storm   N={count:>6}: {elapsed:7.3f} s ({cpu:.3f} s CPU) for {written} "
-                  f"files in {passes} passes: {elapsed / passes * 1e3:.2f} ms per pass, "
+                  f"files in {passes} passes, {syncs / passes:.0f} syncs per pass: "
+                  f"{elapsed / passes * 1e3:.2f} ms per pass, "
                   f"{elapsed / max(written, 1) * 1e6:.0f} us per file "
                   f"({cpu / max(written, 1) * 1e6:.0f} us CPU)")
     finally:
