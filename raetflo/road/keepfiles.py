@@ -269,7 +269,8 @@ class KeepFiles:
 
     Paths given to the methods are full paths below ``root``. Failures raise
     :class:`KeepError`; a file that is a symlink or not a regular file raises
-    :class:`DamagedFile`. Every operation runs in a :meth:`batch`: its own, or the one open.
+    :class:`DamagedFile`. Every operation runs in a :meth:`batch`: its own, or the one open
+    (so one thread at a time uses a KeepFiles).
     """
 
     FsyncEach: int = 8  # batches of at most this many files sync each; bigger ones sync once
