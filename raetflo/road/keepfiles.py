@@ -380,8 +380,7 @@ class KeepFiles:
         try:
             with self.batch() as batch:
                 self._unstage(batch, path)
-                info = self._intact(path)
-                if info is not None and self._known.get(path) == _fingerprint(payload, info):
+                if path in self._known and self._holds(path, payload):
                     return
                 fd = self._dir(batch, os.path.dirname(path), create=True)
                 temp, info = _write_temp(fd, payload)
@@ -390,6 +389,11 @@ class KeepFiles:
         except OSError as ex:
             raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
                             "space and permissions of the keep") from ex
+
+    def _holds(self, path: str, payload: bytes) -> bool:
+        """Whether ``path`` is still the owner-only file we left holding ``payload``."""
+        info = self._intact(path)
+        return info is not None and self._known.get(path) == _fingerprint(payload, info)
 
     def _intact(self, path: str) -> os.stat_result | None:
         """The status of ``path`` if it is still our owner-only regular file, else None."""
