@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from socket import AF_INET, inet_pton
 from typing import TYPE_CHECKING, Any, Callable
 
 
@@ -39,6 +38,15 @@ def literal_host(name: str) -> str:
 WILDCARD_HOSTS = {"0.0.0.0": raeting.DEFAULT_DST_HOST, "::": "::1"}  # "any" -> loopback
 
 
+def dotted_quad(host: str) -> bool:
+    """Whether ``host`` is an IPv4 address in its normal form (as ``ipaddress`` writes it),
+    told without the cost of ``ipaddress``."""
+    parts = host.split(".")
+    return len(parts) == 4 and all(
+        part.isascii() and part.isdigit() and (part == "0" or part[0] != "0")
+        and int(part) < 256 for part in parts)
+
+
 def normalize_host(host: str, resolve: Resolver | None = None) -> str:
     """Dotted IP address of ``host``; ``''`` means all interfaces (``0.0.0.0``).
 
@@ -46,11 +54,8 @@ def normalize_host(host: str, resolve: Resolver | None = None) -> str:
     refused); EstateError when it cannot be.
     """
     host = host.strip() or "0.0.0.0"
-    try:
-        inet_pton(AF_INET, host)  # a dotted quad, already in normal form
+    if dotted_quad(host):
         return host
-    except OSError:
-        pass
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

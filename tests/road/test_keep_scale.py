@@ -143,8 +143,10 @@ def test_a_restart_parses_no_dotted_quad_the_slow_way(road, big_main, monkeypatc
     assert len(again.remotes) == MINIONS and len(parsed) < 10, len(parsed)
 
 
-@pytest.mark.parametrize("host", ["1.2.3.4", "255.255.255.255", "0.0.0.0", "01.2.3.4",
-                                  "1.2.3", "127.1", "256.1.1.1", "::1", "::ffff:1.2.3.4"])
+@pytest.mark.parametrize("host", ["1.2.3.4", "255.255.255.255", "0.0.0.0", "10.0.0.1",
+                                  "01.2.3.4", "1.2.3.00", "1.2.3", "1.2.3.4.5", "127.1",
+                                  "256.1.1.1", "1.2.3.1000", "1..3.4", "+1.2.3.4",
+                                  "1.2.3.\u0664", "::1", "::ffff:1.2.3.4"])
 def test_addresses_are_normalized_as_ipaddress_does(host):
     try:
         expected = str(ipaddress.ip_address(host))
