@@ -38,6 +38,15 @@ def literal_host(name: str) -> str:
 WILDCARD_HOSTS = {"0.0.0.0": raeting.DEFAULT_DST_HOST, "::": "::1"}  # "any" -> loopback
 
 
+def dotted_quad(host: str) -> bool:
+    """Whether ``host`` is an IPv4 address in its normal form (as ``ipaddress`` writes it),
+    told without the cost of ``ipaddress``."""
+    parts = host.split(".")
+    return len(parts) == 4 and all(
+        part.isascii() and part.isdigit() and (part == "0" or part[0] != "0")
+        and int(part) < 256 for part in parts)
+
+
 def normalize_host(host: str, resolve: Resolver | None = None) -> str:
     """Dotted IP address of ``host``; ``''`` means all interfaces (``0.0.0.0``).
 
@@ -45,6 +54,8 @@ def normalize_host(host: str, resolve: Resolver | None = None) -> str:
     refused); EstateError when it cannot be.
     """
     host = host.strip() or "0.0.0.0"
+    if dotted_quad(host):
+        return host
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -229,7 +240,7 @@ class RemoteEstate(Estate):
         self.verfer: nacling.Verifier | None = None
         self.pubber: nacling.Publican | None = None
         self.set_keys(verkey, pubkey)
-        self.privee = nacling.Privateer()  # short-term pair for this link
+        self._privee: nacling.Privateer | None = None  # short-term pair, made when used
         self.publee: nacling.Publican | None = None  # peer's short-term key
         self._box: nacling.Box | None = None
         self.transactions = Transactions()  # index -> transaction
@@ -312,6 +323,18 @@ class RemoteEstate(Estate):
     def juid(self) -> tuple[int, int]:
         return (self.uid, self.fuid)
 
+    @property
+    def privee(self) -> nacling.Privateer:
+        """Our short-term key pair for this link (made on first use: a held record that
+        never allows costs no key generation)."""
+        if self._privee is None:
+            self._privee = nacling.Privateer()
+        return self._privee
+
+    @privee.setter
+    def privee(self, value: nacling.Privateer) -> None:
+        self._privee = value
+
     def install_session(self, privee: nacling.Privateer, short: bytes) -> None:
         """Adopt the short-term keys of a completed allow: our pair and the peer's public key."""
         self.privee = privee
@@ -328,7 +351,7 @@ class RemoteEstate(Estate):
     def rekey(self) -> None:
         """Drop this link's short-term keys: a new pair, and the link needs a new allow."""
         self.moved("rekeyed")
-        self.privee = nacling.Privateer()
+        self._privee = None
         self.publee = None
         self._box = None
 

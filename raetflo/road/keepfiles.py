@@ -6,9 +6,12 @@ What the keep (:mod:`raetflo.road.keeping`) stores goes through here:
   bits found on our own directories and files are removed (with a warning), and anything
   owned by another uid is refused;
 - every read and write opens the keep directory and then each subdirectory without following
-  symlinks, and works relative to those descriptors, so a directory swapped for a symlink at
-  any time is refused rather than used; reads refuse a file that is a symlink or not a
-  regular file; writes are atomic (temp file, fsync, rename);
+  symlinks, and works relative to those descriptors, so a directory swapped for a symlink
+  before a batch of operations is refused rather than used; reads refuse a file that is a
+  symlink or not a regular file;
+- writes are atomic and batched (temp files, synced together, renamed, directories synced:
+  see :meth:`KeepFiles.batch`), and a write of what a file is known to hold already (as
+  last read or written) writes nothing;
 - a damaged file is set aside by renaming it to ``<file>.corrupt``.
 
 The uid files must belong to is asked for on each check (``owner``), never cached.
@@ -16,12 +19,17 @@ The uid files must belong to is asked for on each check (``owner``), never cache
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import hashlib
 import logging
 import os
 import shutil
 import stat
+import struct
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from raetflo import raeting
 
@@ -30,6 +38,7 @@ log = logging.getLogger(__name__)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 CORRUPT_SUFFIX = ".corrupt"  # a damaged keep file is renamed to <file>.corrupt
+TEMP_SUFFIX = ".tmp"  # a file being written is .<random>.tmp until it is renamed
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -139,25 +148,72 @@ def secure_dirs(path: str, top: str, uid: int) -> None:
         _make_dir(directory, uid)
 
 
-def _replace(fd: int, name: str, payload: bytes) -> None:
-    """Make ``name`` in ``fd`` hold ``payload``: new owner-only temp file, fsync, rename."""
-    temp = f".{os.urandom(6).hex()}.tmp"
+def _write_temp(fd: int, payload: bytes) -> tuple[str, os.stat_result]:
+    """A new owner-only temp file in ``fd`` holding ``payload`` (not yet synced): its name
+    and status."""
+    temp = f".{os.urandom(6).hex()}{TEMP_SUFFIX}"
+    file_fd = os.open(temp, _CREATE_FLAGS, FILE_MODE, dir_fd=fd)
     try:
-        with os.fdopen(os.open(temp, _CREATE_FLAGS, FILE_MODE, dir_fd=fd), "wb") as file:
-            os.fchmod(file.fileno(), FILE_MODE)  # whatever the umask
-            file.write(payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        try:
+            os.fchmod(file_fd, FILE_MODE)  # whatever the umask
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(file_fd, view):]
+            info = os.fstat(file_fd)
+        finally:
+            os.close(file_fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp, dir_fd=fd)
         raise
+    return temp, info
 
 
-def _read_bytes(fd: int, name: str, path: str, uid: int) -> bytes | None:
-    """Contents of regular file ``name`` in ``fd``, owned by ``uid`` (mode repaired), or
-    None if missing."""
+def _fsync_file(fd: int, name: str) -> None:
+    """Flush the data of file ``name`` in ``fd`` to stable storage."""
+    file_fd = os.open(name, _READ_FLAGS, dir_fd=fd)
+    try:
+        os.fsync(file_fd)
+    finally:
+        os.close(file_fd)
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs(2)`` from the C library, or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    with contextlib.suppress(OSError, AttributeError):
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    return None
+
+
+_SYNCFS = _load_syncfs()
+
+
+def sync_filesystem(fd: int) -> bool:
+    """Flush everything written to the file system holding ``fd`` to stable storage;
+    False (nothing done) where the system cannot, so the caller syncs file by file."""
+    if _SYNCFS is None:
+        return False
+    if _SYNCFS(fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return True
+
+
+def _fingerprint(payload: bytes, info: os.stat_result) -> bytes:
+    """What tells that a file still holds ``payload`` as we left it: a digest of the
+    content and of the file's inode, size and modification time (``info``), which any
+    other writer's replace or rewrite changes."""
+    check = hashlib.blake2b(payload, digest_size=16)
+    check.update(struct.pack("=Qqq", info.st_ino, info.st_size, info.st_mtime_ns))
+    return check.digest()
+
+
+def _read_bytes(fd: int, name: str, path: str,
+                uid: int) -> tuple[bytes, os.stat_result] | None:
+    """Contents and status of regular file ``name`` in ``fd``, owned by ``uid`` (mode
+    repaired), or None if missing."""
     try:
         file_fd = os.open(name, _READ_FLAGS, dir_fd=fd)
     except FileNotFoundError:
@@ -173,15 +229,38 @@ def _read_bytes(fd: int, name: str, path: str, uid: int) -> bytes | None:
             raise DamagedFile(f"Keep file '{path}' is unreadable: not a regular file")
         _check_owned(info, path, "Keep file", uid)
         _repair_mode(file_fd, info, FILE_MODE, path, "Keep file")
-        chunks = []
+        data = os.read(file_fd, info.st_size + 1)  # one read, unless the file grew
+        if len(data) <= info.st_size:
+            return data, info
+        chunks = [data]
         while chunk := os.read(file_fd, 65536):
             chunks.append(chunk)
-        return b"".join(chunks)
+        return b"".join(chunks), info
     except OSError as ex:
         raise KeepError(f"Keep file '{path}' is unreadable: {_why(ex)}; check its "
                         "ownership and permissions") from ex
     finally:
         os.close(file_fd)
+
+
+@dataclass(slots=True)
+class _Staged:
+    """A file a batch will put in place: temp file ``temp`` in directory ``fd`` becomes
+    ``name`` there, with fingerprint ``print`` (see :func:`_fingerprint`)."""
+
+    fd: int
+    temp: str
+    name: str
+    print: bytes
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The open directories and staged files of one batch of keep operations."""
+
+    dirs: dict[str, int] = field(default_factory=dict)  # directory path -> open descriptor
+    staged: dict[str, _Staged] = field(default_factory=dict)  # path -> its new content
+    touched: set[int] = field(default_factory=set)  # directories whose entries changed
 
 
 class KeepFiles:
@@ -190,14 +269,20 @@ class KeepFiles:
 
     Paths given to the methods are full paths below ``root``. Failures raise
     :class:`KeepError`; a file that is a symlink or not a regular file raises
-    :class:`DamagedFile`.
+    :class:`DamagedFile`. Every operation runs in a :meth:`batch`: its own, or the one open
+    (so one thread at a time uses a KeepFiles).
     """
+
+    FsyncEach: int = 8  # batches of at most this many files sync each; bigger ones sync once
 
     def __init__(self, root: str, top: str, owner: Callable[[], int]) -> None:
         self.root = root
         self.top = top
         self.owner = owner
-        self._written: dict[str, bytes] = {}  # path -> bytes last written there
+        # path -> fingerprint of the file as last read or written here; one entry per
+        # file of the keep, so bounded by the remotes and roles the keep holds
+        self._known: dict[str, bytes] = {}
+        self._batch: _Batch | None = None
 
     def _dir_fd(self, directory: str, create: bool) -> int:
         """Descriptor of keep directory ``directory``, opened from ``root`` down, one
@@ -223,54 +308,131 @@ class KeepFiles:
             fd = child
         return fd
 
+    # ----------------------------------------------------------------- batches
+
     @contextlib.contextmanager
-    def _opened(self, directory: str, create: bool = False) -> Iterator[int]:
-        """:meth:`_dir_fd` as a context, closed at the end."""
-        fd = self._dir_fd(directory, create)
+    def batch(self) -> Iterator[_Batch]:
+        """Make the writes and removes inside one batch, durable together at its end.
+
+        Each directory is opened (and checked) once per batch. A write puts its content in
+        a new temp file at once; at the end the data of every temp file reaches stable
+        storage (file by file, or one file-system sync for more than ``FsyncEach``), then
+        each is renamed over its file, then each changed directory is synced. So when the
+        batch ends every file holds its new content durably, and a crash (or a failure)
+        at any point leaves each file whole, with its old content or its new, never a
+        part. A failure raises KeepError and drops the writes not yet in place (the
+        ``.tmp`` files of a crash are ignored by the keep). Reads inside a batch see the
+        files as they were before it. A batch opened inside another joins it.
+        """
+        if self._batch is not None:
+            yield self._batch
+            return
+        batch = self._batch = _Batch()
         try:
-            yield fd
+            yield batch
+            self._commit(batch)
         finally:
-            os.close(fd)
+            self._batch = None
+            _discard(batch)
+
+    def _dir(self, batch: _Batch, directory: str, create: bool = False) -> int:
+        """Descriptor of ``directory`` for ``batch`` (see :meth:`_dir_fd`)."""
+        fd = batch.dirs.get(directory)
+        if fd is None:
+            fd = batch.dirs[directory] = self._dir_fd(directory, create)
+        return fd
+
+    def _commit(self, batch: _Batch) -> None:
+        """Sync the staged files, put them in place, sync the directories changed."""
+        paths = list(batch.staged)
+        try:
+            staged = list(batch.staged.values())
+            if len(staged) <= self.FsyncEach or not all(
+                    sync_filesystem(fd) for fd in {item.fd for item in staged}):
+                for item in staged:
+                    _fsync_file(item.fd, item.temp)
+            for path, item in list(batch.staged.items()):
+                os.replace(item.temp, item.name, src_dir_fd=item.fd, dst_dir_fd=item.fd)
+                del batch.staged[path]
+                batch.touched.add(item.fd)
+                self._known[path] = item.print
+            for fd in batch.touched:
+                os.fsync(fd)
+        except OSError as ex:
+            what = (f"keep file '{paths[0]}'" if len(paths) == 1
+                    else f"{len(paths)} keep files below '{self.root}'")
+            raise KeepError(f"Cannot write {what}: {_why(ex)}; check the free space and "
+                            "permissions of the keep") from ex
+
+    @staticmethod
+    def _unstage(batch: _Batch, path: str) -> None:
+        """Drop what ``batch`` was going to write to ``path``: a later operation wins."""
+        item = batch.staged.pop(path, None)
+        if item is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(item.temp, dir_fd=item.fd)
+
+    # ----------------------------------------------------------------- files
 
     def write(self, path: str, payload: bytes) -> None:
-        """Make ``path`` an owner-only file holding ``payload``, atomically (unless unchanged)."""
+        """Make ``path`` an owner-only file holding ``payload``, atomically, when the batch
+        ends (see :meth:`batch`); nothing is written when it holds that already."""
         try:
-            if self._written.get(path) == payload and self._intact(path):
-                return  # nothing is written, so no directory needs to be opened
-            with self._opened(os.path.dirname(path), create=True) as fd:
-                _replace(fd, os.path.basename(path), payload)
+            with self.batch() as batch:
+                self._unstage(batch, path)
+                if path in self._known and self._holds(path, payload):
+                    return
+                fd = self._dir(batch, os.path.dirname(path), create=True)
+                temp, info = _write_temp(fd, payload)
+                batch.staged[path] = _Staged(fd, temp, os.path.basename(path),
+                                             _fingerprint(payload, info))
         except OSError as ex:
             raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
                             "space and permissions of the keep") from ex
-        self._written[path] = payload
 
-    def _intact(self, path: str) -> bool:
-        """Whether ``path`` is still our owner-only regular file."""
+    def _holds(self, path: str, payload: bytes) -> bool:
+        """Whether ``path`` is still the owner-only file we left holding ``payload``."""
+        info = self._intact(path)
+        return info is not None and self._known.get(path) == _fingerprint(payload, info)
+
+    def _intact(self, path: str) -> os.stat_result | None:
+        """The status of ``path`` if it is still our owner-only regular file, else None."""
         try:
             info = os.lstat(path)
         except FileNotFoundError:
-            return False
+            return None
         if not stat.S_ISREG(info.st_mode) or info.st_uid != self.owner():
-            return False
+            return None
         if stat.S_IMODE(info.st_mode) & 0o077:
             log.warning("Keep file '%s' had mode %o; rewriting it owner-only", path,
                         stat.S_IMODE(info.st_mode))
-        return stat.S_IMODE(info.st_mode) == FILE_MODE
+        return info if stat.S_IMODE(info.st_mode) == FILE_MODE else None
 
     def read(self, path: str) -> bytes | None:
         """Contents of file ``path`` (mode repaired), or None when it or its directory is
         missing."""
+        batch = self._batch
+        if batch is None:
+            with self.batch():
+                return self.read(path)
+        directory, name = os.path.split(path)
         try:
-            with self._opened(os.path.dirname(path)) as fd:
-                return _read_bytes(fd, os.path.basename(path), path, self.owner())
+            found = _read_bytes(self._dir(batch, directory), name, path, self.owner())
         except FileNotFoundError:
+            found = None
+        if found is None:
+            self._known.pop(path, None)
             return None
+        raw, info = found
+        self._known[path] = _fingerprint(raw, info)
+        return raw
 
     def exists(self, path: str) -> bool:
         """Whether there is an entry ``path`` (a symlink itself counts)."""
         try:
-            with self._opened(os.path.dirname(path)) as fd:
-                os.stat(os.path.basename(path), dir_fd=fd, follow_symlinks=False)
+            with self.batch() as batch:
+                os.stat(os.path.basename(path), dir_fd=self._dir(batch, os.path.dirname(path)),
+                        follow_symlinks=False)
         except FileNotFoundError:
             return False
         except OSError as ex:
@@ -281,11 +443,14 @@ class KeepFiles:
     def set_aside(self, path: str, problem: KeepError) -> str:
         """Rename damaged ``path`` (damaged because of ``problem``) to ``<path>.corrupt``,
         replacing an older one; return the new path."""
-        self._written.pop(path, None)
+        self._known.pop(path, None)
         name = os.path.basename(path)
         try:
-            with self._opened(os.path.dirname(path)) as fd:
+            with self.batch() as batch:
+                self._unstage(batch, path)
+                fd = self._dir(batch, os.path.dirname(path))
                 os.replace(name, name + CORRUPT_SUFFIX, src_dir_fd=fd, dst_dir_fd=fd)
+                batch.touched.add(fd)
         except OSError as ex:
             raise KeepError(f"{problem}; it cannot be set aside ({_why(ex)}): move or delete "
                             "it by hand") from ex
@@ -293,10 +458,13 @@ class KeepFiles:
 
     def remove(self, path: str) -> None:
         """Delete file ``path`` unless it is missing."""
-        self._written.pop(path, None)
+        self._known.pop(path, None)
         try:
-            with self._opened(os.path.dirname(path)) as fd:
+            with self.batch() as batch:
+                self._unstage(batch, path)
+                fd = self._dir(batch, os.path.dirname(path))
                 os.unlink(os.path.basename(path), dir_fd=fd)
+                batch.touched.add(fd)
         except FileNotFoundError:
             pass
         except OSError as ex:
@@ -309,8 +477,9 @@ class KeepFiles:
             if directory == self.root:
                 os.rmdir(self.root)
             else:
-                with self._opened(os.path.dirname(directory)) as fd:
-                    os.rmdir(os.path.basename(directory), dir_fd=fd)
+                with self.batch() as batch:
+                    os.rmdir(os.path.basename(directory),
+                             dir_fd=self._dir(batch, os.path.dirname(directory)))
         except FileNotFoundError:
             pass
         except OSError as ex:
@@ -319,8 +488,8 @@ class KeepFiles:
     def listdir(self, directory: str) -> list[str]:
         """Sorted entries of ``directory``; none when it is missing."""
         try:
-            with self._opened(directory) as fd:
-                return sorted(os.listdir(fd))
+            with self.batch() as batch:
+                return sorted(os.listdir(self._dir(batch, directory)))
         except FileNotFoundError:
             return []
         except OSError as ex:
@@ -334,8 +503,19 @@ class KeepFiles:
             return
         if stat.S_ISLNK(info.st_mode):
             raise KeepError(f"Keep directory '{self.root}' is a symlink; refusing to delete")
-        self._written.clear()
+        self._known.clear()
         try:
             shutil.rmtree(self.root)
         except OSError as ex:
             raise KeepError(f"Cannot delete keep directory '{self.root}': {ex}") from ex
+
+
+def _discard(batch: _Batch) -> None:
+    """Delete the temp files ``batch`` did not put in place; close its directories."""
+    for item in batch.staged.values():
+        with contextlib.suppress(OSError):
+            os.unlink(item.temp, dir_fd=item.fd)
+    batch.staged.clear()
+    for fd in batch.dirs.values():
+        os.close(fd)
+    batch.dirs.clear()

@@ -24,16 +24,17 @@ Unlike the reference:
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any, Protocol
 
 import msgpack
-from ioflo.aid.odicting import odict
 
 from raetflo.raeting import Acceptance, AutoMode
 from raetflo.road import naming
@@ -119,16 +120,16 @@ def _encode(data: dict[str, Any], ext: str) -> bytes:
     return msgpack.packb(data, use_bin_type=False)
 
 
-def _decode(raw: bytes, ext: str, path: str) -> odict:
+def _decode(raw: bytes, ext: str, path: str) -> dict[str, Any]:
     """The map in ``raw``, the content of keep file ``path`` of format ``ext``.
 
     :class:`DamagedFile` when it is not a map in that format.
     """
     try:
         if ext == "json":
-            data = json.loads(raw.decode("utf-8"), object_pairs_hook=odict)
+            data = json.loads(raw.decode("utf-8"))
         else:
-            data = msgpack.unpackb(raw, raw=False, strict_map_key=False, object_pairs_hook=odict)
+            data = msgpack.unpackb(raw, raw=False, strict_map_key=False)
     except (ValueError, TypeError, msgpack.UnpackException) as ex:
         raise DamagedFile(f"Keep file '{path}' is corrupt: {ex}") from ex
     if not isinstance(data, dict):
@@ -144,8 +145,16 @@ def _split(entry: str, start: str) -> tuple[str, str] | None:
     return (middle, ext) if middle and ext in EXTS else None
 
 
+@functools.cache
+def _field_set(fields: tuple[str, ...]) -> frozenset[str]:
+    """``fields`` as a set, made once per field list."""
+    return frozenset(fields)
+
+
 def _check_fields(data: dict[str, Any], fields: tuple[str, ...], path: str) -> None:
     """Raise :class:`DamagedFile` unless ``data`` has exactly ``fields``."""
+    if data.keys() == _field_set(fields):
+        return
     missing = [field for field in fields if field not in data]
     extra = [str(field) for field in data if field not in fields]
     if missing or extra:
@@ -268,6 +277,13 @@ class RoadKeep:
 
     # ----------------------------------------------------------------- record files
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the writes and removes inside one batch of each file tree (role files
+        first), durable when it ends; see :meth:`KeepFiles.batch`."""
+        with self._files.batch(), self._roles.batch():
+            yield
+
     def _store(self, path: str) -> KeepFiles:
         """The owner-only file access of the directory tree holding ``path``."""
         return self._roles if path.startswith(self._roles.root + os.sep) else self._files
@@ -302,9 +318,10 @@ class RoadKeep:
         """Delete every file ``<start><something>.<json|msgpack>`` in ``directory``, and
         those of them set aside as damaged."""
         files = self._store(os.path.join(directory, start))
-        for entry in files.listdir(directory):
-            if _split(entry.removesuffix(CORRUPT_SUFFIX), start) is not None:
-                files.remove(os.path.join(directory, entry))
+        with files.batch():
+            for entry in files.listdir(directory):
+                if _split(entry.removesuffix(CORRUPT_SUFFIX), start) is not None:
+                    files.remove(os.path.join(directory, entry))
 
     def remotefilepath(self, name: str) -> str:
         """Path of the estate file of remote ``name``."""
@@ -346,7 +363,7 @@ class RoadKeep:
         except KeepError as ex:
             raise KeepError(f"{ex}; {LOCAL_HINT}") from ex
         merged = {**estate, **role}
-        return odict((field, merged[field]) for field in LOCAL_MERGED_FIELDS)
+        return {field: merged[field] for field in LOCAL_MERGED_FIELDS}
 
     # ----------------------------------------------------------------- remotes
 
@@ -374,11 +391,11 @@ class RoadKeep:
                 acceptance = self._acceptance(data["acceptance"], path)
                 for field in REMOTE_ROLE_FIELDS[2:]:
                     _check_key(data, field, path, optional=True)
-                return odict(role=role, acceptance=acceptance, verhex=data["verhex"],
-                             pubhex=data["pubhex"])
+                return dict(role=role, acceptance=acceptance, verhex=data["verhex"],
+                            pubhex=data["pubhex"])
         except DamagedFile as ex:
             self._set_aside(path, ex)
-        return odict(role=role, acceptance=None, verhex=None, pubhex=None)
+        return dict(role=role, acceptance=None, verhex=None, pubhex=None)
 
     @staticmethod
     def _acceptance(value: Any, path: str) -> int | None:
@@ -416,7 +433,7 @@ class RoadKeep:
             self._set_aside(path, ex)
             return None
         merged = {**estate, **role}
-        return odict((field, merged[field]) for field in REMOTE_MERGED_FIELDS)
+        return {field: merged[field] for field in REMOTE_MERGED_FIELDS}
 
     @staticmethod
     def _check_role_name(role: Any, path: str) -> None:
@@ -437,19 +454,20 @@ class RoadKeep:
         ``errors`` lists both (reset per call).
         """
         self.errors = []
-        remotes = odict()
-        for entry in self._files.listdir(self.remotedirpath):
-            parts = _split(entry, f"{self.prefix}.")
-            if parts is None or parts[1] != self.ext:
-                continue
-            name = parts[0]
-            try:
-                data = self.load_remote(name)
-            except KeepError as ex:
-                self._note(f"Skipping remote: {ex}")
-                continue
-            if data is not None:
-                remotes[name] = data
+        remotes = {}
+        with self.batch():
+            for entry in self._files.listdir(self.remotedirpath):
+                parts = _split(entry, f"{self.prefix}.")
+                if parts is None or parts[1] != self.ext:
+                    continue
+                name = parts[0]
+                try:
+                    data = self.load_remote(name)
+                except KeepError as ex:
+                    self._note(f"Skipping remote: {ex}")
+                    continue
+                if data is not None:
+                    remotes[name] = data
         return remotes
 
     # ----------------------------------------------------------------- acceptance
@@ -557,31 +575,31 @@ class RoadKeep:
     def dump_local_estate(self, local: Any) -> None:
         """Persist local estate ``local`` (of a road stack) and its role."""
         stack = local.stack
-        self.dump_local(odict(name=local.name, uid=local.uid, ha=list(local.ha),
-                              iha=local.iha, natted=local.natted, fqdn=local.fqdn,
-                              dyned=local.dyned, sid=local.sid, puid=stack.puid,
-                              aha=list(stack.ha), role=local.role))
+        self.dump_local(dict(name=local.name, uid=local.uid, ha=list(local.ha),
+                             iha=local.iha, natted=local.natted, fqdn=local.fqdn,
+                             dyned=local.dyned, sid=local.sid, puid=stack.puid,
+                             aha=list(stack.ha), role=local.role))
         self.dump_local_estate_role(local)
 
     def dump_local_estate_role(self, local: Any) -> None:
         """Persist the role and secret keys of local estate ``local``."""
-        self.dump_local_role(odict(role=local.role, sighex=local.signer.keyhex,
-                                   prihex=local.priver.keyhex))
+        self.dump_local_role(dict(role=local.role, sighex=local.signer.keyhex,
+                                  prihex=local.priver.keyhex))
 
     def dump_remote_estate(self, remote: Any) -> None:
         """Persist remote record ``remote`` and, when it has keys, its role."""
-        self.dump_remote(odict(name=remote.name, uid=remote.uid, fuid=remote.fuid,
-                               ha=list(remote.ha), iha=remote.iha, natted=remote.natted,
-                               fqdn=remote.fqdn, dyned=remote.dyned, sid=remote.sid,
-                               main=remote.main, kind=remote.kind, joined=remote.joined,
-                               role=remote.role))
+        self.dump_remote(dict(name=remote.name, uid=remote.uid, fuid=remote.fuid,
+                              ha=list(remote.ha), iha=remote.iha, natted=remote.natted,
+                              fqdn=remote.fqdn, dyned=remote.dyned, sid=remote.sid,
+                              main=remote.main, kind=remote.kind, joined=remote.joined,
+                              role=remote.role))
         self.dump_remote_estate_role(remote)
 
     def dump_remote_estate_role(self, remote: Any) -> None:
         """Persist the keys and acceptance of ``remote``'s role, unless it has no keys."""
         if remote.verhex and remote.pubhex:
-            self.dump_remote_role(odict(role=remote.role, acceptance=remote.acceptance,
-                                        verhex=remote.verhex, pubhex=remote.pubhex))
+            self.dump_remote_role(dict(role=remote.role, acceptance=remote.acceptance,
+                                       verhex=remote.verhex, pubhex=remote.pubhex))
 
     # ----------------------------------------------------------------- reference API
     # The method names of raet 0.6.8's keep, over the methods above.
@@ -595,7 +613,7 @@ class RoadKeep:
             path, _encode({key: _text(value) for key, value in data.items()}, ext))
 
     @staticmethod
-    def load(filepath: str) -> odict | None:
+    def load(filepath: str) -> dict[str, Any] | None:
         """The map in ``filepath`` (its ext picks json or msgpack); None when it is missing
         or unparsable."""
         path, ext = _path_ext(filepath)
@@ -614,13 +632,13 @@ class RoadKeep:
         """Whether ``data`` has exactly the fields ``remoteFields`` (default RemoteFields)."""
         return set(data) == set(self.RemoteFields if remoteFields is None else remoteFields)
 
-    def loadLocalRoleData(self) -> odict:
+    def loadLocalRoleData(self) -> dict[str, Any]:
         """The local role record; every field None when there is none."""
         data = self._read(self.localrolepath)
         if data is None:
-            return odict((field, None) for field in LOCAL_ROLE_FIELDS)
+            return dict.fromkeys(LOCAL_ROLE_FIELDS)
         _check_fields(data, LOCAL_ROLE_FIELDS, self.localrolepath)
-        return odict((field, data[field]) for field in LOCAL_ROLE_FIELDS)
+        return {field: data[field] for field in LOCAL_ROLE_FIELDS}
 
     def dumpRemoteData(self, data: dict[str, Any], name: str) -> None:
         """Persist remote estate ``data`` as remote ``name``."""
@@ -638,16 +656,16 @@ class RoadKeep:
         for role, data in roles.items():
             self.dumpRemoteRoleData(data, role)
 
-    def loadAllRemoteRoleData(self) -> odict:
+    def loadAllRemoteRoleData(self) -> dict[str, Any]:
         """Every persisted remote role record by role."""
-        roles = odict()
+        roles = {}
         for entry in self._roles.listdir(self.remoteroledirpath):
             parts = _split(entry, "role.")
             if parts is not None and parts[1] == self.ext:
                 roles[parts[0]] = self.load_remote_role(parts[0])
         return roles
 
-    def loadRemote(self, remote: Any) -> odict | None:
+    def loadRemote(self, remote: Any) -> dict[str, Any] | None:
         return self.load_remote(remote.name)
 
     def clearRemote(self, remote: Any) -> None:

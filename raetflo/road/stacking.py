@@ -2,9 +2,10 @@
 lookups, ioflo's console and Store time (the tutorial's and the reference's API).
 
 The protocol lives in :class:`~raetflo.road.core.RoadCore`; this driver adds what touches
-the outside: ``serviceAll()`` reads the socket into the core, runs its timers, writes the
-keep writes the pass asked for (``flush``), and only then sends that pass's datagrams, so
-nothing acknowledged on the wire is missing from the keep after a crash.
+the outside: ``serviceAll()`` reads the socket into the core, runs its timers, makes the
+keep writes the pass asked for as one batch (``flush``: every file durable when it
+returns), and only then sends that pass's datagrams, so nothing acknowledged on the wire
+is missing from the keep after a crash.
 """
 from __future__ import annotations
 
@@ -60,6 +61,9 @@ class RoadStack(Stack, RoadCore):
                  stats: odict | None = None, version: int = 0, bk: int | None = None,
                  console: Any = None) -> None:
         self.bufcnt = bufcnt
+        # restored records whose new session id is not in the keep yet, by id(): one entry
+        # per record, so bounded by the records (see resume_remotes)
+        self.unsaved_sessions: dict[int, RemoteEstate] = {}
         name = name or LocalEstate.nameGuid()
         if not isinstance(name, str):
             raise StackError(f"Invalid stack name {name!r}")
@@ -99,7 +103,6 @@ class RoadStack(Stack, RoadCore):
         try:
             self.resume_remotes()
             self.dumpLocal()
-            self.dumpRemotes()
         except KeepError as ex:
             self.server.close()
             raise StackError(f"Stack '{self.name}': {ex}") from ex
@@ -151,8 +154,23 @@ class RoadStack(Stack, RoadCore):
         self.flush()
 
     def removeRemote(self, remote: RemoteEstate, clear: bool = True) -> None:
+        self.unsaved_sessions.pop(id(remote), None)
         RoadCore.removeRemote(self, remote, clear)
         self.flush()
+
+    def persist_remote(self, remote: RemoteEstate) -> None:
+        """As the core's; the record's session id is written with it."""
+        self.unsaved_sessions.pop(id(remote), None)
+        RoadCore.persist_remote(self, remote)
+
+    def wake(self, remote: RemoteEstate) -> None:
+        """As the core's; and a restored record whose new session id is not in the keep
+        yet is written once it has a transaction of our own, whose packets carry that id
+        (the write lands before they are sent)."""
+        if (self.unsaved_sessions.get(id(remote)) is remote
+                and any(not t.rmt for t in remote.transactions.values())):
+            self.persist_remote(remote)
+        RoadCore.wake(self, remote)
 
     def renameRemote(self, remote: RemoteEstate, new: str, clear: bool = True,
                      dump: bool = False) -> None:
@@ -161,11 +179,20 @@ class RoadStack(Stack, RoadCore):
 
     # the keep -------------------------------------------------------------------------
     def flush(self) -> None:
-        """Make the keep writes the core asked for; a failure is counted and logged."""
-        for write in self.keep_writes():
-            self.kept(lambda: self.write(write), f"{write.kind.replace('_', ' ')} "
-                                                 f"{getattr(write.target, 'name', write.target)}")
+        """Make the keep writes the core asked for, in one batch of the keep: all durable
+        when this returns (see ``RoadKeep.batch``); a failure is counted and logged."""
+        writes = self.keep_writes()
+        if writes:
+            self.kept(lambda: self.write_batch(writes), "keep writes")
         self.roles.settle()
+
+    def write_batch(self, writes: list[KeepWrite]) -> None:
+        """Make ``writes`` as one batch; each failed write is counted and logged, and a
+        failed batch raises KeepError."""
+        with self.keep.batch():
+            for write in writes:
+                target = getattr(write.target, "name", write.target)
+                self.kept(lambda: self.write(write), f"{write.kind.replace('_', ' ')} {target}")
 
     def write(self, write: KeepWrite) -> None:
         """Make one keep write (KeepError when the keep fails)."""
@@ -272,10 +299,15 @@ class RoadStack(Stack, RoadCore):
 
     def resume_remotes(self) -> None:
         """At start-up: rebuild every persisted record, each resuming with ``sid + 1`` (a new
-        session, so nothing of the last one can be replayed into it)."""
+        session, so nothing of the last one can be replayed into it).
+
+        The new ids are written only when first used (see :meth:`wake`): a restart writes
+        nothing, and a crash before then resumes with the same unused id again.
+        """
         self.restoreRemotes()
         for remote in self.remotes.values():
             remote.nextSid()
+            self.unsaved_sessions[id(remote)] = remote
 
     def keep_damaged(self, report: str) -> None:
         """Count and log a damaged keep file the keep has set aside."""
