@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -440,3 +442,26 @@ def initiate_open(body: bytes, short: Privateer, long: Privateer) -> Initiate:
     vouched = Box(long.keyraw, long_pub).open(stuff[32:80], stuff[80:104])
     return Initiate(short_pub=short_pub, oreo=body[32:56], long_pub=long_pub,
                     vouched=vouched, fqdn=stuff[104:].decode("ascii", "ignore").strip())
+
+
+def verify_many(jobs: Sequence[tuple[Verifier, bytes, bytes]],
+                pool: Executor | None = None) -> list[bool]:
+    """The verdicts of ``(verifier, signature, msg)`` jobs, in order.
+
+    With ``pool``, one of its threads takes jobs from the same queue as this one: libnacl
+    computes without the GIL, so two cores verify at once. The verdicts do not depend on
+    who checked what.
+    """
+    verdicts = [False] * len(jobs)
+    queue = iter(range(len(jobs)))  # shared: taking the next index is atomic under the GIL
+
+    def work() -> None:
+        for index in queue:
+            verifier, signature, msg = jobs[index]
+            verdicts[index] = verifier.verify(signature, msg)
+
+    helper = pool.submit(work) if pool is not None else None
+    work()
+    if helper is not None and not helper.cancel():  # started: it ends with its last job
+        helper.result()
+    return verdicts

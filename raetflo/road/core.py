@@ -24,7 +24,7 @@ from .. import raeting
 from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from . import outbox, packeting, presence, routing
+from . import outbox, packeting, presence, routing, verifying
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
@@ -33,6 +33,7 @@ from .joining import Joiner, Joinent
 from .packeting import Head, Packet, PacketError
 from .persisting import KeepWrite, RoleBook, RoleLookupError
 from .transacting import codec_packet, decode_packet, pack_packet
+from .verifying import Ahead
 
 
 class RoadCore(Core):
@@ -56,6 +57,9 @@ class RoadCore(Core):
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
+    VerifyWorkers = 1  # threads checking a received batch's signatures with the loop (0: none)
+    VerifyAheadMin = 8  # fewest datagrams (and signed ones) in a batch worth a worker's help
+    MaxVerifyAhead = 4096  # datagrams of one batch held parsed and checked before handling
     BodyMap: type = dict  # the mapping type received bodies decode to
 
 
@@ -456,15 +460,16 @@ class RoadCore(Core):
     def tx(self, packed: bytes, ha: Address) -> None:
         self.txes.append((packed, ha))
 
-    def parse(self, data: bytes) -> Packet:
-        """Parse and verify one datagram; PacketError when it must be dropped."""
-        packet = packeting.parse(data, veritive=self.veritive)
+    def parse(self, data: bytes, ahead: Ahead | None = None) -> Packet:
+        """Parse and verify one datagram (``ahead``: what checking its batch ahead found);
+        PacketError when it must be dropped."""
+        packet = verifying.parsed(data, ahead, self.veritive)
         if packet.head.fk == FootKind.nacl:
-            remote = self.remotes.get(packet.head.de)
-            if remote is None or remote.verfer is None:
+            verifier = verifying.signer_key(self, packet)
+            if verifier is None:
                 raise PacketError("unknown_verifier",
                                   f"no verify key for destination {packet.head.de}")
-            packeting.verify(packet, remote.verfer)
+            verifying.verify(packet, verifier, ahead)
         return packet
 
     # raet's packet-level entry points, for packets written for raet (thin adapters) --------
@@ -508,10 +513,19 @@ class RoadCore(Core):
             routing.reply_stale(self, codec, sa or remote.ha,
                                 PcktKind.renew if renew else PcktKind.nack)
 
-    def processRx(self, data: bytes, sa: Address) -> None:
-        """Parse, verify and route one datagram. Never raises."""
+    def serviceRxes(self) -> None:
+        """Handle the received datagrams in arrival order, in batches of at most
+        ``MaxVerifyAhead`` whose signatures are checked first (see :mod:`.verifying`)."""
+        rxes = self.rxes
+        while rxes:
+            batch = [rxes.popleft() for _ in range(min(len(rxes), self.MaxVerifyAhead))]
+            for (data, sa), ahead in zip(batch, verifying.check_ahead(self, batch)):
+                self.processRx(data, sa, ahead)
+
+    def processRx(self, data: bytes, sa: Address, ahead: Ahead | None = None) -> None:
+        """Parse, verify and route one datagram (``ahead``: see :meth:`parse`). Never raises."""
         try:
-            packet = self.parse(data)
+            packet = self.parse(data, ahead)
         except PacketError as ex:
             self.incStat("parsing_outer_error")
             self.incStat(f"rx_{ex.reason}")

@@ -1,0 +1,120 @@
+"""The fast paths of messages: the same wire bytes and the same deliveries, in order, as
+the plain paths, with signatures checked inline or partly in a worker thread."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from raetflo import nacling
+from raetflo.raeting import PacketError
+from raetflo.road import packeting, verifying
+from raetflo.road.core import RoadCore
+from raetflo.road.packeting import Head
+from raetflo.road.verifying import Ahead
+
+from .conftest import ALWAYS, idle, joined, only, serve, stat
+from .test_exactly_once import segments
+
+CHANGES = [{}, {"wf": True}, {"wf": True, "af": True}, {"pk": 3, "ck": 0, "fk": 1},
+           {"sn": 7, "sc": 9, "ml": 9000, "sf": True}, {"dt": 1.5, "cf": True, "ti": 2**32 - 1}]
+
+
+@pytest.mark.parametrize("changes", CHANGES)
+def test_head_copy_equals_dataclass_replace(changes):
+    fields = dict(pk=1, se=2, de=3, si=4, ti=5, bk=1, ck=1, fk=1, vf=True, pl=300, hl=90)
+    head = Head(**fields)
+    copied = head.copy(**changes)
+    assert copied == dataclasses.replace(head, **changes)
+    copied.sn += 1
+    assert head == Head(**fields)  # the original is untouched
+
+
+WORKERS = [0, 1]  # signatures checked inline, or partly by a worker thread
+
+
+@pytest.fixture(params=WORKERS, ids=["inline", "threaded"])
+def workers(request, monkeypatch):
+    """Every received batch of two or more datagrams checked ahead, by this many workers."""
+    monkeypatch.setattr(RoadCore, "VerifyWorkers", request.param)
+    monkeypatch.setattr(RoadCore, "VerifyAheadMin", 2)
+    return request.param
+
+
+def pair(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    remote = joined(main, other, cascade=True)
+    return main, other, remote
+
+
+def delivered(main, other, count):
+    serve([main, other], 30.0, until=lambda: len(main.rxMsgs) >= count
+          and idle(main, other)())
+    return [body for body, _ in main.rxMsgs]
+
+
+def test_small_and_big_messages_arrive_whole_and_in_order(road, workers):
+    main, other, remote = pair(road)
+    bodies = [{"seq": seq} for seq in range(300)]
+    bodies[150] = {"seq": 150, "blob": "b" * 300_000}  # some 350 segments amid the rest
+    for body in bodies:
+        other.transmit(body, remote.uid)
+    assert delivered(main, other, len(bodies)) == bodies
+    for stack in (main, other):
+        assert stat(stack, "rx_exception") == stat(stack, "parsing_outer_error") == 0
+
+
+def test_forged_segments_in_a_batch_are_dropped_and_counted(road, workers):
+    main, other, remote = pair(road)
+    forger = nacling.Signer()
+    for data in segments(other, remote, 1000, range(20), 40, ml=20_000):
+        other.server.send(data, main.ha)  # twenty good segments of a message of forty
+    forged = [packeting.parse(data) for data in segments(other, remote, 1000, range(20, 40),
+                                                         40, ml=20_000)]
+    for packet in forged:
+        other.server.send(packeting.pack(packet.head, packet.coat, forger), main.ha)
+    main.serviceAll()
+    assert stat(main, "rx_bad_signature") == 20
+    (incoming,) = main.transactions
+    assert sorted(incoming.chunks) == list(range(20))
+
+
+def test_verdict_reached_with_a_replaced_key_is_not_taken(road):
+    main, other, remote = pair(road)
+    (data,) = segments(other, remote, 1000, [0], 2, ml=1000)
+    packet = packeting.parse(data)
+    record = only(main)
+    old, record.verfer = record.verfer, nacling.Verifier(nacling.Signer().verraw)
+    with pytest.raises(PacketError, match="bad_signature"):  # old key said yes: asked again
+        main.parse(data, Ahead(packet, verifier=old, verdict=True))
+    record.verfer = old
+    assert main.parse(data, Ahead(packet, verifier=old, verdict=True)) is packet
+    with pytest.raises(PacketError, match="bad_signature"):
+        main.parse(data, Ahead(packet, verifier=old, verdict=False))
+
+
+def test_batches_are_bounded_and_handled_in_order(road, workers, monkeypatch):
+    monkeypatch.setattr(RoadCore, "MaxVerifyAhead", 5)
+    main, other, remote = pair(road)
+    bodies = [{"seq": seq} for seq in range(60)]
+    for body in bodies:
+        other.transmit(body, remote.uid)
+    seen: list[int] = []
+    check = verifying.check_ahead
+    monkeypatch.setattr(verifying, "check_ahead",
+                        lambda stack, batch: seen.append(len(batch)) or check(stack, batch))
+    assert delivered(main, other, len(bodies)) == bodies
+    assert max(seen) == 5 and sum(seen) >= 2 * len(bodies)  # messages and their dones
+
+
+def test_verify_many_gives_the_same_verdicts_with_a_pool():
+    signer, other = nacling.Signer(), nacling.Signer()
+    verifier = nacling.Verifier(signer.verraw)
+    msgs = [bytes([n]) * (n + 1) for n in range(200)]
+    jobs = [(verifier, (other if n % 7 == 3 else signer).signature(msg), msg)
+            for n, msg in enumerate(msgs)]
+    expected = [n % 7 != 3 for n in range(len(msgs))]
+    assert nacling.verify_many(jobs) == expected
+    assert nacling.verify_many(jobs, verifying.worker_pool(1)) == expected
+    assert nacling.verify_many([], verifying.worker_pool(1)) == []
