@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -446,22 +446,43 @@ def initiate_open(body: bytes, short: Privateer, long: Privateer) -> Initiate:
 
 def verify_many(jobs: Sequence[tuple[Verifier, bytes, bytes]],
                 pool: Executor | None = None) -> list[bool]:
-    """The verdicts of ``(verifier, signature, msg)`` jobs, in order.
-
-    With ``pool``, one of its threads takes jobs from the same queue as this one: libnacl
-    computes without the GIL, so two cores verify at once. The verdicts do not depend on
-    who checked what.
-    """
+    """The verdicts of ``(verifier, signature, msg)`` jobs, in order (see :func:`_shared`)."""
     verdicts = [False] * len(jobs)
-    queue = iter(range(len(jobs)))  # shared: taking the next index is atomic under the GIL
+
+    def job(index: int) -> None:
+        verifier, signature, msg = jobs[index]
+        verdicts[index] = verifier.verify(signature, msg)
+
+    _shared(len(jobs), job, pool)
+    return verdicts
+
+
+def sign_many(signer: Signer, msgs: Sequence[bytes], pool: Executor | None = None) -> list[bytes]:
+    """The detached signatures of ``msgs`` by ``signer``, in order (see :func:`_shared`);
+    Ed25519 signatures are deterministic, so they are those of ``signer.signature``."""
+    signatures = [b""] * len(msgs)
+
+    def job(index: int) -> None:
+        signatures[index] = signer.signature(msgs[index])
+
+    _shared(len(msgs), job, pool)
+    return signatures
+
+
+def _shared(count: int, job: Callable[[int], None], pool: Executor | None) -> None:
+    """Run ``job(i)`` for i in ``range(count)``; with ``pool``, one of its threads takes
+    indexes from the same queue as this one: libnacl computes without the GIL, so two
+    cores work at once. A job's error stops the thread that met it and is raised here,
+    once the helper has stopped too."""
+    queue = iter(range(count))  # shared: taking the next index is atomic under the GIL
 
     def work() -> None:
         for index in queue:
-            verifier, signature, msg = jobs[index]
-            verdicts[index] = verifier.verify(signature, msg)
+            job(index)
 
     helper = pool.submit(work) if pool is not None else None
-    work()
-    if helper is not None and not helper.cancel():  # started: it ends with its last job
-        helper.result()
-    return verdicts
+    try:
+        work()
+    finally:
+        if helper is not None and not helper.cancel():  # started: it ends with its last job
+            helper.result()

@@ -57,8 +57,8 @@ class RoadCore(Core):
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
-    VerifyWorkers = 1  # threads checking a received batch's signatures with the loop (0: none)
-    VerifyAheadMin = 8  # fewest datagrams (and signed ones) in a batch worth a worker's help
+    CryptoWorkers = 1  # threads signing or verifying a batch with the loop (0: all inline)
+    CryptoBatchMin = 8  # fewest packets to sign or verify in one batch worth a worker's help
     MaxVerifyAhead = 4096  # datagrams of one batch held parsed and checked before handling
     BodyMap: type = dict  # the mapping type received bodies decode to
 

@@ -296,15 +296,21 @@ class Transaction:
 
     def queue(self, build: Callable[[], bytes]) -> bool:
         """Queue the packet ``build()`` makes; a packing error is counted and ends self."""
+        return self.queue_many(lambda: [build()])
+
+    def queue_many(self, build: Callable[[], list[bytes]]) -> bool:
+        """Queue the packets ``build()`` makes, in order (the last is the one a redo
+        repeats); a packing error is counted and ends self, and then none is queued."""
         try:
-            packed = build()
+            packets = build()
         except PacketError as ex:
             self.stack.console.terse(f"{ex}\n")
             self.stack.incStat("packing_error")
             self.remove()
             return False
-        self.txPacket = packed
-        self.stack.tx(packed, self.sa)
+        for packed in packets:
+            self.stack.tx(packed, self.sa)
+        self.txPacket = packets[-1]
         self.redoTimer.restart()
         return True
 

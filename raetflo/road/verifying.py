@@ -1,7 +1,7 @@
 """Signatures of a batch of received datagrams, checked before the batch is handled.
 
 The polled driver hands the core every datagram one pass read. With
-``RoadCore.VerifyWorkers`` set, a batch of at least ``VerifyAheadMin`` datagrams is first
+``RoadCore.CryptoWorkers`` set, a batch of at least ``CryptoBatchMin`` datagrams is first
 parsed and its signatures checked, a worker thread taking some of them (libnacl computes
 without the GIL, so two cores verify at once); then the datagrams are handled one by one,
 in arrival order, exactly as before. A verdict is used only when the key it was reached
@@ -44,10 +44,17 @@ def worker_pool(workers: int) -> ThreadPoolExecutor:
     return pool
 
 
+def crypto_pool(stack: RoadCore, count: int) -> ThreadPoolExecutor | None:
+    """The pool to share ``count`` signings or verifyings with (None: do them inline)."""
+    if not stack.CryptoWorkers or count < stack.CryptoBatchMin:
+        return None
+    return worker_pool(stack.CryptoWorkers)
+
+
 def check_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]) -> list[Ahead | None]:
     """Parse the datagrams of ``batch`` (datagram, source pairs) and check their
     signatures; a None for each when the batch is too small to share with a worker."""
-    if not stack.VerifyWorkers or len(batch) < stack.VerifyAheadMin:
+    if not stack.CryptoWorkers or len(batch) < stack.CryptoBatchMin:
         return [None] * len(batch)
     aheads: list[Ahead | None] = []
     jobs: list[tuple[Verifier, bytes, bytes]] = []
@@ -64,8 +71,7 @@ def check_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]) -> list[Ahead |
             ahead.verifier = verifier
             jobs.append((verifier, ahead.packet.foot, packeting.signed_part(ahead.packet)))
             signed.append(ahead)
-    pool = worker_pool(stack.VerifyWorkers) if len(jobs) >= stack.VerifyAheadMin else None
-    for ahead, verdict in zip(signed, nacling.verify_many(jobs, pool)):
+    for ahead, verdict in zip(signed, nacling.verify_many(jobs, crypto_pool(stack, len(jobs)))):
         ahead.verdict = verdict
     return aheads
 

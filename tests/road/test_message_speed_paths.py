@@ -7,13 +7,13 @@ import dataclasses
 import pytest
 
 from raetflo import nacling
-from raetflo.raeting import PacketError
+from raetflo.raeting import PacketError, PcktKind, TrnsKind
 from raetflo.road import packeting, verifying
 from raetflo.road.core import RoadCore
 from raetflo.road.packeting import Head
 from raetflo.road.verifying import Ahead
 
-from .conftest import ALWAYS, idle, joined, only, serve, stat
+from .conftest import ALWAYS, Wire, idle, joined, only, serve, stat
 from .test_exactly_once import segments
 
 CHANGES = [{}, {"wf": True}, {"wf": True, "af": True}, {"pk": 3, "ck": 0, "fk": 1},
@@ -36,8 +36,8 @@ WORKERS = [0, 1]  # signatures checked inline, or partly by a worker thread
 @pytest.fixture(params=WORKERS, ids=["inline", "threaded"])
 def workers(request, monkeypatch):
     """Every received batch of two or more datagrams checked ahead, by this many workers."""
-    monkeypatch.setattr(RoadCore, "VerifyWorkers", request.param)
-    monkeypatch.setattr(RoadCore, "VerifyAheadMin", 2)
+    monkeypatch.setattr(RoadCore, "CryptoWorkers", request.param)
+    monkeypatch.setattr(RoadCore, "CryptoBatchMin", 2)
     return request.param
 
 
@@ -118,3 +118,28 @@ def test_verify_many_gives_the_same_verdicts_with_a_pool():
     assert nacling.verify_many(jobs) == expected
     assert nacling.verify_many(jobs, verifying.worker_pool(1)) == expected
     assert nacling.verify_many([], verifying.worker_pool(1)) == []
+
+
+@pytest.mark.parametrize("workers", WORKERS, ids=["inline", "threaded"])
+def test_pack_many_gives_the_bytes_pack_gives(workers):
+    signer = nacling.Signer()
+    head = Head(pk=0, se=2, de=3, si=4, ti=5, bk=1, ck=1, fk=1)
+    parts = packeting.segment(head, bytes(range(256)) * 200)
+    parts[-1] = (parts[-1][0].copy(wf=True), parts[-1][1])
+    pool = verifying.worker_pool(1) if workers else None
+    assert len(parts) > 50
+    assert packeting.pack_many(parts, signer, pool) == [packeting.pack(h, c, signer)
+                                                        for h, c in parts]
+    unsigned = [(h.copy(fk=0), c) for h, c in parts]
+    assert packeting.pack_many(unsigned, None, pool) == [packeting.pack(h, c)
+                                                         for h, c in unsigned]
+
+
+def test_lost_segments_are_resent_and_the_message_arrives_whole(road, workers):
+    main, other, remote = pair(road)
+    wire = Wire(other).drop(TrnsKind.message, PcktKind.message, count=30)
+    body = {"blob": "".join(chr(65 + n % 26) for n in range(200_000))}
+    other.transmit(body, remote.uid)
+    assert delivered(main, other, 1) == [body]
+    assert sum(sent.action == "dropped" for sent in wire.log) == 30
+    assert stat(other, "message_resend_rx") >= 1
