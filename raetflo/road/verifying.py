@@ -10,6 +10,7 @@ batch may have changed the keys); otherwise the signature is checked again then.
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .core import RoadCore
 
 _pools: dict[int, ThreadPoolExecutor] = {}  # worker count -> the process's pool of that size
+os.register_at_fork(after_in_child=_pools.clear)  # a forked child has none of the threads
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@ the plain paths, with signatures checked inline or partly in a worker thread."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
@@ -143,3 +144,14 @@ def test_lost_segments_are_resent_and_the_message_arrives_whole(road, workers):
     assert delivered(main, other, 1) == [body]
     assert sum(sent.action == "dropped" for sent in wire.log) == 30
     assert stat(other, "message_resend_rx") >= 1
+
+
+def test_a_forked_child_makes_its_own_pool():
+    parent = verifying.worker_pool(1)
+    pid = os.fork()
+    if pid == 0:  # the child: a pool of its own, whose thread verifies
+        child = verifying.worker_pool(1)
+        ok = child is not parent and child.submit(lambda: 7).result(timeout=10) == 7
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
