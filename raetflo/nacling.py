@@ -7,10 +7,12 @@ The key holders (``Signer``, ``Verifier``, ``Publican``, ``Privateer``) and key 
 from __future__ import annotations
 
 import struct
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import libnacl
@@ -446,43 +448,68 @@ def initiate_open(body: bytes, short: Privateer, long: Privateer) -> Initiate:
 
 def verify_many(jobs: Sequence[tuple[Verifier, bytes, bytes]],
                 pool: Executor | None = None) -> list[bool]:
-    """The verdicts of ``(verifier, signature, msg)`` jobs, in order (see :func:`_shared`)."""
-    verdicts = [False] * len(jobs)
-
-    def job(index: int) -> None:
-        verifier, signature, msg = jobs[index]
-        verdicts[index] = verifier.verify(signature, msg)
-
-    _shared(len(jobs), job, pool)
-    return verdicts
+    """The verdicts of ``(verifier, signature, msg)`` jobs, in order (see :class:`Shared`)."""
+    return Shared([partial(verifier.verify, signature, msg)
+                   for verifier, signature, msg in jobs], pool).results()
 
 
 def sign_many(signer: Signer, msgs: Sequence[bytes], pool: Executor | None = None) -> list[bytes]:
-    """The detached signatures of ``msgs`` by ``signer``, in order (see :func:`_shared`);
+    """The detached signatures of ``msgs`` by ``signer``, in order (see :class:`Shared`);
     Ed25519 signatures are deterministic, so they are those of ``signer.signature``."""
-    signatures = [b""] * len(msgs)
-
-    def job(index: int) -> None:
-        signatures[index] = signer.signature(msgs[index])
-
-    _shared(len(msgs), job, pool)
-    return signatures
+    return Shared([partial(signer.signature, msg) for msg in msgs], pool).results()
 
 
-def _shared(count: int, job: Callable[[int], None], pool: Executor | None) -> None:
-    """Run ``job(i)`` for i in ``range(count)``; with ``pool``, one of its threads takes
-    indexes from the same queue as this one: libnacl computes without the GIL, so two
-    cores work at once. A job's error stops the thread that met it and is raised here,
-    once the helper has stopped too."""
-    queue = iter(range(count))  # shared: taking the next index is atomic under the GIL
+_PENDING = object()  # a result not in yet
 
-    def work() -> None:
-        for index in queue:
-            job(index)
 
-    helper = pool.submit(work) if pool is not None else None
-    try:
-        work()
-    finally:
-        if helper is not None and not helper.cancel():  # started: it ends with its last job
-            helper.result()
+class Shared:
+    """Jobs run in order by one thread of ``pool`` (when given) and by the caller.
+
+    Asking for a result the helper thread has not reached runs the jobs up to it here,
+    so the caller never waits for long, and the helper goes on with the later ones while
+    the caller uses the earlier: libnacl computes without the GIL, so two cores work at
+    once. The results do not depend on which thread ran what.
+    """
+
+    def __init__(self, jobs: Sequence[Callable[[], Any]], pool: Executor | None = None) -> None:
+        self._jobs = jobs
+        self._results: list[Any] = [_PENDING] * len(jobs)
+        self._queue = iter(range(len(jobs)))  # shared: taking an index is atomic under the GIL
+        self._finished = threading.Condition()
+        self._helper = pool.submit(self._help) if pool is not None and jobs else None
+
+    def _help(self) -> None:
+        for index in self._queue:
+            result = self._jobs[index]()
+            with self._finished:
+                self._results[index] = result
+                self._finished.notify_all()
+
+    def result(self, index: int) -> Any:
+        """The result of job ``index``: the helper's, or run here (with those before it
+        that the helper has not taken)."""
+        results = self._results
+        if results[index] is _PENDING:
+            for taken in self._queue:
+                results[taken] = self._jobs[taken]()
+                if taken >= index:
+                    break
+        if results[index] is _PENDING:  # the helper took it: it is on it
+            with self._finished:
+                while results[index] is _PENDING and not self._helper.done():  # type: ignore[union-attr]
+                    self._finished.wait(0.05)
+            if results[index] is _PENDING:  # the helper failed: its error comes here
+                results[index] = self._jobs[index]()
+        return results[index]
+
+    def results(self) -> list[Any]:
+        """Every result, in order."""
+        return [self.result(index) for index in range(len(self._jobs))]
+
+    def close(self) -> None:
+        """Take the jobs nobody asked for out of the helper's way: it stops after the one
+        it is on."""
+        for _ in self._queue:
+            pass
+        if self._helper is not None:
+            self._helper.cancel()

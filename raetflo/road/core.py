@@ -515,12 +515,13 @@ class RoadCore(Core):
 
     def serviceRxes(self) -> None:
         """Handle the received datagrams in arrival order, in batches of at most
-        ``MaxVerifyAhead`` whose signatures are checked first (see :mod:`.verifying`)."""
+        ``MaxVerifyAhead`` whose signatures a worker checks ahead (see :mod:`.verifying`)."""
         rxes = self.rxes
         while rxes:
             batch = [rxes.popleft() for _ in range(min(len(rxes), self.MaxVerifyAhead))]
-            for (data, sa), ahead in zip(batch, verifying.check_ahead(self, batch)):
-                self.processRx(data, sa, ahead)
+            with verifying.checked_ahead(self, batch) as aheads:
+                for (data, sa), ahead in zip(batch, aheads):
+                    self.processRx(data, sa, ahead)
 
     def processRx(self, data: bytes, sa: Address, ahead: Ahead | None = None) -> None:
         """Parse, verify and route one datagram (``ahead``: see :meth:`parse`). Never raises."""

@@ -1,18 +1,23 @@
-"""Signatures of a batch of received datagrams, checked before the batch is handled.
+"""Signatures of a batch of received datagrams, checked by a worker while it is handled.
 
 The polled driver hands the core every datagram one pass read. With
 ``RoadCore.CryptoWorkers`` set, a batch of at least ``CryptoBatchMin`` datagrams is first
-parsed and its signatures checked, a worker thread taking some of them (libnacl computes
-without the GIL, so two cores verify at once); then the datagrams are handled one by one,
-in arrival order, exactly as before. A verdict is used only when the key it was reached
-with is still its remote's when the datagram's turn comes (an earlier datagram of the
-batch may have changed the keys); otherwise the signature is checked again then.
+parsed; a worker thread then checks the signatures in arrival order while the datagrams are
+handled one by one, in arrival order, exactly as before (libnacl computes without the GIL,
+so two cores work at once). Handling a datagram whose signature the worker has not reached
+checks it, and those before it that the worker has not taken, there and then. A verdict is
+used only when the key it was reached with is still its remote's when the datagram's turn
+comes (an earlier datagram of the batch may have changed the keys); otherwise the
+signature is checked again then.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import nacling
@@ -34,15 +39,15 @@ class Ahead:
 
     packet: Packet | None  # the parsed packet, None when it did not parse
     error: PacketError | None = None  # why it did not parse
-    verifier: Verifier | None = None  # the key its signature was checked with (None: not)
-    verdict: bool = False  # whether the signature verified with that key
+    verifier: Verifier | None = None  # the key its signature is checked with (None: not)
+    verdict: Callable[[], bool] | None = None  # whether it verified with that key
 
 
 def worker_pool(workers: int) -> ThreadPoolExecutor:
-    """The process's pool of ``workers`` verifying threads, made when first asked for."""
+    """The process's pool of ``workers`` crypto threads, made when first asked for."""
     pool = _pools.get(workers)
     if pool is None:
-        pool = _pools[workers] = ThreadPoolExecutor(workers, "raetflo-verify")
+        pool = _pools[workers] = ThreadPoolExecutor(workers, "raetflo-crypto")
     return pool
 
 
@@ -53,13 +58,16 @@ def crypto_pool(stack: RoadCore, count: int) -> ThreadPoolExecutor | None:
     return worker_pool(stack.CryptoWorkers)
 
 
-def check_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]) -> list[Ahead | None]:
-    """Parse the datagrams of ``batch`` (datagram, source pairs) and check their
-    signatures; a None for each when the batch is too small to share with a worker."""
+@contextmanager
+def checked_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]
+                  ) -> Iterator[list[Ahead | None]]:
+    """Parse the datagrams of ``batch`` (datagram, source pairs) and have their signatures
+    checked, in order, by a worker while they are handled; a None for each when the batch
+    is too small to share with a worker. What was not asked for is dropped at the end."""
     if not stack.CryptoWorkers or len(batch) < stack.CryptoBatchMin:
-        return [None] * len(batch)
+        yield [None] * len(batch)
+        return
     aheads: list[Ahead | None] = []
-    jobs: list[tuple[Verifier, bytes, bytes]] = []
     signed: list[Ahead] = []
     for data, _ in batch:
         try:
@@ -68,16 +76,18 @@ def check_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]) -> list[Ahead |
             aheads.append(Ahead(None, ex))
             continue
         aheads.append(ahead)
-        verifier = signer_key(stack, ahead.packet)
-        if verifier is not None:
-            ahead.verifier = verifier
-            jobs.append((verifier, ahead.packet.foot, packeting.signed_part(ahead.packet)))
+        ahead.verifier = signer_key(stack, ahead.packet)
+        if ahead.verifier is not None:
             signed.append(ahead)
-    for ahead, verdict in zip(signed, nacling.verify_many(jobs, crypto_pool(stack, len(jobs)))):
-        ahead.verdict = verdict
-    return aheads
-
-
+    shared = nacling.Shared([partial(ahead.verifier.verify, ahead.packet.foot,  # type: ignore
+                                     packeting.signed_part(ahead.packet))  # type: ignore
+                             for ahead in signed], crypto_pool(stack, len(signed)))
+    for index, ahead in enumerate(signed):
+        ahead.verdict = partial(shared.result, index)
+    try:
+        yield aheads
+    finally:
+        shared.close()
 def signer_key(stack: RoadCore, packet: Packet) -> Verifier | None:
     """The key a signed packet must verify with now (None: unsigned, or no key known)."""
     if packet.head.fk != FootKind.nacl:
@@ -100,5 +110,5 @@ def verify(packet: Packet, verifier: Verifier, ahead: Ahead | None) -> None:
     taking the verdict found ahead when it was reached with that same key."""
     if ahead is None or ahead.verifier is not verifier:
         packeting.verify(packet, verifier)
-    elif not ahead.verdict:
+    elif not ahead.verdict():  # type: ignore[misc]
         raise PacketError("bad_signature")

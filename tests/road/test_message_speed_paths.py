@@ -88,11 +88,11 @@ def test_verdict_reached_with_a_replaced_key_is_not_taken(road):
     record = only(main)
     old, record.verfer = record.verfer, nacling.Verifier(nacling.Signer().verraw)
     with pytest.raises(PacketError, match="bad_signature"):  # old key said yes: asked again
-        main.parse(data, Ahead(packet, verifier=old, verdict=True))
+        main.parse(data, Ahead(packet, verifier=old, verdict=lambda: True))
     record.verfer = old
-    assert main.parse(data, Ahead(packet, verifier=old, verdict=True)) is packet
+    assert main.parse(data, Ahead(packet, verifier=old, verdict=lambda: True)) is packet
     with pytest.raises(PacketError, match="bad_signature"):
-        main.parse(data, Ahead(packet, verifier=old, verdict=False))
+        main.parse(data, Ahead(packet, verifier=old, verdict=lambda: False))
 
 
 def test_batches_are_bounded_and_handled_in_order(road, workers, monkeypatch):
@@ -102,8 +102,8 @@ def test_batches_are_bounded_and_handled_in_order(road, workers, monkeypatch):
     for body in bodies:
         other.transmit(body, remote.uid)
     seen: list[int] = []
-    check = verifying.check_ahead
-    monkeypatch.setattr(verifying, "check_ahead",
+    check = verifying.checked_ahead
+    monkeypatch.setattr(verifying, "checked_ahead",
                         lambda stack, batch: seen.append(len(batch)) or check(stack, batch))
     assert delivered(main, other, len(bodies)) == bodies
     assert max(seen) == 5 and sum(seen) >= 2 * len(bodies)  # messages and their dones
