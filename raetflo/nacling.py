@@ -9,8 +9,8 @@ from __future__ import annotations
 import struct
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -465,39 +465,68 @@ _PENDING = object()  # a result not in yet
 class Shared:
     """Jobs run in order by one thread of ``pool`` (when given) and by the caller.
 
-    Asking for a result the helper thread has not reached runs the jobs up to it here,
-    so the caller never waits for long, and the helper goes on with the later ones while
-    the caller uses the earlier: libnacl computes without the GIL, so two cores work at
-    once. The results do not depend on which thread ran what.
+    ``jobs`` are the first; ``add`` gives more until ``close``. Asking for a result the
+    helper thread has not reached runs the jobs up to it here, so the caller never waits
+    for long, and the helper goes on with later ones while the caller uses earlier ones:
+    libnacl computes without the GIL, so two cores work at once. The results do not
+    depend on which thread ran what.
     """
 
-    def __init__(self, jobs: Sequence[Callable[[], Any]], pool: Executor | None = None) -> None:
-        self._jobs = jobs
-        self._results: list[Any] = [_PENDING] * len(jobs)
-        self._queue = iter(range(len(jobs)))  # shared: taking an index is atomic under the GIL
-        self._finished = threading.Condition()
-        self._helper = pool.submit(self._help) if pool is not None and jobs else None
+    def __init__(self, jobs: Iterable[Callable[[], Any]] = (), pool: Executor | None = None,
+                 more: bool = False) -> None:
+        """``more``: jobs will be added, so the helper waits for them until ``close``."""
+        self._jobs = list(jobs)
+        self._results: list[Any] = [_PENDING] * len(self._jobs)
+        self._taken = 0  # jobs before this index are taken (by the helper or the caller)
+        self._open = more  # jobs may still be added
+        self._closed = False  # the helper takes no more
+        self._changed = threading.Condition()
+        self._pool = pool
+        self._helper: Future | None = None
+        if self._jobs:
+            self._start()
+
+    def _start(self) -> None:
+        if self._helper is None and self._pool is not None:
+            self._helper = self._pool.submit(self._help)
+
+    def add(self, job: Callable[[], Any]) -> int:
+        """Queue one more job; its index (for ``result``)."""
+        with self._changed:
+            self._jobs.append(job)
+            self._results.append(_PENDING)
+            self._changed.notify_all()
+        self._start()
+        return len(self._jobs) - 1
 
     def _help(self) -> None:
-        for index in self._queue:
-            result = self._jobs[index]()
-            with self._finished:
-                self._results[index] = result
-                self._finished.notify_all()
+        changed, jobs, results = self._changed, self._jobs, self._results
+        while True:
+            with changed:
+                while self._taken >= len(jobs) and self._open:
+                    changed.wait()
+                if self._closed or self._taken >= len(jobs):
+                    return
+                index = self._taken
+                self._taken += 1
+            result = jobs[index]()
+            with changed:
+                results[index] = result
+                changed.notify_all()
 
     def result(self, index: int) -> Any:
         """The result of job ``index``: the helper's, or run here (with those before it
         that the helper has not taken)."""
         results = self._results
         if results[index] is _PENDING:
-            for taken in self._queue:
+            with self._changed:
+                first, self._taken = self._taken, max(self._taken, index + 1)
+            for taken in range(first, index + 1):
                 results[taken] = self._jobs[taken]()
-                if taken >= index:
-                    break
         if results[index] is _PENDING:  # the helper took it: it is on it
-            with self._finished:
+            with self._changed:
                 while results[index] is _PENDING and not self._helper.done():  # type: ignore[union-attr]
-                    self._finished.wait(0.05)
+                    self._changed.wait(0.05)
             if results[index] is _PENDING:  # the helper failed: its error comes here
                 results[index] = self._jobs[index]()
         return results[index]
@@ -507,9 +536,9 @@ class Shared:
         return [self.result(index) for index in range(len(self._jobs))]
 
     def close(self) -> None:
-        """Take the jobs nobody asked for out of the helper's way: it stops after the one
-        it is on."""
-        for _ in self._queue:
-            pass
-        if self._helper is not None:
-            self._helper.cancel()
+        """Take no more jobs and stop the helper after the one it is on (a result asked
+        for later is run by the caller)."""
+        with self._changed:
+            self._open = False
+            self._closed = True
+            self._changed.notify_all()

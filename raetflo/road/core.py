@@ -24,7 +24,7 @@ from .. import raeting
 from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from . import outbox, packeting, presence, routing, verifying
+from . import offload, outbox, packeting, presence, routing
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
@@ -33,7 +33,9 @@ from .joining import Joiner, Joinent
 from .packeting import Head, Packet, PacketError
 from .persisting import KeepWrite, RoleBook, RoleLookupError
 from .transacting import codec_packet, decode_packet, pack_packet
-from .verifying import Ahead
+from ..nacling import Shared
+from .offload import Ahead
+from .packeting import Unsigned
 
 
 class RoadCore(Core):
@@ -95,6 +97,7 @@ class RoadCore(Core):
         self.availables: set = set()
         self.changeds: dict = dict(plus=set(), minus=set())
         self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
+        self.signing: Shared | None = None  # signatures a worker makes during a pass (offload)
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
         self.active: dict[int, RemoteEstate] = {}  # records with timers to run (see wake)
@@ -439,11 +442,12 @@ class RoadCore(Core):
         outbox.send_saved(self, remote)
 
     # packets --------------------------------------------------------------------------
-    def pack(self, head: Head, body: Any, remote: RemoteEstate | None) -> bytes:
-        """Encode, encrypt for ``remote`` and sign one unsegmented packet."""
+    def pack(self, head: Head, body: Any, remote: RemoteEstate | None) -> bytes | Unsigned:
+        """Encode, encrypt for ``remote`` and sign one unsegmented packet (during a pass
+        whose signatures a worker makes, an ``Unsigned`` that ``tx`` takes)."""
         signer = self.local.signer if head.fk == FootKind.nacl else None
         box = remote.box if remote is not None and head.ck == CoatKind.nacl else None
-        return pack_packet(head, body, signer, box)
+        return pack_packet(head, body, signer, box, self.signing)
 
     def unpack_body(self, packet: Packet, remote: RemoteEstate) -> Any:
         box = remote.box if packet.head.ck == CoatKind.nacl else None
@@ -463,13 +467,13 @@ class RoadCore(Core):
     def parse(self, data: bytes, ahead: Ahead | None = None) -> Packet:
         """Parse and verify one datagram (``ahead``: what checking its batch ahead found);
         PacketError when it must be dropped."""
-        packet = verifying.parsed(data, ahead, self.veritive)
+        packet = offload.parsed(data, ahead, self.veritive)
         if packet.head.fk == FootKind.nacl:
-            verifier = verifying.signer_key(self, packet)
+            verifier = offload.signer_key(self, packet)
             if verifier is None:
                 raise PacketError("unknown_verifier",
                                   f"no verify key for destination {packet.head.de}")
-            verifying.verify(packet, verifier, ahead)
+            offload.verify(packet, verifier, ahead)
         return packet
 
     # raet's packet-level entry points, for packets written for raet (thin adapters) --------
@@ -515,13 +519,19 @@ class RoadCore(Core):
 
     def serviceRxes(self) -> None:
         """Handle the received datagrams in arrival order, in batches of at most
-        ``MaxVerifyAhead`` whose signatures a worker checks ahead (see :mod:`.verifying`)."""
+        ``MaxVerifyAhead`` whose signatures a worker checks ahead and whose answers it
+        signs (see :mod:`.offload`)."""
         rxes = self.rxes
         while rxes:
             batch = [rxes.popleft() for _ in range(min(len(rxes), self.MaxVerifyAhead))]
-            with verifying.checked_ahead(self, batch) as aheads:
+            with offload.signing(self, len(batch)), offload.checked_ahead(self, batch) as aheads:
                 for (data, sa), ahead in zip(batch, aheads):
                     self.processRx(data, sa, ahead)
+
+    def serviceTxMsgs(self) -> None:
+        """Start every queued message, a worker signing their packets (see :mod:`.offload`)."""
+        with offload.signing(self, len(self.txMsgs)):
+            super().serviceTxMsgs()
 
     def processRx(self, data: bytes, sa: Address, ahead: Ahead | None = None) -> None:
         """Parse, verify and route one datagram (``ahead``: see :meth:`parse`). Never raises."""

@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any
 
 from ..raeting import MAX_MESSAGE_SIZE, PcktKind, TrnsKind
-from . import outbox, packeting, verifying
+from . import outbox, packeting, offload
 from .aliving import Aliver
 from .delivery import Outgoing
 from .packeting import Head, Packet, PacketError
@@ -106,8 +106,9 @@ class Messenger(Transaction):
             wf = index == last
             parts.append((head.copy(wf=wf, af=af) if (wf or af) else head, chunk))
         stack = self.stack
-        pool = verifying.crypto_pool(stack, len(parts))
-        if not self.queue_many(lambda: packeting.pack_many(parts, stack.local.signer, pool)):
+        pool = offload.crypto_pool(stack, len(parts))
+        if not self.queue_many(lambda: packeting.pack_many(parts, stack.local.signer, pool,
+                                                           stack.signing)):
             return False
         self.last_sn = sns[-1]
         self.sent = max(self.sent, self.last_sn + 1)

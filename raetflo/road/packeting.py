@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
@@ -165,18 +166,44 @@ def head_length(head: Head) -> int:
     return _START_SIZE[head.hk] + len(fields) + _END_SIZE[head.hk]
 
 
-def pack(head: Head, coat: bytes = b"", signer: Signer | None = None) -> bytes:
-    """Serialise one packet; set ``head.fl``, ``head.pl`` and ``head.hl``; sign when fk is nacl."""
+def pack(head: Head, coat: bytes = b"", signer: Signer | None = None,
+         stream: nacling.Shared | None = None) -> Any:
+    """Serialise one packet; set ``head.fl``, ``head.pl`` and ``head.hl``; sign when fk is
+    nacl: now, or with ``stream`` there, giving an :class:`Unsigned` (bytes otherwise)."""
     unsigned = frame(head, coat, signer)
     if not head.fl:
         return unsigned
+    if stream is not None:
+        return Unsigned(unsigned, stream.add(partial(signer.signature, unsigned)), stream)  # type: ignore[union-attr]
     return unsigned[:-head.fl] + signer.signature(unsigned)  # type: ignore[union-attr]
 
 
+class Unsigned:
+    """A signed packet whose signature job ``index`` of ``stream`` makes: ``packed``
+    (waiting for it) is what ``pack`` would have given."""
+
+    __slots__ = ("frame", "index", "stream", "_packed")
+
+    def __init__(self, frame: bytes, index: int, stream: nacling.Shared) -> None:
+        self.frame = frame
+        self.index = index
+        self.stream = stream
+        self._packed: bytes | None = None
+
+    @property
+    def packed(self) -> bytes:
+        if self._packed is None:
+            self._packed = self.frame[:-_SIGNATURE_SIZE] + self.stream.result(self.index)
+        return self._packed
+
+
 def pack_many(parts: Sequence[tuple[Head, bytes]], signer: Signer | None,
-              pool: Executor | None = None) -> list[bytes]:
-    """``pack`` of each ``(head, coat)`` pair, the signatures made together, partly by a
-    thread of ``pool`` (see ``nacling.sign_many``): the very bytes ``pack`` gives."""
+              pool: Executor | None = None, stream: nacling.Shared | None = None) -> list[Any]:
+    """``pack`` of each ``(head, coat)`` pair: with ``stream`` as ``pack`` does, else the
+    signatures made together, partly by a thread of ``pool`` (see ``nacling.sign_many``);
+    the very bytes ``pack`` gives."""
+    if stream is not None:
+        return [pack(head, coat, signer, stream) for head, coat in parts]
     frames = [frame(head, coat, signer) for head, coat in parts]
     signed = [index for index, (head, _) in enumerate(parts) if head.fl]
     if signed:

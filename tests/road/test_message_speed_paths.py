@@ -9,10 +9,10 @@ import pytest
 
 from raetflo import nacling
 from raetflo.raeting import PacketError, PcktKind, TrnsKind
-from raetflo.road import packeting, verifying
+from raetflo.road import packeting, offload
 from raetflo.road.core import RoadCore
 from raetflo.road.packeting import Head
-from raetflo.road.verifying import Ahead
+from raetflo.road.offload import Ahead
 
 from .conftest import ALWAYS, Wire, idle, joined, only, serve, stat
 from .test_exactly_once import segments
@@ -102,8 +102,8 @@ def test_batches_are_bounded_and_handled_in_order(road, workers, monkeypatch):
     for body in bodies:
         other.transmit(body, remote.uid)
     seen: list[int] = []
-    check = verifying.checked_ahead
-    monkeypatch.setattr(verifying, "checked_ahead",
+    check = offload.checked_ahead
+    monkeypatch.setattr(offload, "checked_ahead",
                         lambda stack, batch: seen.append(len(batch)) or check(stack, batch))
     assert delivered(main, other, len(bodies)) == bodies
     assert max(seen) == 5 and sum(seen) >= 2 * len(bodies)  # messages and their dones
@@ -117,8 +117,8 @@ def test_verify_many_gives_the_same_verdicts_with_a_pool():
             for n, msg in enumerate(msgs)]
     expected = [n % 7 != 3 for n in range(len(msgs))]
     assert nacling.verify_many(jobs) == expected
-    assert nacling.verify_many(jobs, verifying.worker_pool(1)) == expected
-    assert nacling.verify_many([], verifying.worker_pool(1)) == []
+    assert nacling.verify_many(jobs, offload.worker_pool(1)) == expected
+    assert nacling.verify_many([], offload.worker_pool(1)) == []
 
 
 @pytest.mark.parametrize("workers", WORKERS, ids=["inline", "threaded"])
@@ -127,7 +127,7 @@ def test_pack_many_gives_the_bytes_pack_gives(workers):
     head = Head(pk=0, se=2, de=3, si=4, ti=5, bk=1, ck=1, fk=1)
     parts = packeting.segment(head, bytes(range(256)) * 200)
     parts[-1] = (parts[-1][0].copy(wf=True), parts[-1][1])
-    pool = verifying.worker_pool(1) if workers else None
+    pool = offload.worker_pool(1) if workers else None
     assert len(parts) > 50
     assert packeting.pack_many(parts, signer, pool) == [packeting.pack(h, c, signer)
                                                         for h, c in parts]
@@ -147,11 +147,52 @@ def test_lost_segments_are_resent_and_the_message_arrives_whole(road, workers):
 
 
 def test_a_forked_child_makes_its_own_pool():
-    parent = verifying.worker_pool(1)
+    parent = offload.worker_pool(1)
     pid = os.fork()
     if pid == 0:  # the child: a pool of its own, whose thread verifies
-        child = verifying.worker_pool(1)
+        child = offload.worker_pool(1)
         ok = child is not parent and child.submit(lambda: 7).result(timeout=10) == 7
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_packets_signed_behind_are_the_bytes_signed_inline():
+    signer = nacling.Signer()
+    stream = nacling.Shared(pool=offload.worker_pool(1), more=True)
+    heads = [Head(pk=pk, se=2, de=3, si=4, ti=5 + pk, bk=1, ck=1, fk=1) for pk in range(8)]
+    behind = [packeting.pack(head.copy(), b"coat %d" % n, signer, stream)
+              for n, head in enumerate(heads)]
+    assert all(isinstance(packet, packeting.Unsigned) for packet in behind)
+    resolved = [packet.packed for packet in reversed(behind)]  # the last asked for first
+    assert resolved[::-1] == [packeting.pack(head.copy(), b"coat %d" % n, signer)
+                              for n, head in enumerate(heads)]
+    stream.close()
+    late = packeting.pack(heads[0].copy(), b"late", signer, stream)  # run by the caller
+    assert late.packed == packeting.pack(heads[0].copy(), b"late", signer)
+
+
+def test_shared_jobs_added_later_come_in_order():
+    stream = nacling.Shared([lambda: 0], offload.worker_pool(1), more=True)
+    indexes = [stream.add(lambda n=n: n) for n in range(1, 300)]
+    assert indexes == list(range(1, 300))
+    assert stream.result(150) == 150 and stream.results() == list(range(300))
+    stream.close()
+    assert stream.result(stream.add(lambda: "after")) == "after"
+
+
+def test_txes_hold_whole_packets_after_every_pass(road, workers):
+    main, other, remote = pair(road)
+    bodies = [{"seq": seq} for seq in range(40)]
+    for body in bodies:
+        other.transmit(body, remote.uid)
+    other.serviceTxMsgs()
+    assert len(other.txes) == 40
+    assert all(type(data) is bytes for data, _ in other.txes)
+    assert [packeting.parse(data).head.ti for data, _ in other.txes] == sorted(
+        packeting.parse(data).head.ti for data, _ in other.txes)
+    other.serviceTxes()
+    serve([main], 0.1)
+    assert len(main.txes) == 0 and len(main.rxMsgs) == 40  # the dones have gone, whole
+    assert delivered(main, other, len(bodies)) == bodies
+    assert stat(main, "rx_bad_signature") == stat(other, "rx_bad_signature") == 0

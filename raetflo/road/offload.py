@@ -1,14 +1,19 @@
-"""Signatures of a batch of received datagrams, checked by a worker while it is handled.
+"""Crypto a worker thread does while the loop goes on (libnacl computes without the GIL,
+so two cores work at once), with ``RoadCore.CryptoWorkers`` set, for batches of at least
+``CryptoBatchMin`` packets. The bytes on the wire and the order of handling are those of
+doing it all inline.
 
-The polled driver hands the core every datagram one pass read. With
-``RoadCore.CryptoWorkers`` set, a batch of at least ``CryptoBatchMin`` datagrams is first
-parsed; a worker thread then checks the signatures in arrival order while the datagrams are
-handled one by one, in arrival order, exactly as before (libnacl computes without the GIL,
-so two cores work at once). Handling a datagram whose signature the worker has not reached
-checks it, and those before it that the worker has not taken, there and then. A verdict is
-used only when the key it was reached with is still its remote's when the datagram's turn
-comes (an earlier datagram of the batch may have changed the keys); otherwise the
-signature is checked again then.
+Checked ahead: the polled driver hands the core every datagram one pass read; the batch is
+first parsed, then the worker checks the signatures in arrival order while the datagrams
+are handled one by one, in arrival order, as before. Handling a datagram whose signature
+the worker has not reached checks it (and those before it the worker has not taken) there
+and then. A verdict is used only when the key it was reached with is still its remote's
+when the datagram's turn comes (an earlier datagram of the batch may have changed the
+keys); otherwise the signature is checked again then.
+
+Signed behind: while such a batch is handled, or queued messages are started, the
+packets the stack signs go to ``txes`` as ``Unsigned`` whose signatures the worker makes;
+they are whole again, in their places, before the pass ends.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from .. import nacling
 from ..nacling import Verifier
 from ..raeting import FootKind
 from . import packeting
-from .packeting import Packet, PacketError
+from .packeting import Packet, PacketError, Unsigned
 
 if TYPE_CHECKING:
     from .core import RoadCore
@@ -88,6 +93,28 @@ def checked_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]
         yield aheads
     finally:
         shared.close()
+@contextmanager
+def signing(stack: RoadCore, count: int) -> Iterator[None]:
+    """A pass of about ``count`` packets whose signatures a worker makes: what the stack
+    packs meanwhile (``RoadCore.pack``) goes to ``txes`` as ``Unsigned``, and is bytes
+    again, in its place, when the pass ends. Inline when the pass is small, or when one is
+    under way already."""
+    pool = crypto_pool(stack, count)
+    if pool is None or stack.signing is not None:
+        yield
+        return
+    txes, start = stack.txes, len(stack.txes)
+    stack.signing = stream = nacling.Shared(pool=pool, more=True)
+    try:
+        yield
+    finally:
+        stack.signing = None
+        queued = [txes.pop() for _ in range(len(txes) - start)]
+        txes.extend((data.packed if type(data) is Unsigned else data, ha)
+                    for data, ha in reversed(queued))
+        stream.close()
+
+
 def signer_key(stack: RoadCore, packet: Packet) -> Verifier | None:
     """The key a signed packet must verify with now (None: unsigned, or no key known)."""
     if packet.head.fk != FootKind.nacl:
