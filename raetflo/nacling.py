@@ -446,13 +446,6 @@ def initiate_open(body: bytes, short: Privateer, long: Privateer) -> Initiate:
                     vouched=vouched, fqdn=stuff[104:].decode("ascii", "ignore").strip())
 
 
-def verify_many(jobs: Sequence[tuple[Verifier, bytes, bytes]],
-                pool: Executor | None = None) -> list[bool]:
-    """The verdicts of ``(verifier, signature, msg)`` jobs, in order (see :class:`Shared`)."""
-    return Shared([partial(verifier.verify, signature, msg)
-                   for verifier, signature, msg in jobs], pool).results()
-
-
 def sign_many(signer: Signer, msgs: Sequence[bytes], pool: Executor | None = None) -> list[bytes]:
     """The detached signatures of ``msgs`` by ``signer``, in order (see :class:`Shared`);
     Ed25519 signatures are deterministic, so they are those of ``signer.signature``."""
@@ -523,9 +516,10 @@ class Shared:
                 first, self._taken = self._taken, max(self._taken, index + 1)
             for taken in range(first, index + 1):
                 results[taken] = self._jobs[taken]()
-        if results[index] is _PENDING:  # the helper took it: it is on it
+        helper = self._helper
+        if results[index] is _PENDING and helper is not None:  # the helper took it: it is on it
             with self._changed:
-                while results[index] is _PENDING and not self._helper.done():  # type: ignore[union-attr]
+                while results[index] is _PENDING and not helper.done():
                     self._changed.wait(0.05)
             if results[index] is _PENDING:  # the helper failed: its error comes here
                 results[index] = self._jobs[index]()

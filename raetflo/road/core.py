@@ -24,7 +24,7 @@ from .. import raeting
 from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from . import offload, outbox, packeting, presence, routing
+from . import offload, outbox, presence, routing
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower

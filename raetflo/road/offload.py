@@ -74,25 +74,27 @@ def checked_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]
         return
     aheads: list[Ahead | None] = []
     signed: list[Ahead] = []
+    jobs: list[Callable[[], bool]] = []
     for data, _ in batch:
         try:
-            ahead = Ahead(packeting.parse(data, veritive=stack.veritive))
+            packet = packeting.parse(data, veritive=stack.veritive)
         except PacketError as ex:
             aheads.append(Ahead(None, ex))
             continue
-        aheads.append(ahead)
-        ahead.verifier = signer_key(stack, ahead.packet)
-        if ahead.verifier is not None:
-            signed.append(ahead)
-    shared = nacling.Shared([partial(ahead.verifier.verify, ahead.packet.foot,  # type: ignore
-                                     packeting.signed_part(ahead.packet))  # type: ignore
-                             for ahead in signed], crypto_pool(stack, len(signed)))
+        verifier = signer_key(stack, packet)
+        aheads.append(Ahead(packet, verifier=verifier))
+        if verifier is not None:
+            signed.append(aheads[-1])  # type: ignore[arg-type]
+            jobs.append(partial(verifier.verify, packet.foot, packeting.signed_part(packet)))
+    shared = nacling.Shared(jobs, crypto_pool(stack, len(jobs)))
     for index, ahead in enumerate(signed):
         ahead.verdict = partial(shared.result, index)
     try:
         yield aheads
     finally:
         shared.close()
+
+
 @contextmanager
 def signing(stack: RoadCore, count: int) -> Iterator[None]:
     """A pass of about ``count`` packets whose signatures a worker makes: what the stack

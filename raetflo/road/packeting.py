@@ -171,11 +171,11 @@ def pack(head: Head, coat: bytes = b"", signer: Signer | None = None,
     """Serialise one packet; set ``head.fl``, ``head.pl`` and ``head.hl``; sign when fk is
     nacl: now, or with ``stream`` there, giving an :class:`Unsigned` (bytes otherwise)."""
     unsigned = frame(head, coat, signer)
-    if not head.fl:
+    if not head.fl or signer is None:  # (frame refuses a signed packet without a signer)
         return unsigned
     if stream is not None:
-        return Unsigned(unsigned, stream.add(partial(signer.signature, unsigned)), stream)  # type: ignore[union-attr]
-    return unsigned[:-head.fl] + signer.signature(unsigned)  # type: ignore[union-attr]
+        return Unsigned(unsigned, stream.add(partial(signer.signature, unsigned)), stream)
+    return unsigned[:-head.fl] + signer.signature(unsigned)
 
 
 class Unsigned:
@@ -206,7 +206,7 @@ def pack_many(parts: Sequence[tuple[Head, bytes]], signer: Signer | None,
         return [pack(head, coat, signer, stream) for head, coat in parts]
     frames = [frame(head, coat, signer) for head, coat in parts]
     signed = [index for index, (head, _) in enumerate(parts) if head.fl]
-    if signed:
+    if signed and signer is not None:  # (frame refuses a signed packet without a signer)
         signatures = nacling.sign_many(signer, [frames[index] for index in signed], pool)
         for index, signature in zip(signed, signatures):
             frames[index] = frames[index][:-_SIGNATURE_SIZE] + signature

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from functools import partial
 
 import pytest
 
@@ -109,16 +110,16 @@ def test_batches_are_bounded_and_handled_in_order(road, workers, monkeypatch):
     assert max(seen) == 5 and sum(seen) >= 2 * len(bodies)  # messages and their dones
 
 
-def test_verify_many_gives_the_same_verdicts_with_a_pool():
+def test_shared_verdicts_are_those_of_one_thread():
     signer, other = nacling.Signer(), nacling.Signer()
     verifier = nacling.Verifier(signer.verraw)
     msgs = [bytes([n]) * (n + 1) for n in range(200)]
-    jobs = [(verifier, (other if n % 7 == 3 else signer).signature(msg), msg)
+    jobs = [partial(verifier.verify, (other if n % 7 == 3 else signer).signature(msg), msg)
             for n, msg in enumerate(msgs)]
     expected = [n % 7 != 3 for n in range(len(msgs))]
-    assert nacling.verify_many(jobs) == expected
-    assert nacling.verify_many(jobs, offload.worker_pool(1)) == expected
-    assert nacling.verify_many([], offload.worker_pool(1)) == []
+    assert nacling.Shared(jobs).results() == expected
+    assert nacling.Shared(jobs, offload.worker_pool(1)).results() == expected
+    assert nacling.Shared([], offload.worker_pool(1)).results() == []
 
 
 @pytest.mark.parametrize("workers", WORKERS, ids=["inline", "threaded"])
