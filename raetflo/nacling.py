@@ -456,49 +456,37 @@ _PENDING = object()  # a result not in yet
 
 
 class Shared:
-    """Jobs run in order by one thread of ``pool`` (when given) and by the caller.
+    """Jobs run in order by the caller and, once a result is asked for, by one thread of
+    ``pool`` (when given) as well: both take the next job from one queue, so two cores
+    sign or verify at once (libnacl computes without the GIL). ``add`` queues more. The
+    results do not depend on which thread ran what.
 
-    ``jobs`` are the first; ``add`` gives more until ``close``. Asking for a result the
-    helper thread has not reached runs the jobs up to it here, so the caller never waits
-    for long, and the helper goes on with later ones while the caller uses earlier ones:
-    libnacl computes without the GIL, so two cores work at once. The results do not
-    depend on which thread ran what.
+    A batch pays, a trickle does not: the helper needs the GIL back after every job, which
+    costs little while the caller is itself in libnacl and much while it runs Python, so
+    the jobs are queued first and run when their results are wanted.
     """
 
-    def __init__(self, jobs: Iterable[Callable[[], Any]] = (), pool: Executor | None = None,
-                 more: bool = False) -> None:
-        """``more``: jobs will be added, so the helper waits for them until ``close``."""
+    def __init__(self, jobs: Iterable[Callable[[], Any]] = (),
+                 pool: Executor | None = None) -> None:
         self._jobs = list(jobs)
         self._results: list[Any] = [_PENDING] * len(self._jobs)
         self._taken = 0  # jobs before this index are taken (by the helper or the caller)
-        self._open = more  # jobs may still be added
-        self._closed = False  # the helper takes no more
         self._changed = threading.Condition()
         self._pool = pool
         self._helper: Future | None = None
-        if self._jobs:
-            self._start()
-
-    def _start(self) -> None:
-        if self._helper is None and self._pool is not None:
-            self._helper = self._pool.submit(self._help)
 
     def add(self, job: Callable[[], Any]) -> int:
         """Queue one more job; its index (for ``result``)."""
         with self._changed:
             self._jobs.append(job)
             self._results.append(_PENDING)
-            self._changed.notify_all()
-        self._start()
-        return len(self._jobs) - 1
+            return len(self._jobs) - 1
 
     def _help(self) -> None:
         changed, jobs, results = self._changed, self._jobs, self._results
         while True:
             with changed:
-                while self._taken >= len(jobs) and self._open:
-                    changed.wait()
-                if self._closed or self._taken >= len(jobs):
+                if self._taken >= len(jobs):
                     return
                 index = self._taken
                 self._taken += 1
@@ -507,20 +495,32 @@ class Shared:
                 results[index] = result
                 changed.notify_all()
 
+    def _take(self) -> int | None:
+        """Take the next job nobody has taken (None: none left), starting the helper on the
+        rest when it is not running."""
+        with self._changed:
+            if self._taken >= len(self._jobs):
+                return None
+            index = self._taken
+            self._taken += 1
+            idle = self._helper is None or self._helper.done()
+            if self._pool is not None and idle and self._taken < len(self._jobs):
+                self._helper = self._pool.submit(self._help)
+            return index
+
     def result(self, index: int) -> Any:
-        """The result of job ``index``: the helper's, or run here (with those before it
-        that the helper has not taken)."""
-        results = self._results
-        if results[index] is _PENDING:
-            with self._changed:
-                first, self._taken = self._taken, max(self._taken, index + 1)
-            for taken in range(first, index + 1):
+        """The result of job ``index``: this thread runs the next jobs nobody has taken
+        until it is in (the helper may be the one that ran it)."""
+        results, changed = self._results, self._changed
+        while results[index] is _PENDING:
+            taken = self._take()
+            if taken is not None:
                 results[taken] = self._jobs[taken]()
-        helper = self._helper
-        if results[index] is _PENDING and helper is not None:  # the helper took it: it is on it
-            with self._changed:
-                while results[index] is _PENDING and not helper.done():
-                    self._changed.wait(0.05)
+                continue
+            helper = self._helper
+            with changed:  # the helper took it: it is on it
+                while results[index] is _PENDING and helper is not None and not helper.done():
+                    changed.wait(0.05)
             if results[index] is _PENDING:  # the helper failed: its error comes here
                 results[index] = self._jobs[index]()
         return results[index]
@@ -528,11 +528,3 @@ class Shared:
     def results(self) -> list[Any]:
         """Every result, in order."""
         return [self.result(index) for index in range(len(self._jobs))]
-
-    def close(self) -> None:
-        """Take no more jobs and stop the helper after the one it is on (a result asked
-        for later is run by the caller)."""
-        with self._changed:
-            self._open = False
-            self._closed = True
-            self._changed.notify_all()

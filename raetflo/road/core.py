@@ -519,13 +519,13 @@ class RoadCore(Core):
 
     def serviceRxes(self) -> None:
         """Handle the received datagrams in arrival order, in batches of at most
-        ``MaxVerifyAhead`` whose signatures a worker checks ahead and whose answers it
-        signs (see :mod:`.offload`)."""
+        ``MaxVerifyAhead`` whose signatures are checked first and whose answers are signed
+        last, each time with a worker's help (see :mod:`.offload`)."""
         rxes = self.rxes
         while rxes:
             batch = [rxes.popleft() for _ in range(min(len(rxes), self.MaxVerifyAhead))]
-            with offload.signing(self, len(batch)), offload.checked_ahead(self, batch) as aheads:
-                for (data, sa), ahead in zip(batch, aheads):
+            with offload.signing(self, len(batch)):
+                for (data, sa), ahead in zip(batch, offload.check_ahead(self, batch)):
                     self.processRx(data, sa, ahead)
 
     def serviceTxMsgs(self) -> None:

@@ -1,19 +1,19 @@
-"""Crypto a worker thread does while the loop goes on (libnacl computes without the GIL,
-so two cores work at once), with ``RoadCore.CryptoWorkers`` set, for batches of at least
-``CryptoBatchMin`` packets. The bytes on the wire and the order of handling are those of
-doing it all inline.
+"""Crypto shared with a worker thread (libnacl computes without the GIL, so two cores work
+at once), with ``RoadCore.CryptoWorkers`` set, for batches of at least ``CryptoBatchMin``
+packets. The bytes on the wire and the order of handling are those of doing it all
+inline. The work is shared a batch at a time (see ``nacling.Shared``): a worker fed one
+packet at a time while the loop runs Python costs more in GIL hand-offs than it saves.
 
 Checked ahead: the polled driver hands the core every datagram one pass read; the batch is
-first parsed, then the worker checks the signatures in arrival order while the datagrams
-are handled one by one, in arrival order, as before. Handling a datagram whose signature
-the worker has not reached checks it (and those before it the worker has not taken) there
-and then. A verdict is used only when the key it was reached with is still its remote's
-when the datagram's turn comes (an earlier datagram of the batch may have changed the
-keys); otherwise the signature is checked again then.
+parsed and its signatures checked, by the loop and the worker together, before the
+datagrams are handled one by one, in arrival order, as before. A verdict is used only
+when the key it was reached with is still its remote's when the datagram's turn comes (an
+earlier datagram of the batch may have changed the keys); otherwise the signature is
+checked again then.
 
 Signed behind: while such a batch is handled, or queued messages are started, the
-packets the stack signs go to ``txes`` as ``Unsigned`` whose signatures the worker makes;
-they are whole again, in their places, before the pass ends.
+packets the stack signs go to ``txes`` as ``Unsigned``; when the pass ends, the loop and
+the worker sign them together and they are whole again, in their places.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class Ahead:
     packet: Packet | None  # the parsed packet, None when it did not parse
     error: PacketError | None = None  # why it did not parse
     verifier: Verifier | None = None  # the key its signature is checked with (None: not)
-    verdict: Callable[[], bool] | None = None  # whether it verified with that key
+    verdict: bool = False  # whether it verified with that key
 
 
 def worker_pool(workers: int) -> ThreadPoolExecutor:
@@ -63,15 +63,12 @@ def crypto_pool(stack: RoadCore, count: int) -> ThreadPoolExecutor | None:
     return worker_pool(stack.CryptoWorkers)
 
 
-@contextmanager
-def checked_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]
-                  ) -> Iterator[list[Ahead | None]]:
-    """Parse the datagrams of ``batch`` (datagram, source pairs) and have their signatures
-    checked, in order, by a worker while they are handled; a None for each when the batch
-    is too small to share with a worker. What was not asked for is dropped at the end."""
+def check_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]) -> list[Ahead | None]:
+    """Parse the datagrams of ``batch`` (datagram, source pairs) and check their
+    signatures, sharing that with a worker; a None for each when the batch is too small
+    to share."""
     if not stack.CryptoWorkers or len(batch) < stack.CryptoBatchMin:
-        yield [None] * len(batch)
-        return
+        return [None] * len(batch)
     aheads: list[Ahead | None] = []
     signed: list[Ahead] = []
     jobs: list[Callable[[], bool]] = []
@@ -86,13 +83,10 @@ def checked_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]
         if verifier is not None:
             signed.append(aheads[-1])  # type: ignore[arg-type]
             jobs.append(partial(verifier.verify, packet.foot, packeting.signed_part(packet)))
-    shared = nacling.Shared(jobs, crypto_pool(stack, len(jobs)))
-    for index, ahead in enumerate(signed):
-        ahead.verdict = partial(shared.result, index)
-    try:
-        yield aheads
-    finally:
-        shared.close()
+    for ahead, verdict in zip(signed, nacling.Shared(jobs, crypto_pool(stack, len(jobs)))
+                              .results()):
+        ahead.verdict = verdict
+    return aheads
 
 
 @contextmanager
@@ -106,7 +100,7 @@ def signing(stack: RoadCore, count: int) -> Iterator[None]:
         yield
         return
     txes, start = stack.txes, len(stack.txes)
-    stack.signing = stream = nacling.Shared(pool=pool, more=True)
+    stack.signing = nacling.Shared(pool=pool)
     try:
         yield
     finally:
@@ -114,7 +108,6 @@ def signing(stack: RoadCore, count: int) -> Iterator[None]:
         queued = [txes.pop() for _ in range(len(txes) - start)]
         txes.extend((data.packed if type(data) is Unsigned else data, ha)
                     for data, ha in reversed(queued))
-        stream.close()
 
 
 def signer_key(stack: RoadCore, packet: Packet) -> Verifier | None:
@@ -139,5 +132,5 @@ def verify(packet: Packet, verifier: Verifier, ahead: Ahead | None) -> None:
     taking the verdict found ahead when it was reached with that same key."""
     if ahead is None or ahead.verifier is not verifier:
         packeting.verify(packet, verifier)
-    elif not ahead.verdict():  # type: ignore[misc]
+    elif not ahead.verdict:
         raise PacketError("bad_signature")

@@ -89,11 +89,11 @@ def test_verdict_reached_with_a_replaced_key_is_not_taken(road):
     record = only(main)
     old, record.verfer = record.verfer, nacling.Verifier(nacling.Signer().verraw)
     with pytest.raises(PacketError, match="bad_signature"):  # old key said yes: asked again
-        main.parse(data, Ahead(packet, verifier=old, verdict=lambda: True))
+        main.parse(data, Ahead(packet, verifier=old, verdict=True))
     record.verfer = old
-    assert main.parse(data, Ahead(packet, verifier=old, verdict=lambda: True)) is packet
+    assert main.parse(data, Ahead(packet, verifier=old, verdict=True)) is packet
     with pytest.raises(PacketError, match="bad_signature"):
-        main.parse(data, Ahead(packet, verifier=old, verdict=lambda: False))
+        main.parse(data, Ahead(packet, verifier=old, verdict=False))
 
 
 def test_batches_are_bounded_and_handled_in_order(road, workers, monkeypatch):
@@ -103,8 +103,8 @@ def test_batches_are_bounded_and_handled_in_order(road, workers, monkeypatch):
     for body in bodies:
         other.transmit(body, remote.uid)
     seen: list[int] = []
-    check = offload.checked_ahead
-    monkeypatch.setattr(offload, "checked_ahead",
+    check = offload.check_ahead
+    monkeypatch.setattr(offload, "check_ahead",
                         lambda stack, batch: seen.append(len(batch)) or check(stack, batch))
     assert delivered(main, other, len(bodies)) == bodies
     assert max(seen) == 5 and sum(seen) >= 2 * len(bodies)  # messages and their dones
@@ -160,26 +160,25 @@ def test_a_forked_child_makes_its_own_pool():
 
 def test_packets_signed_behind_are_the_bytes_signed_inline():
     signer = nacling.Signer()
-    stream = nacling.Shared(pool=offload.worker_pool(1), more=True)
-    heads = [Head(pk=pk, se=2, de=3, si=4, ti=5 + pk, bk=1, ck=1, fk=1) for pk in range(8)]
+    stream = nacling.Shared(pool=offload.worker_pool(1))
+    heads = [Head(pk=pk, se=2, de=3, si=4, ti=5 + pk, bk=1, ck=1, fk=1) for pk in range(30)]
     behind = [packeting.pack(head.copy(), b"coat %d" % n, signer, stream)
               for n, head in enumerate(heads)]
     assert all(isinstance(packet, packeting.Unsigned) for packet in behind)
-    resolved = [packet.packed for packet in reversed(behind)]  # the last asked for first
-    assert resolved[::-1] == [packeting.pack(head.copy(), b"coat %d" % n, signer)
-                              for n, head in enumerate(heads)]
-    stream.close()
-    late = packeting.pack(heads[0].copy(), b"late", signer, stream)  # run by the caller
+    early = behind[3].packed  # asked for in the middle of the pass
+    late = packeting.pack(heads[0].copy(), b"late", signer, stream)
+    assert [packet.packed for packet in behind] == [
+        packeting.pack(head.copy(), b"coat %d" % n, signer) for n, head in enumerate(heads)]
+    assert early == behind[3].packed
     assert late.packed == packeting.pack(heads[0].copy(), b"late", signer)
 
 
 def test_shared_jobs_added_later_come_in_order():
-    stream = nacling.Shared([lambda: 0], offload.worker_pool(1), more=True)
-    indexes = [stream.add(lambda n=n: n) for n in range(1, 300)]
+    shared = nacling.Shared([lambda: 0], offload.worker_pool(1))
+    indexes = [shared.add(lambda n=n: n) for n in range(1, 300)]
     assert indexes == list(range(1, 300))
-    assert stream.result(150) == 150 and stream.results() == list(range(300))
-    stream.close()
-    assert stream.result(stream.add(lambda: "after")) == "after"
+    assert shared.result(150) == 150 and shared.results() == list(range(300))
+    assert shared.result(shared.add(lambda: "after")) == "after"
 
 
 def test_txes_hold_whole_packets_after_every_pass(road, workers):
