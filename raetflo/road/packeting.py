@@ -468,9 +468,11 @@ def segment(head: Head, coat: bytes) -> list[tuple[Head, bytes]]:
     (flags included) and add sn, sc, ml and sf.
     """
     fl = _foot_size(head.fk)
-    hl = head_length(head)
     size = len(coat)
     maximum = raeting.UDP_MAX_PACKET_SIZE
+    if raeting.MAX_HEAD_SIZE + size + fl <= maximum:  # fits with any head: no need to measure
+        return [(head, coat)]
+    hl = head_length(head)
     if hl + size + fl <= maximum:
         return [(head, coat)]
     if size > raeting.MAX_MESSAGE_SIZE:

@@ -196,3 +196,12 @@ def test_txes_hold_whole_packets_after_every_pass(road, workers):
     assert len(main.txes) == 0 and len(main.rxMsgs) == 40  # the dones have gone, whole
     assert delivered(main, other, len(bodies)) == bodies
     assert stat(main, "rx_bad_signature") == stat(other, "rx_bad_signature") == 0
+
+
+def test_a_coat_is_segmented_exactly_when_one_packet_cannot_hold_it():
+    head = Head(pk=0, se=2, de=3, si=4, ti=5, bk=1, ck=1, fk=1)
+    room = 1024 - packeting.head_length(head) - 64
+    for size in range(600, 1000):
+        parts = packeting.segment(head, bytes(size))
+        assert (len(parts) == 1) == (size <= room), size
+        assert b"".join(coat for _, coat in parts) == bytes(size)
