@@ -23,6 +23,7 @@ from typing import Any
 from .. import raeting
 from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
+from ..nacling import Shared
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
 from . import offload, outbox, presence, routing
 from .acceptance import RoleRecord, role_status
@@ -30,12 +31,10 @@ from .aliving import Aliver
 from .allowing import Allower
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, literal_host
 from .joining import Joiner, Joinent
-from .packeting import Head, Packet, PacketError
+from .offload import Ahead
+from .packeting import Head, Packet, PacketError, Unsigned
 from .persisting import KeepWrite, RoleBook, RoleLookupError
 from .transacting import codec_packet, decode_packet, pack_packet
-from ..nacling import Shared
-from .offload import Ahead
-from .packeting import Unsigned
 
 
 class RoadCore(Core):
@@ -461,7 +460,7 @@ class RoadCore(Core):
         else:
             self.rxMsgs.append((body, source))
 
-    def tx(self, packed: bytes, ha: Address) -> None:
+    def tx(self, packed: bytes | Unsigned, ha: Address) -> None:
         self.txes.append((packed, ha))
 
     def parse(self, data: bytes, ahead: Ahead | None = None) -> Packet:

@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any
 
 from ..raeting import MAX_MESSAGE_SIZE, PcktKind, TrnsKind
-from . import outbox, packeting, offload
+from . import offload, outbox, packeting
 from .aliving import Aliver
 from .delivery import Outgoing
 from .packeting import Head, Packet, PacketError
