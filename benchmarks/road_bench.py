@@ -404,6 +404,8 @@ def worker(args: argparse.Namespace) -> None:
             result = round_trips(bench, args.round_trips, args.timeout)
         else:
             result = join_storm(bench, args.joiners, args.timeout)
+        if any(args.scenario == scenario for _, scenario, _, _ in SHARES):
+            result["ceiling"] = crypto_ceiling(args.size, args.repeat)  # the same moment
     finally:
         shutil.rmtree(keepdir, ignore_errors=True)
     print_result(result)
@@ -512,7 +514,9 @@ SHARES = (("small messages", "msgs", "per_message", "msg/s at two packets per me
 
 def print_ceiling(results: dict[str, dict[str, dict[str, Any]]],
                   args: argparse.Namespace) -> None:
-    """Each message figure as a share of the crypto ceiling measured in this run."""
+    """Each message figure as a share of the crypto ceiling measured in this run: the one
+    its worker measured right after it (the machine's load changes from worker to worker),
+    else the ceiling scenario's."""
     ceiling = results.get("ceiling", {}).get("raetflo", {})
     if ceiling.get("value") is None:
         return
@@ -520,12 +524,16 @@ def print_ceiling(results: dict[str, dict[str, dict[str, Any]]],
           f"+ open + verify ({CEILING_PACKET}-byte packet, {CEILING_BODY}-byte body); "
           f"{fmt(ceiling['big_mbps'])} MB/s for a {args.size:,}-byte message "
           f"({ceiling['segments']} signed segments, one box)")
-    print(f"{'share of the ceiling':34} {'raetflo':>12} {'raet 0.6.8':>12}  ceiling")
+    print(f"{'share of the ceiling':34} {'raetflo':>12} {'raet 0.6.8':>12}  ceilings (raetflo's, "
+          f"raet's worker)")
     for label, scenario, key, unit in SHARES:
         if scenario not in results:
             continue
-        shares = [share(results[scenario][impl].get("value"), ceiling[key]) for impl in IMPLS]
-        print(f"{label:34} {shares[0]:>12} {shares[1]:>12}  {fmt(ceiling[key])} {unit}")
+        runs = [results[scenario][impl] for impl in IMPLS]
+        ceilings = [run.get("ceiling", ceiling)[key] for run in runs]
+        shares = [share(run.get("value"), top) for run, top in zip(runs, ceilings)]
+        print(f"{label:34} {shares[0]:>12} {shares[1]:>12}  "
+              f"{', '.join(fmt(top) for top in ceilings)} {unit}")
 
 
 def share(value: float | None, ceiling: float) -> str:
