@@ -189,8 +189,8 @@ async def aio_scenario(args: argparse.Namespace, keepdir: str) -> dict[str, Any]
 
 def polled_scenario(args: argparse.Namespace, bench: rb.Bench) -> dict[str, Any]:
     if args.scenario == "msgs":
-        return rb.median_of([rb.small_messages(bench, args.messages, args.timeout)
-                             for _ in range(args.repeat)])
+        return rb.median_of([rb.small_messages(bench, args.messages, args.timeout,
+                                               confirm=False) for _ in range(args.repeat)])
     if args.scenario == "rtt":
         return rb.round_trips(bench, args.round_trips, args.timeout, warmup=WARMUP)
     return polled_idle(bench, args.idle, args.tick)

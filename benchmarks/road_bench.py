@@ -3,10 +3,14 @@
 Each implementation runs the same scenarios against a peer of its own kind, every
 scenario in a fresh subprocess of its own (so peak RSS and imports stay separate):
 
-1. ``msgs``:  small messages queued at once from one stack to the other; messages/s.
-2. ``big``:   one large message; MB/s until delivered.
-3. ``rtt``:   request/response round trips; median and p99 latency in ms.
-4. ``storm``: many non-main estates join one main estate at once; seconds until all are
+0. ``ceiling``: the machine's crypto ceiling, libnacl alone: packets/s of sign + box +
+   open + verify, and MB/s of the crypto a large message needs (always run first).
+1. ``msgs``:  small messages queued at once from one stack to the other; messages/s until
+   all are delivered and confirmed.
+2. ``big``:   one large message; MB/s until delivered and confirmed.
+3. ``window``: small messages with at most ``--window`` in flight; messages/s.
+4. ``rtt``:   request/response round trips; median and p99 latency in ms.
+5. ``storm``: many non-main estates join one main estate at once; seconds until all are
    allowed, first joins that failed, peak RSS.
 
 Stacks are serviced in one process without sleeping; every service round advances each
@@ -35,11 +39,13 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPLS = ("raetflo", "raet")
-SCENARIOS = ("msgs", "big", "rtt", "storm")
+SCENARIOS = ("ceiling", "msgs", "big", "window", "rtt", "storm")
 STEP = 0.1  # virtual seconds per service round
 SETUP_ROUNDS = 200  # most rounds to join and allow a pair before timing starts
 RESULT_TAG = "RESULT "
 QUICK = {"messages": 200, "size": 100_000, "round_trips": 50, "joiners": 20, "repeat": 1}
+CEILING_PACKET = 256  # bytes signed and verified per small packet of the ceiling
+CEILING_BODY = 64  # bytes boxed and opened per small packet of the ceiling
 
 
 @dataclass
@@ -136,40 +142,133 @@ def service_round(stacks: list[Any]) -> None:
         stack.store.advanceStamp(STEP)
 
 
-def small_messages(bench: Bench, count: int, timeout: float) -> dict[str, Any]:
-    """Queue ``count`` small messages at once; time until all are delivered."""
+def small_messages(bench: Bench, count: int, timeout: float,
+                   confirm: bool = True) -> dict[str, Any]:
+    """Queue ``count`` small messages at once; time until all are delivered and, with
+    ``confirm``, until the sender has every confirmation (no transaction left)."""
     alpha, beta, uid, _ = bench.pair()
     bodies = [{"subject": "bench", "seq": seq} for seq in range(count)]
-    rounds = 0
     start = time.perf_counter()
     for body in bodies:
         alpha.transmit(body, uid)
-    while len(beta.rxMsgs) < count and time.perf_counter() - start < timeout:
+    rounds = until_done(alpha, beta, count, confirm, start + timeout)
+    return finish(bench, alpha, beta, count, confirm, start, rounds)
+
+
+def until_done(alpha: Any, beta: Any, count: int, confirm: bool, deadline: float,
+               top_up: Callable[[], None] | None = None) -> int:
+    """Service rounds until beta holds ``count`` messages and, with ``confirm``, alpha
+    has no transaction left (or the deadline passes); ``top_up`` runs before each round.
+    Returns the rounds run."""
+    rounds = 0
+    while ((len(beta.rxMsgs) < count or (confirm and alpha.transactions))
+           and time.perf_counter() < deadline):
+        if top_up is not None:
+            top_up()
         service_round([alpha, beta])
         rounds += 1
+    return rounds
+
+
+def finish(bench: Bench, alpha: Any, beta: Any, count: int, confirm: bool, start: float,
+           rounds: int) -> dict[str, Any]:
+    """The result of a small-message run that took from ``start`` until now: messages/s
+    when beta holds messages 0 .. count-1 exactly once (and, with ``confirm``, alpha has
+    no transaction left), else None."""
     elapsed = time.perf_counter() - start
     seqs = sorted(msg["seq"] for msg, _ in beta.rxMsgs)
-    complete = seqs == list(range(count))
+    complete = seqs == list(range(count)) and not (confirm and alpha.transactions)
     bench.close()
     return {"value": count / elapsed if complete else None, "seconds": elapsed,
             "rounds": rounds, "delivered": len(seqs)}
 
 
+def windowed_messages(bench: Bench, count: int, window: int,
+                      timeout: float) -> dict[str, Any]:
+    """Send ``count`` small messages with at most ``window`` unconfirmed at any time (the
+    sender tops up before every round); messages/s until all are delivered and confirmed."""
+    alpha, beta, uid, _ = bench.pair()
+    sent = 0
+
+    def top_up() -> None:
+        nonlocal sent
+        room = window - len(alpha.txMsgs) - len(alpha.transactions)
+        for seq in range(sent, min(count, sent + room)):
+            alpha.transmit({"subject": "bench", "seq": seq}, uid)
+            sent += 1
+
+    start = time.perf_counter()
+    rounds = until_done(alpha, beta, count, True, start + timeout, top_up)
+    return finish(bench, alpha, beta, count, True, start, rounds)
+
+
 def big_message(bench: Bench, size: int, timeout: float) -> dict[str, Any]:
-    """Send one message carrying ``size`` bytes of text; MB/s until delivered."""
+    """Send one message carrying ``size`` bytes of text; MB/s until delivered and confirmed."""
     alpha, beta, uid, _ = bench.pair()
     data = "".join(random.Random(size).choices(string.ascii_letters + string.digits, k=size))
-    rounds = 0
     start = time.perf_counter()
     alpha.transmit({"data": data}, uid)
-    while not beta.rxMsgs and time.perf_counter() - start < timeout:
-        service_round([alpha, beta])
-        rounds += 1
+    rounds = until_done(alpha, beta, 1, True, start + timeout)
     elapsed = time.perf_counter() - start
-    complete = bool(beta.rxMsgs) and beta.rxMsgs[0][0]["data"] == data
+    complete = (bool(beta.rxMsgs) and beta.rxMsgs[0][0]["data"] == data
+                and not alpha.transactions)
     bench.close()
     return {"value": size / 1e6 / elapsed if complete else None, "seconds": elapsed,
             "rounds": rounds}
+
+
+def crypto_ceiling(size: int, repeat: int, packets: int = 2000) -> dict[str, Any]:
+    """The machine's crypto ceiling with libnacl alone (no protocol, no codec).
+
+    ``value``: packets/s of sign + box + open + verify (a CEILING_PACKET-byte packet with a
+    CEILING_BODY-byte body); ``big_mbps``: MB/s of what one ``size``-byte message needs:
+    one box and one open of its coat, a sign and a verify of each of its segments (as the
+    codec cuts them) and of its done packet. Medians of ``repeat`` runs.
+    """
+    import libnacl
+    from raetflo.road import packeting
+    verkey, sigkey = libnacl.crypto_sign_seed_keypair(libnacl.randombytes(32))
+    pub_a, sec_a = libnacl.crypto_box_keypair()
+    pub_b, sec_b = libnacl.crypto_box_keypair()
+    ours = libnacl.crypto_box_beforenm(pub_b, sec_a)
+    theirs = libnacl.crypto_box_beforenm(pub_a, sec_b)
+
+    def boxed(body: bytes) -> None:
+        nonce = libnacl.randombytes(24)
+        libnacl.crypto_box_open_easy_afternm(
+            libnacl.crypto_box_easy_afternm(body, nonce, ours), nonce, theirs)
+
+    def signed(packed: bytes) -> None:
+        libnacl.crypto_sign_verify_detached(libnacl.crypto_sign_detached(packed, sigkey),
+                                            packed, verkey)
+
+    small, body = libnacl.randombytes(CEILING_PACKET), libnacl.randombytes(CEILING_BODY)
+    plain = libnacl.randombytes(size + len('{"data":""}'))
+    head = packeting.Head(pk=0, se=2, de=3, si=4, ti=5, bk=1, ck=1, fk=1)
+    parts = packeting.segment(head, bytes(len(plain) + 40))  # the coat: tag and nonce more
+    segments = [libnacl.randombytes(packeting.head_length(part) + len(chunk) + 64)
+                for part, chunk in parts]
+
+    def one_packet() -> None:
+        signed(small)
+        boxed(body)
+
+    def big() -> None:
+        boxed(plain)
+        for packed in segments + [small]:
+            signed(packed)
+
+    def timed(run: Callable[[], None], times: int) -> float:
+        start = time.perf_counter()
+        for _ in range(times):
+            run()
+        return (time.perf_counter() - start) / times
+
+    small_s = statistics.median(timed(one_packet, packets) for _ in range(repeat))
+    big_s = statistics.median(timed(big, 1) for _ in range(repeat))
+    return {"value": 1 / small_s, "per_message": 0.5 / small_s,
+            "big_mbps": size / 1e6 / big_s, "packet_us": small_s * 1e6,
+            "big_ms": big_s * 1e3, "segments": len(parts)}
 
 
 def round_trips(bench: Bench, count: int, timeout: float, warmup: int = 5) -> dict[str, Any]:
@@ -290,16 +389,23 @@ def worker(args: argparse.Namespace) -> None:
     keepdir = tempfile.mkdtemp(prefix=f"road_bench_{impl.name}_")
     try:
         bench = Bench(impl, keepdir)
-        if args.scenario == "msgs":
+        if args.scenario == "ceiling":
+            result = crypto_ceiling(args.size, args.repeat)
+        elif args.scenario == "msgs":
             result = median_of([small_messages(bench, args.messages, args.timeout)
                                 for _ in range(args.repeat)])
         elif args.scenario == "big":
             result = median_of([big_message(bench, args.size, args.timeout)
                                 for _ in range(args.repeat)])
+        elif args.scenario == "window":
+            result = median_of([windowed_messages(bench, args.messages, args.window,
+                                                  args.timeout) for _ in range(args.repeat)])
         elif args.scenario == "rtt":
             result = round_trips(bench, args.round_trips, args.timeout)
         else:
             result = join_storm(bench, args.joiners, args.timeout)
+        if any(args.scenario == scenario for _, scenario, _, _ in SHARES):
+            result["ceiling"] = crypto_ceiling(args.size, args.repeat)  # the same moment
     finally:
         shutil.rmtree(keepdir, ignore_errors=True)
     print_result(result)
@@ -315,6 +421,7 @@ def run_worker(impl: str, scenario: str, args: argparse.Namespace) -> dict[str, 
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", impl,
            "--scenario", scenario, "--messages", str(args.messages), "--size", str(args.size),
            "--round-trips", str(args.round_trips), "--joiners", str(args.joiners),
+           "--window", str(args.window),
            "--repeat", str(args.repeat), "--timeout", str(args.timeout)]
     return run_command(cmd, f"{impl} {scenario}", args.show_console,
                        args.timeout * (args.repeat + 1) + 300)
@@ -344,8 +451,10 @@ def run_command(cmd: list[str], label: str, show_console: int,
 Row = tuple[str, str, Callable[[dict[str, Any]], float | None]]
 
 ROWS: dict[str, list[Row]] = {
+    "ceiling": [("crypto ceiling (packets/s)", "higher", lambda r: r["value"])],
     "msgs": [("small messages (msg/s)", "higher", lambda r: r["value"])],
     "big": [("large message (MB/s)", "higher", lambda r: r["value"])],
+    "window": [("window of messages (msg/s)", "higher", lambda r: r["value"])],
     "rtt": [("round trip median (ms)", "lower", lambda r: r["value"]),
             ("round trip p99 (ms)", "lower", lambda r: r.get("p99"))],
     "storm": [("join storm: all allowed (s)", "lower", lambda r: r["value"]),
@@ -356,8 +465,10 @@ ROWS: dict[str, list[Row]] = {
 }
 
 DETAILS: dict[str, tuple[str, ...]] = {
+    "ceiling": ("packet_us", "big_mbps", "big_ms", "segments"),
     "msgs": ("seconds", "rounds", "delivered", "runs", "console_lines"),
     "big": ("seconds", "rounds", "runs", "console_lines"),
+    "window": ("seconds", "rounds", "delivered", "runs", "console_lines"),
     "rtt": ("answered", "console_lines"),
     "storm": ("rounds", "redos", "failures", "harness_retries", "rss_base_mb", "console_lines"),
 }
@@ -381,7 +492,7 @@ def ratio(ours: float | None, ref: float | None) -> str:
 
 def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespace) -> None:
     print(f"road_bench: {args.messages} small messages, {args.size:,} byte message, "
-          f"{args.round_trips} round trips, {args.joiners} joiners; "
+          f"window {args.window}, {args.round_trips} round trips, {args.joiners} joiners; "
           f"python {sys.version.split()[0]}")
     header = f"{'figure':34} {'raetflo':>12} {'raet 0.6.8':>12} {'raetflo/raet':>13}  better"
     print(header)
@@ -392,6 +503,41 @@ def report(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
             a, b = get(ours), get(ref)
             print(f"{label:34} {fmt(a):>12} {fmt(b):>12} {ratio(a, b):>13}  {better}")
     print_details(results, args.scenarios, IMPLS, DETAILS)
+    print_ceiling(results, args)
+
+
+# figure, scenario, the ceiling it is held against (and its unit) for each share printed
+SHARES = (("small messages", "msgs", "per_message", "msg/s at two packets per message"),
+          ("large message", "big", "big_mbps", "MB/s"),
+          ("window of messages", "window", "per_message", "msg/s at two packets per message"))
+
+
+def print_ceiling(results: dict[str, dict[str, dict[str, Any]]],
+                  args: argparse.Namespace) -> None:
+    """Each message figure as a share of the crypto ceiling measured in this run: the one
+    its worker measured right after it (the machine's load changes from worker to worker),
+    else the ceiling scenario's."""
+    ceiling = results.get("ceiling", {}).get("raetflo", {})
+    if ceiling.get("value") is None:
+        return
+    print(f"\ncrypto ceiling (libnacl alone): {fmt(ceiling['value'])} packets/s of sign + box "
+          f"+ open + verify ({CEILING_PACKET}-byte packet, {CEILING_BODY}-byte body); "
+          f"{fmt(ceiling['big_mbps'])} MB/s for a {args.size:,}-byte message "
+          f"({ceiling['segments']} signed segments, one box)")
+    print(f"{'share of the ceiling':34} {'raetflo':>12} {'raet 0.6.8':>12}  ceilings (raetflo's, "
+          f"raet's worker)")
+    for label, scenario, key, unit in SHARES:
+        if scenario not in results:
+            continue
+        runs = [results[scenario][impl] for impl in IMPLS]
+        ceilings = [run.get("ceiling", ceiling)[key] for run in runs]
+        shares = [share(run.get("value"), top) for run, top in zip(runs, ceilings)]
+        print(f"{label:34} {shares[0]:>12} {shares[1]:>12}  "
+              f"{', '.join(fmt(top) for top in ceilings)} {unit}")
+
+
+def share(value: float | None, ceiling: float) -> str:
+    return "n/a" if value is None else f"{100 * value / ceiling:.0f}%"
 
 
 def print_details(results: dict[str, dict[str, dict[str, Any]]], scenarios: list[str],
@@ -407,15 +553,20 @@ def print_details(results: dict[str, dict[str, dict[str, Any]]], scenarios: list
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=1000, help="small messages (1)")
+    parser.add_argument("--messages", type=int, default=1000, help="small messages (1, 3)")
     parser.add_argument("--size", type=int, default=1_000_000, help="large message bytes (2)")
-    parser.add_argument("--round-trips", type=int, default=200, help="round trips (3)")
-    parser.add_argument("--joiners", type=int, default=200, help="joining estates (4)")
+    parser.add_argument("--window", type=int, default=100,
+                        help="most unconfirmed messages in flight (3)")
+    parser.add_argument("--round-trips", type=int, default=200, help="round trips (4)")
+    parser.add_argument("--joiners", type=int, default=200, help="joining estates (5)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of (1) and (2); the median is reported")
+                        help="runs of (0) to (3); the median is reported")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="wall seconds allowed per timed run")
-    return parse_common(parser, argv, QUICK, IMPLS, SCENARIOS)
+    args = parse_common(parser, argv, QUICK, IMPLS, SCENARIOS)
+    if "ceiling" not in args.scenarios:  # the shares of the ceiling need it in every run
+        args.scenarios.insert(0, "ceiling")
+    return args
 
 
 def parse_common(parser: argparse.ArgumentParser, argv: list[str] | None,

@@ -7,8 +7,12 @@ The key holders (``Signer``, ``Verifier``, ``Publican``, ``Privateer``) and key 
 from __future__ import annotations
 
 import struct
+import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import libnacl
@@ -440,3 +444,87 @@ def initiate_open(body: bytes, short: Privateer, long: Privateer) -> Initiate:
     vouched = Box(long.keyraw, long_pub).open(stuff[32:80], stuff[80:104])
     return Initiate(short_pub=short_pub, oreo=body[32:56], long_pub=long_pub,
                     vouched=vouched, fqdn=stuff[104:].decode("ascii", "ignore").strip())
+
+
+def sign_many(signer: Signer, msgs: Sequence[bytes], pool: Executor | None = None) -> list[bytes]:
+    """The detached signatures of ``msgs`` by ``signer``, in order (see :class:`Shared`);
+    Ed25519 signatures are deterministic, so they are those of ``signer.signature``."""
+    return Shared([partial(signer.signature, msg) for msg in msgs], pool).results()
+
+
+_PENDING = object()  # a result not in yet
+
+
+class Shared:
+    """Jobs run in order by the caller and, once a result is asked for, by one thread of
+    ``pool`` (when given) as well: both take the next job from one queue, so two cores
+    sign or verify at once (libnacl computes without the GIL). ``add`` queues more. The
+    results do not depend on which thread ran what.
+
+    A batch pays, a trickle does not: the helper needs the GIL back after every job, which
+    costs little while the caller is itself in libnacl and much while it runs Python, so
+    the jobs are queued first and run when their results are wanted.
+    """
+
+    def __init__(self, jobs: Iterable[Callable[[], Any]] = (),
+                 pool: Executor | None = None) -> None:
+        self._jobs = list(jobs)
+        self._results: list[Any] = [_PENDING] * len(self._jobs)
+        self._taken = 0  # jobs before this index are taken (by the helper or the caller)
+        self._changed = threading.Condition()
+        self._pool = pool
+        self._helper: Future | None = None
+
+    def add(self, job: Callable[[], Any]) -> int:
+        """Queue one more job; its index (for ``result``)."""
+        with self._changed:
+            self._jobs.append(job)
+            self._results.append(_PENDING)
+            return len(self._jobs) - 1
+
+    def _help(self) -> None:
+        changed, jobs, results = self._changed, self._jobs, self._results
+        while True:
+            with changed:
+                if self._taken >= len(jobs):
+                    return
+                index = self._taken
+                self._taken += 1
+            result = jobs[index]()
+            with changed:
+                results[index] = result
+                changed.notify_all()
+
+    def _take(self) -> int | None:
+        """Take the next job nobody has taken (None: none left), starting the helper on the
+        rest when it is not running."""
+        with self._changed:
+            if self._taken >= len(self._jobs):
+                return None
+            index = self._taken
+            self._taken += 1
+            idle = self._helper is None or self._helper.done()
+            if self._pool is not None and idle and self._taken < len(self._jobs):
+                self._helper = self._pool.submit(self._help)
+            return index
+
+    def result(self, index: int) -> Any:
+        """The result of job ``index``: this thread runs the next jobs nobody has taken
+        until it is in (the helper may be the one that ran it)."""
+        results, changed = self._results, self._changed
+        while results[index] is _PENDING:
+            taken = self._take()
+            if taken is not None:
+                results[taken] = self._jobs[taken]()
+                continue
+            helper = self._helper
+            with changed:  # the helper took it: it is on it
+                while results[index] is _PENDING and helper is not None and not helper.done():
+                    changed.wait(0.05)
+            if results[index] is _PENDING:  # the helper failed: its error comes here
+                results[index] = self._jobs[index]()
+        return results[index]
+
+    def results(self) -> list[Any]:
+        """Every result, in order."""
+        return [self.result(index) for index in range(len(self._jobs))]

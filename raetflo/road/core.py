@@ -23,14 +23,16 @@ from typing import Any
 from .. import raeting
 from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
+from ..nacling import Shared
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from . import outbox, packeting, presence, routing
+from . import offload, outbox, presence, routing
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, literal_host
 from .joining import Joiner, Joinent
-from .packeting import Head, Packet, PacketError
+from .offload import Ahead
+from .packeting import Head, Packet, PacketError, Unsigned
 from .persisting import KeepWrite, RoleBook, RoleLookupError
 from .transacting import codec_packet, decode_packet, pack_packet
 
@@ -56,6 +58,9 @@ class RoadCore(Core):
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
+    CryptoWorkers = 1  # threads signing or verifying a batch with the loop (0: all inline)
+    CryptoBatchMin = 8  # fewest packets to sign or verify in one batch worth a worker's help
+    MaxVerifyAhead = 4096  # datagrams of one batch held parsed and checked before handling
     BodyMap: type = dict  # the mapping type received bodies decode to
 
 
@@ -91,6 +96,7 @@ class RoadCore(Core):
         self.availables: set = set()
         self.changeds: dict = dict(plus=set(), minus=set())
         self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
+        self.signing: Shared | None = None  # signatures a worker makes during a pass (offload)
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
         self.active: dict[int, RemoteEstate] = {}  # records with timers to run (see wake)
@@ -435,11 +441,12 @@ class RoadCore(Core):
         outbox.send_saved(self, remote)
 
     # packets --------------------------------------------------------------------------
-    def pack(self, head: Head, body: Any, remote: RemoteEstate | None) -> bytes:
-        """Encode, encrypt for ``remote`` and sign one unsegmented packet."""
+    def pack(self, head: Head, body: Any, remote: RemoteEstate | None) -> bytes | Unsigned:
+        """Encode, encrypt for ``remote`` and sign one unsegmented packet (during a pass
+        whose signatures a worker makes, an ``Unsigned`` that ``tx`` takes)."""
         signer = self.local.signer if head.fk == FootKind.nacl else None
         box = remote.box if remote is not None and head.ck == CoatKind.nacl else None
-        return pack_packet(head, body, signer, box)
+        return pack_packet(head, body, signer, box, self.signing)
 
     def unpack_body(self, packet: Packet, remote: RemoteEstate) -> Any:
         box = remote.box if packet.head.ck == CoatKind.nacl else None
@@ -453,18 +460,19 @@ class RoadCore(Core):
         else:
             self.rxMsgs.append((body, source))
 
-    def tx(self, packed: bytes, ha: Address) -> None:
+    def tx(self, packed: bytes | Unsigned, ha: Address) -> None:
         self.txes.append((packed, ha))
 
-    def parse(self, data: bytes) -> Packet:
-        """Parse and verify one datagram; PacketError when it must be dropped."""
-        packet = packeting.parse(data, veritive=self.veritive)
+    def parse(self, data: bytes, ahead: Ahead | None = None) -> Packet:
+        """Parse and verify one datagram (``ahead``: what checking its batch ahead found);
+        PacketError when it must be dropped."""
+        packet = offload.parsed(data, ahead, self.veritive)
         if packet.head.fk == FootKind.nacl:
-            remote = self.remotes.get(packet.head.de)
-            if remote is None or remote.verfer is None:
+            verifier = offload.signer_key(self, packet)
+            if verifier is None:
                 raise PacketError("unknown_verifier",
                                   f"no verify key for destination {packet.head.de}")
-            packeting.verify(packet, remote.verfer)
+            offload.verify(packet, verifier, ahead)
         return packet
 
     # raet's packet-level entry points, for packets written for raet (thin adapters) --------
@@ -508,10 +516,26 @@ class RoadCore(Core):
             routing.reply_stale(self, codec, sa or remote.ha,
                                 PcktKind.renew if renew else PcktKind.nack)
 
-    def processRx(self, data: bytes, sa: Address) -> None:
-        """Parse, verify and route one datagram. Never raises."""
+    def serviceRxes(self) -> None:
+        """Handle the received datagrams in arrival order, in batches of at most
+        ``MaxVerifyAhead`` whose signatures are checked first and whose answers are signed
+        last, each time with a worker's help (see :mod:`.offload`)."""
+        rxes = self.rxes
+        while rxes:
+            batch = [rxes.popleft() for _ in range(min(len(rxes), self.MaxVerifyAhead))]
+            with offload.signing(self, len(batch)):
+                for (data, sa), ahead in zip(batch, offload.check_ahead(self, batch)):
+                    self.processRx(data, sa, ahead)
+
+    def serviceTxMsgs(self) -> None:
+        """Start every queued message, a worker signing their packets (see :mod:`.offload`)."""
+        with offload.signing(self, len(self.txMsgs)):
+            super().serviceTxMsgs()
+
+    def processRx(self, data: bytes, sa: Address, ahead: Ahead | None = None) -> None:
+        """Parse, verify and route one datagram (``ahead``: see :meth:`parse`). Never raises."""
         try:
-            packet = self.parse(data)
+            packet = self.parse(data, ahead)
         except PacketError as ex:
             self.incStat("parsing_outer_error")
             self.incStat(f"rx_{ex.reason}")

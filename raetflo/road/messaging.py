@@ -10,11 +10,12 @@ message is parked while a :class:`Prober` alive asks whether the peer still has 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from itertools import islice
 from typing import Any
 
 from ..raeting import MAX_MESSAGE_SIZE, PcktKind, TrnsKind
-from . import outbox, packeting
+from . import offload, outbox, packeting
 from .aliving import Aliver
 from .delivery import Outgoing
 from .packeting import Head, Packet, PacketError
@@ -92,29 +93,39 @@ class Messenger(Transaction):
             self.log(f"Do Message Segment {sn}")
         stack.incStat("message_segment_tx", self.next)
 
-    def send_segment(self, sn: int, wf: bool, af: bool = False) -> bool:
-        head, chunk = self.segments[sn]
-        head = head.copy(wf=wf, af=af) if (wf or af) else head
-        self.last_sn = sn
-        if not self.queue(lambda: packeting.pack(head, chunk, self.stack.local.signer)):
+    def send_segments(self, sns: Sequence[int], af: bool) -> bool:
+        """Queue segments ``sns`` in order, ``wf`` on the last (the peer answers it), signed
+        together (``packeting.pack_many``); False when they could not be packed (counted,
+        and this try has ended)."""
+        if not sns:
+            return True
+        parts = []
+        last = len(sns) - 1
+        for index, sn in enumerate(sns):
+            head, chunk = self.segments[sn]
+            wf = index == last
+            parts.append((head.copy(wf=wf, af=af) if (wf or af) else head, chunk))
+        stack = self.stack
+        pool = offload.crypto_pool(stack, len(parts))
+        if not self.queue_many(lambda: packeting.pack_many(parts, stack.local.signer, pool,
+                                                           stack.signing)):
             return False
-        self.sent = max(self.sent, sn + 1)
+        self.last_sn = sns[-1]
+        self.sent = max(self.sent, self.last_sn + 1)
         return True
 
     def send_burst(self) -> None:
         """Send segments from ``self.next``: all of them, or ``BurstSize`` at a time."""
         count = len(self.segments)
         end = count if not self.burst else min(count, self.next + self.burst)
-        for sn in range(self.next, end):
-            if not self.send_segment(sn, wf=(sn == end - 1), af=self.acked):
-                return
-        self.next = end
-        self.redoTimer.restart()
+        if self.send_segments(range(self.next, end), af=self.acked):
+            self.next = end
+            self.redoTimer.restart()
 
     def redo(self) -> None:
         self.retransmitted = True
         if self.acked and self.txPacket is not None:
-            self.send_segment(self.last_sn, wf=True, af=True)
+            self.send_segments([self.last_sn], af=True)
         else:
             self.resend()
         self.redoTimer.restart()
@@ -152,9 +163,9 @@ class Messenger(Transaction):
         if len(valid) != len(misseds):
             self.stack.incStat("invalid_misseds")
         self.retransmitted = True
-        for i, sn in enumerate(valid):
-            if not self.send_segment(sn, wf=(i == len(valid) - 1), af=True):
-                return
+        if not self.send_segments(valid, af=True):
+            return
+        for sn in valid:
             self.log(f"Do Resend Message Segment {sn}")
         self.redoTimer.restart()
 

@@ -23,7 +23,8 @@ from .. import raeting
 from ..raeting import NACK_KINDS, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
 from ..timing import Timer
 from . import packeting
-from .packeting import Head, Packet, PacketError
+from ..nacling import Shared
+from .packeting import Head, Packet, PacketError, Unsigned
 
 if TYPE_CHECKING:
     from .estating import Address, RemoteEstate
@@ -122,7 +123,7 @@ class Transaction:
         self.tid = tid
         self.timer = Timer(stack, duration=self.timeout, on_change=self.reschedule)
         self.redoTimer = Timer(stack, duration=self.redoTimeoutMin, on_change=self.reschedule)
-        self.txPacket: bytes | None = None
+        self.txPacket: bytes | Unsigned | None = None
         self.state = self.State.started
         self.head = self.base_head()
         self.index = packet_index(self.head, self.sa, sent=True)
@@ -294,17 +295,23 @@ class Transaction:
         head = self.head.copy(pk=pk, **{**self.tx_kinds(), **changes})
         return self.sending(pk) and self.queue(lambda: self.stack.pack(head, body, self.remote))
 
-    def queue(self, build: Callable[[], bytes]) -> bool:
+    def queue(self, build: Callable[[], bytes | Unsigned]) -> bool:
         """Queue the packet ``build()`` makes; a packing error is counted and ends self."""
+        return self.queue_many(lambda: [build()])
+
+    def queue_many(self, build: Callable[[], list[bytes | Unsigned]]) -> bool:
+        """Queue the packets ``build()`` makes, in order (the last is the one a redo
+        repeats); a packing error is counted and ends self, and then none is queued."""
         try:
-            packed = build()
+            packets = build()
         except PacketError as ex:
             self.stack.console.terse(f"{ex}\n")
             self.stack.incStat("packing_error")
             self.remove()
             return False
-        self.txPacket = packed
-        self.stack.tx(packed, self.sa)
+        for packed in packets:
+            self.stack.tx(packed, self.sa)
+        self.txPacket = packets[-1]
         self.redoTimer.restart()
         return True
 
@@ -401,8 +408,10 @@ def state_table(cls: type[Transaction]) -> str:
     return "\n".join(rows + ["", f"Sending moves to: {sends or '-'}.", ""])
 
 
-def pack_packet(head: Head, body: Any, signer: Any, box: Any) -> bytes:
-    """Encode body, coat and foot for ``head`` (no segmentation); ``None`` is an empty body."""
+def pack_packet(head: Head, body: Any, signer: Any, box: Any,
+                stream: Shared | None = None) -> bytes | Unsigned:
+    """Encode body, coat and foot for ``head`` (no segmentation); ``None`` is an empty body;
+    with ``stream``, the signature is made there (see ``packeting.pack``)."""
     if body is None:
         body = b"" if head.bk == BodyKind.raw else {}
     encoded = packeting.encode_body(head.bk, body)
@@ -410,7 +419,7 @@ def pack_packet(head: Head, body: Any, signer: Any, box: Any) -> bytes:
     # peer refuses the packet when it decodes the body
     coat = (packeting.encrypt(head.ck, encoded, box)
             if head.ck in (CoatKind.nada, CoatKind.nacl) else b"")
-    return packeting.pack(head, coat, signer)
+    return packeting.pack(head, coat, signer, stream)
 
 
 def decode_packet(packet: Packet, box: Any, mapping: type = dict) -> Any:
