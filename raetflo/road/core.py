@@ -90,6 +90,9 @@ class RoadCore(Core):
         self.reapeds: Registry = Registry()
         self.availables: set = set()
         self.changeds: dict = dict(plus=set(), minus=set())
+        self.presence_schedule = presence.Schedule()  # when each record's presence is due
+        self.touched: set[str] = set()  # names whose link changed since the last manage
+        self.presence_version = 0  # counts link changes, additions, removals and renames
         self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
@@ -196,6 +199,8 @@ class RoadCore(Core):
             raise StackError(f"Remote name '{remote.name}' already in use")
         self.remotes[remote.uid] = remote
         self.nameRemotes[remote.name] = remote
+        self.link_changed(remote.name)
+        self.presence_schedule.file(remote)
         if remote.transactions or remote.messages:
             self.wake(remote)
         if dump:
@@ -246,6 +251,7 @@ class RoadCore(Core):
             self.pendings.pop(remote.uid, None)
         if self.nameRemotes.get(remote.name) is remote:
             del self.nameRemotes[remote.name]
+            self.link_changed(remote.name)
             self.emit(RemoteRemoved(remote.name, remote.uid))
         if clear:
             self.forget_remote_file(remote.name)
@@ -266,6 +272,8 @@ class RoadCore(Core):
         del self.nameRemotes[old]
         remote.name = new
         self.nameRemotes[new] = remote
+        self.link_changed(old)
+        self.link_changed(new)
         if clear:
             self.forget_remote_file(old)
         if dump:
@@ -380,20 +388,47 @@ class RoadCore(Core):
     def manage(self, cascade: bool = False, immediate: bool = False,
                now: float | None = None) -> None:
         """Presence at ``now`` (default: the time last given): start alives that are due,
-        reap the long silent (main only), and recompute ``alloweds``, ``aliveds``,
-        ``reapeds``, ``availables`` and ``changeds``."""
+        reap the long silent (main only), and bring ``alloweds``, ``aliveds``,
+        ``reapeds``, ``availables`` and ``changeds`` up to date.
+
+        Only the records whose presence is due (see ``presence.Schedule``), or that hold
+        messages waiting for a session, are visited (every record with ``immediate``); the
+        views change by the names whose links changed since the last manage."""
         if now is not None:
             self.now = now
-        for remote in list(self.remotes.values()):
+        due = self.remotes.values() if immediate else self.presence_schedule.due(self)
+        visits = {id(remote): remote for remote in due}
+        for remote in self.busy_remotes():
+            if remote.messages:
+                visits.setdefault(id(remote), remote)
+        for remote in visits.values():
             presence.manage(self, remote, cascade, immediate)
-        remotes = self.remotes.values()
-        aliveds = Registry((r.name, r) for r in remotes if r.alived)
-        self.changeds = dict(plus=set(aliveds) - set(self.aliveds),
-                              minus=set(self.aliveds) - set(aliveds))
-        self.aliveds = aliveds
-        self.alloweds = Registry((r.name, r) for r in remotes if r.allowed)
-        self.reapeds = Registry((r.name, r) for r in remotes if r.reaped)
-        self.availables = set(aliveds)
+        self.update_views()
+
+    def link_changed(self, name: str) -> None:
+        """The link of remote ``name`` changed, or a record by that name came or went."""
+        self.touched.add(name)
+        self.presence_version += 1
+
+    def update_views(self) -> None:
+        """Bring the presence views up to date for the names touched since the last call;
+        ``changeds`` says which came alive and which went."""
+        plus, minus = set(), set()
+        for name in self.touched:
+            remote = self.nameRemotes.get(name)
+            was = name in self.aliveds
+            for view, flag in ((self.aliveds, "alived"), (self.alloweds, "allowed"),
+                               (self.reapeds, "reaped")):
+                if remote is not None and getattr(remote, flag):
+                    view[name] = remote
+                else:
+                    view.pop(name, None)
+            now = name in self.aliveds
+            if now != was:
+                (plus if now else minus).add(name)
+                (self.availables.add if now else self.availables.discard)(name)
+        self.touched.clear()
+        self.changeds = dict(plus=plus, minus=minus)
 
     # messages ----------------------------------------------------------------------
     def transmit(self, msg: Mapping, uid: int | None = None, timeout: float | None = None) -> None:

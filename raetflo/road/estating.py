@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import uuid
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -13,7 +14,7 @@ from ..raeting import Acceptance, TrnsKind
 from ..timing import Timer
 from . import presence
 from .delivery import DeliveredMemory, Outgoing, SavedMessages, tid_newer
-from .linking import Link, Part
+from .linking import MOVES, Link, Part, move_setting
 
 if TYPE_CHECKING:
     from .messaging import Prober
@@ -242,28 +243,38 @@ class RemoteEstate(Estate):
         self.parked: list[Outgoing] = []  # nacked messages waiting for the next probe
         self.prober: Prober | None = None  # the probing alive in process, if any
         self.confirmed_sid = 0  # our sid the peer acked a probe in: re-sends may go
+        self.presence_filed: tuple[float, int] = (math.inf, 0)  # see presence.Schedule
+        self.start_timers(stack)
+
+    def start_timers(self, stack: RoadCore) -> None:
+        """Presence timers on ``stack``'s clock; moving them tells its schedule."""
         duration = stack.period if stack.main else stack.period + stack.offset
-        self.timer = Timer(stack, duration=duration)
-        self.reapTimer = Timer(stack, duration=stack.interim)
+        self.timer = Timer(stack, duration=duration, on_change=self.presence_moved)
+        self.reapTimer = Timer(stack, duration=stack.interim, on_change=self.presence_moved)
+
+    def presence_moved(self) -> None:
+        self.stack.presence_schedule.file(self)
 
     def rehome(self, stack: RoadCore) -> None:
         """Make this record one of ``stack``'s: its presence timers run on that store."""
         self.stack = stack
-        duration = stack.period if stack.main else stack.period + stack.offset
-        self.timer = Timer(stack, duration=duration)
-        self.reapTimer = Timer(stack, duration=stack.interim)
+        self.presence_filed = (math.inf, 0)
+        self.start_timers(stack)
 
     # link state (views of ``link``; the setters are the reference API's) -------------
     def moved(self, name: str) -> None:
-        """Make link move ``name`` (see ``linking.MOVES``), reporting its event."""
-        event = self.link.move(name)
+        """Make link move ``name`` (see ``linking.MOVES``), reporting its event and telling
+        the stack when it changed the link."""
+        link, part = self.link, MOVES[name][0]
+        old = getattr(link, part)
+        event = link.move(name)
+        if getattr(link, part) is not old:
+            self.stack.link_changed(self.name)
         if event is not None:
             self.stack.emit(event(self.name, self.uid))
 
     def _set_part(self, part: Part, value: object) -> None:
-        event = self.link.move_to(part, value)
-        if event is not None:
-            self.stack.emit(event(self.name, self.uid))
+        self.moved(move_setting(part, value))
 
     joined = property(lambda self: self.link.join,
                       lambda self, value: self._set_part("join", value))

@@ -1,0 +1,157 @@
+"""Scale: the work of presence, a timer tick and a join on a main must not grow with the
+number of remotes it holds.
+
+Work is counted, not timed: the Python and C function calls made (``sys.setprofile``) and
+the peak of memory allocated (``tracemalloc``) during one operation, on a main holding
+``SMALL`` and then ``LARGE`` joined, allowed and alive remotes. An operation that visits
+every remote (or copies a list of them) costs about ``LARGE / SMALL`` times as much at the
+larger size; these tests allow less than twice.
+"""
+from __future__ import annotations
+
+import sys
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from raetflo import nacling
+from raetflo.raeting import AutoMode
+from raetflo.road import presence
+from raetflo.road.core import RoadCore
+from raetflo.road.estating import RemoteEstate
+
+SMALL, LARGE = 100, 800
+ALWAYS = AutoMode.always.value
+KEYS = (nacling.Signer().keyhex, nacling.Privateer().pubhex)  # shared: keygen is slow
+
+
+def work(operation: Callable[[], Any]) -> tuple[int, int]:
+    """The function calls made and the peak bytes allocated while ``operation`` runs."""
+    calls = 0
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    tracemalloc.start()
+    try:
+        sys.setprofile(count)
+        try:
+            operation()
+        finally:
+            sys.setprofile(None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return calls, peak
+
+
+def held_main(count: int, now: float = 10.0) -> RoadCore:
+    """A main whose ``count`` remotes are joined, allowed and alive, presence just run."""
+    main = RoadCore(name="main", ha=("127.0.0.1", 7530), main=True, auto=ALWAYS, now=0.0)
+    for index in range(count):
+        remote = main.addRemote(RemoteEstate(
+            stack=main, name=f"estate{index:05d}", fuid=index + 1,
+            ha=("127.0.0.1", 20000 + index), verkey=KEYS[0], pubkey=KEYS[1]))
+        remote.joined = remote.allowed = remote.alived = True
+    main.manage(now=0.0)
+    main.now = now
+    for remote in main.remotes.values():
+        presence.refresh(main, remote)
+    main.manage()
+    main.keep_writes()
+    return main
+
+
+def assert_flat(small: tuple[int, int], large: tuple[int, int], what: str) -> None:
+    """The work at ``LARGE`` remotes is under twice the work at ``SMALL`` (plus a page)."""
+    for (a, b), unit in zip(zip(small, large), ("calls", "bytes")):
+        assert b < 2 * a + 4096, f"{what}: {a} {unit} at {SMALL} remotes, {b} at {LARGE}"
+
+
+@pytest.mark.parametrize("operation", ["manage", "tick"])
+def test_idle_presence_and_tick_cost_does_not_grow_with_remotes(operation: str) -> None:
+    """Nothing due: a manage() or a timer tick does as much at 800 remotes as at 100."""
+    costs = []
+    for count in (SMALL, LARGE):
+        main = held_main(count)
+        main.now += 0.1
+        run = main.manage if operation == "manage" else lambda: main.handle_timer(main.now)
+        costs.append(work(run))
+    assert_flat(*costs, operation)
+
+
+def test_manage_visits_only_the_due_remotes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manage visits the remotes whose alive is due, not every remote."""
+    main = held_main(LARGE)
+    early = list(main.remotes.values())[:5]
+    for remote in early:
+        remote.timer.restart(duration=0.05)
+    visited: list[str] = []
+    real = presence.manage
+    monkeypatch.setattr(presence, "manage",
+                        lambda core, remote, *a: (visited.append(remote.name),
+                                                  real(core, remote, *a)))
+    main.now += 0.1
+    main.manage()
+    assert visited == [remote.name for remote in early]
+    visited.clear()
+    main.now = 10.0 + main.period  # the others' alives are due, the early ones' not yet
+    main.manage()
+    assert len(visited) == LARGE - len(early)
+    assert not set(visited) & {remote.name for remote in early}
+
+
+def test_presence_views_follow_link_changes() -> None:
+    """aliveds, availables and changeds change by the remotes whose links changed."""
+    main = held_main(SMALL)
+    gone, renamed = main.remotes.values()[:2]
+    gone.alived = False
+    main.renameRemote(renamed, "renamed")
+    main.manage()
+    assert main.changeds == {"plus": {"renamed"}, "minus": {gone.name, "estate00001"}}
+    assert gone.name not in main.aliveds and main.aliveds["renamed"] is renamed
+    assert main.availables == set(main.aliveds) and len(main.aliveds) == SMALL - 1
+    main.manage()
+    assert main.changeds == {"plus": set(), "minus": set()}
+
+
+def join_new_estate(main: RoadCore, index: int) -> tuple[int, int]:
+    """Join one new estate into ``main``; the work of the main's part of it."""
+    client = RoadCore(name=f"newcomer{index}", ha=("127.0.0.1", 40000 + index),
+                      auto=ALWAYS, now=main.now)
+    remote = client.addRemote(RemoteEstate(stack=client, fuid=0, sid=0, ha=main.local.ha))
+    client.join(uid=remote.uid)
+    total = [0, 0]
+    for _ in range(10):  # request, response, ack: a few exchanges
+        to_main = [(data, client.local.ha) for data, _ in client.datagrams_to_send()]
+        replies: list[tuple[bytes, Any]] = []
+
+        def main_part() -> None:
+            for data, sa in to_main:
+                main.receive_datagram(data, sa, main.now)
+            replies.extend(main.datagrams_to_send())
+
+        calls, peak = work(main_part)
+        total[0] += calls
+        total[1] = max(total[1], peak)
+        main.keep_writes()
+        for data, _ in replies:
+            client.receive_datagram(data, main.local.ha, client.now)
+        if remote.joined and not to_main and not replies:
+            break
+    assert remote.joined
+    return total[0], total[1]
+
+
+def test_join_cost_does_not_grow_with_remotes() -> None:
+    """A join of a new estate costs the main as much at 800 remotes as at 100."""
+    costs = []
+    for count in (SMALL, LARGE):
+        main = held_main(count)
+        join_new_estate(main, 0)  # first-use costs (imports, caches) out of the way
+        costs.append(join_new_estate(main, 1))
+    assert_flat(*costs, "join")
