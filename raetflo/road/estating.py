@@ -293,6 +293,8 @@ class RemoteEstate(Estate):
     @acceptance.setter
     def acceptance(self, value: int | None) -> None:
         old, self._acceptance = self._acceptance, value
+        if value != old:
+            self.stack.link_changed(self.name)
         if value != old and value in (Acceptance.pending, Acceptance.rejected):
             event = RemotePending if value == Acceptance.pending else RemoteRejected
             self.stack.emit(event(self.name, self.uid))
