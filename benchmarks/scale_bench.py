@@ -58,6 +58,20 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * PAGE
 
 
+def socket_drops(port: int) -> int | None:
+    """Datagrams the kernel dropped at the UDP socket bound to ``port`` (its receive buffer
+    was full), from /proc/net/udp; None when not found."""
+    try:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port:
+            return int(fields[-1])
+    return None
+
+
 def send_line(pipe: Any, **fields: Any) -> None:
     pipe.write(json.dumps(fields) + "\n")
     pipe.flush()
@@ -311,6 +325,7 @@ class Main:
         gc.collect()
         return {"storm_s": storm, "failed_joins": sum(r["failed"] for r in reports),
                 "harness_retries": sum(r["retried"] for r in reports),
+                "socket_drops": socket_drops(self.port),
                 "rss_per_remote_kb": (rss_bytes() - self.rss_stack) / self.count / 1024,
                 "redos": sum(v for k, v in self.stack.stats.items() if "redo" in k)}
 
@@ -387,6 +402,8 @@ class Main:
 def main_worker(args: argparse.Namespace) -> None:
     """Run every phase for one implementation and one N; print the result line."""
     impl = rb.load(args.worker)
+    if args.no_fsync:
+        os.fsync = lambda fd: None  # keep writes land in the page cache only
     main = Main(impl, args.count, args)
     result: dict[str, Any] = {"n": args.count, "impl": impl.name, "restart_s": None}
     try:
@@ -409,7 +426,8 @@ COLUMNS: list[tuple[str, str]] = [
     ("storm_s", "storm s"), ("failed_joins", "failed"), ("cpu_per_s", "CPU s/s"),
     ("alives_per_s", "alives/s"), ("manage_ms", "manage ms"), ("manage_busy_ms", "mgr due ms"),
     ("tick_ms", "tick ms"), ("fanout_s", "fan-out s"), ("fanin_s", "fan-in s"),
-    ("rss_per_remote_kb", "kB/remote"), ("restart_s", "restart s")]
+    ("rss_per_remote_kb", "kB/remote"), ("socket_drops", "rx drops"),
+    ("restart_s", "restart s")]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -450,7 +468,8 @@ def run_one(impl: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", impl, "--count",
            str(count), "--timeout", str(args.timeout), "--tick", str(args.tick),
            "--settle", str(args.settle), "--steady", str(args.steady),
-           "--workers", str(args.workers)] + (["--restart"] if args.restart else [])
+           "--workers", str(args.workers)] + (["--restart"] if args.restart else []) \
+        + (["--no-fsync"] if args.no_fsync else [])
     result = rb.run_command(cmd, f"{impl} N={count}", args.show_console,
                             args.timeout * 6 + 600)
     return {"n": count, "impl": impl, **result}
@@ -478,7 +497,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
              f"raet 0.6.8 runs up to N={args.ref_max}; each phase is bounded by "
              f"{args.timeout:.0f} s (n/a: skipped, or did not finish)",
              "restart s: only with --restart (keep writes and restart are measured "
-             "with the keep work)"]
+             "with the keep work)",
+             f"main keep writes fsync: {'off (--no-fsync)' if args.no_fsync else 'on'}"]
     text = "\n".join(notes) + "\n\n" + table(rows)
     text += "\n\n" + plot(rows, RESULTS / "scale.png")
     print(text)
@@ -501,6 +521,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steady", type=float, default=10.0, help="steady window (s)")
     parser.add_argument("--workers", type=int, default=2, help="client processes")
     parser.add_argument("--restart", action="store_true", help="also time a restart")
+    parser.add_argument("--no-fsync", action="store_true",
+                        help="the main's keep writes skip fsync (isolates the rest of a storm)")
     parser.add_argument("--show-console", type=int, default=5, metavar="N")
     parser.add_argument("--worker", choices=rb.IMPLS, help=argparse.SUPPRESS)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)

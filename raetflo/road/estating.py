@@ -207,6 +207,10 @@ class LocalEstate(Estate):
 class RemoteEstate(Estate):
     """A stack's record of one peer: ids, address, keys, status and transactions."""
 
+    __slots__ = ("fuid", "main", "kind", "_acceptance", "link", "rsid", "verfer", "pubber",
+                 "_privee", "publee", "_box", "transactions", "delivered", "last_done",
+                 "peer_tid", "incoming", "incoming_bytes", "messages", "parked", "prober",
+                 "confirmed_sid", "presence_filed", "timer", "reapTimer")
     stack: RoadCore
     # store seconds after a delivery in which repeats of that message get no done again:
     # they are copies already in flight (the sender's redo of a lost done comes later)
@@ -230,7 +234,7 @@ class RemoteEstate(Estate):
         self.verfer: nacling.Verifier | None = None
         self.pubber: nacling.Publican | None = None
         self.set_keys(verkey, pubkey)
-        self.privee = nacling.Privateer()  # short-term pair for this link
+        self._privee: nacling.Privateer | None = None  # short-term pair, made when used
         self.publee: nacling.Publican | None = None  # peer's short-term key
         self._box: nacling.Box | None = None
         self.transactions = Transactions()  # index -> transaction
@@ -325,6 +329,18 @@ class RemoteEstate(Estate):
     def juid(self) -> tuple[int, int]:
         return (self.uid, self.fuid)
 
+    @property
+    def privee(self) -> nacling.Privateer:
+        """Our short-term key pair for this link (made on first use: a held record that
+        never allows costs no key generation)."""
+        if self._privee is None:
+            self._privee = nacling.Privateer()
+        return self._privee
+
+    @privee.setter
+    def privee(self, value: nacling.Privateer) -> None:
+        self._privee = value
+
     def install_session(self, privee: nacling.Privateer, short: bytes) -> None:
         """Adopt the short-term keys of a completed allow: our pair and the peer's public key."""
         self.privee = privee
@@ -341,7 +357,7 @@ class RemoteEstate(Estate):
     def rekey(self) -> None:
         """Drop this link's short-term keys: a new pair, and the link needs a new allow."""
         self.moved("rekeyed")
-        self.privee = nacling.Privateer()
+        self._privee = None
         self.publee = None
         self._box = None
 

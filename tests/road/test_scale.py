@@ -155,3 +155,43 @@ def test_join_cost_does_not_grow_with_remotes() -> None:
         join_new_estate(main, 0)  # first-use costs (imports, caches) out of the way
         costs.append(join_new_estate(main, 1))
     assert_flat(*costs, "join")
+
+
+def test_flo_presence_publish_cost_does_not_grow_with_remotes() -> None:
+    """After a service pass that changed no link, publishing the servicer's presence
+    share costs as much at 800 remotes as at 100."""
+    from ioflo.base.storing import Store
+
+    from raetflo.behaving.roading import publish_presence
+    costs = []
+    for count in (SMALL, LARGE):
+        main = held_main(count)
+        share = Store(stamp=0.0).create("road.presence")
+        seen = publish_presence(share, main, -1)
+        assert len(share.fetch("allowed")) == count and share.fetch("idle") is True
+        costs.append(work(lambda: publish_presence(share, main, seen)))
+    assert_flat(*costs, "publish")
+
+
+def record_bytes(count: int) -> float:
+    """Bytes held per record of ``count`` joined, allowed, alive remotes added to a main."""
+    main = held_main(1)
+    tracemalloc.start()
+    try:
+        records = [main.addRemote(RemoteEstate(
+            stack=main, name=f"held{index:05d}", fuid=index + 1,
+            ha=("127.0.0.1", 30000 + index), verkey=KEYS[0], pubkey=KEYS[1]))
+            for index in range(count)]
+        for remote in records:
+            remote.joined = remote.allowed = remote.alived = True
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return held / count
+
+
+def test_a_held_record_is_small() -> None:
+    """A record with nothing in flight holds no per-message structures, nor a short-term
+    key pair before its first allow: under 3,000 bytes (the reference's RSS per remote is
+    some 7 to 9 kB)."""
+    assert record_bytes(LARGE) < 3000
