@@ -1,20 +1,23 @@
 """Scale benchmark: one main estate serving N estates, raetflo and raet 0.6.8 side by side.
 
-The main estate runs in a process of its own (raetflo's ``RoadStack`` or the reference's),
-serviced in real time as an ioflo house would: ``serviceAll()`` whenever its socket is
-readable or a tick (``--tick``) passes, ``manage()`` once a presence period. The N
-estates are light raetflo clients, one ``RoadCore`` and one UDP socket each, split over
-``--workers`` worker processes; the same clients serve both mains (the wire is the same),
-so the figures are the main's. For each N the main reports:
+The main estate runs in a process of its own (raetflo's ``RoadStack`` or the reference's);
+the N estates are light raetflo clients, one ``RoadCore`` and one UDP socket each, split
+over ``--workers`` worker processes. The same clients serve both mains (the wire is the
+same), so the figures are the main's. All run in lockstep virtual time, as
+``road_bench.py`` does in one process: a round is the main's ``serviceAll()`` (and, once
+a presence period, ``manage()``), then every worker's turn (read, timers, presence,
+send), then every clock advances by ``STEP``; so a slow main never makes a timer fire
+early, and figures are wall (or CPU) seconds of real work. For each N:
 
-* storm: seconds from the start of N cascading joins (join, allow, alive) until every
-  client is allowed, and the failed first joins (as ``road_bench.py`` counts them);
-  presence (``manage()``) starts after the storm, on both sides;
-* steady: process CPU seconds per second of the main holding N allowed estates at the
-  default presence timers (alive period 1 s), and the alives it completed per second;
+* storm: wall seconds from the start of N cascading joins (join, allow, alive) until every
+  client is allowed, the failed first joins (as ``road_bench.py`` counts them) and the
+  datagrams the kernel dropped at the main's socket; presence starts after the storm;
+* steady: the main's CPU seconds per virtual second holding N allowed estates at the
+  default presence timers (alive period 1 s, both sides managing once a period), and the
+  alives it completed per virtual second (below 1 CPU s/s the main keeps real time);
 * manage and tick: wall ms of one ``manage()`` and one ``serviceAll()`` with nothing due
-  and nothing to read (the clients are paused for a moment);
-* fan-out / fan-in: seconds until one small message to (from) every client is delivered;
+  and nothing to read, and of the ``manage()`` that starts a period's alives;
+* fan-out / fan-in: wall seconds until one small message to (from) every client is in;
 * RSS per remote: growth of the main's resident set over the storm, per remote, in kB;
 * restart: seconds to reopen the main from its keep (``--restart``; the column stays
   empty otherwise: keep writes and restart are measured with the keep work).
@@ -31,7 +34,6 @@ import gc
 import json
 import os
 import resource
-import select
 import selectors
 import shutil
 import socket
@@ -49,6 +51,8 @@ import road_bench as rb  # noqa: E402  (implementations, ports, join accounting,
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (100, 1000, 2000, 5000, 10000)
 QUICK_SIZES = (50, 200)
+STEP = rb.STEP  # virtual seconds per round
+SLOTS = 10  # a client manages once every SLOTS rounds: once a presence period
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -79,104 +83,106 @@ def send_line(pipe: Any, **fields: Any) -> None:
 
 # clients -----------------------------------------------------------------------------
 class Clients:
-    """Light estates in one worker process: a raetflo ``RoadCore`` and a socket each,
-    driven by one selector, their timers kept in one heap of ``get_timer`` deadlines."""
+    """Light estates in one worker process: a raetflo ``RoadCore`` and a socket each."""
 
     def __init__(self, count: int, first: int, main_ha: tuple[str, int]) -> None:
         from raetflo.raeting import AutoMode
         from raetflo.road.core import RoadCore
         from raetflo.road.estating import RemoteEstate
-        self.start = time.monotonic()
+        self.now = 0.0
         self.selector = selectors.DefaultSelector()
         self.cores: list[Any] = []
         self.remotes: list[Any] = []
-        for index in range(first, first + count):
+        for index in range(count):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.bind(("127.0.0.1", 0))
             sock.setblocking(False)
-            core = RoadCore(name=f"client{index:05d}", ha=sock.getsockname(),
-                            auto=AutoMode.always.value, now=self.now())
-            remote = core.addRemote(RemoteEstate(stack=core, fuid=0, sid=0, ha=main_ha))
+            core = RoadCore(name=f"client{first + index:05d}", ha=sock.getsockname(),
+                            auto=AutoMode.always.value, now=0.0)
+            self.remotes.append(core.addRemote(RemoteEstate(stack=core, fuid=0, sid=0,
+                                                            ha=main_ha)))
             core.sock = sock
-            self.selector.register(sock, selectors.EVENT_READ, (core, index - first))
+            self.selector.register(sock, selectors.EVENT_READ, index)
             self.cores.append(core)
-            self.remotes.append(remote)
         self.dirty: set[int] = set()
         self.retried: set[int] = set()
+        self.joining = False
         self.received = 0
-        self.paused = False
+        self.rounds = 0
 
-    def now(self) -> float:
-        return time.monotonic() - self.start
-
-    def touch(self, index: int) -> None:
-        self.dirty.add(index)
+    def pairs(self) -> Any:
+        return enumerate(zip(self.cores, self.remotes))
 
     def join_all(self) -> None:
-        for index, (core, remote) in enumerate(zip(self.cores, self.remotes)):
-            core.now = self.now()
+        for index, (core, remote) in self.pairs():
             core.join(uid=remote.uid, cascade=True)
-            self.touch(index)
+            self.dirty.add(index)
+        self.joining = True
 
     def send_all(self) -> None:
         """One small message from every client to the main."""
-        for index, (core, remote) in enumerate(zip(self.cores, self.remotes)):
-            core.now = self.now()
+        for index, (core, remote) in self.pairs():
             core.transmit({"from": core.name}, remote.uid)
-            self.touch(index)
+            self.dirty.add(index)
 
-    def receive(self, core: Any, index: int) -> None:
-        now = self.now()
+    def step(self, now: float) -> dict[str, Any]:
+        """One round at ``now``: read, run due timers, manage a slice, send; a report."""
+        self.now, self.rounds = now, self.rounds + 1
+        for core in self.cores:
+            core.now = now
+        for key, _ in self.selector.select(timeout=0):
+            self.receive(key.data)
+        slot = self.rounds % SLOTS
+        for index, (core, remote) in self.pairs():
+            if index % SLOTS == slot and remote.allowed:  # presence starts after the storm
+                core.manage(cascade=True)
+                self.dirty.add(index)
+            if (deadline := core.get_timer()) is not None and deadline <= now:
+                core.handle_timer(now)
+                self.dirty.add(index)
+        self.flush()
+        report: dict[str, Any] = {"event": "done", "received": self.received}
+        if self.joining and self.rounds % 5 == 0 and not self.retry_stalled():
+            self.joining = False
+            report.update(allowed=True, failed=self.failed(), retried=len(self.retried),
+                          stats=self.stats())
+        return report
+
+    def receive(self, index: int) -> None:
+        core = self.cores[index]
         while True:
             try:
                 data, sa = core.sock.recvfrom(65536)
             except BlockingIOError:
-                return
-            core.receive_datagram(data, sa, now)
-            self.touch(index)
+                break
+            core.receive_datagram(data, sa, self.now)
+        self.dirty.add(index)
 
     def flush(self) -> None:
-        """Send what the touched clients have to send; take their events and keep writes
-        (nothing goes out while paused)."""
-        if self.paused:
-            return
+        """Send what the touched clients have to send; take their events and keep writes."""
         for index in self.dirty:
             core = self.cores[index]
             for data, ha in core.datagrams_to_send():
                 try:
                     core.sock.sendto(data, ha)
                 except BlockingIOError:
-                    pass  # counted by the main's redo figures
+                    core.incStat("tx_busy")
             core.keep_writes()
             while (event := core.next_event()) is not None:
                 self.received += type(event).__name__ == "MessageReceived"
         self.dirty.clear()
 
-    def service(self, slot: int, slots: int) -> None:
-        """Run every client's timers and manage the ``slot``-th of ``slots`` slices (so
-        each client runs presence once a period, as a flo's manager does, once allowed)."""
-        now = self.now()
-        for index in range(slot, len(self.cores), slots):
-            if self.remotes[index].allowed:  # presence starts after the storm
-                self.cores[index].manage(cascade=True, now=now)
-                self.touch(index)
-        for index, core in enumerate(self.cores):
-            if (deadline := core.get_timer()) is not None and deadline <= now:
-                core.handle_timer(now)
-                self.touch(index)
-
     def retry_stalled(self) -> int:
         """Restart the joins that ended without an allow; how many are not allowed yet."""
         pending = 0
-        for index, (core, remote) in enumerate(zip(self.cores, self.remotes)):
+        for index, (core, remote) in self.pairs():
             if remote.allowed:
                 continue
             pending += 1
-            if not core.active:
+            if not core.busy_remotes():
                 self.retried.add(index)
-                core.now = self.now()
                 (core.allow if remote.joined else core.join)(uid=remote.uid, cascade=True)
-                self.touch(index)
+                self.dirty.add(index)
         return pending
 
     def stats(self) -> dict[str, int]:
@@ -193,43 +199,19 @@ class Clients:
 
 
 def client_worker(args: argparse.Namespace) -> None:
-    """A worker process: its clients, commanded through stdin, reporting on stdout."""
+    """A worker process: its clients, one command a line on stdin, a report a line out."""
     clients = Clients(args.count, args.first, ("127.0.0.1", args.main_port))
-    out = sys.stdout
-    send_line(out, event="ready")
-    sel = clients.selector
-    sel.register(sys.stdin, selectors.EVENT_READ, None)
-    joining, slot, slots, period = False, 0, 10, 1.0
-    next_service = next_check = 0.0
-    while True:
-        busy = clients.dirty and not clients.paused
-        for key, _ in sel.select(timeout=0 if busy else period / slots / 2):
-            if key.data is None:
-                command = sys.stdin.readline().strip()
-                if command in ("", "quit"):
-                    return
-                if command == "join":
-                    clients.join_all()
-                    joining = True
-                elif command == "fanin":
-                    clients.send_all()
-                elif command in ("pause", "resume"):
-                    clients.paused = command == "pause"
-                elif command == "count":
-                    send_line(out, event="count", received=clients.received)
-            else:
-                clients.receive(*key.data)
-        now = clients.now()
-        if not clients.paused and now >= next_service:
-            clients.service(slot, slots)
-            slot, next_service = (slot + 1) % slots, now + period / slots
-        if joining and now >= next_check:
-            next_check = now + 0.2
-            if not clients.retry_stalled():
-                joining = False
-                send_line(out, event="allowed", failed=clients.failed(),
-                          retried=len(clients.retried), stats=clients.stats())
-        clients.flush()
+    send_line(sys.stdout, event="ready")
+    for line in sys.stdin:
+        command, *rest = line.split()
+        if command == "step":
+            send_line(sys.stdout, **clients.step(float(rest[0])))
+        elif command == "join":
+            clients.join_all()
+        elif command == "fanin":
+            clients.send_all()
+        elif command == "quit":
+            return
 
 
 # the main estate -----------------------------------------------------------------------
@@ -243,10 +225,8 @@ class Main:
         self.rss_base = rss_bytes()
         self.stack = self.open()
         self.rss_stack = rss_bytes()
-        self.start = time.monotonic()
-        self.sock = getattr(self.stack.server, "sock", None) or self.stack.server.ss
         self.presence = False  # manage() once a period (not during the storm)
-        self.last_manage = -1.0
+        self.rounds = 0
         self.manage_times: list[float] = []
         self.workers = self.spawn()
 
@@ -256,95 +236,83 @@ class Main:
                                    dirpath=os.path.join(self.keepdir, "main"))
 
     def spawn(self) -> list[subprocess.Popen]:
-        shares = [self.count // self.args.workers + (i < self.count % self.args.workers)
-                  for i in range(self.args.workers)]
         workers, first = [], 0
-        for share in shares:
+        for index in range(self.args.workers):
+            share = self.count // self.args.workers + (index < self.count % self.args.workers)
             cmd = [sys.executable, str(Path(__file__).resolve()), "--client", "--count",
                    str(share), "--first", str(first), "--main-port", str(self.port)]
             workers.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             text=True, bufsize=1))
             first += share
         for worker in workers:
-            self.expect(worker, "ready", 600)
+            assert json.loads(worker.stdout.readline())["event"] == "ready"
         return workers
-
-    def expect(self, worker: subprocess.Popen, event: str, timeout: float) -> dict | None:
-        """Service the main until ``worker`` reports ``event`` (None: not within timeout)."""
-        deadline = time.monotonic() + timeout
-        fd = worker.stdout.fileno()
-        while time.monotonic() < deadline:
-            if self.step([fd]):
-                line = json.loads(worker.stdout.readline())
-                if line["event"] == event:
-                    return line
-        return None
-
-    def now(self) -> float:
-        return time.monotonic() - self.start
-
-    def step(self, fds: list[int] = ()) -> bool:
-        """Wait for the main's socket, ``fds`` or a tick; service the main (and manage it
-        once a period). Whether one of ``fds`` is readable."""
-        ready, _, _ = select.select([self.sock, *fds], [], [], self.args.tick)
-        self.service()
-        return any(fd in ready for fd in fds)
-
-    def service(self) -> None:
-        stack = self.stack
-        stack.store.changeStamp(self.now())
-        stack.serviceAll()
-        if self.presence and self.now() - self.last_manage >= stack.period:
-            self.last_manage = self.now()
-            began = time.perf_counter()
-            stack.manage(cascade=True)
-            self.manage_times.append(time.perf_counter() - began)
-            stack.serviceAllTx()
-
-    def run_for(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.step()
 
     def tell(self, command: str) -> None:
         for worker in self.workers:
             worker.stdin.write(command + "\n")
             worker.stdin.flush()
 
-    def gather(self, event: str, timeout: float) -> list[dict] | None:
-        reports = [self.expect(worker, event, timeout) for worker in self.workers]
-        return None if any(r is None for r in reports) else reports
+    def round(self) -> list[dict[str, Any]]:
+        """The main's turn, then every worker's; then the clocks advance. Their reports."""
+        stack = self.stack
+        stack.serviceAll()
+        if self.presence and self.rounds % SLOTS == 0:
+            began = time.perf_counter()
+            stack.manage(cascade=True)
+            self.manage_times.append(time.perf_counter() - began)
+            stack.serviceAllTx()
+        self.tell(f"step {stack.store.stamp}")
+        reports = [json.loads(worker.stdout.readline()) for worker in self.workers]
+        stack.store.advanceStamp(STEP)
+        self.rounds += 1
+        return reports
+
+    def rounds_until(self, done: Callable[[list[dict[str, Any]]], bool]) -> float | None:
+        """Wall seconds of rounds until ``done(reports)``; None past the timeout."""
+        began = time.perf_counter()
+        while time.perf_counter() - began < self.args.timeout:
+            if done(self.round()):
+                return time.perf_counter() - began
+        return None
 
     def storm(self) -> dict[str, Any]:
-        began = time.monotonic()
         self.tell("join")
-        reports = self.gather("allowed", self.args.timeout)
-        if reports is None:
+        finals: dict[int, dict[str, Any]] = {}
+
+        def all_allowed(reports: list[dict[str, Any]]) -> bool:
+            finals.update((i, r) for i, r in enumerate(reports) if r.get("allowed"))
+            return len(finals) == len(self.workers)
+
+        rounds = self.rounds
+        storm = self.rounds_until(all_allowed)
+        if storm is None:
             return {"storm_s": None}
-        storm = time.monotonic() - began
         gc.collect()
-        return {"storm_s": storm, "failed_joins": sum(r["failed"] for r in reports),
-                "harness_retries": sum(r["retried"] for r in reports),
+        return {"storm_s": storm, "storm_rounds": self.rounds - rounds,
+                "failed_joins": sum(r["failed"] for r in finals.values()),
+                "harness_retries": sum(r["retried"] for r in finals.values()),
                 "socket_drops": socket_drops(self.port),
                 "rss_per_remote_kb": (rss_bytes() - self.rss_stack) / self.count / 1024,
                 "redos": sum(v for k, v in self.stack.stats.items() if "redo" in k)}
 
     def steady(self) -> dict[str, Any]:
         self.presence = True
-        self.run_for(self.args.settle)
+        for _ in range(round(self.args.settle / STEP)):
+            self.round()
         alives = self.stack.stats.get("alive_complete", 0)
-        cpu, began = time.process_time(), time.monotonic()
-        self.run_for(self.args.steady)
-        wall = time.monotonic() - began
-        return {"cpu_per_s": (time.process_time() - cpu) / wall,
-                "alives_per_s": (self.stack.stats.get("alive_complete", 0) - alives) / wall,
+        cpu, rounds = time.process_time(), round(self.args.steady / STEP)
+        for _ in range(rounds):
+            self.round()
+        virtual = rounds * STEP
+        return {"cpu_per_s": (time.process_time() - cpu) / virtual,
+                "alives_per_s": (self.stack.stats.get("alive_complete", 0) - alives) / virtual,
                 "manage_busy_ms": statistics.median(self.manage_times[-3:]) * 1e3}
 
     def idle_costs(self, repeats: int = 20) -> dict[str, Any]:
-        """One manage() with nothing due and one serviceAll() with nothing to read."""
-        self.tell("pause")
-        self.run_for(0.3)
-        self.service()
+        """One manage() with nothing due and one serviceAll() with nothing to read (the
+        workers wait for their next round)."""
+        self.stack.serviceAll()
         manages, ticks = [], []
         for _ in range(repeats):
             began = time.perf_counter()
@@ -353,36 +321,22 @@ class Main:
             began = time.perf_counter()
             self.stack.serviceAll()
             ticks.append(time.perf_counter() - began)
-        self.tell("resume")
         return {"manage_ms": statistics.median(manages) * 1e3,
                 "tick_ms": statistics.median(ticks) * 1e3}
 
     def fan_out(self) -> dict[str, Any]:
-        before = self.gather_count()
-        began = time.monotonic()
+        before = self.round()
+        target = sum(r["received"] for r in before) + self.count
         for remote in list(self.stack.remotes.values()):
             self.stack.transmit({"to": remote.name}, remote.uid)
-        deadline = began + self.args.timeout
-        while time.monotonic() < deadline:
-            self.run_for(0.05)
-            if self.gather_count() - before >= self.count:
-                return {"fanout_s": time.monotonic() - began}
-        return {"fanout_s": None}
-
-    def gather_count(self) -> int:
-        self.tell("count")
-        reports = self.gather("count", 30)
-        return -1 if reports is None else sum(r["received"] for r in reports)
+        took = self.rounds_until(lambda reports: sum(r["received"] for r in reports) >= target)
+        return {"fanout_s": took}
 
     def fan_in(self) -> dict[str, Any]:
         rx = self.stack.rxMsgs
         rx.clear()
-        began = time.monotonic()
         self.tell("fanin")
-        deadline = began + self.args.timeout
-        while len(rx) < self.count and time.monotonic() < deadline:
-            self.step()
-        return {"fanin_s": time.monotonic() - began if len(rx) >= self.count else None}
+        return {"fanin_s": self.rounds_until(lambda _: len(rx) >= self.count)}
 
     def restart(self) -> dict[str, Any]:
         """Seconds to reopen the main from its keep (the remotes it holds included)."""
@@ -394,7 +348,7 @@ class Main:
     def close(self) -> None:
         self.tell("quit")
         for worker in self.workers:
-            worker.wait(30)
+            worker.wait(60)
         self.stack.server.close()
         shutil.rmtree(self.keepdir, ignore_errors=True)
 
@@ -421,13 +375,11 @@ def main_worker(args: argparse.Namespace) -> None:
     rb.print_result(result)
 
 
-# report ----------------------------------------------------------------------------------
 COLUMNS: list[tuple[str, str]] = [
-    ("storm_s", "storm s"), ("failed_joins", "failed"), ("cpu_per_s", "CPU s/s"),
-    ("alives_per_s", "alives/s"), ("manage_ms", "manage ms"), ("manage_busy_ms", "mgr due ms"),
-    ("tick_ms", "tick ms"), ("fanout_s", "fan-out s"), ("fanin_s", "fan-in s"),
-    ("rss_per_remote_kb", "kB/remote"), ("socket_drops", "rx drops"),
-    ("restart_s", "restart s")]
+    ("storm_s", "storm s"), ("failed_joins", "failed"), ("socket_drops", "rx drops"),
+    ("cpu_per_s", "CPU s/s"), ("alives_per_s", "alives/s"), ("manage_ms", "manage ms"),
+    ("manage_busy_ms", "mgr due ms"), ("tick_ms", "tick ms"), ("fanout_s", "fan-out s"),
+    ("fanin_s", "fan-in s"), ("rss_per_remote_kb", "kB/remote"), ("restart_s", "restart s")]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -466,7 +418,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> str:
 
 def run_one(impl: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", impl, "--count",
-           str(count), "--timeout", str(args.timeout), "--tick", str(args.tick),
+           str(count), "--timeout", str(args.timeout),
            "--settle", str(args.settle), "--steady", str(args.steady),
            "--workers", str(args.workers)] + (["--restart"] if args.restart else []) \
         + (["--no-fsync"] if args.no_fsync else [])
@@ -480,7 +432,7 @@ def run(args: argparse.Namespace,
         ) -> list[dict[str, Any]]:
     rows = []
     for count in args.sizes:
-        for impl in rb.IMPLS:
+        for impl in args.impls:
             if impl == "raet" and count > args.ref_max:
                 rows.append({"n": count, "impl": impl, "skipped": f"N > --ref-max"})
                 continue
@@ -493,7 +445,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     RESULTS.mkdir(exist_ok=True)
     notes = [f"scale_bench: main in its own process, N light raetflo clients in "
              f"{args.workers} worker processes; python {sys.version.split()[0]}, "
-             f"{os.cpu_count()} CPUs; tick {args.tick} s, steady window {args.steady} s",
+             f"{os.cpu_count()} CPUs; lockstep rounds of {STEP} virtual s; steady window "
+             f"{args.steady} virtual s",
              f"raet 0.6.8 runs up to N={args.ref_max}; each phase is bounded by "
              f"{args.timeout:.0f} s (n/a: skipped, or did not finish)",
              "restart s: only with --restart (keep writes and restart are measured "
@@ -509,16 +462,17 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--impls", nargs="+", choices=rb.IMPLS, default=list(rb.IMPLS))
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: N in {QUICK_SIZES}, short windows")
     parser.add_argument("--ref-max", type=int, default=2000,
                         help="largest N the reference runs")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="wall seconds allowed per phase")
-    parser.add_argument("--tick", type=float, default=0.02, help="main service tick (s)")
     parser.add_argument("--settle", type=float, default=3.0,
-                        help="seconds after the storm before the steady window")
-    parser.add_argument("--steady", type=float, default=10.0, help="steady window (s)")
+                        help="virtual seconds after the storm before the steady window")
+    parser.add_argument("--steady", type=float, default=10.0,
+                        help="steady window (virtual s)")
     parser.add_argument("--workers", type=int, default=2, help="client processes")
     parser.add_argument("--restart", action="store_true", help="also time a restart")
     parser.add_argument("--no-fsync", action="store_true",
