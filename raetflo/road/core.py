@@ -281,7 +281,7 @@ class RoadCore(Core):
 
     def retrieveRemote(self, uid: int | None = None) -> RemoteEstate | None:
         if uid is None:
-            return next(iter(self.remotes.values()), None)
+            return next(iter(dict.values(self.remotes)), None)  # no copy of the records
         return self.remotes.get(uid)
 
     def newRemote(self, **kwa: Any) -> RemoteEstate:
