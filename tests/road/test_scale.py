@@ -206,3 +206,40 @@ def test_the_default_remote_is_found_without_copying_the_records() -> None:
         costs.append(work(main.retrieveRemote))
         assert main.retrieveRemote() is main.remotes.values()[0]
     assert_flat(*costs, "the default remote")
+
+
+def grantable(size: int) -> bool:
+    """Whether this system gives a socket a receive buffer of ``size`` bytes (forced where
+    privileged, else up to ``net.core.rmem_max``)."""
+    import socket
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, 33, size)  # SO_RCVBUFFORCE (Linux)
+        except OSError:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        return probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= size
+    finally:
+        probe.close()
+
+
+def test_the_socket_holds_a_ten_thousand_estate_join_burst() -> None:
+    """Where the system grants the receive buffer asked for, 10,000 join requests sent
+    at once all wait in the socket for the next service pass; none is dropped."""
+    import socket
+
+    from raetflo.road.transport import UdpServer
+    if not grantable(16 * 1024 * 1024):
+        pytest.skip("the system does not grant a 16 MiB receive buffer")
+    server = UdpServer(("127.0.0.1", 0))
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for _ in range(10_000):
+            sender.sendto(b"j" * 267, server.ha)  # the size of a join request
+        received = 0
+        while server.receive() is not None:
+            received += 1
+    finally:
+        sender.close()
+        server.close()
+    assert received == 10_000
