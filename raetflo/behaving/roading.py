@@ -74,7 +74,7 @@ def publish_presence(share: Share, stack: RoadStack, seen: int) -> int:
     """Write the stack's joined and allowed remote names and idleness, when they change;
     the names are gathered again only when the stack's ``presence_version`` is not
     ``seen``. Returns the version published."""
-    idle = not (stack.txMsgs or stack.txes or stack.busy_remotes())
+    idle = not (stack.txMsgs or stack.txes) and stack.idle()
     if share.fetch("idle") != idle:
         share.update(idle=idle)
     if stack.presence_version != seen:
