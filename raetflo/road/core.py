@@ -399,12 +399,14 @@ class RoadCore(Core):
         views change by the names whose links changed since the last manage."""
         if now is not None:
             self.now = now
-        due = self.remotes.values() if immediate else self.presence_schedule.due(self)
+        schedule = self.presence_schedule
+        due = self.remotes.values() if immediate else schedule.due(self)
         visits = {id(remote): remote for remote in due}
         for remote in self.holding_remotes():
             visits.setdefault(id(remote), remote)
         for remote in visits.values():
             presence.manage(self, remote, cascade, immediate)
+        schedule.settle(due, self.now)
         self.update_views()
 
     def link_changed(self, name: str) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 import uuid
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -247,7 +246,7 @@ class RemoteEstate(Estate):
         self.parked: list[Outgoing] = []  # nacked messages waiting for the next probe
         self.prober: Prober | None = None  # the probing alive in process, if any
         self.confirmed_sid = 0  # our sid the peer acked a probe in: re-sends may go
-        self.presence_filed: tuple[float, int] = (math.inf, 0)  # see presence.Schedule
+        self.presence_filed: tuple[float, int] = presence.UNFILED  # see presence.Schedule
         self.start_timers(stack)
 
     def start_timers(self, stack: RoadCore) -> None:
@@ -262,7 +261,7 @@ class RemoteEstate(Estate):
     def rehome(self, stack: RoadCore) -> None:
         """Make this record one of ``stack``'s: its presence timers run on that store."""
         self.stack = stack
-        self.presence_filed = (math.inf, 0)
+        self.presence_filed = presence.UNFILED
         self.start_timers(stack)
 
     # link state (views of ``link``; the setters are the reference API's) -------------

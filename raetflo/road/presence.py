@@ -80,6 +80,9 @@ def unreap(core: RoadCore, remote: RemoteEstate) -> None:
                              f"{core.now}\n")
 
 
+UNFILED = (math.inf, 0)  # the presence_filed of a record with no entry in the heap
+
+
 def deadline(remote: RemoteEstate) -> float:
     """When ``manage`` next has something to do for ``remote``: its alive or reap timer."""
     return min(remote.timer.stop, remote.reapTimer.stop)
@@ -109,29 +112,30 @@ class Schedule:
 
     def due(self, core: RoadCore) -> list[RemoteEstate]:
         """Take out the records of ``core`` whose presence deadline has come, in deadline
-        order; the others that came up are filed again where their timers are now."""
+        order (file them again with ``settle`` once managed); the others that came up are
+        filed again where their timers are now."""
         heap, now, remotes = self.heap, core.now, core.remotes
-        due, later = [], []
+        due = []
         while heap and heap[0][0] <= now:
             when, seq, remote = heapq.heappop(heap)
-            if remote.presence_filed != (when, seq):
+            if remote.presence_filed[1] != seq:
                 continue  # superseded by an earlier entry of the same record
-            remote.presence_filed = (math.inf, 0)
+            remote.presence_filed = UNFILED
             if remotes.get(remote.uid) is not remote:
                 continue
             if deadline(remote) <= now:
                 due.append(remote)
-            later.append(remote)
-        for remote in later:
-            self.refile(remote, now)
+            else:
+                self.file(remote)
         self.bound(len(remotes))
         return due
 
-    def refile(self, remote: RemoteEstate, now: float) -> None:
-        """File a record that came up again; a reaped one still past its deadline (manage
-        leaves it alone) waits until its timers move."""
-        if deadline(remote) > now or not remote.reaped:
-            self.file(remote)
+    def settle(self, managed: list[RemoteEstate], now: float) -> None:
+        """File the records just managed where their timers are now; a reaped one still
+        past its deadline (manage leaves it alone) waits until its timers move."""
+        for remote in managed:
+            if not (remote.reaped and deadline(remote) <= now):
+                self.file(remote)
 
     def bound(self, records: int) -> None:
         """Rebuild the heap from the live entries once it holds too many stale ones."""
