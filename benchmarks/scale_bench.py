@@ -466,7 +466,7 @@ def run(args: argparse.Namespace,
     for count in args.sizes:
         for impl in args.impls:
             if impl == "raet" and count > args.ref_max:
-                rows.append({"n": count, "impl": impl, "skipped": f"N > --ref-max"})
+                rows.append({"n": count, "impl": impl, "skipped": "N > --ref-max"})
                 continue
             rows.append(runner(impl, count, args))
             print(table(rows[-1:]).splitlines()[-1], file=sys.stderr)

@@ -417,7 +417,8 @@ class RoadCore(Core):
     def update_views(self) -> None:
         """Bring the presence views up to date for the names touched since the last call;
         ``changeds`` says which came alive and which went."""
-        plus, minus = set(), set()
+        plus: set[str] = set()
+        minus: set[str] = set()
         for name in self.touched:
             remote = self.nameRemotes.get(name)
             was = name in self.aliveds

@@ -122,8 +122,11 @@ class SavedMessages:
             self._next_deadline = min(self._next_deadline, entry.deadline)
 
     def popleft(self) -> Outgoing:
-        entry = self._entries.popleft()
-        if not self._entries:
+        entries = self._entries
+        if not isinstance(entries, deque):
+            raise IndexError("no saved message to pop")
+        entry = entries.popleft()
+        if not entries:
             self._entries = ()  # the deque's memory goes with the last entry
         return entry
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import outbox
 
@@ -99,7 +99,7 @@ class Schedule:
     Slack = 1024  # entries past twice the records (plus this) make the heap be rebuilt
 
     def __init__(self) -> None:
-        self.heap: list[tuple[float, int, Any]] = []
+        self.heap: list[tuple[float, int, RemoteEstate]] = []
         self.counter = itertools.count(1)
 
     def file(self, remote: RemoteEstate) -> None:
