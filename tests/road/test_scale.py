@@ -260,3 +260,22 @@ def test_the_socket_holds_a_ten_thousand_estate_join_burst() -> None:
         sender.close()
         server.close()
     assert received == 10_000
+
+
+def test_a_service_pass_reads_on_while_the_socket_keeps_up_to_its_bound(road) -> None:
+    """With more waiting than ``RxBudget``, one serviceAll reads, handles and sends again
+    (``RxPasses`` times at most) instead of leaving the rest to overflow the socket."""
+    import socket
+    main = road("main", main=True)
+    main.RxBudget = 10
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for count, handled in ((30, 30), (100, 10 * main.RxPasses)):
+            before = main.stats.get("parsing_outer_error", 0)
+            for _ in range(count):
+                sender.sendto(b"not a packet", main.ha)
+            main.serviceAll()
+            assert main.stats.get("parsing_outer_error", 0) - before == handled
+            main.serviceAll()  # the rest
+    finally:
+        sender.close()
