@@ -445,7 +445,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> str:
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    return f"plot written to {path}"
+    return f"plot written to {path.name}"
 
 
 def run_one(impl: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
