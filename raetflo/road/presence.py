@@ -84,8 +84,12 @@ UNFILED = (math.inf, 0)  # the presence_filed of a record with no entry in the h
 
 
 def deadline(remote: RemoteEstate) -> float:
-    """When ``manage`` next has something to do for ``remote``: its alive or reap timer."""
-    return min(remote.timer.stop, remote.reapTimer.stop)
+    """When ``manage`` next has something to do for ``remote``: its alive timer, or its
+    reap timer on a main that reaps."""
+    core = remote.stack
+    if core.main and core.interim > 0:
+        return min(remote.timer.stop, remote.reapTimer.stop)
+    return remote.timer.stop
 
 
 class Schedule:

@@ -49,9 +49,10 @@ def work(operation: Callable[[], Any]) -> tuple[int, int]:
     return calls, peak
 
 
-def held_main(count: int, now: float = 10.0) -> RoadCore:
+def held_main(count: int, now: float = 10.0, **kwa: Any) -> RoadCore:
     """A main whose ``count`` remotes are joined, allowed and alive, presence just run."""
-    main = RoadCore(name="main", ha=("127.0.0.1", 7530), main=True, auto=ALWAYS, now=0.0)
+    main = RoadCore(**{"name": "main", "ha": ("127.0.0.1", 7530), "main": True,
+                       "auto": ALWAYS, "now": 0.0, **kwa})
     for index in range(count):
         remote = main.addRemote(RemoteEstate(
             stack=main, name=f"estate{index:05d}", fuid=index + 1,
@@ -120,6 +121,19 @@ def test_manage_visits_only_the_due_remotes(monkeypatch: pytest.MonkeyPatch) -> 
     main.manage()
     assert len(visited) == LARGE - len(early)
     assert not set(visited) & {remote.name for remote in early}
+
+
+@pytest.mark.parametrize("setting", [{"interim": 0.0}, {"main": False}])
+def test_manage_without_reaping_visits_nothing_not_due(setting: dict[str, Any],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With reaping off (interim 0) or on a non-main (which never reaps), the reap timer
+    makes no record due: a manage with no alive due visits none."""
+    main = held_main(SMALL, **setting)
+    main.now += 0.1
+    visited: list[str] = []
+    monkeypatch.setattr(presence, "manage", lambda core, remote, *a: visited.append(remote.name))
+    main.manage()
+    assert visited == []
 
 
 def test_presence_views_follow_link_changes() -> None:
