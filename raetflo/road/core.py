@@ -56,6 +56,7 @@ class RoadCore(Core):
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
     DeadlineSlack = 1024  # stale deadline entries tolerated before the heap is rebuilt
+    MaxTouched = 65536  # changed names remembered between manages (past it: a full rebuild)
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
     BodyMap: type = dict  # the mapping type received bodies decode to
 
@@ -92,7 +93,8 @@ class RoadCore(Core):
         self.availables: set = set()
         self.changeds: dict = dict(plus=set(), minus=set())
         self.presence_schedule = presence.Schedule()  # when each record's presence is due
-        self.touched: set[str] = set()  # names whose link changed since the last manage
+        self.touched: set[str] | None = set()  # names changed since the last manage (None:
+        # more than MaxTouched, the views are rebuilt from the records)
         self.presence_version = 0  # counts link changes, additions, removals and renames
         self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
         self.message_ref = 0  # the last reference send_message gave out
@@ -411,15 +413,21 @@ class RoadCore(Core):
 
     def link_changed(self, name: str) -> None:
         """The link of remote ``name`` changed, or a record by that name came or went."""
-        self.touched.add(name)
         self.presence_version += 1
+        if self.touched is not None:
+            self.touched.add(name)
+            if len(self.touched) > self.MaxTouched:
+                self.touched = None
 
     def update_views(self) -> None:
         """Bring the presence views up to date for the names touched since the last call;
         ``changeds`` says which came alive and which went."""
         plus: set[str] = set()
         minus: set[str] = set()
-        for name in self.touched:
+        names = self.touched
+        if names is None:
+            names = {*self.nameRemotes, *self.aliveds, *self.alloweds, *self.reapeds}
+        for name in names:
             remote = self.nameRemotes.get(name)
             was = name in self.aliveds
             for view, flag in ((self.aliveds, "alived"), (self.alloweds, "allowed"),
@@ -432,7 +440,7 @@ class RoadCore(Core):
             if now != was:
                 (plus if now else minus).add(name)
                 (self.availables.add if now else self.availables.discard)(name)
-        self.touched.clear()
+        self.touched = set()
         self.changeds = dict(plus=plus, minus=minus)
 
     # messages ----------------------------------------------------------------------

@@ -150,6 +150,20 @@ def test_presence_views_follow_link_changes() -> None:
     assert main.changeds == {"plus": set(), "minus": set()}
 
 
+def test_changes_remembered_between_manages_are_bounded() -> None:
+    """Past ``MaxTouched`` changed names without a manage the core stops listing them; the
+    next manage brings the views up to date from the records."""
+    main = held_main(SMALL)
+    main.MaxTouched = 10
+    for remote in main.remotes.values()[:30]:
+        remote.alived = False
+        assert main.touched is None or len(main.touched) <= main.MaxTouched
+    main.manage()
+    assert len(main.changeds["minus"]) == 30 and not main.changeds["plus"]
+    assert len(main.aliveds) == SMALL - 30 == len(main.availables)
+    assert main.touched == set()
+
+
 def join_new_estate(main: RoadCore, index: int) -> tuple[int, int]:
     """Join one new estate into ``main``; the work of the main's part of it."""
     client = RoadCore(name=f"newcomer{index}", ha=("127.0.0.1", 40000 + index),
