@@ -113,6 +113,7 @@ class RoadStackManager(RoadDeed, Deed):
         self.seen: dict[str, RemoteEstate] = {}  # name -> last record of a remote named
         self.lists: dict[str, list[str]] = {}  # the presence lists last published
         self.full = False  # MaxEstates was reached (told once)
+        self.published = -1  # the stack's presence_version last published
 
     def action(self, immediate: bool = False, **kwa: Any) -> None:
         stack = self.opened()
@@ -120,7 +121,15 @@ class RoadStackManager(RoadDeed, Deed):
             stack.manage(cascade=True, immediate=bool(immediate) and not self.managed)
             self.managed = True
             self.timer.restart(duration=stack.period)
-        self.publish(stack)
+            self.published = -1
+        self.publish_changes(stack)
+
+    def publish_changes(self, stack: RoadStack) -> None:
+        """Publish after a manage, or when a link, record or acceptance changed since the
+        last publish (the stack's ``presence_version``); else nothing has to be rescanned."""
+        if stack.presence_version != self.published:
+            self.publish(stack)
+            self.published = stack.presence_version
 
     def publish(self, stack: RoadStack) -> None:
         """Write the estate shares, then the presence and tally the flo reads."""

@@ -71,16 +71,20 @@ def rejected_in(stack: RoadStack, estate: RemoteEstate) -> bool:
                for event in stack.events)
 
 
-def publish_presence(share: Share, stack: RoadStack) -> None:
-    """Write the stack's joined and allowed remote names and idleness, when they change."""
-    remotes = list(stack.remotes.values())
-    joined = [remote.name for remote in remotes if remote.joined]
-    allowed = [remote.name for remote in remotes if remote.allowed]
-    idle = not (stack.txMsgs or stack.txes or stack.transactions
-                or any(remote.messages for remote in remotes))
-    current = (share.fetch("joined"), share.fetch("allowed"), share.fetch("idle"))
-    if current != (joined, allowed, idle):
-        share.update(joined=joined, allowed=allowed, idle=idle)
+def publish_presence(share: Share, stack: RoadStack, seen: int) -> int:
+    """Write the stack's joined and allowed remote names and idleness, when they change;
+    the names are gathered again only when the stack's ``presence_version`` is not
+    ``seen``. Returns the version published."""
+    idle = not (stack.txMsgs or stack.txes) and stack.idle()
+    if share.fetch("idle") != idle:
+        share.update(idle=idle)
+    if stack.presence_version != seen:
+        remotes = stack.remotes.values()
+        joined = [remote.name for remote in remotes if remote.joined]
+        allowed = [remote.name for remote in remotes if remote.allowed]
+        if (share.fetch("joined"), share.fetch("allowed")) != (joined, allowed):
+            share.update(joined=joined, allowed=allowed)
+    return stack.presence_version
 
 
 class RoadStackOpener(RoadDeed, Deed):
@@ -241,8 +245,10 @@ class RoadStackServicer(Servicing, RoadDeed, Deed):
                     presence=odict(ipath="presence",
                                    ival=odict(joined=[], allowed=[], idle=True)))
 
+    presence_seen = -1  # the stack's presence_version last published
+
     def published(self, stack: RoadStack) -> None:
-        publish_presence(self.presence, stack)
+        self.presence_seen = publish_presence(self.presence, stack, self.presence_seen)
 
 
 class RoadStackRxServicer(RoadStackServicer):

@@ -18,7 +18,7 @@ import math
 import traceback
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 
 from .. import raeting
 from ..coring import Core, Registry, StackError
@@ -57,6 +57,8 @@ class RoadCore(Core):
     MaxPendingRemotes = 1024  # new estates are refused while this many await acceptance
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
+    DeadlineSlack = 1024  # stale deadline entries tolerated before the heap is rebuilt
+    MaxTouched = 65536  # changed names remembered between manages (past it: a full rebuild)
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
     CryptoWorkers = 1  # threads signing or verifying a batch with the loop (0: all inline)
     CryptoBatchMin = 8  # fewest packets to sign or verify in one batch worth a worker's help
@@ -95,13 +97,19 @@ class RoadCore(Core):
         self.reapeds: Registry = Registry()
         self.availables: set = set()
         self.changeds: dict = dict(plus=set(), minus=set())
+        self.presence_schedule = presence.Schedule()  # when each record's presence is due
+        self.touched: set[str] | None = set()  # names changed since the last manage (None:
+        # more than MaxTouched, the views are rebuilt from the records)
+        self.presence_version = 0  # counts link changes, additions, removals and renames
         self.incoming_bytes = 0  # announced sizes of unfinished incoming messages, all remotes
         self.signing: Shared | None = None  # signatures a worker makes during a pass (offload)
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
         self.active: dict[int, RemoteEstate] = {}  # records with timers to run (see wake)
+        self.holding: dict[int, RemoteEstate] = {}  # records with saved messages (see wake)
         self.deadlines: list[tuple[float, int, Any]] = []  # heap of transaction deadlines
         self._scheduled = itertools.count()  # tie-break of equal deadlines: first come first
+        self._live_deadlines = 0  # live entries in the heap at its last rebuild
         if local is None:
             name = name or f"estate_{uuid.uuid1().hex}"
             if not isinstance(name, str):
@@ -202,6 +210,8 @@ class RoadCore(Core):
             raise StackError(f"Remote name '{remote.name}' already in use")
         self.remotes[remote.uid] = remote
         self.nameRemotes[remote.name] = remote
+        self.link_changed(remote.name)
+        self.presence_schedule.file(remote)
         if remote.transactions or remote.messages:
             self.wake(remote)
         if dump:
@@ -252,6 +262,7 @@ class RoadCore(Core):
             self.pendings.pop(remote.uid, None)
         if self.nameRemotes.get(remote.name) is remote:
             del self.nameRemotes[remote.name]
+            self.link_changed(remote.name)
             self.emit(RemoteRemoved(remote.name, remote.uid))
         if clear:
             self.forget_remote_file(remote.name)
@@ -272,6 +283,8 @@ class RoadCore(Core):
         del self.nameRemotes[old]
         remote.name = new
         self.nameRemotes[new] = remote
+        self.link_changed(old)
+        self.link_changed(new)
         if clear:
             self.forget_remote_file(old)
         if dump:
@@ -279,7 +292,7 @@ class RoadCore(Core):
 
     def retrieveRemote(self, uid: int | None = None) -> RemoteEstate | None:
         if uid is None:
-            return next(iter(self.remotes.values()), None)
+            return next(iter(dict.values(self.remotes)), None)  # no copy of the records
         return self.remotes.get(uid)
 
     def newRemote(self, **kwa: Any) -> RemoteEstate:
@@ -386,20 +399,55 @@ class RoadCore(Core):
     def manage(self, cascade: bool = False, immediate: bool = False,
                now: float | None = None) -> None:
         """Presence at ``now`` (default: the time last given): start alives that are due,
-        reap the long silent (main only), and recompute ``alloweds``, ``aliveds``,
-        ``reapeds``, ``availables`` and ``changeds``."""
+        reap the long silent (main only), and bring ``alloweds``, ``aliveds``,
+        ``reapeds``, ``availables`` and ``changeds`` up to date.
+
+        Only the records whose presence is due (see ``presence.Schedule``), or that hold
+        messages waiting for a session, are visited (every record with ``immediate``); the
+        views change by the names whose links changed since the last manage."""
         if now is not None:
             self.now = now
-        for remote in list(self.remotes.values()):
+        schedule = self.presence_schedule
+        due = self.remotes.values() if immediate else schedule.due(self)
+        visits = {id(remote): remote for remote in due}
+        for remote in self.holding_remotes():
+            visits.setdefault(id(remote), remote)
+        for remote in visits.values():
             presence.manage(self, remote, cascade, immediate)
-        remotes = self.remotes.values()
-        aliveds = Registry((r.name, r) for r in remotes if r.alived)
-        self.changeds = dict(plus=set(aliveds) - set(self.aliveds),
-                              minus=set(self.aliveds) - set(aliveds))
-        self.aliveds = aliveds
-        self.alloweds = Registry((r.name, r) for r in remotes if r.allowed)
-        self.reapeds = Registry((r.name, r) for r in remotes if r.reaped)
-        self.availables = set(aliveds)
+        schedule.settle(due, self.now)
+        self.update_views()
+
+    def link_changed(self, name: str) -> None:
+        """The link of remote ``name`` changed, or a record by that name came or went."""
+        self.presence_version += 1
+        if self.touched is not None:
+            self.touched.add(name)
+            if len(self.touched) > self.MaxTouched:
+                self.touched = None
+
+    def update_views(self) -> None:
+        """Bring the presence views up to date for the names touched since the last call;
+        ``changeds`` says which came alive and which went."""
+        plus: set[str] = set()
+        minus: set[str] = set()
+        names = self.touched
+        if names is None:
+            names = {*self.nameRemotes, *self.aliveds, *self.alloweds, *self.reapeds}
+        for name in names:
+            remote = self.nameRemotes.get(name)
+            was = name in self.aliveds
+            for view, flag in ((self.aliveds, "alived"), (self.alloweds, "allowed"),
+                               (self.reapeds, "reaped")):
+                if remote is not None and getattr(remote, flag):
+                    view[name] = remote
+                else:
+                    view.pop(name, None)
+            now = name in self.aliveds
+            if now != was:
+                (plus if now else minus).add(name)
+                (self.availables.add if now else self.availables.discard)(name)
+        self.touched = set()
+        self.changeds = dict(plus=plus, minus=minus)
 
     # messages ----------------------------------------------------------------------
     def transmit(self, msg: Mapping, uid: int | None = None, timeout: float | None = None) -> None:
@@ -551,25 +599,45 @@ class RoadCore(Core):
     def wake(self, remote: RemoteEstate) -> None:
         """``remote`` has a transaction or a saved message: its timers need running."""
         self.active[id(remote)] = remote
+        if remote.messages:
+            self.holding[id(remote)] = remote
 
     def busy_remotes(self) -> list[RemoteEstate]:
         """The records with timers to run, in the order they became busy; records with
         nothing left (or no longer ours) leave the index here."""
-        busy = []
-        for key, remote in list(self.active.items()):
-            if (remote.transactions or remote.messages) and \
-                    self.remotes.get(remote.uid) is remote:
-                busy.append(remote)
+        return self.indexed(self.active, lambda r: bool(r.transactions or r.messages))
+
+    def holding_remotes(self) -> list[RemoteEstate]:
+        """The records holding saved messages; the others leave the index here."""
+        return self.indexed(self.holding, lambda r: bool(r.messages))
+
+    def indexed(self, index: dict[int, RemoteEstate],
+                keep: Callable[[RemoteEstate], bool]) -> list[RemoteEstate]:
+        """The records of ``index`` that are ours and ``keep`` holds for; the others
+        leave it."""
+        kept = []
+        for key, remote in list(index.items()):
+            if keep(remote) and self.remotes.get(remote.uid) is remote:
+                kept.append(remote)
             else:
-                del self.active[key]
-        return busy
+                del index[key]
+        return kept
+
+    def idle(self) -> bool:
+        """Whether no transaction is under way and no message is saved."""
+        return self.next_deadline() == math.inf and not self.holding_remotes()
 
     def process(self) -> None:
-        """Run the timers of every busy record, then expire pending records."""
-        for remote in self.busy_remotes():
-            presence.process(self, remote)
+        """Run the timers of the transactions that are due and give up the saved messages
+        past their deadline, then expire pending records."""
+        for transaction in self.due_transactions():
+            if transaction.added:  # an earlier timer this pass may have ended it
+                self.run_timer(transaction)
+        for remote in self.holding_remotes():
+            for entry in remote.messages.expire(self.now):
+                outbox.give_up(self, remote, entry, "timed out")
         self.expire_pendings()
-        self.prune_deadlines()
+        self.bound_deadlines()
 
     def schedule(self, transaction: Any) -> None:
         """Note ``transaction``'s current deadline (its timers call this when they change).
@@ -577,26 +645,28 @@ class RoadCore(Core):
         heapq.heappush(self.deadlines, (transaction.deadline, next(self._scheduled),
                                         transaction))
 
-    def prune_deadlines(self) -> None:
-        """Drop the entries that came due (the timers ran) and, past ``4 x`` the
-        transactions under way (plus 1024), rebuild the heap from the live ones: it stays
-        bounded even when nobody asks ``get_timer``."""
-        heap, now = self.deadlines, self.now
+    def due_transactions(self) -> list[Any]:
+        """Take the transactions whose deadline has come out of the heap, each once, in
+        deadline order (those of records no longer ours are dropped). Each is filed
+        again where its timers are after it runs (see ``run_timer``)."""
+        heap, now, remotes = self.deadlines, self.now, self.remotes
+        due: dict[int, Any] = {}
         while heap and heap[0][0] <= now:
             _, _, transaction = heapq.heappop(heap)
-            if not transaction.added:
-                continue
-            current = transaction.deadline
-            # a live one is filed again where it is now (a copy is harmless); one still
-            # due (a timer expired during this pass) is looked at next time
-            heapq.heappush(heap, (max(current, now), next(self._scheduled), transaction))
-            if current <= now:
-                break
-        if len(heap) > 1024 and \
-                len(heap) > 4 * sum(len(r.transactions) for r in self.active.values()) + 1024:
+            if transaction.added and remotes.get(transaction.remote.uid) is transaction.remote:
+                due.setdefault(id(transaction), transaction)
+        return list(due.values())
+
+    def bound_deadlines(self) -> None:
+        """Past ``4 x`` the live entries of the last rebuild (plus ``DeadlineSlack``),
+        rebuild the heap from the live ones: it stays bounded even when nobody asks
+        ``get_timer``, at an amortized O(1) a push."""
+        heap = self.deadlines
+        if len(heap) > 4 * self._live_deadlines + self.DeadlineSlack:
             live = {id(t): t for _, _, t in heap if t.added}
             heap[:] = [(t.deadline, next(self._scheduled), t) for t in live.values()]
             heapq.heapify(heap)
+            self._live_deadlines = len(heap)
 
     def next_deadline(self) -> float:
         """The earliest deadline of a transaction under way (inf: none)."""
@@ -619,9 +689,8 @@ class RoadCore(Core):
         Presence (``manage``) runs on the caller's schedule and is not included. Deadlines
         are kept in a heap, so this costs O(log n), not a scan of the transactions."""
         soonest = self.next_deadline()
-        for remote in self.busy_remotes():
-            if remote.messages:
-                soonest = min(soonest, remote.messages.next_deadline)
+        for remote in self.holding_remotes():
+            soonest = min(soonest, remote.messages.next_deadline)
         if self.pendings:
             soonest = min(soonest, next(iter(self.pendings.values())))
         return None if soonest == math.inf else soonest
@@ -635,4 +704,6 @@ class RoadCore(Core):
             self.console.terse(f"Stack '{self.name}': error in timer of {transaction.index} "
                                f"with {transaction.remote.name}:\n{traceback.format_exc()}\n")
             transaction.remove()
+        if transaction.added and transaction.deadline <= self.now:  # still due: next pass
+            self.schedule(transaction)
 

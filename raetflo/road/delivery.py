@@ -33,6 +33,7 @@ class DeliveredMemory:
     """
 
     Window = 65536  # tids remembered below the highest delivered: bounds entries per remote
+    __slots__ = ("highest", "_bits")
 
     def __init__(self) -> None:
         self.highest = 0  # highest delivered tid, 0: none yet
@@ -107,17 +108,27 @@ class SavedMessages:
     Iterating gives the :class:`Outgoing` entries in order (``entry.body`` is the message).
     """
 
+    __slots__ = ("_entries", "_next_deadline")
+
     def __init__(self) -> None:
-        self._entries: deque[Outgoing] = deque()
+        self._entries: deque[Outgoing] | tuple[()] = ()  # a deque once something is saved
         self._next_deadline = math.inf
 
     def append(self, entry: Outgoing) -> None:
+        if not isinstance(self._entries, deque):
+            self._entries = deque()
         self._entries.append(entry)
         if entry.deadline is not None:
             self._next_deadline = min(self._next_deadline, entry.deadline)
 
     def popleft(self) -> Outgoing:
-        return self._entries.popleft()
+        entries = self._entries
+        if not isinstance(entries, deque):
+            raise IndexError("no saved message to pop")
+        entry = entries.popleft()
+        if not entries:
+            self._entries = ()  # the deque's memory goes with the last entry
+        return entry
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -140,7 +151,7 @@ class SavedMessages:
             return []
         expired = [e for e in self._entries if e.deadline is not None and e.deadline <= now]
         self._entries = deque(e for e in self._entries
-                              if e.deadline is None or e.deadline > now)
+                              if e.deadline is None or e.deadline > now) or ()
         self._next_deadline = min((e.deadline for e in self._entries if e.deadline is not None),
                                   default=math.inf)
         return expired

@@ -13,7 +13,7 @@ from ..raeting import Acceptance, TrnsKind
 from ..timing import Timer
 from . import presence
 from .delivery import DeliveredMemory, Outgoing, SavedMessages, tid_newer
-from .linking import Link, Part
+from .linking import MOVES, Link, Part, move_setting
 
 if TYPE_CHECKING:
     from .messaging import Prober
@@ -217,6 +217,10 @@ class LocalEstate(Estate):
 class RemoteEstate(Estate):
     """A stack's record of one peer: ids, address, keys, status and transactions."""
 
+    __slots__ = ("fuid", "main", "kind", "_acceptance", "link", "rsid", "verfer", "pubber",
+                 "_privee", "publee", "_box", "transactions", "delivered", "last_done",
+                 "peer_tid", "incoming", "incoming_bytes", "messages", "parked", "prober",
+                 "confirmed_sid", "presence_filed", "timer", "reapTimer")
     stack: RoadCore
     # store seconds after a delivery in which repeats of that message get no done again:
     # they are copies already in flight (the sender's redo of a lost done comes later)
@@ -253,28 +257,38 @@ class RemoteEstate(Estate):
         self.parked: list[Outgoing] = []  # nacked messages waiting for the next probe
         self.prober: Prober | None = None  # the probing alive in process, if any
         self.confirmed_sid = 0  # our sid the peer acked a probe in: re-sends may go
+        self.presence_filed: tuple[float, int] = presence.UNFILED  # see presence.Schedule
+        self.start_timers(stack)
+
+    def start_timers(self, stack: RoadCore) -> None:
+        """Presence timers on ``stack``'s clock; moving them tells its schedule."""
         duration = stack.period if stack.main else stack.period + stack.offset
-        self.timer = Timer(stack, duration=duration)
-        self.reapTimer = Timer(stack, duration=stack.interim)
+        self.timer = Timer(stack, duration=duration, on_change=self.presence_moved)
+        self.reapTimer = Timer(stack, duration=stack.interim, on_change=self.presence_moved)
+
+    def presence_moved(self) -> None:
+        self.stack.presence_schedule.file(self)
 
     def rehome(self, stack: RoadCore) -> None:
         """Make this record one of ``stack``'s: its presence timers run on that store."""
         self.stack = stack
-        duration = stack.period if stack.main else stack.period + stack.offset
-        self.timer = Timer(stack, duration=duration)
-        self.reapTimer = Timer(stack, duration=stack.interim)
+        self.presence_filed = presence.UNFILED
+        self.start_timers(stack)
 
     # link state (views of ``link``; the setters are the reference API's) -------------
     def moved(self, name: str) -> None:
-        """Make link move ``name`` (see ``linking.MOVES``), reporting its event."""
-        event = self.link.move(name)
+        """Make link move ``name`` (see ``linking.MOVES``), reporting its event and telling
+        the stack when it changed the link."""
+        link, part = self.link, MOVES[name][0]
+        old = getattr(link, part)
+        event = link.move(name)
+        if getattr(link, part) is not old:
+            self.stack.link_changed(self.name)
         if event is not None:
             self.stack.emit(event(self.name, self.uid))
 
     def _set_part(self, part: Part, value: object) -> None:
-        event = self.link.move_to(part, value)
-        if event is not None:
-            self.stack.emit(event(self.name, self.uid))
+        self.moved(move_setting(part, value))
 
     joined = property(lambda self: self.link.join,
                       lambda self, value: self._set_part("join", value))
@@ -293,6 +307,8 @@ class RemoteEstate(Estate):
     @acceptance.setter
     def acceptance(self, value: int | None) -> None:
         old, self._acceptance = self._acceptance, value
+        if value != old:
+            self.stack.link_changed(self.name)
         if value != old and value in (Acceptance.pending, Acceptance.rejected):
             event = RemotePending if value == Acceptance.pending else RemoteRejected
             self.stack.emit(event(self.name, self.uid))

@@ -37,6 +37,11 @@ BY_VALUE: dict[tuple[Part, Tri], str] = {(part, value): move
 BY_VALUE[("reap", None)] = "unreaped"
 
 
+def move_setting(part: Part, value: object) -> str:
+    """The move setting ``part`` to ``value`` (None, False or True; truthy counts as True)."""
+    return BY_VALUE[(part, None if value is None else bool(value))]
+
+
 class Link:
     """The four parts of one link's state; change them only with :meth:`move`."""
 
@@ -55,12 +60,6 @@ class Link:
             return None
         setattr(self, part, value)
         return event
-
-    def move_to(self, part: Part, value: object) -> type[RemoteEvent] | None:
-        """The move setting ``part`` to ``value`` (None, False or True; truthy counts as
-        True)."""
-        tri: Tri = None if value is None else bool(value)
-        return self.move(BY_VALUE[(part, tri)])
 
     def __repr__(self) -> str:
         return (f"Link(join={self.join}, session={self.session}, presence={self.presence}, "

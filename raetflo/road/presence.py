@@ -3,9 +3,14 @@
 ``manage`` starts an alive when one is due and, on a main, reaps a remote silent past the
 interim; ``process`` runs the record's transaction timers and gives up saved messages past
 their deadline; ``refresh`` records what an exchange with the remote showed.
+:class:`Schedule` keeps the records' presence deadlines in a heap, so a core's ``manage``
+visits only the records that are due.
 """
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 from typing import TYPE_CHECKING
 
 from . import outbox
@@ -73,3 +78,72 @@ def unreap(core: RoadCore, remote: RemoteEstate) -> None:
         core.incStat("remote_unreap")
         core.console.concise(f"Stack {core.name}: Unreaping dead remote {remote.name} at "
                              f"{core.now}\n")
+
+
+UNFILED = (math.inf, 0)  # the presence_filed of a record with no entry in the heap
+
+
+def deadline(remote: RemoteEstate) -> float:
+    """When ``manage`` next has something to do for ``remote``: its alive timer, or its
+    reap timer on a main that reaps."""
+    core = remote.stack
+    if core.main and core.interim > 0:
+        return min(remote.timer.stop, remote.reapTimer.stop)
+    return remote.timer.stop
+
+
+class Schedule:
+    """The presence deadlines of a core's records, in a heap.
+
+    A record is filed when it is added and whenever one of its presence timers is moved
+    earlier than the deadline it is filed at (later moves are found when its entry comes
+    up, and filed again then), so the heap holds about one entry per record.
+    """
+
+    Slack = 1024  # entries past twice the records (plus this) make the heap be rebuilt
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[float, int, RemoteEstate]] = []
+        self.counter = itertools.count(1)
+
+    def file(self, remote: RemoteEstate) -> None:
+        """Note ``remote``'s presence deadline if it is earlier than the one filed."""
+        when = deadline(remote)
+        if when < remote.presence_filed[0]:
+            entry = (when, next(self.counter), remote)
+            remote.presence_filed = entry[:2]
+            heapq.heappush(self.heap, entry)
+
+    def due(self, core: RoadCore) -> list[RemoteEstate]:
+        """Take out the records of ``core`` whose presence deadline has come, in deadline
+        order (file them again with ``settle`` once managed); the others that came up are
+        filed again where their timers are now."""
+        heap, now, remotes = self.heap, core.now, core.remotes
+        due = []
+        while heap and heap[0][0] <= now:
+            when, seq, remote = heapq.heappop(heap)
+            if remote.presence_filed[1] != seq:
+                continue  # superseded by an earlier entry of the same record
+            remote.presence_filed = UNFILED
+            if remotes.get(remote.uid) is not remote:
+                continue
+            if deadline(remote) <= now:
+                due.append(remote)
+            else:
+                self.file(remote)
+        self.bound(len(remotes))
+        return due
+
+    def settle(self, managed: list[RemoteEstate], now: float) -> None:
+        """File the records just managed where their timers are now; a reaped one still
+        past its deadline (manage leaves it alone) waits until its timers move."""
+        for remote in managed:
+            if not (remote.reaped and deadline(remote) <= now):
+                self.file(remote)
+
+    def bound(self, records: int) -> None:
+        """Rebuild the heap from the live entries once it holds too many stale ones."""
+        heap = self.heap
+        if len(heap) > 2 * records + self.Slack:
+            heap[:] = [entry for entry in heap if entry[2].presence_filed == entry[:2]]
+            heapq.heapify(heap)

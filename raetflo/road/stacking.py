@@ -43,6 +43,9 @@ class RoadStack(Stack, RoadCore):
     """One UDP socket and one keep around a road core."""
 
     EmitMessages = False  # received messages go to rxMsgs, as the reference's do
+    # receive-handle-send rounds one serviceAll makes while the socket keeps more than
+    # RxBudget waiting (a storm of joins): bounds one call to RxPasses x RxBudget datagrams
+    RxPasses = 4
     BodyMap = odict  # and their bodies are ioflo odicts, as the reference's are
 
     def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
@@ -176,6 +179,31 @@ class RoadStack(Stack, RoadCore):
                      dump: bool = False) -> None:
         RoadCore.renameRemote(self, remote, new, clear, dump)
         self.flush()
+
+    # service ------------------------------------------------------------------------
+    def serviceAll(self) -> None:
+        """Receive and handle what is waiting, run timers, then send what is queued; again
+        (up to ``RxPasses`` rounds) while the socket had more than ``RxBudget`` waiting, so
+        a burst is read at the rate it comes rather than left to overflow the socket."""
+        for _ in range(self.RxPasses):
+            self.serviceAllRx()
+            self.serviceAllTx()
+            if self.rx_drained:
+                return
+
+    def serviceReceives(self) -> None:
+        """Read up to ``RxBudget`` waiting datagrams into ``rxes``; ``rx_drained`` says
+        whether the socket had no more."""
+        receive, append = self.server.receive, self.rxes.append
+        self.rx_drained = False
+        for _ in range(self.RxBudget):
+            item = receive()
+            if item is None:
+                self.rx_drained = True
+                return
+            append(item)
+
+    rx_drained = True  # the last serviceReceives emptied the socket
 
     # the keep -------------------------------------------------------------------------
     def flush(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 
 from .. import raeting
 
@@ -64,14 +65,36 @@ def allow_ipv4(sock: socket.socket) -> None:
         pass
 
 
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform.startswith("linux")
+                         else None)  # SO_RCVBUF past rmem_max, for a privileged process
+
+
+def raise_buffer(sock: socket.socket, opt: int, wanted: int, force: int | None = None) -> None:
+    """Raise the kernel buffer ``opt`` of ``sock`` towards ``wanted`` bytes; past the
+    system's limit with option ``force`` when given and allowed."""
+    if sock.getsockopt(socket.SOL_SOCKET, opt) >= wanted:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, opt, wanted)
+    if force is not None and sock.getsockopt(socket.SOL_SOCKET, opt) < wanted:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, wanted)
+        except OSError:
+            pass  # not privileged: the system's limit stands
+
+
 class UdpServer:
     """Non-blocking UDP socket bound to ``ha`` (IPv6 for an IPv6 host, see ``family_of``).
 
     ``bufsize`` is the largest datagram read; the kernel socket buffers are raised towards
-    ``SockBufSize`` (as far as the system allows) so bursts of segments are not dropped.
+    ``SockBufSize`` (send) and ``RxBufSize`` (receive), as far as the system allows (past
+    ``net.core.rmem_max`` only where privileged), so bursts are not dropped.
     """
 
-    SockBufSize = 4 * 1024 * 1024
+    SockBufSize = 4 * 1024 * 1024  # the send buffer asked for
+    # the receive buffer asked for (the kernel doubles it for its bookkeeping): a burst of
+    # 10,000 join requests takes some 12 MiB there (a small datagram costs about 1.2 kB);
+    # bounds the kernel memory a burst of peers can make this socket hold
+    RxBufSize = 16 * 1024 * 1024
 
     def __init__(self, ha: Address, bufsize: int = raeting.UDP_MAX_PACKET_SIZE * 2,
                  opened: bool = True) -> None:
@@ -94,10 +117,9 @@ class UdpServer:
         try:
             if family == socket.AF_INET6:
                 allow_ipv4(sock)
-            wanted = max(self.bufsize, self.SockBufSize)
-            for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-                if sock.getsockopt(socket.SOL_SOCKET, opt) < wanted:
-                    sock.setsockopt(socket.SOL_SOCKET, opt, wanted)
+            raise_buffer(sock, socket.SO_SNDBUF, max(self.bufsize, self.SockBufSize))
+            raise_buffer(sock, socket.SO_RCVBUF, max(self.bufsize, self.RxBufSize),
+                         SO_RCVBUFFORCE)
             sock.bind(ha)
             sock.setblocking(False)
         except OSError as ex:
