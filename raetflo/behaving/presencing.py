@@ -189,23 +189,34 @@ class RoadStackAcceptor(RoadDeed, Deed):
     Ioinits (inode ``road.``): ``stack`` (read), ``acceptance`` (read). Stops the run
     with one line (FloError) when a pattern is not a string or a list of strings. A keep
     that cannot be written is counted (``keep_error``) and told; the next run tries again.
+    A run scans the remotes only when the stack's presence (``presence_version``: a remote
+    came, went or changed acceptance) or the patterns changed since the last scan.
     """
 
     Ioinits = odict(inode=INODE, stack="stack",
                     acceptance=odict(ipath="acceptance", ival=odict(accept=[], reject=[])))
+
+    def __init__(self, **kwa: Any) -> None:
+        super().__init__(**kwa)
+        self.scanned: tuple[Any, ...] | None = None  # what the last full scan decided on
 
     def action(self, accept: Any = None, reject: Any = None, **kwa: Any) -> None:
         stack = self.opened()
         given = accept is not None or reject is not None
         accepts = self.patterns(accept if given else self.acceptance.fetch("accept"), "accept")
         rejects = self.patterns(reject if given else self.acceptance.fetch("reject"), "reject")
+        seen = (id(stack), stack.presence_version, tuple(accepts), tuple(rejects))
+        if seen == self.scanned:
+            return  # no remote and no pattern changed since a scan that decided all it could
+        settled = True
         for remote in list(stack.remotes.values()):
             if remote.acceptance != Acceptance.pending:
                 continue
             if any(fnmatchcase(remote.name, p) for p in rejects):
-                self.decide(stack, remote, stack.keep.rejectRemote, "rejected")
+                settled &= self.decide(stack, remote, stack.keep.rejectRemote, "rejected")
             elif any(fnmatchcase(remote.name, p) for p in accepts):
-                self.decide(stack, remote, stack.keep.acceptRemote, "accepted")
+                settled &= self.decide(stack, remote, stack.keep.acceptRemote, "accepted")
+        self.scanned = (id(stack), stack.presence_version, *seen[2:]) if settled else None
 
     def patterns(self, value: Any, field: str) -> list[str]:
         """``value`` (None, a string or a list of strings) as a list of globs."""
@@ -218,13 +229,15 @@ class RoadStackAcceptor(RoadDeed, Deed):
         return list(names)
 
     @staticmethod
-    def decide(stack: RoadStack, remote: RemoteEstate, persist: Any, verdict: str) -> None:
-        """Persist the verdict on ``remote`` with ``persist`` and tell it."""
+    def decide(stack: RoadStack, remote: RemoteEstate, persist: Any, verdict: str) -> bool:
+        """Persist the verdict on ``remote`` with ``persist`` and tell it; False when the
+        keep failed (the next run tries again)."""
         try:
             persist(remote)
         except KeepError as ex:
             stack.incStat("keep_error")
             console().terse(f"Road stack '{stack.name}': could not persist that remote "
                             f"'{remote.name}' is {verdict}: {ex}\n")
-            return
+            return False
         console().concise(f"Road stack '{stack.name}': remote '{remote.name}' {verdict}\n")
+        return True

@@ -207,3 +207,23 @@ def test_a_real_ioflo_run_accepts_one_estate_and_rejects_another(tmp_path):
         assert line in lines, run.stdout
     assert "Road stack 'main' presence: pending +j1 +j2" in lines
     assert "Road stack 'main' presence: pending -j1 -j2; rejected +j2" in lines
+
+
+class Unscannable(dict):
+    """Remotes a run must not scan: what a flo tick with nothing changed would visit."""
+
+    def values(self):
+        raise AssertionError("the acceptor scanned the remotes with nothing changed")
+
+
+def test_acceptor_rescans_only_when_presence_or_its_patterns_change(frame, tmp_path,
+                                                                    monkeypatch):
+    main_with_joiners(frame, tmp_path, "j1")
+    frame.enter()
+    assert frame.run(lambda: frame.value(".main.road.presence", "pending") == ["j1"])
+    stack = frame.value(".main.road.stack")
+    monkeypatch.setattr(stack, "remotes", Unscannable(stack.remotes))
+    frame.run(lambda: False, limit=0.5)  # the joiner's redone joins change nothing
+    monkeypatch.setattr(stack, "remotes", dict(stack.remotes))
+    frame.init(".main.road.acceptance", accept="j1")  # new patterns: scanned again
+    assert frame.run(lambda: status(frame, "j1"))
