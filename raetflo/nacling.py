@@ -249,15 +249,16 @@ class Signer:
 
 
 class Verifier:
-    """Ed25519 verify key."""
+    """Ed25519 verify key (raw; its hex is made when read: a remote's record holds less)."""
 
-    __slots__ = ("key", "keyraw", "keyhex")
+    __slots__ = ("key", "keyraw")
 
     def __init__(self, key: Any = None) -> None:
         """``key`` is required: raet's key-less verifier, which verifies nothing, is refused."""
         self.key = key if isinstance(key, VerifyKey) else VerifyKey(_key(key))
         self.keyraw = bytes(self.key)
-        self.keyhex = HexKey(self.keyraw.hex())
+
+    keyhex = property(lambda self: HexKey(self.keyraw.hex()), doc="The key in hex.")
 
     def verify(self, signature: bytes, msg: bytes) -> bool:
         """Tell whether ``signature`` is a valid detached signature of ``msg``."""
@@ -271,18 +272,20 @@ class Verifier:
 
 
 class Privateer:
-    """Curve25519 secret key with its public key (a new random pair when None)."""
+    """Curve25519 secret key with its public key (a new random pair when None); raw, the
+    hex forms made when read."""
 
-    __slots__ = ("key", "keyraw", "keyhex", "pubraw", "pubhex")
+    __slots__ = ("key", "keyraw", "pubraw")
 
     def __init__(self, key: Any = None) -> None:
         if not isinstance(key, PrivateKey):
             key = PrivateKey.generate() if key is None else PrivateKey(_key(key))
         self.key: PrivateKey = key
         self.keyraw = bytes(key)
-        self.keyhex = HexKey(self.keyraw.hex())
         self.pubraw = bytes(key.public_key)
-        self.pubhex = HexKey(self.pubraw.hex())
+
+    keyhex = property(lambda self: HexKey(self.keyraw.hex()), doc="The secret key in hex.")
+    pubhex = property(lambda self: HexKey(self.pubraw.hex()), doc="The public key in hex.")
 
     @staticmethod
     def nonce() -> bytes:
@@ -311,15 +314,16 @@ def _unhex(data: bytes | str) -> bytes:
 
 
 class Publican:
-    """Curve25519 public key."""
+    """Curve25519 public key (raw; its hex is made when read)."""
 
-    __slots__ = ("key", "keyraw", "keyhex")
+    __slots__ = ("key", "keyraw")
 
     def __init__(self, key: Any = None) -> None:
         """``key`` is required: raet's key-less publican is refused."""
         self.key = key if isinstance(key, PublicKey) else PublicKey(_key(key))
         self.keyraw = bytes(self.key)
-        self.keyhex = HexKey(self.keyraw.hex())
+
+    keyhex = property(lambda self: HexKey(self.keyraw.hex()), doc="The key in hex.")
 
 
 class Box:

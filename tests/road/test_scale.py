@@ -242,6 +242,20 @@ def test_a_held_record_is_small() -> None:
     assert record_bytes(LARGE) < 3000
 
 
+def test_key_holders_make_their_hex_when_asked_and_keep_none():
+    """Per-remote key holders hold raw keys only: the hex forms are made when read."""
+    signer, privateer = nacling.Signer(), nacling.Privateer()
+    for holder, raw, hexes in ((nacling.Verifier(signer.verhex), signer.verraw, ("keyhex",)),
+                               (nacling.Publican(privateer.pubhex), privateer.pubraw,
+                                ("keyhex",)),
+                               (privateer, privateer.keyraw, ("keyhex", "pubhex"))):
+        assert not any(isinstance(getattr(holder, slot, None), str)
+                       for slot in type(holder).__slots__), type(holder).__name__
+        assert holder.keyraw == raw and holder.keyhex == raw.hex()
+        assert all(isinstance(getattr(holder, name), nacling.HexKey) for name in hexes)
+    assert privateer.pubhex == privateer.pubraw.hex()
+
+
 def test_the_default_remote_is_found_without_copying_the_records() -> None:
     """The first remote (the destination of transmit, join, allow and alive given no uid)
     costs as much to find at 800 remotes as at 100."""
