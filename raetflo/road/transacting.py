@@ -188,7 +188,9 @@ class Transaction:
             self.index = index
         self.remote.addTransaction(self.index, self)
         self.stack.schedule(self)
-        self.stack.console.verbose(f"Added transaction to {self.remote.name} at '{self.index}'\n")
+        if self.logs("verbose"):
+            self.stack.console.verbose(f"Added transaction to {self.remote.name} at "
+                                       f"'{self.index}'\n")
 
     def reschedule(self) -> None:
         """A timer changed: tell the core the new deadline (once this is added)."""
@@ -377,12 +379,18 @@ class Transaction:
             return None
 
     # logging ----------------------------------------------------------------
+    def logs(self, level: str = "concise") -> bool:
+        """Whether the console prints lines of ``level``: a line it would not print is
+        not built at all."""
+        console = self.stack.console
+        return getattr(console.Wordage, level) <= console._verbosity
+
     def log(self, event: str, prep: str = "with", level: str = "concise",
             who: str | None = None) -> None:
         """One console line: ``<Class> <stack>. <event> <prep> <remote> in <tid> at <t>``."""
-        console = self.stack.console
-        if getattr(console.Wordage, level) > console._verbosity:  # cheap skip of unseen lines
+        if not self.logs(level):
             return
+        console = self.stack.console
         who = self.remote.name if who is None else who
         words = " ".join(w for w in (event, prep, who) if w)
         getattr(console, level)(f"{type(self).__name__} {self.stack.name}. {words} "
