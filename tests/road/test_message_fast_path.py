@@ -9,7 +9,7 @@ from raetflo import nacling
 from raetflo.raeting import BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
 from raetflo.road import packeting
 from raetflo.road.estating import RemoteEstate
-from raetflo.road.messaging import Messengent
+from raetflo.road.messaging import Messengent, Messenger
 from raetflo.road.packeting import Head
 
 from .conftest import ALWAYS, Wire, idle, joined, only, serve, stat, stats
@@ -138,3 +138,38 @@ def test_message_paths_format_no_line_the_console_would_not_print(road, monkeypa
         other.transmit({"seq": seq, "blob": "x" * size}, remote.uid)
     assert len(delivered(main, other, 3)) == 3
     assert Counted.formatted == 0
+
+
+def filed(stack, kind):
+    """Entries of the deadline heap of ``stack`` for transactions of ``kind``."""
+    return sum(isinstance(transaction, kind) for _, _, transaction in stack.deadlines)
+
+
+def test_a_message_files_one_deadline_and_the_core_still_follows_each(road):
+    main, other, remote = pair(road)
+    for seq in range(10):
+        other.transmit({"seq": seq}, remote.uid)
+    other.serviceTxMsgs()
+    messengers = list(remote.transactions.values())
+    assert len(messengers) == 10 and filed(other, Messenger) == 10
+    other.store.advanceStamp(0.05)
+    for messenger in messengers[:5]:
+        messenger.redoTimer.restart()  # later: found when the old entry comes up
+    assert filed(other, Messenger) == 10
+    assert other.get_timer() == min(messenger.deadline for messenger in messengers)
+    messengers[7].redoTimer.restart(duration=0.0)  # sooner: filed at once
+    assert other.get_timer() == other.now == messengers[7].deadline
+    assert delivered(main, other, 10) == [{"seq": seq} for seq in range(10)]
+
+
+def test_the_segments_of_a_message_file_no_deadline_each(road):
+    main, other, remote = pair(road)
+    Wire(other).drop(TrnsKind.message, PcktKind.message, count=1)  # the first segment
+    other.transmit({"blob": "b" * 300_000}, remote.uid)
+    other.serviceAll()
+    serve([main], 0.3)
+    (incoming,) = main.transactions
+    assert incoming.count > 250 and len(incoming.chunks) == incoming.count - 1
+    assert filed(main, Messengent) <= 2
+    assert main.get_timer() == incoming.deadline
+    assert len(delivered(main, other, 1)[0]["blob"]) == 300_000
