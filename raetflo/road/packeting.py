@@ -393,12 +393,13 @@ def encode_body(bk: int, body: Any) -> bytes:
         return bytes(body)
     if bk not in (BodyKind.json, BodyKind.msgpack):
         raise PacketError("bad_body", f"body kind {bk!r}")
-    if not isinstance(body, Mapping):
-        raise PacketError("bad_body", "body must be a mapping")
+    if type(body) is not dict:  # (a plain dict, the usual body, skips the abc check)
+        if not isinstance(body, Mapping):
+            raise PacketError("bad_body", "body must be a mapping")
+        if not isinstance(body, dict):
+            body = dict(body)
     if not body:
         return b""
-    if not isinstance(body, dict):
-        body = dict(body)
     try:
         if bk == BodyKind.json:
             return json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode("ascii")
