@@ -453,6 +453,8 @@ def initiate_open(body: bytes, short: Privateer, long: Privateer) -> Initiate:
 def sign_many(signer: Signer, msgs: Sequence[bytes], pool: Executor | None = None) -> list[bytes]:
     """The detached signatures of ``msgs`` by ``signer``, in order (see :class:`Shared`);
     Ed25519 signatures are deterministic, so they are those of ``signer.signature``."""
+    if pool is None:  # nobody to share with: no queue, no lock
+        return [signer.signature(msg) for msg in msgs]
     return Shared([partial(signer.signature, msg) for msg in msgs], pool).results()
 
 

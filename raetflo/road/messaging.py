@@ -89,8 +89,9 @@ class Messenger(Transaction):
         self.add()
         self.move(self.State.sending)
         self.send_burst()
-        for sn in range(self.next):
-            self.log(f"Do Message Segment {sn}")
+        if self.logs():
+            for sn in range(self.next):
+                self.log(f"Do Message Segment {sn}")
         stack.incStat("message_segment_tx", self.next)
 
     def send_segments(self, sns: Sequence[int], af: bool) -> bool:
@@ -118,9 +119,8 @@ class Messenger(Transaction):
         """Send segments from ``self.next``: all of them, or ``BurstSize`` at a time."""
         count = len(self.segments)
         end = count if not self.burst else min(count, self.next + self.burst)
-        if self.send_segments(range(self.next, end), af=self.acked):
+        if self.send_segments(range(self.next, end), af=self.acked):  # (restarts the redo)
             self.next = end
-            self.redoTimer.restart()
 
     def redo(self) -> None:
         self.retransmitted = True
@@ -223,7 +223,8 @@ class Messengent(Transaction):
     def __init__(self, stack, remote, **kwa) -> None:
         super().__init__(stack, remote, timeout=self.IdleTimeout, **kwa)
         first = self.rxPacket.head
-        self.head = self.head.copy(ck=first.ck, fk=first.fk, wf=first.wf)
+        head = self.head  # made for this transaction alone
+        head.ck, head.fk, head.wf = first.ck, first.fk, first.wf
         self.count = first.sc
         self.length = first.ml
         self.bk = first.bk
@@ -234,7 +235,8 @@ class Messengent(Transaction):
         self.scan = 0  # lowest segment that may still be missing
 
     def start(self) -> None:
-        """Take the packet that created this transaction, within the incoming budgets."""
+        """Take the packet that created this transaction, within the incoming budgets; a
+        whole message in one packet is taken at once, never held as an open message."""
         stack, remote = self.stack, self.remote
         if self.count > 1 and not 0 < self.length <= MAX_MESSAGE_SIZE:
             stack.incStat("parsing_message_error")
@@ -249,8 +251,9 @@ class Messengent(Transaction):
                                 f"bytes, {self.budget} more refused\n")
             self.nack()
             return
-        self.add()
-        self.reserve(1)
+        if self.count > 1:
+            self.add()
+            self.reserve(1)
         self.move(self.State.receiving)
         self.on_message(self.rxPacket)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
+from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
@@ -63,6 +64,7 @@ _INT_KEYS = frozenset(HEAD_FIELDS) - {"ri", "fg", "dt"}
 _RAET_INTS = {name.encode(): name for name in _INT_KEYS}
 _HEX_STR_KEYS = frozenset(("pl", "hl"))
 _FLAG_SETS = tuple(tuple((name, bool(fg & bit)) for name, bit in _FLAGS) for fg in range(256))
+_FLAGS_SET = tuple({name: True for name, flag in flags if flag} for flags in _FLAG_SETS)
 
 
 def _known(kind: type[enum.IntEnum]) -> frozenset[int]:
@@ -264,7 +266,8 @@ def _raet_fields(text: bytes) -> dict[str, Any]:
         ri = pairs.pop(b"ri")
         fg = int(pairs.pop(b"fg", b"0"), 16)
         dt = pairs.pop(b"dt", None)
-        values: dict[str, Any] = {_RAET_INTS[key]: int(value, 16) for key, value in pairs.items()}
+        values: dict[str, Any] = dict(zip(map(_RAET_INTS.__getitem__, pairs),
+                                          map(int, pairs.values(), repeat(16))))
         if values and (min(values.values()) < 0 or max(values.values()) > _U32) \
                 and not all(map(_in_range, values.items())):  # (a negative ck may pass)
             raise ValueError("value out of range")
@@ -338,9 +341,9 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
     hl = end + len(end_mark)
     values = _raet_fields(data[:end]) if kind == HeadKind.raet else _json_fields(data[:end])
     fg = values.pop("fg")
-    head = Head(**values)
     if fg:
-        head.fg = fg
+        values.update(_FLAGS_SET[fg])  # (a clear flag is the default)
+    head = Head(**values)
     if head.hk != kind:
         raise PacketError("bad_kind", f"hk {head.hk} in a {kind.name} head")
     if head.hl != hl:
@@ -390,12 +393,13 @@ def encode_body(bk: int, body: Any) -> bytes:
         return bytes(body)
     if bk not in (BodyKind.json, BodyKind.msgpack):
         raise PacketError("bad_body", f"body kind {bk!r}")
-    if not isinstance(body, Mapping):
-        raise PacketError("bad_body", "body must be a mapping")
+    if type(body) is not dict:  # (a plain dict, the usual body, skips the abc check)
+        if not isinstance(body, Mapping):
+            raise PacketError("bad_body", "body must be a mapping")
+        if not isinstance(body, dict):
+            body = dict(body)
     if not body:
         return b""
-    if not isinstance(body, dict):
-        body = dict(body)
     try:
         if bk == BodyKind.json:
             return json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode("ascii")

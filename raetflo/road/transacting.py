@@ -69,6 +69,25 @@ def codec_packet(rx: Any) -> tuple[Any, Address | None]:
     return packeting.parse(rx.packed, veritive=False), sa
 
 
+class DeadlineTimer(Timer):
+    """A transaction's timer: it tells its owner of a restart only when that brought its
+    deadline forward. The core's deadline heap finds one that moved later by itself, when
+    the old entry comes up (see ``RoadCore.schedule``), so the restarts of every packet
+    sent or taken, which only move deadlines later, cost no heap entry."""
+
+    __slots__ = ()
+
+    def restart(self, start: float | None = None, duration: float | None = None) -> None:
+        before, notify = self.stop, self.on_change
+        self.on_change = None
+        try:
+            super().restart(start, duration)
+        finally:
+            self.on_change = notify
+        if notify is not None and self.stop < before:
+            notify()
+
+
 class Transaction:
     """One side of one exchange; subclasses set the kind, timers and packet handlers.
 
@@ -121,8 +140,9 @@ class Transaction:
             tid = remote.nextTid() if tid is None else tid
         self.sid = sid
         self.tid = tid
-        self.timer = Timer(stack, duration=self.timeout, on_change=self.reschedule)
-        self.redoTimer = Timer(stack, duration=self.redoTimeoutMin, on_change=self.reschedule)
+        self.timer = DeadlineTimer(stack, duration=self.timeout, on_change=self.reschedule)
+        self.redoTimer = DeadlineTimer(stack, duration=self.redoTimeoutMin,
+                                       on_change=self.reschedule)
         self.txPacket: bytes | Unsigned | None = None
         self.state = self.State.started
         self.head = self.base_head()
@@ -141,14 +161,16 @@ class Transaction:
             se, de = rx.head.de, rx.head.se
         else:
             se, de = remote.uid, remote.fuid
-        kinds = dict(hk=stack.Hk, bk=stack.Bk, ck=stack.Ck, fk=stack.Fk)
-        kinds.update(self.tx_kinds())
-        for key in TX_DATA_KINDS[1:]:
+        head = Head(tk=self.kind, cf=self.rmt, se=se, de=de, si=self.sid, ti=self.tid,
+                    bf=stack.Bf, hk=stack.Hk, bk=stack.Bk, ck=stack.Ck, fk=stack.Fk)
+        if self._tx_data:
+            for key, value in self.tx_kinds().items():
+                setattr(head, key, value)
+        for key in TX_DATA_KINDS[1:]:  # the kinds this transaction kind fixes win
             fixed = getattr(self, key)
             if fixed is not None:
-                kinds[key] = fixed
-        return Head(tk=self.kind, cf=self.rmt, se=se, de=de, si=self.sid, ti=self.tid,
-                    bf=stack.Bf, **kinds)
+                setattr(head, key, fixed)
+        return head
 
     @property
     def txData(self) -> Any:
@@ -188,7 +210,9 @@ class Transaction:
             self.index = index
         self.remote.addTransaction(self.index, self)
         self.stack.schedule(self)
-        self.stack.console.verbose(f"Added transaction to {self.remote.name} at '{self.index}'\n")
+        if self.logs("verbose"):
+            self.stack.console.verbose(f"Added transaction to {self.remote.name} at "
+                                       f"'{self.index}'\n")
 
     def reschedule(self) -> None:
         """A timer changed: tell the core the new deadline (once this is added)."""
@@ -377,12 +401,18 @@ class Transaction:
             return None
 
     # logging ----------------------------------------------------------------
+    def logs(self, level: str = "concise") -> bool:
+        """Whether the console prints lines of ``level``: a line it would not print is
+        not built at all."""
+        console = self.stack.console
+        return getattr(console.Wordage, level) <= console._verbosity
+
     def log(self, event: str, prep: str = "with", level: str = "concise",
             who: str | None = None) -> None:
         """One console line: ``<Class> <stack>. <event> <prep> <remote> in <tid> at <t>``."""
-        console = self.stack.console
-        if getattr(console.Wordage, level) > console._verbosity:  # cheap skip of unseen lines
+        if not self.logs(level):
             return
+        console = self.stack.console
         who = self.remote.name if who is None else who
         words = " ".join(w for w in (event, prep, who) if w)
         getattr(console, level)(f"{type(self).__name__} {self.stack.name}. {words} "
