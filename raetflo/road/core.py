@@ -704,6 +704,8 @@ class RoadCore(Core):
             self.console.terse(f"Stack '{self.name}': error in timer of {transaction.index} "
                                f"with {transaction.remote.name}:\n{traceback.format_exc()}\n")
             transaction.remove()
-        if transaction.added and transaction.deadline <= self.now:  # still due: next pass
+        if transaction.added and transaction.deadline < math.inf:
+            # filed again where its timers are now: a restart that moved a deadline later
+            # filed nothing (see ``transacting.DeadlineTimer``), and one still due runs next pass
             self.schedule(transaction)
 

@@ -90,7 +90,8 @@ def test_probe_of_a_closed_port_fails_within_its_timeout():
     report = json.loads(run.stdout)
     assert report["ok"] is False and report["remote"] is None
     [step] = report["steps"]
-    assert step["step"] == "join" and not step["ok"] and 1000 <= step["ms"] < 1500
+    # it gives up at its timeout; a loaded machine may be a little late noticing it
+    assert step["step"] == "join" and not step["ok"] and 1000 <= step["ms"] < 2500
     assert step["detail"] == "no answer to the join in time"
 
 
