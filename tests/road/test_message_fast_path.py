@@ -12,16 +12,10 @@ from raetflo.road.estating import RemoteEstate
 from raetflo.road.messaging import Messengent, Messenger
 from raetflo.road.packeting import Head
 
-from .conftest import ALWAYS, Wire, idle, joined, only, serve, stat, stats
+from .conftest import Wire, idle, only, serve, stat, stats
+from .test_message_speed_paths import delivered, pair
 
 NONCE = bytes(range(24))
-
-
-def pair(road):
-    main = road("main", main=True, auto=ALWAYS)
-    other = road("other", auto=ALWAYS)
-    remote = joined(main, other, cascade=True)
-    return main, other, remote
 
 
 def tap(stack):
@@ -35,12 +29,6 @@ def tap(stack):
 
     stack.server.send = record
     return sent
-
-
-def delivered(main, other, count):
-    serve([main, other], 30.0, until=lambda: len(main.rxMsgs) >= count
-          and idle(main, other)())
-    return [body for body, _ in main.rxMsgs]
 
 
 def test_one_packet_message_and_its_done_are_the_codec_s_packets(road, monkeypatch):
