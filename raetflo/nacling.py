@@ -248,17 +248,36 @@ class Signer:
         return self.key.signature(msg)
 
 
+def hex_view(raw: str, name: str) -> property:
+    """Attribute ``name``: the hex of attribute ``raw``, made when read; assigning it (as
+    raet code may, to send other key text) keeps the value given instead."""
+
+    def get(holder: Any) -> Any:
+        given = holder._given
+        if given is not None and name in given:
+            return given[name]
+        return HexKey(getattr(holder, raw).hex())
+
+    def put(holder: Any, value: Any) -> None:
+        if holder._given is None:
+            holder._given = {}
+        holder._given[name] = value
+
+    return property(get, put, doc=f"``{raw}`` in hex (made when read).")
+
+
 class Verifier:
     """Ed25519 verify key (raw; its hex is made when read: a remote's record holds less)."""
 
-    __slots__ = ("key", "keyraw")
+    __slots__ = ("key", "keyraw", "_given")
 
     def __init__(self, key: Any = None) -> None:
         """``key`` is required: raet's key-less verifier, which verifies nothing, is refused."""
         self.key = key if isinstance(key, VerifyKey) else VerifyKey(_key(key))
         self.keyraw = bytes(self.key)
+        self._given: dict[str, Any] | None = None
 
-    keyhex = property(lambda self: HexKey(self.keyraw.hex()), doc="The key in hex.")
+    keyhex = hex_view("keyraw", "keyhex")
 
     def verify(self, signature: bytes, msg: bytes) -> bool:
         """Tell whether ``signature`` is a valid detached signature of ``msg``."""
@@ -275,7 +294,7 @@ class Privateer:
     """Curve25519 secret key with its public key (a new random pair when None); raw, the
     hex forms made when read."""
 
-    __slots__ = ("key", "keyraw", "pubraw")
+    __slots__ = ("key", "keyraw", "pubraw", "_given")
 
     def __init__(self, key: Any = None) -> None:
         if not isinstance(key, PrivateKey):
@@ -283,9 +302,10 @@ class Privateer:
         self.key: PrivateKey = key
         self.keyraw = bytes(key)
         self.pubraw = bytes(key.public_key)
+        self._given: dict[str, Any] | None = None
 
-    keyhex = property(lambda self: HexKey(self.keyraw.hex()), doc="The secret key in hex.")
-    pubhex = property(lambda self: HexKey(self.pubraw.hex()), doc="The public key in hex.")
+    keyhex = hex_view("keyraw", "keyhex")
+    pubhex = hex_view("pubraw", "pubhex")
 
     @staticmethod
     def nonce() -> bytes:
@@ -316,14 +336,15 @@ def _unhex(data: bytes | str) -> bytes:
 class Publican:
     """Curve25519 public key (raw; its hex is made when read)."""
 
-    __slots__ = ("key", "keyraw")
+    __slots__ = ("key", "keyraw", "_given")
 
     def __init__(self, key: Any = None) -> None:
         """``key`` is required: raet's key-less publican is refused."""
         self.key = key if isinstance(key, PublicKey) else PublicKey(_key(key))
         self.keyraw = bytes(self.key)
+        self._given: dict[str, Any] | None = None
 
-    keyhex = property(lambda self: HexKey(self.keyraw.hex()), doc="The key in hex.")
+    keyhex = hex_view("keyraw", "keyhex")
 
 
 class Box:
