@@ -64,12 +64,18 @@ class Stack(Core):
         """Persist what the core asked for, before any datagram that depends on it goes."""
 
     # service ----------------------------------------------------------------------------
+    rx_drained = True  # the last serviceReceives emptied the socket
+
     def serviceReceives(self) -> None:
+        """Read up to ``RxBudget`` waiting datagrams into ``rxes``; ``rx_drained`` says
+        whether the socket had no more."""
         receive, append = self.server.receive, self.rxes.append
+        self.rx_drained = False
         for _ in range(self.RxBudget):
             item = receive()
             if item is None:
-                break
+                self.rx_drained = True
+                return
             append(item)
 
     def serviceReceiveOnce(self) -> None:

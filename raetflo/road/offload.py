@@ -67,7 +67,7 @@ def check_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]) -> list[Ahead |
     """Parse the datagrams of ``batch`` (datagram, source pairs) and check their
     signatures, sharing that with a worker; a None for each when the batch is too small
     to share."""
-    if not stack.CryptoWorkers or len(batch) < stack.CryptoBatchMin:
+    if crypto_pool(stack, len(batch)) is None:
         return [None] * len(batch)
     aheads: list[Ahead | None] = []
     signed: list[Ahead] = []

@@ -191,20 +191,6 @@ class RoadStack(Stack, RoadCore):
             if self.rx_drained:
                 return
 
-    def serviceReceives(self) -> None:
-        """Read up to ``RxBudget`` waiting datagrams into ``rxes``; ``rx_drained`` says
-        whether the socket had no more."""
-        receive, append = self.server.receive, self.rxes.append
-        self.rx_drained = False
-        for _ in range(self.RxBudget):
-            item = receive()
-            if item is None:
-                self.rx_drained = True
-                return
-            append(item)
-
-    rx_drained = True  # the last serviceReceives emptied the socket
-
     # the keep -------------------------------------------------------------------------
     def flush(self) -> None:
         """Make the keep writes the core asked for, in one batch of the keep: all durable
