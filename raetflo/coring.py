@@ -32,6 +32,8 @@ class Registry(dict):
     are lists and whose iteration tolerates removal, as the ordered dicts the reference API
     hands out do."""
 
+    __slots__ = ()
+
     def __iter__(self) -> Iterator:
         """Over a snapshot of the keys: entries may be removed while iterating."""
         return iter(list(dict.keys(self)))

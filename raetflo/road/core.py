@@ -57,7 +57,7 @@ class RoadCore(Core):
     MaxPendingRemotes = 1024  # new estates are refused while this many await acceptance
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
-    DeadlineSlack = 1024  # stale deadline entries tolerated before the heap is rebuilt
+    DeadlineSlack = 256  # stale deadline entries tolerated before the heap is rebuilt
     MaxTouched = 65536  # changed names remembered between manages (past it: a full rebuild)
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
     CryptoWorkers = 1  # threads signing or verifying a batch with the loop (0: all inline)
@@ -110,6 +110,7 @@ class RoadCore(Core):
         self.deadlines: list[tuple[float, int, Any]] = []  # heap of transaction deadlines
         self._scheduled = itertools.count()  # tie-break of equal deadlines: first come first
         self._live_deadlines = 0  # live entries in the heap at its last rebuild
+        self._ended = 0  # transactions ended since then (their entries are stale)
         if local is None:
             name = name or f"estate_{uuid.uuid1().hex}"
             if not isinstance(name, str):
@@ -657,16 +658,23 @@ class RoadCore(Core):
                 due.setdefault(id(transaction), transaction)
         return list(due.values())
 
+    def transaction_ended(self) -> None:
+        """A transaction left its record: its heap entries are stale from now on."""
+        self._ended += 1
+
     def bound_deadlines(self) -> None:
-        """Past ``4 x`` the live entries of the last rebuild (plus ``DeadlineSlack``),
-        rebuild the heap from the live ones: it stays bounded even when nobody asks
-        ``get_timer``, at an amortized O(1) a push."""
-        heap = self.deadlines
-        if len(heap) > 4 * self._live_deadlines + self.DeadlineSlack:
+        """Rebuild the heap from the live entries past ``4 x`` those of the last rebuild
+        (restarts file entries), or once more transactions ended since then than half
+        the heap holds (each stale entry holds an ended transaction and its packets), each
+        plus ``DeadlineSlack``: it stays bounded even when nobody asks ``get_timer``, and
+        lets a storm's transactions go, at an amortized O(1) a push or an end."""
+        heap, slack = self.deadlines, self.DeadlineSlack
+        if (len(heap) > 4 * self._live_deadlines + slack
+                or self._ended > len(heap) // 2 + slack):
             live = {id(t): t for _, _, t in heap if t.added}
             heap[:] = [(t.deadline, next(self._scheduled), t) for t in live.values()]
             heapq.heapify(heap)
-            self._live_deadlines = len(heap)
+            self._live_deadlines, self._ended = len(heap), 0
 
     def next_deadline(self) -> float:
         """The earliest deadline of a transaction under way (inf: none)."""

@@ -87,7 +87,11 @@ def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT,
 
 class Transactions(Registry):
     """A record's transactions by index, counting them by kind as they come and go (so
-    "is an allow under way?" costs no scan of a thousand messages in flight)."""
+    "is an allow under way?" costs no scan of a thousand messages in flight). Emptied,
+    it lets its tables go (a dict keeps them after deletes), as thousands of idle records
+    would otherwise hold kilobytes each."""
+
+    __slots__ = ("_kinds",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,8 +102,16 @@ class Transactions(Registry):
         return self._kinds.get(kind, 0)
 
     def _count(self, transaction: Any, delta: int) -> None:
-        kind = transaction.kind
-        self._kinds[kind] = self._kinds.get(kind, 0) + delta
+        kinds, kind = self._kinds, transaction.kind
+        count = kinds.get(kind, 0) + delta
+        if count:
+            kinds[kind] = count
+        else:
+            del kinds[kind]
+
+    def _shrink(self) -> None:
+        if not self:
+            self.clear()
 
     def __setitem__(self, index: Any, transaction: Any) -> None:
         old = dict.get(self, index)
@@ -111,11 +123,13 @@ class Transactions(Registry):
     def __delitem__(self, index: Any) -> None:
         self._count(dict.__getitem__(self, index), -1)
         dict.__delitem__(self, index)
+        self._shrink()
 
     def pop(self, index: Any, *default: Any) -> Any:
         if index in self:
             transaction = dict.pop(self, index)
             self._count(transaction, -1)
+            self._shrink()
             return transaction
         return dict.pop(self, index, *default)
 
@@ -415,6 +429,7 @@ class RemoteEstate(Estate):
         current = self.transactions.get(index)
         if current is not None and (transaction is None or current is transaction):
             del self.transactions[index]
+            self.stack.transaction_ended()
 
     def in_process(self, kind: TrnsKind) -> list:
         if not self.transactions.of_kind(kind):  # the usual answer, without a scan

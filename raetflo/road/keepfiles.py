@@ -30,6 +30,7 @@ import struct
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from raetflo import raeting
 
@@ -201,6 +202,24 @@ def sync_filesystem(fd: int) -> bool:
     return True
 
 
+class _Known(dict):
+    """Fingerprints by the hash of their file's path (see ``KeepFiles._known``)."""
+
+    __slots__ = ()
+
+    def __contains__(self, path: object) -> bool:
+        return dict.__contains__(self, hash(path))
+
+    def __setitem__(self, path: str, fingerprint: bytes) -> None:
+        dict.__setitem__(self, hash(path), fingerprint)
+
+    def get(self, path: str, default: Any = None) -> Any:  # type: ignore[override]
+        return dict.get(self, hash(path), default)
+
+    def pop(self, path: str, *default: Any) -> Any:  # type: ignore[override]
+        return dict.pop(self, hash(path), *default)
+
+
 def _fingerprint(payload: bytes, info: os.stat_result) -> bytes:
     """What tells that a file still holds ``payload`` as we left it: a digest of the
     content and of the file's inode, size and modification time (``info``), which any
@@ -279,9 +298,11 @@ class KeepFiles:
         self.root = root
         self.top = top
         self.owner = owner
-        # path -> fingerprint of the file as last read or written here; one entry per
-        # file of the keep, so bounded by the remotes and roles the keep holds
-        self._known: dict[str, bytes] = {}
+        # hash of a path -> fingerprint of the file as last read or written here; one
+        # entry per file of the keep, so bounded by the remotes and roles the keep holds.
+        # The hash, not the path, keeps it small; two paths of one hash cannot pass for
+        # each other, as the fingerprint covers the file's inode (a rewrite at worst)
+        self._known: _Known = _Known()
         self._batch: _Batch | None = None
 
     def _dir_fd(self, directory: str, create: bool) -> int:

@@ -323,3 +323,24 @@ def test_a_service_pass_reads_on_while_the_socket_keeps_up_to_its_bound(road) ->
             main.serviceAll()  # the rest
     finally:
         sender.close()
+
+
+def test_a_records_transaction_index_shrinks_back_when_emptied() -> None:
+    """Once its transactions are done, a record's index holds no more than a new one (a
+    dict keeps its table after deletes; thousands of records made that kilobytes)."""
+    import sys
+    from types import SimpleNamespace
+
+    from raetflo.road.estating import Transactions
+    index = Transactions()
+    assert not hasattr(index, "__dict__")
+    fresh = sys.getsizeof(index) + sys.getsizeof(index._kinds)
+    for kind in range(6):
+        index[("t", kind)] = SimpleNamespace(kind=kind)
+    assert index.of_kind(3) == 1
+    del index[("t", 0)]
+    index.pop(("t", 1))
+    for kind in range(2, 6):
+        del index[("t", kind)]
+    assert index.of_kind(3) == 0 and len(index) == 0
+    assert sys.getsizeof(index) + sys.getsizeof(index._kinds) == fresh

@@ -92,3 +92,28 @@ def test_get_timer_follows_a_timer_changed_behind_the_cores_back(road):
     joiner = next(iter(remote.transactions.values()))
     joiner.redoTimer.duration = 0.7  # not a restart: the core was not told
     assert other.get_timer() == min(joiner.redoTimer.stop, joiner.timer.stop)
+
+
+def test_ended_transactions_are_not_held_by_the_deadline_heap():
+    """After a storm's transactions end, the heap lets them go (not only once it grows)."""
+    import gc
+    import weakref
+
+    from raetflo.road.core import RoadCore
+    from raetflo.road.estating import RemoteEstate
+    core = RoadCore(name="main", ha=("127.0.0.1", 7530), main=True)
+    remotes = [core.addRemote(RemoteEstate(stack=core, ha=("127.0.0.1", 8000 + n)))
+               for n in range(1200)]
+    for remote in remotes:
+        core.join(uid=remote.uid)
+    core.handle_timer(core.now)  # a pass with all of them under way
+    joiners = [weakref.ref(t) for r in remotes for t in r.transactions.values()]
+    assert len(joiners) == 1200
+    for remote in remotes:
+        for transaction in list(remote.transactions.values()):
+            transaction.remove()
+    core.handle_timer(core.now)
+    gc.collect()
+    held = sum(ref() is not None for ref in joiners)
+    assert held <= core.DeadlineSlack and len(core.deadlines) <= core.DeadlineSlack
+    assert core.get_timer() is None
