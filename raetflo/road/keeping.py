@@ -25,47 +25,25 @@ Unlike the reference:
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import logging
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any, Protocol
 
-import msgpack
-
 from raetflo.raeting import Acceptance, AutoMode
-from raetflo.road import naming
 from raetflo.road.acceptance import Decision, RoleRecord, role_status
 from raetflo.road.keepfiles import CORRUPT_SUFFIX, DamagedFile, KeepError, KeepFiles, secure_dirs
 from raetflo.road.keepfiles import DIR_MODE as DIR_MODE  # still importable from here
 from raetflo.road.keepfiles import FILE_MODE as FILE_MODE  # still importable from here
+from raetflo.road.keeprecords import MAX_NAME_BYTES as MAX_NAME_BYTES  # importable here
+from raetflo.road.keeprecords import (EXTS, LOCAL_FIELDS, LOCAL_HINT, LOCAL_MERGED_FIELDS,
+                                      LOCAL_ROLE_FIELDS, MAX_PREFIX_BYTES,
+                                      REMOTE_FIELDS, REMOTE_MERGED_FIELDS, REMOTE_ROLE_FIELDS,
+                                      as_text, check_fields, check_key, check_name, decode,
+                                      effective_uid, encode, path_ext, record_of, split_entry)
 
 log = logging.getLogger(__name__)
-
-LOCAL_FIELDS = ("name", "uid", "ha", "iha", "natted", "fqdn", "dyned", "sid", "puid", "aha",
-                "role")
-LOCAL_ROLE_FIELDS = ("role", "sighex", "prihex")
-REMOTE_FIELDS = ("name", "uid", "fuid", "ha", "iha", "natted", "fqdn", "dyned", "sid", "main",
-                 "kind", "joined", "role")
-REMOTE_ROLE_FIELDS = ("role", "acceptance", "verhex", "pubhex")
-# Field order of the merged (estate + role) records returned by the loads.
-LOCAL_MERGED_FIELDS = LOCAL_FIELDS + LOCAL_ROLE_FIELDS[1:]
-REMOTE_MERGED_FIELDS = REMOTE_FIELDS + REMOTE_ROLE_FIELDS[1:]
-
-EXTS = ("json", "msgpack")
-FILE_NAME_BYTES = 255  # longest file name (UTF-8 bytes) the keep relies on
-MAX_PREFIX_BYTES = 16  # bounds the estate file prefix
-# Bounds a remote or role name so that "<prefix>.<name>.msgpack.corrupt" fits FILE_NAME_BYTES.
-MAX_NAME_BYTES = naming.MAX_NAME_BYTES
-assert MAX_NAME_BYTES == (FILE_NAME_BYTES - MAX_PREFIX_BYTES - len("..msgpack")
-                          - len(CORRUPT_SUFFIX))
-LOCAL_HINT = ("restore it from a backup, or start the stack with cleanlocal=True (or "
-              "clean=True) to make a new identity on purpose")
-
-_KEY_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class Keyed(Protocol):
@@ -79,100 +57,6 @@ class Keyed(Protocol):
 
     @property
     def pubhex(self) -> str: ...
-
-
-def effective_uid() -> int:
-    """The uid that must own every keep directory and file (asked on every check)."""
-    return os.geteuid()
-
-
-def check_name(name: Any, what: str = "name", limit: int = MAX_NAME_BYTES) -> str:
-    """``name`` if it is safe as part of one file name (see ``naming.check_name``), else
-    :class:`KeepError`."""
-    try:
-        return naming.check_name(name, what, limit)
-    except ValueError as ex:
-        raise KeepError(str(ex)) from None
-
-
-
-def _text(value: Any) -> Any:
-    """Bytes as UTF-8 text, enum members as plain ints, anything else unchanged."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, Acceptance):
-        return int(value)
-    return value
-
-
-def _record(data: dict[str, Any], fields: tuple[str, ...], what: str) -> dict[str, Any]:
-    """The ``fields`` of ``data`` in file order; every one must be present."""
-    missing = [field for field in fields if field not in data]
-    if missing:
-        raise ValueError(f"{what} data lacks field(s) {', '.join(missing)}")
-    return {field: _text(data[field]) for field in fields}
-
-
-def _encode(data: dict[str, Any], ext: str) -> bytes:
-    """``data`` as the content of a keep file of format ``ext``."""
-    if ext == "json":
-        return json.dumps(data, indent=2).encode("utf-8")
-    return msgpack.packb(data, use_bin_type=False)
-
-
-def _decode(raw: bytes, ext: str, path: str) -> dict[str, Any]:
-    """The map in ``raw``, the content of keep file ``path`` of format ``ext``.
-
-    :class:`DamagedFile` when it is not a map in that format.
-    """
-    try:
-        if ext == "json":
-            data = json.loads(raw.decode("utf-8"))
-        else:
-            data = msgpack.unpackb(raw, raw=False, strict_map_key=False)
-    except (ValueError, TypeError, msgpack.UnpackException) as ex:
-        raise DamagedFile(f"Keep file '{path}' is corrupt: {ex}") from ex
-    if not isinstance(data, dict):
-        raise DamagedFile(f"Keep file '{path}' is corrupt: not a map")
-    return data
-
-
-def _split(entry: str, start: str) -> tuple[str, str] | None:
-    """``(middle, ext)`` of a file name ``<start><middle>.<ext>`` with a keep ext, else None."""
-    if not entry.startswith(start):
-        return None
-    middle, _, ext = entry[len(start):].rpartition(".")
-    return (middle, ext) if middle and ext in EXTS else None
-
-
-@functools.cache
-def _field_set(fields: tuple[str, ...]) -> frozenset[str]:
-    """``fields`` as a set, made once per field list."""
-    return frozenset(fields)
-
-
-def _check_fields(data: dict[str, Any], fields: tuple[str, ...], path: str) -> None:
-    """Raise :class:`DamagedFile` unless ``data`` has exactly ``fields``."""
-    if data.keys() == _field_set(fields):
-        return
-    missing = [field for field in fields if field not in data]
-    extra = [str(field) for field in data if field not in fields]
-    if missing or extra:
-        problems = ([f"lacks {', '.join(missing)}"] if missing else []) + \
-                   ([f"has unexpected {', '.join(extra)}"] if extra else [])
-        raise DamagedFile(f"Keep file '{path}' has the wrong fields: {'; '.join(problems)}")
-
-
-def _check_key(data: dict[str, Any], field: str, path: str, optional: bool = False) -> None:
-    """Raise :class:`DamagedFile` unless ``data[field]`` is a key as 64 hex digits.
-
-    With ``optional`` an absent key (``None`` or empty) is fine too.
-    """
-    value = data[field]
-    if optional and value in (None, ""):
-        return
-    if not isinstance(value, str) or not _KEY_HEX.fullmatch(value):
-        raise DamagedFile(f"Keep file '{path}' has a bad {field}: not a key of 64 hex digits")
 
 
 class RoadKeep:
@@ -290,7 +174,7 @@ class RoadKeep:
 
     def _write(self, path: str, data: dict[str, Any]) -> None:
         """Write ``data`` to ``path`` in the keep's format (see :meth:`KeepFiles.write`)."""
-        self._store(path).write(path, _encode(data, self.ext))
+        self._store(path).write(path, encode(data, self.ext))
 
     def _read(self, path: str) -> dict[str, Any] | None:
         """The map stored in ``path``, or ``None`` when there is no such file.
@@ -299,7 +183,7 @@ class RoadKeep:
         cannot be read.
         """
         raw = self._store(path).read(path)
-        return None if raw is None else _decode(raw, self.ext, path)
+        return None if raw is None else decode(raw, self.ext, path)
 
     def _set_aside(self, path: str, problem: KeepError) -> None:
         """Set damaged ``path`` aside as ``<path>.corrupt`` (replacing an older one); report it."""
@@ -320,7 +204,7 @@ class RoadKeep:
         files = self._store(os.path.join(directory, start))
         with files.batch():
             for entry in files.listdir(directory):
-                if _split(entry.removesuffix(CORRUPT_SUFFIX), start) is not None:
+                if split_entry(entry.removesuffix(CORRUPT_SUFFIX), start) is not None:
                     files.remove(os.path.join(directory, entry))
 
     def remotefilepath(self, name: str) -> str:
@@ -336,11 +220,11 @@ class RoadKeep:
 
     def dump_local(self, data: dict[str, Any]) -> None:
         """Persist the local estate fields of ``data``."""
-        self._write(self.localfilepath, _record(data, LOCAL_FIELDS, "Local estate"))
+        self._write(self.localfilepath, record_of(data, LOCAL_FIELDS, "Local estate"))
 
     def dump_local_role(self, data: dict[str, Any]) -> None:
         """Persist the local role: role name and secret key seeds."""
-        self._write(self.localrolepath, _record(data, LOCAL_ROLE_FIELDS, "Local role"))
+        self._write(self.localrolepath, record_of(data, LOCAL_ROLE_FIELDS, "Local role"))
 
     def load_local(self) -> dict[str, Any] | None:
         """The local estate merged with the local role, or ``None`` if there is no estate file.
@@ -353,13 +237,13 @@ class RoadKeep:
             estate = self._read(self.localfilepath)
             if estate is None:
                 return None
-            _check_fields(estate, LOCAL_FIELDS, self.localfilepath)
+            check_fields(estate, LOCAL_FIELDS, self.localfilepath)
             role = self._read(self.localrolepath)
             if role is None:
                 raise KeepError(f"Local role file '{self.localrolepath}' is missing")
-            _check_fields(role, LOCAL_ROLE_FIELDS, self.localrolepath)
+            check_fields(role, LOCAL_ROLE_FIELDS, self.localrolepath)
             for field in LOCAL_ROLE_FIELDS[1:]:
-                _check_key(role, field, self.localrolepath)
+                check_key(role, field, self.localrolepath)
         except KeepError as ex:
             raise KeepError(f"{ex}; {LOCAL_HINT}") from ex
         merged = {**estate, **role}
@@ -369,12 +253,12 @@ class RoadKeep:
 
     def dump_remote(self, data: dict[str, Any]) -> None:
         """Persist the remote estate fields of ``data`` under its name."""
-        record = _record(data, REMOTE_FIELDS, "Remote estate")
+        record = record_of(data, REMOTE_FIELDS, "Remote estate")
         self._write(self.remotefilepath(record["name"]), record)
 
     def dump_remote_role(self, data: dict[str, Any]) -> None:
         """Persist the keys and acceptance of the role in ``data``."""
-        record = _record(data, REMOTE_ROLE_FIELDS, "Remote role")
+        record = record_of(data, REMOTE_ROLE_FIELDS, "Remote role")
         self._write(self.remoterolepath(record["role"]), record)
 
     def load_remote_role(self, role: str) -> dict[str, Any]:
@@ -387,10 +271,10 @@ class RoadKeep:
         try:
             data = self._read(path)
             if data is not None:
-                _check_fields(data, REMOTE_ROLE_FIELDS, path)
+                check_fields(data, REMOTE_ROLE_FIELDS, path)
                 acceptance = self._acceptance(data["acceptance"], path)
                 for field in REMOTE_ROLE_FIELDS[2:]:
-                    _check_key(data, field, path, optional=True)
+                    check_key(data, field, path, optional=True)
                 return dict(role=role, acceptance=acceptance, verhex=data["verhex"],
                             pubhex=data["pubhex"])
         except DamagedFile as ex:
@@ -420,7 +304,7 @@ class RoadKeep:
             estate = self._read(path)
             if estate is None:
                 return None
-            _check_fields(estate, REMOTE_FIELDS, path)
+            check_fields(estate, REMOTE_FIELDS, path)
             if estate["name"] != name:
                 raise DamagedFile(f"Keep file '{path}' holds remote {estate['name']!r}")
             self._check_role_name(estate["role"], path)
@@ -457,7 +341,7 @@ class RoadKeep:
         remotes = {}
         with self.batch():
             for entry in self._files.listdir(self.remotedirpath):
-                parts = _split(entry, f"{self.prefix}.")
+                parts = split_entry(entry, f"{self.prefix}.")
                 if parts is None or parts[1] != self.ext:
                     continue
                 name = parts[0]
@@ -490,7 +374,7 @@ class RoadKeep:
             raise KeepError(f"Unrecognized auto mode {self.auto!r}") from None
         if auto is AutoMode.once and self.role_damaged(role):
             auto = AutoMode.never
-        decision = role_status(auto, RoleRecord(**stored), _text(verhex), _text(pubhex))
+        decision = role_status(auto, RoleRecord(**stored), as_text(verhex), as_text(pubhex))
         if decision.reason:
             log.info("Rejection Reason: %s.", decision.reason)
         if dump and decision.write is not None:
@@ -607,20 +491,20 @@ class RoadKeep:
     @staticmethod
     def dump(data: dict[str, Any], filepath: str) -> None:
         """Write ``data`` to ``filepath`` (its ext picks json or msgpack), owner-only."""
-        path, ext = _path_ext(filepath)
+        path, ext = path_ext(filepath)
         directory = os.path.dirname(path)
         KeepFiles(directory, directory, effective_uid).write(
-            path, _encode({key: _text(value) for key, value in data.items()}, ext))
+            path, encode({key: as_text(value) for key, value in data.items()}, ext))
 
     @staticmethod
     def load(filepath: str) -> dict[str, Any] | None:
         """The map in ``filepath`` (its ext picks json or msgpack); None when it is missing
         or unparsable."""
-        path, ext = _path_ext(filepath)
+        path, ext = path_ext(filepath)
         directory = os.path.dirname(path)
         try:
             raw = KeepFiles(directory, directory, effective_uid).read(path)
-            return None if raw is None else _decode(raw, ext, path)
+            return None if raw is None else decode(raw, ext, path)
         except DamagedFile:
             return None
 
@@ -637,7 +521,7 @@ class RoadKeep:
         data = self._read(self.localrolepath)
         if data is None:
             return dict.fromkeys(LOCAL_ROLE_FIELDS)
-        _check_fields(data, LOCAL_ROLE_FIELDS, self.localrolepath)
+        check_fields(data, LOCAL_ROLE_FIELDS, self.localrolepath)
         return {field: data[field] for field in LOCAL_ROLE_FIELDS}
 
     def dumpRemoteData(self, data: dict[str, Any], name: str) -> None:
@@ -660,7 +544,7 @@ class RoadKeep:
         """Every persisted remote role record by role."""
         roles = {}
         for entry in self._roles.listdir(self.remoteroledirpath):
-            parts = _split(entry, "role.")
+            parts = split_entry(entry, "role.")
             if parts is not None and parts[1] == self.ext:
                 roles[parts[0]] = self.load_remote_role(parts[0])
         return roles
@@ -716,15 +600,6 @@ class RoadKeep:
     pendRemote = pend_remote
     rejectRemote = reject_remote
     clearAllDir = clear_all_dir
-
-
-def _path_ext(filepath: str) -> tuple[str, str]:
-    """The absolute ``filepath`` and its keep format; KeepError for any other ext."""
-    path = os.path.abspath(os.path.expanduser(filepath))
-    ext = os.path.splitext(path)[1].lstrip(".")
-    if ext not in EXTS:
-        raise KeepError(f"Invalid keep file path '{filepath}': ext not one of {EXTS}")
-    return path, ext
 
 
 def clearAllKeep(dirpath: str) -> None:
