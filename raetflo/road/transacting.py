@@ -228,9 +228,14 @@ class Transaction:
         """Enter ``state`` if ``Moves`` allows it (``done`` and staying put always are).
 
         A wrong move is a bug: it is counted (``invalid_state_move``) and logged, and it
-        ends this transaction; False then."""
-        if state is self.state or state is self.State.done or state in self.Moves.get(
-                self.state, ()):
+        ends this transaction; False then. Done, its timers stop calling it back: that
+        loop would keep a finished transaction, its packets with it, for the cycle
+        collector."""
+        if state is self.State.done:
+            self.state = state
+            self.timer.on_change = self.redoTimer.on_change = None
+            return True
+        if state is self.state or state in self.Moves.get(self.state, ()):
             self.state = state
             return True
         self.stack.incStat("invalid_state_move")

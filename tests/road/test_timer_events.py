@@ -117,3 +117,38 @@ def test_ended_transactions_are_not_held_by_the_deadline_heap():
     held = sum(ref() is not None for ref in joiners)
     assert held <= core.DeadlineSlack and len(core.deadlines) <= core.DeadlineSlack
     assert core.get_timer() is None
+
+
+def test_a_finished_transaction_is_freed_without_the_cycle_collector(road, monkeypatch):
+    """A transaction's timers point back at it; once it is done that loop is cut, so a
+    finished one is freed as soon as nothing holds it (not at the next collection, which
+    under load let every alive and message of a pass pile up)."""
+    import gc
+    import weakref
+
+    from raetflo.road.transacting import Transaction
+    main, other = road("main", main=True, auto=ALWAYS), road("other", auto=ALWAYS)
+    joined(main, other, cascade=True)
+    serve([main, other], 3.0, until=idle(main, other))
+    made = weakref.WeakSet()
+    original = Transaction.__init__
+
+    def noting(self, *args, **kwa):
+        original(self, *args, **kwa)
+        made.add(self)
+
+    monkeypatch.setattr(Transaction, "__init__", noting)
+    uid = only(other).uid
+    gc.collect()
+    gc.disable()
+    try:
+        for n in range(5):
+            other.alive(uid=uid)
+            other.transmit({"n": n}, uid)
+            serve([main, other], 1.0, until=idle(main, other))
+        assert len(main.rxMsgs) == 5
+        filed = {id(entry[2]) for stack in (main, other) for entry in stack.deadlines}
+        held = [t for t in made if id(t) not in filed]  # (the heap drops stale entries later)
+        assert held == [], [(type(t).__name__, t.state) for t in held]
+    finally:
+        gc.enable()
