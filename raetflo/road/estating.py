@@ -153,7 +153,11 @@ class Transactions(Registry):
 
 
 class Estate:
-    """What the local estate and remote records share: name, uid, address, role."""
+    """What the local estate and remote records share: name, uid, address, role. The
+    fields are slots; other attributes go to a dict made when the first one is set."""
+
+    __slots__ = ("stack", "uid", "name", "ha", "iha", "natted", "fqdn", "dyned", "role",
+                 "sid", "tid", "__dict__")
 
     def __init__(self, stack: RoadCore | None, uid: int | None = None, name: str = "",
                  prefix: str = "estate", ha: Any = None, iha: Any = None,

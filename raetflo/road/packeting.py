@@ -182,20 +182,24 @@ def pack(head: Head, coat: bytes = b"", signer: Signer | None = None,
 
 class Unsigned:
     """A signed packet whose signature job ``index`` of ``stream`` makes: ``packed``
-    (waiting for it) is what ``pack`` would have given."""
+    (waiting for it) is what ``pack`` would have given. Once whole it lets its frame and
+    the stream go (a transaction holds its last packet for redos; the stream holds every
+    frame of its pass)."""
 
     __slots__ = ("frame", "index", "stream", "_packed")
 
     def __init__(self, frame: bytes, index: int, stream: nacling.Shared) -> None:
-        self.frame = frame
+        self.frame: bytes | None = frame
         self.index = index
-        self.stream = stream
+        self.stream: nacling.Shared | None = stream
         self._packed: bytes | None = None
 
     @property
     def packed(self) -> bytes:
         if self._packed is None:
+            assert self.frame is not None and self.stream is not None
             self._packed = self.frame[:-_SIGNATURE_SIZE] + self.stream.result(self.index)
+            self.frame = self.stream = None
         return self._packed
 
 

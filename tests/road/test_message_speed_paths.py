@@ -205,3 +205,23 @@ def test_a_coat_is_segmented_exactly_when_one_packet_cannot_hold_it():
         parts = packeting.segment(head, bytes(size))
         assert (len(parts) == 1) == (size <= room), size
         assert b"".join(coat for _, coat in parts) == bytes(size)
+
+
+def test_a_packet_signed_behind_keeps_only_its_bytes_once_whole():
+    """A transaction holds its last packet for redos: once whole, that packet must not
+    also hold its unsigned frame and, through the pass's signing stream, every other
+    frame of the pass."""
+    import gc
+    import weakref
+
+    signer = nacling.Signer()
+    stream = nacling.Shared(pool=offload.worker_pool(1))
+    head = Head(pk=0, se=2, de=3, si=4, ti=5, bk=1, ck=1, fk=1)
+    packet = packeting.pack(head, b"coat", signer, stream)
+    whole = packet.packed
+    gone = weakref.ref(stream)
+    del stream
+    gc.collect()
+    assert gone() is None and packet.packed == whole
+    assert packet.packed == packeting.pack(head.copy(), b"coat", signer)
+    assert [r for r in gc.get_referents(packet) if isinstance(r, bytes)] == [whole]

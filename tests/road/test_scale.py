@@ -344,3 +344,14 @@ def test_a_records_transaction_index_shrinks_back_when_emptied() -> None:
         del index[("t", kind)]
     assert index.of_kind(3) == 0 and len(index) == 0
     assert sys.getsizeof(index) + sys.getsizeof(index._kinds) == fresh
+
+
+def test_a_remote_record_has_no_attribute_dict_until_given_other_attributes() -> None:
+    """The estate fields are slots (a dict per record cost some 300 bytes); an attribute
+    of the caller's own still sticks, as on raet's records."""
+    main = held_main(1)
+    remote = main.addRemote(RemoteEstate(stack=main, name="slotted", fuid=9,
+                                         ha=("127.0.0.1", 30999)))
+    assert remote.__dict__ == {} and remote.name == "slotted" and remote.sid == 0
+    remote.note = "mine"
+    assert remote.note == "mine" and remote.__dict__ == {"note": "mine"}
