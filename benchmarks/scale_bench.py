@@ -103,6 +103,24 @@ def send_line(pipe: Any, **fields: Any) -> None:
     pipe.flush()
 
 
+def calls_of(operation: Callable[[], Any]) -> int:
+    """The Python and C function calls ``operation()`` makes in this thread (counted, so
+    they compare exactly from one size to the next; the run is slower meanwhile)."""
+    calls = 0
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        operation()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
 # clients -----------------------------------------------------------------------------
 class Clients:
     """Light estates in one worker process: a raetflo ``RoadCore`` and a socket each."""
@@ -253,6 +271,8 @@ class Main:
         self.presence = False  # manage() once a period (not during the storm)
         self.rounds = 0
         self.manage_times: list[float] = []
+        self.counting = args.check  # count the main's calls in each round (--check)
+        self.calls = 0  # the main's calls counted so far
         self.workers = self.spawn()
 
     def open(self) -> Any:
@@ -281,7 +301,10 @@ class Main:
     def round(self) -> list[dict[str, Any]]:
         """The main's turn, then every worker's; then the clocks advance. Their reports."""
         stack = self.stack
-        stack.serviceAll()
+        if self.counting:
+            self.calls += calls_of(stack.serviceAll)
+        else:
+            stack.serviceAll()
         if self.presence and self.rounds % SLOTS == 0:
             began = time.perf_counter()
             stack.manage(cascade=True)
@@ -309,12 +332,13 @@ class Main:
             finals.update((i, r) for i, r in enumerate(reports) if r.get("allowed"))
             return len(finals) == len(self.workers)
 
-        rounds = self.rounds
+        rounds, calls = self.rounds, self.calls
         storm = self.rounds_until(all_allowed)
         if storm is None:
             return {"storm_s": None}
         gc.collect()
         return {"storm_s": storm, "storm_rounds": self.rounds - rounds,
+                **self.per_remote_calls("storm", calls),
                 "failed_joins": sum(r["failed"] for r in finals.values()),
                 "harness_retries": sum(r["retried"] for r in finals.values()),
                 "socket_drops": socket_drops(self.port),
@@ -352,22 +376,36 @@ class Main:
             began = time.perf_counter()
             self.stack.serviceAll()
             ticks.append(time.perf_counter() - began)
-        return {"manage_ms": statistics.median(manages) * 1e3,
-                "tick_ms": statistics.median(ticks) * 1e3}
+        costs = {"manage_ms": statistics.median(manages) * 1e3,
+                 "tick_ms": statistics.median(ticks) * 1e3}
+        if self.counting:
+            costs["manage_calls"] = calls_of(lambda: self.stack.manage(cascade=True))
+            costs["tick_calls"] = calls_of(self.stack.serviceAll)
+        return costs
+
+    def per_remote_calls(self, phase: str, before: int) -> dict[str, float]:
+        """With --check, the main's calls in ``phase`` (since it had made ``before``) per
+        remote."""
+        if not self.counting:
+            return {}
+        return {f"{phase}_calls_per_remote": (self.calls - before) / self.count}
 
     def fan_out(self) -> dict[str, Any]:
         before = self.round()
         target = sum(r["received"] for r in before) + self.count
+        calls = self.calls
         for remote in list(self.stack.remotes.values()):
             self.stack.transmit({"to": remote.name}, remote.uid)
         took = self.rounds_until(lambda reports: sum(r["received"] for r in reports) >= target)
-        return {"fanout_s": took}
+        return {"fanout_s": took, **self.per_remote_calls("fanout", calls)}
 
     def fan_in(self) -> dict[str, Any]:
         rx = self.stack.rxMsgs
         rx.clear()
+        calls = self.calls
         self.tell("fanin")
-        return {"fanin_s": self.rounds_until(lambda _: len(rx) >= self.count)}
+        took = self.rounds_until(lambda _: len(rx) >= self.count)
+        return {"fanin_s": took, **self.per_remote_calls("fanin", calls)}
 
     def restart(self) -> dict[str, Any]:
         """Seconds to reopen the main from its keep (the remotes it holds included)."""
@@ -387,6 +425,9 @@ class Main:
 def main_worker(args: argparse.Namespace) -> None:
     """Run every phase for one implementation and one N; print the result line."""
     impl = rb.load(args.worker)
+    if args.check and impl.name == "raetflo":  # the loop makes every signature: exact counts
+        from raetflo.road.core import RoadCore
+        RoadCore.CryptoWorkers = 0
     if args.no_fsync:
         os.fsync = lambda fd: None  # keep writes land in the page cache only
     main = Main(impl, args.count, args)
@@ -453,7 +494,7 @@ def run_one(impl: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
            str(count), "--timeout", str(args.timeout),
            "--settle", str(args.settle), "--steady", str(args.steady),
            "--workers", str(args.workers)] + (["--restart"] if args.restart else []) \
-        + (["--no-fsync"] if args.no_fsync else [])
+        + (["--no-fsync"] if args.no_fsync else []) + (["--check"] if args.check else [])
     result = rb.run_command(cmd, f"{impl} N={count}", args.show_console,
                             args.timeout * 6 + 600)
     return {"n": count, "impl": impl, **result}
@@ -473,6 +514,40 @@ def run(args: argparse.Namespace,
     return rows
 
 
+COUNTED = ("manage_calls", "tick_calls", "storm_calls_per_remote", "fanout_calls_per_remote",
+           "fanin_calls_per_remote")
+
+
+def growth_failures(rows: list[dict[str, Any]]) -> list[str]:
+    """What ``--check`` finds wrong: raetflo's counted costs (``COUNTED``) may grow from
+    one size to the next by at most an eighth of a call per remote added (visiting every
+    remote once adds at least one), and need two sizes measured."""
+    ours = sorted((row for row in rows if row["impl"] == "raetflo"), key=lambda r: r["n"])
+    if len(ours) < 2:
+        return ["--check needs raetflo at two sizes or more (see --sizes)"]
+    failures = []
+    for small, large in zip(ours, ours[1:]):
+        allowed = (large["n"] - small["n"]) / 8
+        for key in COUNTED:
+            before, after = small.get(key), large.get(key)
+            if before is None or after is None:
+                failures.append(f"{key}: not measured at N={small['n']} and N={large['n']}")
+            elif after > before + allowed:
+                failures.append(f"{key}: {before:,.0f} calls at N={small['n']}, {after:,.0f} at "
+                                f"N={large['n']}: more than {allowed:,.0f} more, a cost that "
+                                f"grows with N")
+    return failures
+
+
+def counted_table(rows: list[dict[str, Any]]) -> str:
+    head = f"{'impl':8} {'N':>6} " + " ".join(f"{key:>24}" for key in COUNTED)
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        lines.append(f"{row['impl']:8} {row['n']:>6} " + " ".join(
+            f"{rb.fmt(row.get(key)):>24}" for key in COUNTED))
+    return "\n".join(lines)
+
+
 def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     RESULTS.mkdir(exist_ok=True)
     notes = [f"scale_bench: main in its own process, N light raetflo clients in "
@@ -485,6 +560,15 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
              "with the keep work)",
              f"main keep writes fsync: {'off (--no-fsync)' if args.no_fsync else 'on'}"]
     text = "\n".join(notes) + "\n\n" + table(rows)
+    if args.check:  # a smoke run: its figures include the counting, the results stay
+        failures = growth_failures(rows)
+        print(text + "\n\ncalls counted in the main (--check)\n" + counted_table(rows) + "\n")
+        for failure in failures:
+            print(f"check failed: {failure}")
+        if failures:
+            sys.exit(1)
+        print("check passed: none of raetflo's counted costs grows with N")
+        return
     text += "\n\n" + plot(rows, RESULTS / "scale.png")
     print(text)
     (RESULTS / "scale.txt").write_text(text + "\n")
@@ -509,6 +593,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--restart", action="store_true", help="also time a restart")
     parser.add_argument("--no-fsync", action="store_true",
                         help="the main's keep writes skip fsync (isolates the rest of a storm)")
+    parser.add_argument("--check", action="store_true",
+                        help="count the main's calls per operation and per remote, and fail "
+                             "(status 1) when raetflo's grow with N (an O(N^2) regression); "
+                             "timings then include the counting")
     parser.add_argument("--show-console", type=int, default=5, metavar="N")
     parser.add_argument("--worker", choices=rb.IMPLS, help=argparse.SUPPRESS)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
