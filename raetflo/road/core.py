@@ -12,8 +12,6 @@ asyncio road) gives those.
 """
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 import traceback
 import uuid
@@ -29,6 +27,7 @@ from . import offload, outbox, presence, routing
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
+from .deadlines import DeadlineHeap
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, literal_host
 from .joining import Joiner, Joinent
 from .offload import Ahead
@@ -107,10 +106,7 @@ class RoadCore(Core):
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
         self.active: dict[int, RemoteEstate] = {}  # records with timers to run (see wake)
         self.holding: dict[int, RemoteEstate] = {}  # records with saved messages (see wake)
-        self.deadlines: list[tuple[float, int, Any]] = []  # heap of transaction deadlines
-        self._scheduled = itertools.count()  # tie-break of equal deadlines: first come first
-        self._live_deadlines = 0  # live entries in the heap at its last rebuild
-        self._ended = 0  # transactions ended since then (their entries are stale)
+        self.deadline_heap = DeadlineHeap()  # when each transaction under way is next due
         if local is None:
             name = name or f"estate_{uuid.uuid1().hex}"
             if not isinstance(name, str):
@@ -640,56 +636,34 @@ class RoadCore(Core):
         self.expire_pendings()
         self.bound_deadlines()
 
+    @property
+    def deadlines(self) -> list[tuple[float, int, Any]]:
+        """The deadline heap's entries ``(deadline, seq, transaction)``."""
+        return self.deadline_heap.entries
+
     def schedule(self, transaction: Any) -> None:
-        """Note ``transaction``'s current deadline (its timers call this when they change).
-        Entries are checked when they come up, so a superseded one is simply skipped."""
-        heapq.heappush(self.deadlines, (transaction.deadline, next(self._scheduled),
-                                        transaction))
+        """Note ``transaction``'s current deadline (its timers call this when one moves
+        earlier; see :mod:`.deadlines`)."""
+        self.deadline_heap.push(transaction)
 
     def due_transactions(self) -> list[Any]:
         """Take the transactions whose deadline has come out of the heap, each once, in
         deadline order (those of records no longer ours are dropped). Each is filed
         again where its timers are after it runs (see ``run_timer``)."""
-        heap, now, remotes = self.deadlines, self.now, self.remotes
-        due: dict[int, Any] = {}
-        while heap and heap[0][0] <= now:
-            _, _, transaction = heapq.heappop(heap)
-            if transaction.added and remotes.get(transaction.remote.uid) is transaction.remote:
-                due.setdefault(id(transaction), transaction)
-        return list(due.values())
+        return self.deadline_heap.due(self.now, self.remotes)
 
     def transaction_ended(self) -> None:
         """A transaction left its record: its heap entries are stale from now on."""
-        self._ended += 1
+        self.deadline_heap.ended()
 
     def bound_deadlines(self) -> None:
-        """Rebuild the heap from the live entries past ``4 x`` those of the last rebuild
-        (restarts file entries), or once more transactions ended since then than half
-        the heap holds (each stale entry holds an ended transaction and its packets), each
-        plus ``DeadlineSlack``: it stays bounded even when nobody asks ``get_timer``, and
-        lets a storm's transactions go, at an amortized O(1) a push or an end."""
-        heap, slack = self.deadlines, self.DeadlineSlack
-        if (len(heap) > 4 * self._live_deadlines + slack
-                or self._ended > len(heap) // 2 + slack):
-            live = {id(t): t for _, _, t in heap if t.added}
-            heap[:] = [(t.deadline, next(self._scheduled), t) for t in live.values()]
-            heapq.heapify(heap)
-            self._live_deadlines, self._ended = len(heap), 0
+        """Keep the heap's stale entries below ``DeadlineSlack`` or so, even when nobody
+        asks ``get_timer``; a storm's ended transactions go with them."""
+        self.deadline_heap.bound(self.DeadlineSlack)
 
     def next_deadline(self) -> float:
         """The earliest deadline of a transaction under way (inf: none)."""
-        heap = self.deadlines
-        while heap:
-            deadline, _, transaction = heap[0]
-            if not transaction.added:
-                heapq.heappop(heap)
-                continue
-            current = transaction.deadline
-            if current != deadline:  # moved without telling us: file it where it is now
-                heapq.heapreplace(heap, (current, next(self._scheduled), transaction))
-                continue
-            return deadline
-        return math.inf
+        return self.deadline_heap.earliest()
 
     def get_timer(self) -> float | None:
         """When ``handle_timer`` next has something to do: a transaction's redo or timeout,
