@@ -138,7 +138,9 @@ def wait(stack: RoadStack, step: Step, deadline: float, began: float) -> tuple[b
         stack.serviceAll()
         if step.done():
             return True, ""
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now >= deadline:  # reported as when it gave up, not as the last pass's stamp
+            stack.store.changeStamp(now - began)
             return False, f"no answer to the {step.name} in time" + pending_note(stack, step)
         if not step.busy():
             return False, f"{step.name} refused by the remote"

@@ -103,3 +103,20 @@ def test_probe_of_a_closed_port_fails_within_its_timeout():
 def test_probe_errors(args, message):
     run = raetflo(*args)
     assert run.returncode == 1 and message in run.stderr
+
+
+def test_a_step_that_times_out_reports_the_time_it_gave_up(monkeypatch):
+    """The reported milliseconds are when the deadline was seen passed, never a moment
+    before it (the stamp of the last service pass was)."""
+    from types import SimpleNamespace
+
+    from raetflo.command import probe as probing
+    clock = iter([0.9997, 1.0004])  # the pass's stamp, then the deadline check
+    monkeypatch.setattr(probing.time, "monotonic", lambda: next(clock))
+    stamps: list[float] = []
+    store = SimpleNamespace(changeStamp=stamps.append)
+    stack = SimpleNamespace(store=store, serviceAll=lambda: None, remotes={})
+    step = SimpleNamespace(name="join", done=lambda: False, busy=lambda: True)
+    ok, detail = probing.wait(stack, step, deadline=1.0, began=0.0)
+    assert not ok and detail == "no answer to the join in time"
+    assert stamps[-1] >= 1.0
