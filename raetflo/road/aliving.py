@@ -49,6 +49,13 @@ class Aliver(Transaction):
         if self.send(PcktKind.request):
             self.log("Do Alive")
 
+    def handle(self, name: str, packet: Packet) -> None:
+        """An answer whose body does not decode (an unknown coat kind, say) changes
+        nothing: it is counted (``parsing_inner_error``) and the redo asks again, as raet
+        does."""
+        if self.decode(packet) is not None:
+            super().handle(name, packet)
+
     def timed_out(self) -> None:
         self.remove()
         self.remote.refresh(alived=False)

@@ -517,7 +517,13 @@ class Joinent(JoinBase):
             return
         if remote.uid not in stack.remotes:
             remote.uid = remote.uid or stack.nextUid()
-            stack.addRemote(remote)
+            try:
+                stack.addRemote(remote)
+            except StackError as ex:  # its name or address is another record's already
+                stack.console.terse(f"Joinent {stack.name}. Cannot add remote: {ex}\n")
+                stack.incStat("joinent_transaction_failure")
+                self.remove()
+                return
             self.fresh = True
             stack.console.concise(
                 f"Joinent {stack.name}. Added new remote name='{remote.name}' nuid='{remote.uid}' "

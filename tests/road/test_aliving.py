@@ -184,3 +184,28 @@ def test_alive_in_a_stale_session_is_nacked(pair):
     assert [s.pk for s in wire.sent()] == [PcktKind.nack]
     assert stat(other, "aliver_transaction_failure") == 1
     assert remote.alived is True and not other.transactions  # a refusal is no sign of death
+
+
+@pytest.mark.parametrize("kind", [PcktKind.ack, PcktKind.nack, PcktKind.refuse,
+                                  PcktKind.reject, PcktKind.unjoined, PcktKind.unallowed])
+def test_an_answer_whose_body_does_not_decode_is_dropped_and_asked_again(pair, kind):
+    """As raet does: an answer to our alive whose coat kind is unknown changes nothing (it
+    is counted as ``parsing_inner_error``); the redo asks again and the alive completes."""
+    from raetflo.road.aliving import Alivent
+    main, other, remote = pair
+    other.clearStats()
+    other.alive(uid=remote.uid)
+    other.serviceAll()  # the request goes
+    main.serviceReceives()
+    data, sa = main.rxes.popleft()
+    packet = main.parse(data)
+    broken = {"hk": main.Hk, "bk": main.Bk, "fk": main.Fk, "ck": -1}
+    answer = Alivent(main, only(main), sid=packet.head.si, tid=packet.head.ti,
+                     rxPacket=packet, sa=sa, txData=broken)
+    answer.alive() if kind == PcktKind.ack else answer.nack(kind=kind)
+    main.serviceAllTx()
+    other.serviceAll()
+    assert stat(other, "parsing_inner_error") == 1 and len(other.transactions) == 1
+    assert remote.joined and remote.allowed and remote.alived
+    serve([main, other], 3.0, until=idle(main, other))
+    assert stat(other, "alive_complete") == 1 and remote.alived and not other.transactions

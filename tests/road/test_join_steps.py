@@ -128,3 +128,22 @@ def test_raet_handler_names_act_on_the_last_packet_without_counting_it(road):
     joiner.refuse()
     assert stat(other, "joiner_transaction_failure") == 1 and not other.transactions
     assert "joiner_rx_refuse" not in other.stats
+
+
+def test_a_joinent_whose_record_cannot_be_added_fails_without_raising(road):
+    """A record that is not ours under its uid but whose name is taken (raet's own tests
+    make one by changing a record's uid): the joinent counts a failure, logs it and ends;
+    nothing escapes the service loop."""
+    main, other = road("main", main=True, auto=ALWAYS), road("other", auto=ALWAYS)
+    joined(main, other)
+    other.join(uid=only(other).uid)
+    other.serviceAll()
+    main.serviceReceives()
+    data, sa = main.rxes.popleft()
+    packet = main.parse(data)
+    record = only(main)
+    record.uid += 1  # no longer found by uid; re-adding it meets its own name
+    main.correspond(packet, record)
+    main.process()
+    assert stat(main, "joinent_transaction_failure") == 1
+    assert not main.transactions and main.remotes[record.uid - 1] is record
