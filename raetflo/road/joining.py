@@ -329,8 +329,7 @@ class Joiner(JoinBase):
         if status is None:  # the keep failed: wait for a repeated response
             return
         if status == Acceptance.rejected:
-            if same_role_keys:
-                self.remove()
+            if same_role_keys:  # the record goes; removing it nacks this join, as raet does
                 stack.removeRemote(remote)
             else:
                 self.nack(PcktKind.reject)

@@ -695,3 +695,19 @@ def test_join_flood_of_pending_estates_is_capped(road, monkeypatch):
     late.join(uid=provisional(late, main).uid)
     serve([main, late], 0.5)
     assert "late" in main.nameRemotes
+
+
+def test_joiner_that_rejects_the_mains_keys_tells_the_main(road):
+    """The joiner's keep rejects the main's (same) keys when its response comes: the joiner
+    drops its record and, as raet does, nacks the join, so the main's joinent ends at once
+    rather than at its timeout."""
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ONCE)
+    remote = joined(main, other)
+    other.keep.rejectRemote(remote)
+    wire = Wire(other)
+    other.join(uid=remote.uid)
+    serve([main, other], 1.0, until=idle(main, other))
+    assert [s.pk for s in wire.sent()] == [PcktKind.request, PcktKind.nack]
+    assert not other.remotes and not other.transactions and not main.transactions
+    assert stat(other, "joiner_transaction_failure") == 1
