@@ -16,7 +16,7 @@ import math
 import traceback
 import uuid
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any
 
 from .. import raeting
 from ..coring import Core, Registry, StackError
@@ -104,7 +104,6 @@ class RoadCore(Core):
         self.signing: Shared | None = None  # signatures a worker makes during a pass (offload)
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
-        self.active: dict[int, RemoteEstate] = {}  # records with timers to run (see wake)
         self.holding: dict[int, RemoteEstate] = {}  # records with saved messages (see wake)
         self.deadline_heap = DeadlineHeap()  # when each transaction under way is next due
         if local is None:
@@ -594,30 +593,31 @@ class RoadCore(Core):
                                f"{traceback.format_exc()}\n")
 
     def wake(self, remote: RemoteEstate) -> None:
-        """``remote`` has a transaction or a saved message: its timers need running."""
-        self.active[id(remote)] = remote
+        """``remote`` has a transaction or a saved message: a saved message's deadline
+        needs watching (a transaction's is in the deadline heap)."""
         if remote.messages:
             self.holding[id(remote)] = remote
 
     def busy_remotes(self) -> list[RemoteEstate]:
-        """The records with timers to run, in the order they became busy; records with
-        nothing left (or no longer ours) leave the index here."""
-        return self.indexed(self.active, lambda r: bool(r.transactions or r.messages))
+        """The records of ours with timers to run: a transaction in the deadline heap or a
+        saved message (found from those two, for inspection; the loop uses them directly)."""
+        busy: dict[int, RemoteEstate] = {}
+        for _, _, transaction in self.deadlines:
+            owner: RemoteEstate = transaction.remote
+            if transaction.added and self.remotes.get(owner.uid) is owner:
+                busy.setdefault(id(owner), owner)
+        for remote in self.holding_remotes():
+            busy.setdefault(id(remote), remote)
+        return list(busy.values())
 
     def holding_remotes(self) -> list[RemoteEstate]:
-        """The records holding saved messages; the others leave the index here."""
-        return self.indexed(self.holding, lambda r: bool(r.messages))
-
-    def indexed(self, index: dict[int, RemoteEstate],
-                keep: Callable[[RemoteEstate], bool]) -> list[RemoteEstate]:
-        """The records of ``index`` that are ours and ``keep`` holds for; the others
-        leave it."""
+        """The records of ours holding saved messages; the others leave the index here."""
         kept = []
-        for key, remote in list(index.items()):
-            if keep(remote) and self.remotes.get(remote.uid) is remote:
+        for key, remote in list(self.holding.items()):
+            if remote.messages and self.remotes.get(remote.uid) is remote:
                 kept.append(remote)
             else:
-                del index[key]
+                del self.holding[key]
         return kept
 
     def idle(self) -> bool:
