@@ -103,6 +103,9 @@ class RoadStack(Stack, RoadCore):
         self.server = server
         self.aha: Address = server.ha  # the accepting address (kept in the keep as aha)
         self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
+        for held in getattr(server, "took_over", ()):
+            self.console.terse(f"Stack '{self.name}': took over {held} from a stack of this "
+                               "process, whose socket is now closed\n")
         try:
             self.resume_remotes()
             self.dumpLocal()

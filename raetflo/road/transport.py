@@ -3,12 +3,19 @@
 A socket is IPv6 when its host is an IPv6 literal (``::`` is dual-stack where the system
 allows), IPv4 otherwise. Either way addresses cross this line as (host, port): sources
 are normalised by ``source_ha``, destinations shaped for the socket by ``destination``.
+
+An address in use is refused, with one exception: a server of this same process holding
+it (a stack built again on its address, say after a test failed before closing its
+first) is closed, and the new one takes the address, as raet's sockets let a later one
+(raet sets ``SO_REUSEADDR``, which lets any other process take the address too: we do
+not, so a socket of another process is never shared).
 """
 from __future__ import annotations
 
 import errno
 import socket
 import sys
+import weakref
 
 from .. import raeting
 
@@ -27,6 +34,21 @@ MAPPED_PREFIX = "::ffff:"  # an IPv4 peer's address as a dual-stack socket repor
 
 class TransportError(OSError):
     """The socket could not be opened."""
+
+
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+_open_servers: weakref.WeakSet[UdpServer] = weakref.WeakSet()  # this process's open ones
+
+
+def clashes(held: Address, wanted: Address) -> bool:
+    """Whether binding ``wanted`` clashes with a socket bound at ``held``: the same port and
+    host, or either host a wildcard (IPv6's ``::`` being dual-stack)."""
+    if held[1] != wanted[1]:
+        return False
+    hosts = (held[0], wanted[0])
+    if hosts[0] == hosts[1] or "::" in hosts:
+        return True
+    return bool(WILDCARD_HOSTS.intersection(hosts)) and family_of(hosts[0]) == family_of(hosts[1])
 
 
 def family_of(host: str) -> socket.AddressFamily:
@@ -103,6 +125,7 @@ class UdpServer:
         self.ha: Address = tuple(ha)  # type: ignore[assignment]  # the bound one once open
         self._wanted = self.ha
         self.family = family_of(self.ha[0])
+        self.took_over: list[Address] = []  # addresses taken from servers of this process
         if opened:
             self.open()
 
@@ -120,7 +143,7 @@ class UdpServer:
             raise_buffer(sock, socket.SO_SNDBUF, max(self.bufsize, self.SockBufSize))
             raise_buffer(sock, socket.SO_RCVBUF, max(self.bufsize, self.RxBufSize),
                          SO_RCVBUFFORCE)
-            sock.bind(ha)
+            self._bind(sock, ha)
             sock.setblocking(False)
         except OSError as ex:
             sock.close()
@@ -130,7 +153,23 @@ class UdpServer:
         self.sock = sock
         self.family = family
         self.ha = sock.getsockname()[:2]
+        _open_servers.add(self)
         return True
+
+    def _bind(self, sock: socket.socket, ha: Address) -> None:
+        """Bind ``sock`` at ``ha``; when that is in use by servers of this process, close
+        them (noted in ``took_over``) and bind again."""
+        try:
+            sock.bind(ha)
+        except OSError as ex:
+            holders = [server for server in list(_open_servers)
+                       if server is not self and server.opened and clashes(server.ha, ha)]
+            if ex.errno != errno.EADDRINUSE or not holders:
+                raise
+            for server in holders:
+                self.took_over.append(server.ha)
+                server.close()
+            sock.bind(ha)
 
     def reopen(self) -> bool:
         """Close the socket and bind a new one at the same address."""
@@ -139,6 +178,8 @@ class UdpServer:
 
     def receive(self) -> tuple[bytes, Address] | None:
         """One datagram and its source, or None when nothing is waiting."""
+        if self.sock is None:
+            return None  # closed (or its address taken over): nothing is read
         try:
             data, addr = self.sock.recvfrom(self.bufsize)
         except (BlockingIOError, InterruptedError):
@@ -148,12 +189,15 @@ class UdpServer:
         return data, source_ha(addr)
 
     def send(self, data: bytes, ha: Address) -> int:
+        if self.sock is None:
+            raise OSError(errno.EBADF, "the server is closed")
         return self.sock.sendto(data, destination(self.family, ha))
 
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+            _open_servers.discard(self)
 
     @property
     def opened(self) -> bool:

@@ -2,6 +2,7 @@
 timeouts, restart, and construction errors. Virtual time over loopback UDP."""
 from __future__ import annotations
 
+import io
 import os
 import socket
 
@@ -666,6 +667,34 @@ def test_port_in_use(tmp_path):
         port = busy.getsockname()[1]
         with pytest.raises(StackError, match=f"Failed opening server at .*{port}.*in use"):
             RoadStack(name="x", ha=("127.0.0.1", port), dirpath=str(tmp_path / "x"))
+
+
+def test_a_later_stack_of_this_process_takes_over_its_address(road, terse_console,
+                                                               monkeypatch):
+    log = io.StringIO()
+    monkeypatch.setattr(terse_console, "_file", log)
+    first = road("first", main=True, auto=ALWAYS)
+    main = road("main", ha=("0.0.0.0", first.ha[1]), main=True, auto=ALWAYS)
+    assert not first.server.opened and main.server.opened
+    assert f"took over {first.ha} from a stack of this process" in log.getvalue()
+    first.serviceAll()  # the stack whose socket was taken services quietly
+    other = road("other", auto=ALWAYS)
+    remote = provisional(other, first)
+    other.join(uid=remote.uid, cascade=True)
+    serve([first, main, other], 3.0, until=idle(main, other))
+    assert remote.allowed is True and only(main).name == "other"
+    assert not first.remotes
+
+
+def test_only_a_stack_holding_the_address_is_taken_over(road):
+    first = road("first", ha=("127.0.0.1", 0))
+    beside = road("beside", ha=("127.0.0.2", first.ha[1]))  # no clash: both stay open
+    assert first.server.opened and beside.server.opened
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:  # not a stack's
+        busy.bind(("127.0.0.3", 0))
+        with pytest.raises(StackError, match="in use"):
+            road("x", ha=("127.0.0.3", busy.getsockname()[1]))
+    assert first.server.opened and beside.server.opened
 
 
 def test_unusable_keep_dir(tmp_path, ha):
