@@ -248,16 +248,19 @@ class RoadCore(Core):
             return None
 
     def removeRemote(self, remote: RemoteEstate, clear: bool = True) -> None:
-        """Forget ``remote``: nack and drop its transactions and messages, then unindex it
-        (its joins take their address entries with them); ``clear`` deletes its file."""
-        for transaction in list(remote.transactions.values()):
-            transaction.nack()
-        outbox.drop_saved(self, remote, "remote removed")
+        """Forget ``remote``: unindex it, then end its transactions and drop its messages
+        (a joinent's refusal still goes, by address: the others had the record to go by, as
+        in raet, so they end without a word); ``clear`` deletes its file."""
         if self.remotes.get(remote.uid) is remote:
             del self.remotes[remote.uid]
             self.pendings.pop(remote.uid, None)
-        if self.nameRemotes.get(remote.name) is remote:
+        named = self.nameRemotes.get(remote.name) is remote
+        if named:
             del self.nameRemotes[remote.name]
+        for transaction in list(remote.transactions.values()):
+            transaction.nack()
+        outbox.drop_saved(self, remote, "remote removed")
+        if named:
             self.link_changed(remote.name)
             self.emit(RemoteRemoved(remote.name, remote.uid))
         if clear:

@@ -329,7 +329,7 @@ class Joiner(JoinBase):
         if status is None:  # the keep failed: wait for a repeated response
             return
         if status == Acceptance.rejected:
-            if same_role_keys:  # the record goes; removing it nacks this join, as raet does
+            if same_role_keys:  # the record goes, this join with it, silently (as raet's)
                 stack.removeRemote(remote)
             else:
                 self.nack(PcktKind.reject)
@@ -417,6 +417,7 @@ class Joinent(JoinBase):
     RedoTimeoutMin = 0.1
     RedoTimeoutMax = 2.0
     rmt = True
+    RefusesByAddress = True
 
     def __init__(self, stack, remote, timeout=None, **kwa) -> None:
         timeout = stack.JoinentTimeout if timeout is None else timeout

@@ -104,6 +104,9 @@ class Transaction:
     RedoTimeoutMax: ClassVar[float] = 1.0
     PendRedoTimeout: ClassVar[float] = 60.0
     rmt: ClassVar[bool] = False  # True for the correspondent (remotely initiated) side
+    # whether a refusal goes to the address the peer wrote from even once the record is
+    # removed (raet's joinent's does; every other refusal goes by the record)
+    RefusesByAddress: ClassVar[bool] = False
     bk: ClassVar[BodyKind | None] = None  # None: the stack's default
     ck: ClassVar[CoatKind | None] = None
     fk: ClassVar[FootKind | None] = None
@@ -369,6 +372,12 @@ class Transaction:
             self.stack.incStat("invalid_nack_kind")
             self.fail(f"Invalid nack kind {kind}, nothing sent", prep="to", level="terse")
             return
+        if not (self.RefusesByAddress or self.stack.remotes.get(self.remote.uid) is self.remote):
+            # the record was removed: as raet's, the refusal has none to go by, and its
+            # failure is counted twice, for the refusal and for its send
+            self.stack.incStat(self.failure_stat)
+            self.fail("Removed with its remote, nothing sent", prep="of", level="terse")
+            return
         kind = PcktKind(kind)
         self.send(kind)
         event = "Do Nack" if kind == PcktKind.nack else f"Do Nack {kind.name.capitalize()}"
@@ -376,8 +385,13 @@ class Transaction:
 
     def fail(self, event: str, prep: str = "with", level: str = "concise",
              who: str | None = None) -> None:
-        self.stack.incStat(f"{type(self).__name__.lower()}_transaction_failure")
+        self.stack.incStat(self.failure_stat)
         self.log(event, prep=prep, level=level, who=who)
+
+    @property
+    def failure_stat(self) -> str:
+        """The stat counting this kind's failed transactions (raet's ``statKey``)."""
+        return f"{type(self).__name__.lower()}_transaction_failure"
 
     def stale_initiator(self) -> None:
         """Own transaction outlived its session: nack it and drop it."""

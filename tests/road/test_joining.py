@@ -726,17 +726,49 @@ def test_join_flood_of_pending_estates_is_capped(road, monkeypatch):
     assert "late" in main.nameRemotes
 
 
-def test_joiner_that_rejects_the_mains_keys_tells_the_main(road):
+def test_joiner_that_rejects_the_mains_keys_drops_it_without_a_word(road):
     """The joiner's keep rejects the main's (same) keys when its response comes: the joiner
-    drops its record and, as raet does, nacks the join, so the main's joinent ends at once
-    rather than at its timeout."""
+    drops its record, and its join with it; as with raet, whose nack then finds no record
+    to go by, nothing is sent (counted twice, as raet counts the nack and its failed send),
+    so the main's joinent waits for its timeout."""
     main = road("main", main=True, auto=ALWAYS)
     other = road("other", auto=ONCE)
     remote = joined(main, other)
     other.keep.rejectRemote(remote)
     wire = Wire(other)
     other.join(uid=remote.uid)
-    serve([main, other], 1.0, until=idle(main, other))
-    assert [s.pk for s in wire.sent()] == [PcktKind.request, PcktKind.nack]
-    assert not other.remotes and not other.transactions and not main.transactions
-    assert stat(other, "joiner_transaction_failure") == 1
+    serve([main, other], 1.0, until=lambda: not other.transactions)
+    assert [s.pk for s in wire.sent()] == [PcktKind.request]
+    assert not other.remotes and not other.transactions and len(main.transactions) == 1
+    assert stat(other, "joiner_transaction_failure") == 2
+    serve([main, other], 10.0, until=idle(main))
+    assert not main.transactions
+
+
+def test_removing_a_record_sends_nothing_for_its_own_transactions(road):
+    """raet's nacks of a removed record's alive and message find no record to go by."""
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    remote = joined(main, other, cascade=True)
+    wire = Wire(other)
+    other.alive(uid=remote.uid)
+    other.transmit({"lost": 1}, remote.uid)
+    other.serviceAllTx()
+    sent = len(wire.sent())
+    other.removeRemote(remote)
+    serve([main, other], 1.0)
+    assert len(wire.sent()) == sent and not other.transactions
+    assert stat(other, "message_unconfirmed") == 1  # it went once: it may have arrived
+
+
+def test_a_joinent_removed_with_its_record_still_refuses_by_address(road):
+    """A joinent answers the address the join came from: removed with its record, its
+    nack still goes, as raet's does."""
+    main = road("main", main=True, auto=NEVER)
+    other = road("other", auto=ALWAYS)
+    other.join(uid=provisional(other, main).uid)
+    serve([main, other], 0.3)
+    wire = Wire(main)
+    main.removeRemote(only(main))
+    main.serviceAllTx()
+    assert [s.pk for s in wire.sent()] == [PcktKind.nack]
