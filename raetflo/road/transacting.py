@@ -337,8 +337,7 @@ class Transaction:
         try:
             packets = build()
         except PacketError as ex:
-            self.stack.console.terse(f"{ex}\n")
-            self.stack.incStat("packing_error")
+            self.packing_failed(ex)
             self.remove()
             return False
         for packed in packets:
@@ -372,16 +371,30 @@ class Transaction:
             self.stack.incStat("invalid_nack_kind")
             self.fail(f"Invalid nack kind {kind}, nothing sent", prep="to", level="terse")
             return
-        if not (self.RefusesByAddress or self.stack.remotes.get(self.remote.uid) is self.remote):
-            # the record was removed: as raet's, the refusal has none to go by, and its
-            # failure is counted twice, for the refusal and for its send
-            self.stack.incStat(self.failure_stat)
-            self.fail("Removed with its remote, nothing sent", prep="of", level="terse")
-            return
         kind = PcktKind(kind)
+        if not (self.RefusesByAddress or self.stack.remotes.get(self.remote.uid) is self.remote):
+            self.refuse_unsent(kind)
+            return
         self.send(kind)
         event = "Do Nack" if kind == PcktKind.nack else f"Do Nack {kind.name.capitalize()}"
         self.fail(event, prep="of", level="terse")
+
+    def refuse_unsent(self, kind: PcktKind) -> None:
+        """A refusal once the record is removed, as raet's goes: packed (a packing error
+        is counted as one), then not sent, there being no record to send it by; the
+        failure counted twice, for the refusal and for its send."""
+        try:
+            packeting.frame(self.head.copy(pk=kind, **self.tx_kinds()), b"",
+                            self.stack.local.signer)
+        except PacketError as ex:
+            self.packing_failed(ex)
+            return
+        self.stack.incStat(self.failure_stat)
+        self.fail("Removed with its remote, nothing sent", prep="of", level="terse")
+
+    def packing_failed(self, ex: PacketError) -> None:
+        self.stack.console.terse(f"{ex}\n")
+        self.stack.incStat("packing_error")
 
     def fail(self, event: str, prep: str = "with", level: str = "concise",
              who: str | None = None) -> None:

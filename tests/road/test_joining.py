@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from raetflo import nacling
+from raetflo import nacling, raeting
 from raetflo.raeting import Acceptance, PcktKind, TrnsKind
 from raetflo.road.stacking import RoadStack, StackError
 
@@ -743,6 +743,20 @@ def test_joiner_that_rejects_the_mains_keys_drops_it_without_a_word(road):
     assert stat(other, "joiner_transaction_failure") == 2
     serve([main, other], 10.0, until=idle(main))
     assert not main.transactions
+
+
+def test_a_refusal_that_cannot_be_packed_is_counted_so_also_unsent(road, monkeypatch):
+    """raet packs the refusal before it finds no record to send it by."""
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ONCE)
+    remote = joined(main, other)
+    other.keep.rejectRemote(remote)
+    other.join(uid=remote.uid)
+    serve([other, main], 0.1)
+    monkeypatch.setattr(raeting, "UDP_MAX_PACKET_SIZE", 10)
+    serve([other], 0.1)
+    assert stat(other, "packing_error") == 1 and not other.remotes and not other.transactions
+    assert stat(other, "joiner_transaction_failure") == 0
 
 
 def test_removing_a_record_sends_nothing_for_its_own_transactions(road):
