@@ -133,7 +133,7 @@ class Transaction:
                                 else pendRedoTimeout)
         rxPacket, rx_sa = codec_packet(rxPacket)
         self.rxPacket = rxPacket
-        self.sa = sa or rx_sa or remote.ha  # where this transaction's packets go
+        self.sa = sa or rx_sa or remote.ha  # the peer's address (a correspondent answers it)
         self.rx_sa = self.sa  # source of the last packet received
         if self.rmt:
             if sid is None or tid is None or rxPacket is None:
@@ -340,16 +340,24 @@ class Transaction:
             self.packing_failed(ex)
             self.remove()
             return False
+        da = self.da
         for packed in packets:
-            self.stack.tx(packed, self.sa)
+            self.stack.tx(packed, da)
         self.txPacket = packets[-1]
         self.redoTimer.restart()
         return True
 
+    @property
+    def da(self) -> Address:
+        """Where this transaction's packets go: a correspondent's back where the peer
+        wrote from, an initiator's to its record's address as it is at each send (as
+        raet's: a record whose address changes mid-transaction is followed)."""
+        return self.sa if self.rmt else self.remote.ha
+
     def resend(self) -> None:
         """Queue the last packet sent again."""
         if self.txPacket is not None:
-            self.stack.tx(getattr(self.txPacket, "packed", self.txPacket), self.sa)
+            self.stack.tx(getattr(self.txPacket, "packed", self.txPacket), self.da)
             self.redoTimer.restart()
 
     def transmit(self, packet: Any) -> None:
@@ -357,7 +365,7 @@ class Transaction:
         last one (the one a redo repeats)."""
         if not self.sending(packet.data["pk"]):
             return
-        self.stack.tx(packet.packed, self.sa)
+        self.stack.tx(packet.packed, self.da)
         self.txPacket = packet
         self.redoTimer.restart()
 

@@ -10,6 +10,7 @@ import pytest
 
 from raetflo import nacling, raeting
 from raetflo.raeting import Acceptance, PcktKind, TrnsKind
+from raetflo.road import packeting
 from raetflo.road.stacking import RoadStack, StackError
 
 from .conftest import (ALWAYS, NEVER, ONCE, Wire, idle, joined, only, provisional, serve,
@@ -757,6 +758,26 @@ def test_a_refusal_that_cannot_be_packed_is_counted_so_also_unsent(road, monkeyp
     serve([other], 0.1)
     assert stat(other, "packing_error") == 1 and not other.remotes and not other.transactions
     assert stat(other, "joiner_transaction_failure") == 0
+
+
+def test_an_initiator_follows_its_record_to_a_new_address(road):
+    """As raet's: a join's packets go to the record's address as it is at each send. Here
+    the record moves mid-join, so the immutable joiner's reject of the main's answer (which
+    names the old address) goes to the new one, and the main keeps its record."""
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS, mutable=False)
+    remote = joined(main, other)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as moved:
+        moved.bind(("127.0.0.1", 0))
+        moved.setblocking(False)
+        other.join(uid=remote.uid)
+        other.serviceAll()
+        main.serviceAll()
+        remote.ha = moved.getsockname()
+        other.serviceAll()
+        packet = packeting.parse(moved.recv(65536))
+    assert (packet.head.tk, packet.head.pk) == (TrnsKind.join, PcktKind.reject)
+    assert stat(other, "joiner_transaction_failure") == 1 and len(main.remotes) == 1
 
 
 def test_removing_a_record_sends_nothing_for_its_own_transactions(road):
