@@ -303,9 +303,8 @@ class Joiner(JoinBase):
             if status == Acceptance.accepted:
                 self.completify()
             elif status == Acceptance.rejected:
-                self.remove()
-                self.fail("Rejected keys", prep="of")
-                self.stack.removeRemote(self.remote)
+                self.log("Rejected keys", prep="of")
+                self.stack.removeRemote(self.remote)  # ends this join, unsent (as raet's)
 
     def on_response(self, packet: Packet) -> None:
         info = self.parse(packet, RESPONSE_FIELDS, "invalid_accept")

@@ -196,7 +196,7 @@ def test_joiner_operator_rejects_pending_main(road):
     # the joiner drops the record at its next status check, silently; the joinent times out
     assert [s.pk for s in wire.sent()] == [PcktKind.request, PcktKind.pend, PcktKind.pend]
     assert not other.remotes and files(other) == []
-    assert stat(other, "joiner_transaction_failure") == 1
+    assert stat(other, "joiner_transaction_failure") == 2  # its refusal, and that it went unsent
     assert stat(main, "joinent_transaction_failure") == 1 and only(main).joined is None
 
 
