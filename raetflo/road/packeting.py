@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
-from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
@@ -71,6 +70,11 @@ def _known(kind: type[enum.IntEnum]) -> frozenset[int]:
     return frozenset(int(m) for m in kind if m.name != "unknown")
 
 
+# The kinds parse compares with, as plain ints (an enum member is slower to reach)
+_RAET, _JSON = int(HeadKind.raet), int(HeadKind.json)
+_MESSAGE_PK, _MESSAGE_TK = int(PcktKind.message), int(TrnsKind.message)
+_NACL_FOOT = int(FootKind.nacl)
+_VERSION = raeting.VERSION
 _PKS = _known(PcktKind)
 _TKS = _known(TrnsKind)
 _BKS = _known(BodyKind)
@@ -263,25 +267,51 @@ def _in_range(item: tuple[str, int]) -> bool:
     return (-_U32 if name == "ck" else 0) <= value <= _U32
 
 
+# Parsed raet head lines of the fields whose values few packets differ in (kinds, flags,
+# lengths of heads), by line: most of a head is looked up, not parsed. Bounded: emptied once
+# it holds HEAD_LINES_MAX, so lines a peer makes up cost it nothing it can keep.
+_CACHED_FIELDS = frozenset((b"ri", b"hl", b"fg", b"vn", b"pk", b"hk", b"tk", b"bk", b"ck",
+                            b"fk", b"fl", b"sc"))
+_LINES: dict[bytes, tuple[str, Any]] = {}
+HEAD_LINES_MAX = 1024
+
+
+def _raet_line(line: bytes) -> tuple[str, Any]:
+    """(field name, value) of one raet head line; KeyError for an unknown field,
+    ValueError for a bad line or value."""
+    key, value = line.split(b" ")
+    name = _RAET_INTS.get(key)
+    if name is not None:
+        number = int(value, 16)
+        if not (-_U32 if name == "ck" else 0) <= number <= _U32:  # raet sends ck -1
+            raise ValueError(f"{name} out of range")
+        item: tuple[str, Any] = (name, number)
+    elif key == b"fg":
+        item = ("fg", int(value, 16))
+    elif key == b"dt":
+        item = ("dt", _dt(float(value)))
+    elif key == b"ri":
+        item = ("ri", value)
+    else:
+        raise KeyError(key)
+    if key in _CACHED_FIELDS:
+        if len(_LINES) >= HEAD_LINES_MAX:
+            _LINES.clear()
+        _LINES[line] = item
+    return item
+
+
 def _raet_fields(text: bytes) -> dict[str, Any]:
     """Field values of a raet head (without its terminator); flags are packed in ``fg``."""
+    get = _LINES.get
     try:
-        pairs = dict([line.split(b" ") for line in text.split(b"\n")])
-        ri = pairs.pop(b"ri")
-        fg = int(pairs.pop(b"fg", b"0"), 16)
-        dt = pairs.pop(b"dt", None)
-        values: dict[str, Any] = dict(zip(map(_RAET_INTS.__getitem__, pairs),
-                                          map(int, pairs.values(), repeat(16))))
-        if values and (min(values.values()) < 0 or max(values.values()) > _U32) \
-                and not all(map(_in_range, values.items())):  # (a negative ck may pass)
-            raise ValueError("value out of range")
-        if dt is not None:
-            values["dt"] = _dt(float(dt))
+        values = dict([get(line) or _raet_line(line) for line in text.split(b"\n")])
     except KeyError as ex:
         raise _bad(f"unknown field {ex}") from None
     except ValueError as ex:
         raise _bad(f"bad field line or value: {ex}") from None
-    if ri != b"RAET" or not 0 <= fg <= 0xFF:
+    fg = values.get("fg", 0)
+    if values.pop("ri", None) != b"RAET" or not 0 <= fg <= 0xFF:
         raise _bad("ri or fg")
     values["fg"] = fg
     return values
@@ -333,9 +363,9 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
     if size > max(raeting.UDP_MAX_PACKET_SIZE, _RX_PACKET_SIZE) * raeting.RX_BUFFER_COUNT:
         raise PacketError("oversized", f"{size} bytes")
     if data.startswith(_RAET_PREFIX):
-        kind, end_mark = HeadKind.raet, _RAET_END
+        kind, end_mark = _RAET, _RAET_END
     elif data.startswith(_JSON_PREFIX):
-        kind, end_mark = HeadKind.json, _JSON_TERMINATOR
+        kind, end_mark = _JSON, _JSON_TERMINATOR
     else:
         raise PacketError("garbage", "unrecognizable head")
     limit = raeting.MAX_HEAD_SIZE
@@ -343,34 +373,34 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
     if end < 0:
         raise PacketError("truncated" if size < limit else "bad_head", "no head terminator")
     hl = end + len(end_mark)
-    values = _raet_fields(data[:end]) if kind == HeadKind.raet else _json_fields(data[:end])
+    values = _raet_fields(data[:end]) if kind == _RAET else _json_fields(data[:end])
     fg = values.pop("fg")
     if fg:
         values.update(_FLAGS_SET[fg])  # (a clear flag is the default)
     head = Head(**values)
     if head.hk != kind:
-        raise PacketError("bad_kind", f"hk {head.hk} in a {kind.name} head")
+        raise PacketError("bad_kind", f"hk {head.hk} in a {HeadKind(kind).name} head")
     if head.hl != hl:
         raise PacketError("bad_length", f"hl {head.hl} but head is {hl} bytes")
     if head.pl != size:
         raise PacketError("truncated" if head.pl > size else "bad_length",
                           f"pl {head.pl} but datagram is {size} bytes")
-    if head.vn != raeting.VERSION:
+    if head.vn != _VERSION:
         raise PacketError("bad_version", f"vn {head.vn}")
-    if (head.pk not in _PKS or head.tk not in _TKS or head.bk not in _BKS
-            or head.fk not in _FKS):  # the coat kind is checked as the body is decoded
+    pk, tk, fk = head.pk, head.tk, head.fk
+    if (pk not in _PKS or tk not in _TKS or head.bk not in _BKS
+            or fk not in _FKS):  # the coat kind is checked as the body is decoded
         raise PacketError("bad_kind", "unknown packet, transaction, body or foot kind")
-    if head.pk == PcktKind.message and head.sn >= head.sc:  # an ack's sn is the highest seen
+    if pk == _MESSAGE_PK and head.sn >= head.sc:  # an ack's sn is the highest seen
         raise _bad(f"sn {head.sn} sc {head.sc}")
     fl = head.fl
-    if fl != _foot_size(head.fk):
-        raise _bad(f"fl {fl} for fk {head.fk}")
+    if fl != (_SIGNATURE_SIZE if fk == _NACL_FOOT else 0):
+        raise _bad(f"fl {fl} for fk {fk}")
     if fl > size - hl:
         raise PacketError("bad_length", "no room for the foot")
-    if head.fk != FootKind.nacl and (head.tk in SIGNED_KINDS
-                                     or (veritive and head.tk == TrnsKind.message)):
+    if fk != _NACL_FOOT and (tk in SIGNED_KINDS or (veritive and tk == _MESSAGE_TK)):
         raise PacketError("missing_signature",
-                          f"unsigned {TrnsKind(head.tk).name} transaction packet")
+                          f"unsigned {TrnsKind(tk).name} transaction packet")
     return Packet(head, data[hl:size - fl], data[size - fl:], data)
 
 

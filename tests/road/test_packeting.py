@@ -582,3 +582,14 @@ def test_fuzz_bodies_only_bad_body_escapes() -> None:
                 assert isinstance(decode_body(bk, bytes(data)), dict)
             except PacketError as ex:
                 assert ex.reason == "bad_body"
+
+
+def test_parsed_head_lines_kept_for_reuse_are_bounded() -> None:
+    """Head lines are looked up once parsed; a peer making up lines cannot grow that."""
+    from raetflo.road import packeting
+    for value in range(3 * packeting.HEAD_LINES_MAX):
+        with pytest.raises(PacketError):
+            parse(raet("fg 00", "tk 1", f"pk {value + 0x100:x}"))
+        assert len(packeting._LINES) <= packeting.HEAD_LINES_MAX
+    p10 = captured("P10")
+    assert parse(p10).head == parse(bytes(p10)).head  # parsed again, or looked up: the same
