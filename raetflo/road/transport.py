@@ -13,6 +13,7 @@ not, so a socket of another process is never shared).
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import sys
 import weakref
@@ -38,6 +39,8 @@ class TransportError(OSError):
 
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 _open_servers: weakref.WeakSet[UdpServer] = weakref.WeakSet()  # this process's open ones
+# a forked child's inherited sockets are its parent's too: never taken over
+os.register_at_fork(after_in_child=_open_servers.clear)
 
 
 def clashes(held: Address, wanted: Address) -> bool:
