@@ -147,7 +147,8 @@ def test_lost_segments_are_resent_and_the_message_arrives_whole(road, workers):
     assert stat(other, "message_resend_rx") >= 1
 
 
-def test_a_forked_child_makes_its_own_pool():
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_makes_its_own_pool():  # (forks from threads on purpose)
     parent = offload.worker_pool(1)
     pid = os.fork()
     if pid == 0:  # the child: a pool of its own, whose thread verifies
