@@ -142,12 +142,20 @@ _head_values = attrgetter(*(field.name for field in dataclasses.fields(Head)))
 
 @dataclass(slots=True)
 class Packet:
-    """A parsed packet: its head, coat (possibly encrypted body bytes), foot and raw bytes."""
+    """A parsed packet: its head and raw bytes, whose coat (possibly encrypted body bytes)
+    and foot are cut out when asked for (a packet kept for a transaction holds no copy)."""
 
     head: Head
-    coat: bytes
-    foot: bytes
     packed: bytes
+
+    @property
+    def coat(self) -> bytes:
+        head = self.head
+        return self.packed[head.hl:len(self.packed) - head.fl]
+
+    @property
+    def foot(self) -> bytes:
+        return self.packed[len(self.packed) - self.head.fl:]
 
 
 def _foot_size(fk: int) -> int:
@@ -401,7 +409,7 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
     if fk != _NACL_FOOT and (tk in SIGNED_KINDS or (veritive and tk == _MESSAGE_TK)):
         raise PacketError("missing_signature",
                           f"unsigned {TrnsKind(tk).name} transaction packet")
-    return Packet(head, data[hl:size - fl], data[size - fl:], data)
+    return Packet(head, data)
 
 
 def verify(packet: Packet, verifier: Verifier) -> None:

@@ -593,3 +593,20 @@ def test_parsed_head_lines_kept_for_reuse_are_bounded() -> None:
         assert len(packeting._LINES) <= packeting.HEAD_LINES_MAX
     p10 = captured("P10")
     assert parse(p10).head == parse(bytes(p10)).head  # parsed again, or looked up: the same
+
+
+def test_a_parsed_packet_holds_no_copy_of_its_coat_or_foot() -> None:
+    """A packet a transaction keeps costs its head, not its bytes again."""
+    import tracemalloc
+    coat = bytes(range(256)) * 4
+    data = raet("fg 00", "tk 1", "fk 1", "fl 40", coat=coat + bytes(64))
+    parse(data)  # (the head lines are looked up from now on)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        packets = [parse(data) for _ in range(200)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 200 * 500  # a copy of the coat alone would be 1 kB a packet
+    assert packets[0].coat == coat and packets[0].foot == bytes(64)
