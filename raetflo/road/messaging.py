@@ -271,13 +271,14 @@ class Messengent(Transaction):
             self.stack.incStat("parsing_message_error")
             return
         if head.sn not in self.chunks:
-            if self.budget and self.held + len(packet.coat) > self.budget:
+            coat = packet.coat
+            if self.budget and self.held + len(coat) > self.budget:
                 self.stack.incStat("parsing_message_error")
                 self.stack.console.terse(f"Messengent {self.stack.name}. Segment {head.sn} "
                                          f"would exceed the announced {self.length} bytes\n")
                 return
-            self.chunks[head.sn] = packet.coat
-            self.held += len(packet.coat)
+            self.chunks[head.sn] = coat
+            self.held += len(coat)
             self.highest = max(self.highest, head.sn)
             self.stack.incStat("message_segment_rx")
         if len(self.chunks) == self.count:
