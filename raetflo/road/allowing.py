@@ -195,8 +195,7 @@ class Allowent(AllowBase):
     def timed_out(self) -> None:
         self.remove()
         self.send(PcktKind.refuse)
-        self.stack.incStat("allowent_transaction_failure")
-        self.log("Timed out")
+        self.fail("Timed out")
 
     def hello(self) -> None:
         """Answer the hello that created this transaction.

@@ -442,8 +442,7 @@ class Joinent(JoinBase):
     def timed_out(self) -> None:
         self.remove()
         self.send(PcktKind.nack)
-        self.stack.incStat("joinent_transaction_failure")
-        self.log("Timed out")
+        self.fail("Timed out")
 
     def redo(self) -> None:
         if self.state in (self.State.responded, self.State.pended):
@@ -520,7 +519,7 @@ class Joinent(JoinBase):
                 stack.addRemote(remote)
             except StackError as ex:  # its name or address is another record's already
                 stack.console.terse(f"Joinent {stack.name}. Cannot add remote: {ex}\n")
-                stack.incStat("joinent_transaction_failure")
+                stack.incStat(self.failure_stat)
                 self.remove()
                 return
             self.fresh = True

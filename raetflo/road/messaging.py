@@ -352,8 +352,7 @@ class Messengent(Transaction):
     def timed_out(self) -> None:
         self.chunks = {}
         self.remove()
-        self.stack.incStat("messengent_transaction_failure")
-        self.log("Timed out")
+        self.fail("Timed out")
 
     def on_nack(self, packet: Packet) -> None:
         self.chunks = {}

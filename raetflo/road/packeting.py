@@ -159,7 +159,7 @@ class Packet:
 
 
 def _foot_size(fk: int) -> int:
-    return _SIGNATURE_SIZE if fk == FootKind.nacl else 0
+    return _SIGNATURE_SIZE if fk == _NACL_FOOT else 0
 
 
 def _fields(head: Head, fl: int) -> bytes:
@@ -268,10 +268,9 @@ def _dt(value: float) -> float:
     return value
 
 
-def _in_range(item: tuple[str, int]) -> bool:
+def _in_range(name: str, value: int) -> bool:
     """Whether a head field value is a 32 bit unsigned int; a coat kind may be any 32 bit
     int, as raet sends a kind it cannot make (refused when the body is decoded)."""
-    name, value = item
     return (-_U32 if name == "ck" else 0) <= value <= _U32
 
 
@@ -291,7 +290,7 @@ def _raet_line(line: bytes) -> tuple[str, Any]:
     name = _RAET_INTS.get(key)
     if name is not None:
         number = int(value, 16)
-        if not (-_U32 if name == "ck" else 0) <= number <= _U32:  # raet sends ck -1
+        if not _in_range(name, number):
             raise ValueError(f"{name} out of range")
         item: tuple[str, Any] = (name, number)
     elif key == b"fg":
@@ -348,7 +347,7 @@ def _json_fields(text: bytes) -> dict[str, Any]:
         if not _INT_KEYS.issuperset(pairs):
             raise ValueError(f"unknown fields {sorted(pairs.keys() - _INT_KEYS)}")
         for item in pairs.items():
-            if type(item[1]) is not int or not _in_range(item):
+            if type(item[1]) is not int or not _in_range(*item):
                 raise ValueError("value is not a 32 bit unsigned int")
         if dt is not None:
             if type(dt) is not int and type(dt) is not float:
@@ -402,7 +401,7 @@ def parse(data: bytes, *, veritive: bool = True) -> Packet:
     if pk == _MESSAGE_PK and head.sn >= head.sc:  # an ack's sn is the highest seen
         raise _bad(f"sn {head.sn} sc {head.sc}")
     fl = head.fl
-    if fl != (_SIGNATURE_SIZE if fk == _NACL_FOOT else 0):
+    if fl != _foot_size(fk):
         raise _bad(f"fl {fl} for fk {fk}")
     if fl > size - hl:
         raise PacketError("bad_length", "no room for the foot")
