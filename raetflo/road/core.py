@@ -61,7 +61,7 @@ class RoadCore(Core):
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
     CryptoWorkers = 1  # threads signing or verifying a batch with the loop (0: all inline)
     CryptoBatchMin = 8  # fewest packets to sign or verify in one batch worth a worker's help
-    MaxVerifyAhead = 4096  # datagrams of one batch held parsed and checked before handling
+    MaxVerifyAhead = 256  # datagrams of one batch held parsed and checked before handling
     BodyMap: type = dict  # the mapping type received bodies decode to
 
 

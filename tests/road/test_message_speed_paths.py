@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tracemalloc
 from functools import partial
 
 import pytest
@@ -226,3 +227,43 @@ def test_a_packet_signed_behind_keeps_only_its_bytes_once_whole():
     assert gone() is None and packet.packed == whole
     assert packet.packed == packeting.pack(head.copy(), b"coat", signer)
     assert [r for r in gc.get_referents(packet) if isinstance(r, bytes)] == [whole]
+
+
+def pass_peak(road, monkeypatch, name: str, count: int, ahead: int) -> tuple[int, int]:
+    """Peak bytes traced while ``main`` handles ``count`` waiting small messages in one pass,
+    checking at most ``ahead`` ahead, and the largest batch it checked ahead."""
+    monkeypatch.setattr(RoadCore, "MaxVerifyAhead", ahead)
+    main = road(f"main{name}", main=True, auto=ALWAYS)
+    other = road(f"other{name}", auto=ALWAYS)
+    remote = joined(main, other, cascade=True)
+    sent: list[bytes] = []
+    monkeypatch.setattr(other.server, "send", lambda data, da: sent.append(data) or len(data))
+    for seq in range(count):
+        other.transmit({"seq": seq}, remote.uid)
+    other.serviceAllTx()
+    assert len(sent) == count
+    batches: list[int] = []
+    check = offload.check_ahead
+    monkeypatch.setattr(offload, "check_ahead",
+                        lambda stack, batch: batches.append(len(batch)) or check(stack, batch))
+    main.rxes.extend((data, other.ha) for data in sent)
+    del sent[:]
+    tracemalloc.start()
+    try:
+        main.serviceRxes()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(main.rxMsgs) == count
+    return peak, max(batches)
+
+
+def test_a_pass_holds_a_bounded_batch_checked_ahead(road, monkeypatch):
+    """A pass of many waiting datagrams checks them ahead a bounded batch at a time, so
+    what it holds parsed, and the answers it holds unsigned, do not grow with the pass."""
+    monkeypatch.setattr(RoadCore, "CryptoWorkers", 1)
+    bounded, batch = pass_peak(road, monkeypatch, "bounded", 1200,
+                               RoadCore.MaxVerifyAhead)
+    unbounded, whole = pass_peak(road, monkeypatch, "whole", 1200, 4096)
+    assert whole == 1200 and batch <= 256
+    assert bounded < 0.7 * unbounded, (bounded, unbounded)
