@@ -135,3 +135,8 @@ class Stack(Core):
     def serviceServer(self) -> None:
         self.serviceReceives()
         self.serviceTxes()
+
+    def close(self) -> None:
+        """Close the server: from then on nothing is read, and what is sent is counted as
+        not sent (closing again does nothing)."""
+        self.server.close()

@@ -18,6 +18,7 @@ from typing import Any
 
 from ioflo.aid.odicting import odict
 from ioflo.base.deeding import Deed
+from ioflo.base.storing import Share
 
 from .. import raeting
 from ..behaving.common import Closing, DeedHelpers, StackDeed, console, queue_of
@@ -106,6 +107,10 @@ class RoadOpening(RaetRoadDeed):
     """Mixin: open the RoadStack that share ``local`` describes, with the deques of
     ``txmsgs`` and ``rxmsgs`` as its message queues."""
 
+    local: Share
+    txmsgs: Share
+    rxmsgs: Share
+
     def open_stack(self) -> RoadStack:
         data = self.local.data
         stack = RoadStack(store=self.store, name=data.name, uid=data.uid,
@@ -182,11 +187,12 @@ class RaetRoadStackJoiner(RaetRoadDeed, Deed):
         stack = self.present()
         if stack is None:
             return
-        if not stack.remotes:
+        remote = self.first_remote()
+        if remote is None:
             host = self.local.data.masterhost
             ha = ("127.0.0.1" if host in LOCAL_HOSTS else host, self.local.data.masterport)
-            stack.addRemote(RemoteEstate(stack=stack, fuid=0, sid=0, ha=ha))
-        stack.join(uid=self.first_remote().uid)
+            remote = stack.addRemote(RemoteEstate(stack=stack, fuid=0, sid=0, ha=ha))
+        stack.join(uid=remote.uid)
 
 
 class RaetRoadStackJoined(RaetRoadDeed, Deed):

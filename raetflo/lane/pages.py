@@ -46,6 +46,8 @@ class Head(Part):
 
 
 class TxHead(Head):
+    page: TxPage
+
     def pack(self) -> None:
         """Write the head lines of the page's ``data`` into ``packed``."""
         data = self.page.data
@@ -54,6 +56,8 @@ class TxHead(Head):
 
 
 class RxHead(Head):
+    page: RxPage
+
     def parse(self) -> None:
         """Parse the page's ``packed`` head into its ``data``; the rest is the body's.
 
@@ -77,12 +81,16 @@ class Body(Part):
 
 
 class TxBody(Body):
+    page: TxPage
+
     def pack(self) -> None:
         """Serialize ``data`` by the page's ``pk`` into ``packed``; PageError if it cannot."""
         self.packed = pack_body(self.data, self.page.data["pk"])
 
 
 class RxBody(Body):
+    page: RxPage
+
     def parse(self) -> None:
         """Deserialize ``packed`` by the page's ``pk`` into ``data``; PageError if it cannot."""
         pk = self.page.data["pk"]

@@ -239,8 +239,9 @@ class Books:
         """The partial books of sender ``sn``, by (sn, si, bi), least recently fed first."""
         return dict((key, book) for key, book in self._books.items() if key[0] == sn)
 
-    def discard(self, sn: str, si: str) -> int:
-        """Drop the books of ``sn`` from sessions other than ``si``; how many."""
+    def discard(self, sn: str, si: str | int) -> int:
+        """Drop the books of ``sn`` from sessions other than ``si`` (0: none received yet, so
+        every session is another); how many."""
         stale = [key for key in self._books if key[0] == sn and key[1] != si]
         for key in stale:
             self._drop(key)

@@ -100,6 +100,8 @@ class UxdServer:
 
         A datagram over the page size comes back cut to one byte over it.
         """
+        if self.sock is None:
+            return None  # closed: nothing is read
         try:
             size, sa = self.sock.recvfrom_into(self._buffer)
         except (BlockingIOError, InterruptedError, ConnectionResetError):
@@ -107,6 +109,8 @@ class UxdServer:
         return bytes(self._view[:size]), sa or None
 
     def send(self, data: bytes, ha: str) -> int:
+        if self.sock is None:
+            raise OSError(errno.EBADF, "the server is closed")
         return self.sock.sendto(data, ha)
 
     def close(self) -> None:

@@ -193,7 +193,9 @@ class RemoteYard(Yard):
     def removeStaleBooks(self) -> None:
         """Drop the partial books of sessions other than the last one received (``rsid``),
         counted in the stack's ``stale_book`` stat."""
-        stale = self.stack.books.discard(self.name, self.rsid) if self.stack is not None else 0
+        if self.stack is None:
+            return
+        stale = self.stack.books.discard(self.name, self.rsid)
         if stale:
             self.stack.incStat("stale_book", stale)
 

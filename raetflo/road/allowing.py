@@ -132,9 +132,10 @@ class Allower(AllowBase):
         body = self.body_bytes(packet)
         if body is None:
             return
+        pubber = remote.pubber
+        assert pubber is not None, "allow() sends no hello without the peer's long-term key"
         try:
-            short, seid, deid, oreo = nacling.cookie_open(body, self.privee,
-                                                          remote.pubber.keyraw)
+            short, seid, deid, oreo = nacling.cookie_open(body, self.privee, pubber.keyraw)
         except nacling.CryptoError as ex:
             self.invalid("invalid_cookie", f"Invalid cookie: {ex}")
             return
@@ -143,7 +144,7 @@ class Allower(AllowBase):
             return
         self.short = short
         initiate = nacling.initiate_pack(self.privee, stack.local.priver, short,
-                                         remote.pubber.keyraw, oreo, remote.fqdn)
+                                         pubber.keyraw, oreo, remote.fqdn)
         if self.send(PcktKind.initiate, initiate):
             self.log("Do Initiate")
 

@@ -88,6 +88,7 @@ class JoinBase(Transaction):
     bk = BodyKind.json
     ck = CoatKind.nada
     fk = FootKind.nada
+    vacuous: bool  # the joiner has no uid of its peer yet (each side sets it when made)
 
     def __init__(self, *args: Any, **kwa: Any) -> None:
         super().__init__(*args, **kwa)
@@ -129,7 +130,7 @@ class JoinBase(Transaction):
         (the join does when it completes or pends); None when the lookup fails."""
         return self.stack.judge(keyed.role, keyed.verhex, keyed.pubhex)
 
-    def recheck(self) -> Acceptance | None:
+    def recheck(self) -> int | None:
         """Re-read a pending remote's acceptance (on the redo timer); None on a keep error:
         the next redo tries again."""
         status = self.judge(self.remote)
@@ -215,6 +216,10 @@ class JoinBase(Transaction):
 
     def reject(self) -> None:
         self.on_reject(self.rxPacket)
+
+    def on_pend(self, packet: Packet) -> None:
+        if self.decode(packet) is not None:
+            self.move(self.State.pended)
 
     def on_nack(self, packet: Packet) -> None:
         if self.decode(packet) is None:
@@ -365,10 +370,6 @@ class Joiner(JoinBase):
         self.stack.incStat("join_initiate_complete")
         if self.cascade:
             self.stack.allow(uid=self.remote.uid, cascade=True, timeout=self.timeout)
-
-    def on_pend(self, packet: Packet) -> None:
-        if self.decode(packet) is not None:
-            self.move(self.State.pended)
 
     def accept(self) -> None:
         """raet's name of the response handler."""
@@ -550,7 +551,7 @@ class Joinent(JoinBase):
             self.redoTimer.restart(duration=0.0)  # first status re-check at once
             self.log("Do Ack Pending accept", prep="of")
 
-    def crowded(self, info: JoinBody, status: Acceptance) -> bool:
+    def crowded(self, info: JoinBody, status: int) -> bool:
         """Refuse a new estate (a join flood) past ``MaxRemotes`` records, or while
         ``MaxPendingRemotes`` others await the operator if it would await him too."""
         stack = self.stack
@@ -605,7 +606,3 @@ class Joinent(JoinBase):
         self.remove()
         self.log("Done")
         self.stack.incStat("join_correspond_complete")
-
-    def on_pend(self, packet: Packet) -> None:
-        if self.decode(packet) is not None:
-            self.move(self.State.pended)

@@ -187,7 +187,7 @@ class Messenger(Transaction):
         self.log("Timed out")
         outbox.give_up(self.stack, self.remote, self.tried(), "timed out")
 
-    def nack(self, pk: PcktKind = PcktKind.nack) -> None:
+    def nack(self, pk: int = PcktKind.nack) -> None:
         super().nack(pk)
         outbox.give_up(self.stack, self.remote, self.tried(), "aborted")
 
@@ -227,7 +227,7 @@ class Messengent(Transaction):
         head.ck, head.fk, head.wf = first.ck, first.fk, first.wf
         self.count = first.sc
         self.length = first.ml
-        self.bk = first.bk
+        self.bk: int = first.bk  # this message's body kind
         self.chunks: dict[int, bytes] = {}  # sn -> coat slice, only what arrived
         self.held = 0  # bytes in chunks, never more than the announced length
         self.budget = self.length if self.count > 1 else 0  # bytes reserved while open
@@ -384,7 +384,7 @@ class Prober(Aliver):
         self.answered = True
         super().on_ack(packet)
 
-    def nack(self, pk: PcktKind = PcktKind.nack) -> None:
+    def nack(self, pk: int = PcktKind.nack) -> None:
         self.aborted = True
         super().nack(pk)
 

@@ -376,9 +376,6 @@ class RoadStack(Stack, RoadCore):
             self.console.terse(f"Stack '{self.name}': cannot send to {ha}: {ex}\n")
         return True
 
-    def close(self) -> None:
-        self.server.close()
-
 
 def service_stacks(stacks: Iterable[RoadStack], duration: float = 1.0, step: float = 0.1,
                    until: Callable[[], bool] | None = None) -> int:

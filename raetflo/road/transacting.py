@@ -107,7 +107,7 @@ class Transaction:
     # whether a refusal goes to the address the peer wrote from even once the record is
     # removed (raet's joinent's does; every other refusal goes by the record)
     RefusesByAddress: ClassVar[bool] = False
-    bk: ClassVar[BodyKind | None] = None  # None: the stack's default
+    bk: BodyKind | int | None = None  # None: the stack's default (a messengent: its message's)
     ck: ClassVar[CoatKind | None] = None
     fk: ClassVar[FootKind | None] = None
     State: ClassVar[Any] = State  # each kind's own enum (enums with members cannot extend)

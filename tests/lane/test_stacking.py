@@ -272,3 +272,17 @@ def test_queues_may_be_shared(make_lane):
     rx, tx = deque(), deque()
     stack = make_lane(LaneStack, "alpha", rxMsgs=rx, txMsgs=tx)
     assert stack.rxMsgs is rx and stack.txMsgs is tx
+
+
+def test_a_closed_stack_services_without_error(pair):
+    """Once closed a stack reads nothing and sends nothing: its pages are counted as not
+    sent, its yard kept (raet's closed socket raised out of the service call)."""
+    alpha, beta, remote = pair
+    alpha.close()
+    alpha.close()  # again: nothing more to do
+    assert not alpha.server.opened and not os.path.exists(alpha.ha)
+    alpha.transmit(dict(content="after close"), remote.uid)
+    alpha.serviceAll()
+    assert alpha.stats.get("error_transmit_yard") == 1 and remote.uid in alpha.remotes
+    beta.serviceAll()
+    assert not beta.rxMsgs
