@@ -276,7 +276,7 @@ def test_queues_may_be_shared(make_lane):
 
 def test_a_closed_stack_services_without_error(pair):
     """Once closed a stack reads nothing and sends nothing: its pages are counted as not
-    sent, its yard kept (raet's closed socket raised out of the service call)."""
+    sent, its yard kept; nothing raises out of the service call."""
     alpha, beta, remote = pair
     alpha.close()
     alpha.close()  # again: nothing more to do

@@ -229,6 +229,9 @@ def test_a_packet_signed_behind_keeps_only_its_bytes_once_whole():
     assert [r for r in gc.get_referents(packet) if isinstance(r, bytes)] == [whole]
 
 
+CHECK_AHEAD = offload.check_ahead  # (a test's spy wraps this, not an earlier spy)
+
+
 def pass_peak(road, monkeypatch, name: str, count: int, ahead: int) -> tuple[int, int]:
     """Peak bytes traced while ``main`` handles ``count`` waiting small messages in one pass,
     checking at most ``ahead`` ahead, and the largest batch it checked ahead."""
@@ -243,9 +246,8 @@ def pass_peak(road, monkeypatch, name: str, count: int, ahead: int) -> tuple[int
     other.serviceAllTx()
     assert len(sent) == count
     batches: list[int] = []
-    check = offload.check_ahead
-    monkeypatch.setattr(offload, "check_ahead",
-                        lambda stack, batch: batches.append(len(batch)) or check(stack, batch))
+    monkeypatch.setattr(offload, "check_ahead", lambda stack, batch:
+                        batches.append(len(batch)) or CHECK_AHEAD(stack, batch))
     main.rxes.extend((data, other.ha) for data in sent)
     del sent[:]
     tracemalloc.start()
