@@ -285,7 +285,11 @@ class RemoteEstate(Estate):
         self.reapTimer = Timer(stack, duration=stack.interim, on_change=self.presence_moved)
 
     def presence_moved(self) -> None:
-        self.stack.presence_schedule.file(self)
+        """A presence timer moved: file this record again when that brought its deadline
+        before the one it is filed at (a later move is found when the entry comes up)."""
+        filed, timer, reap = self.presence_filed[0], self.timer, self.reapTimer
+        if timer.start + timer.duration < filed or reap.start + reap.duration < filed:
+            self.stack.presence_schedule.file(self)
 
     def rehome(self, stack: RoadCore) -> None:
         """Make this record one of ``stack``'s: its presence timers run on that store."""
@@ -297,11 +301,12 @@ class RemoteEstate(Estate):
     def moved(self, name: str) -> None:
         """Make link move ``name`` (see ``linking.MOVES``), reporting its event and telling
         the stack when it changed the link."""
-        link, part = self.link, MOVES[name][0]
-        old = getattr(link, part)
+        link = self.link
+        part, value, _ = MOVES[name]
+        if getattr(link, part) is value:  # (the usual case: nothing changes)
+            return
         event = link.move(name)
-        if getattr(link, part) is not old:
-            self.stack.link_changed(self.name)
+        self.stack.link_changed(self.name)
         if event is not None:
             self.stack.emit(event(self.name, self.uid))
 

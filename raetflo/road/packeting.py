@@ -290,7 +290,7 @@ def _raet_line(line: bytes) -> tuple[str, Any]:
     name = _RAET_INTS.get(key)
     if name is not None:
         number = int(value, 16)
-        if not _in_range(name, number):
+        if not 0 <= number <= _U32 and not _in_range(name, number):
             raise ValueError(f"{name} out of range")
         item: tuple[str, Any] = (name, number)
     elif key == b"fg":

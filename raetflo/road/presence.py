@@ -106,9 +106,11 @@ class Schedule:
         self.heap: list[tuple[float, int, RemoteEstate]] = []
         self.counter = itertools.count(1)
 
-    def file(self, remote: RemoteEstate) -> None:
-        """Note ``remote``'s presence deadline if it is earlier than the one filed."""
-        when = deadline(remote)
+    def file(self, remote: RemoteEstate, when: float | None = None) -> None:
+        """Note ``remote``'s presence deadline (``when``, if just found) if it is earlier
+        than the one filed."""
+        if when is None:
+            when = deadline(remote)
         if when < remote.presence_filed[0]:
             entry = (when, next(self.counter), remote)
             remote.presence_filed = entry[:2]
@@ -127,10 +129,11 @@ class Schedule:
             remote.presence_filed = UNFILED
             if remotes.get(remote.uid) is not remote:
                 continue
-            if deadline(remote) <= now:
+            when = deadline(remote)
+            if when <= now:
                 due.append(remote)
             else:
-                self.file(remote)
+                self.file(remote, when)
         self.bound(len(remotes))
         return due
 

@@ -76,16 +76,7 @@ class DeadlineTimer(Timer):
     sent or taken, which only move deadlines later, cost no heap entry."""
 
     __slots__ = ()
-
-    def restart(self, start: float | None = None, duration: float | None = None) -> None:
-        before, notify = self.stop, self.on_change
-        self.on_change = None
-        try:
-            super().restart(start, duration)
-        finally:
-            self.on_change = notify
-        if notify is not None and self.stop < before:
-            notify()
+    NotifyLater = False
 
 
 class Transaction:
