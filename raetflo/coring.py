@@ -85,6 +85,9 @@ class Core:
     Uid: ClassVar[int] = 0  # start of the uid counter
     MaxTxes: ClassVar[int] = 65536  # datagrams held in txes; past it the oldest are dropped
     MaxEvents: ClassVar[int] = 4096  # events held for next_event; past it the oldest go
+    # stats types whose count of a key already held is replaced with dict's own __setitem__
+    # (a driver whose stats keep their order by key adds its type: only a new key needs it)
+    InPlaceStats: ClassVar[tuple[type, ...]] = (dict,)
 
     def __init__(self, puid: int | None = None, stats: Any = None, console: Any = None,
                  now: float = 0.0, rxMsgs: deque | None = None, txMsgs: deque | None = None,
@@ -126,7 +129,12 @@ class Core:
 
     # statistics ---------------------------------------------------------------------------
     def incStat(self, key: str, delta: int = 1) -> None:
-        self.stats[key] = self.stats.get(key, 0) + delta
+        stats = self.stats
+        count = stats.get(key)
+        if count is not None and type(stats) in self.InPlaceStats:
+            dict.__setitem__(stats, key, count + delta)
+        else:
+            stats[key] = (0 if count is None else count) + delta
 
     def updateStat(self, key: str, value: int) -> None:
         self.stats[key] = value

@@ -30,6 +30,7 @@ class Stack(Core):
     server: Any  # the socket (or anything with send/receive/close), set by the driver
     RxBudget: ClassVar[int] = 4096  # most datagrams read in one serviceReceives
     BusyStat: ClassVar[str] = "tx_busy"  # counted when a destination cannot take more now
+    InPlaceStats = (dict, odict)  # an odict keeps its order by key (see Core.incStat)
 
     def __init__(self, store: Store | None = None, stats: odict | None = None,
                  console: Any = None, **kwa: Any) -> None:

@@ -424,6 +424,9 @@ def signed_part(packet: Packet) -> bytes:
     return packet.packed[:-packet.head.fl] + _ZEROS
 
 
+_JSON_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+
+
 def encode_body(bk: int, body: Any) -> bytes:
     """Serialise a body of kind ``bk`` (an empty mapping gives zero bytes)."""
     if bk == BodyKind.nada:
@@ -443,7 +446,7 @@ def encode_body(bk: int, body: Any) -> bytes:
         return b""
     try:
         if bk == BodyKind.json:
-            return json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+            return _JSON_ENCODE(body).encode("ascii")
         packed: bytes = msgpack.packb(body, use_bin_type=True)
         return packed
     except (TypeError, ValueError, OverflowError, RecursionError) as ex:

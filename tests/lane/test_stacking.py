@@ -255,6 +255,32 @@ def test_stats_helpers(pair):
     assert dict(alpha.stats) == {"x": 0, "y": 0}
 
 
+@pytest.mark.parametrize("kind", [odict, dict, lambda: Counts()])
+def test_counts_keep_their_order_in_any_stats_mapping(pair, kind):
+    """A count of a key already held is changed in place (odict and dict); a new key, or
+    a mapping of another type, goes through the mapping's own item setting."""
+    alpha, _, _ = pair
+    alpha.stats = kind()
+    for key in ("b", "a", "b", "c", "a", "b"):
+        alpha.incStat(key)
+    alpha.incStat("c", 5)
+    assert list(alpha.stats.items()) == [("b", 3), ("a", 2), ("c", 6)]
+    if isinstance(alpha.stats, odict):
+        assert list(alpha.stats.keys()) == ["b", "a", "c"]
+    if isinstance(alpha.stats, Counts):
+        assert alpha.stats.sets == 7  # every count, each through its own __setitem__
+
+
+class Counts(dict):
+    """A stats mapping that counts its item settings."""
+
+    sets = 0
+
+    def __setitem__(self, key, value):
+        self.sets += 1
+        super().__setitem__(key, value)
+
+
 def test_other_send_errors_drop_the_page_but_keep_the_yard(pair, monkeypatch):
     alpha, _, remote = pair
 
