@@ -91,6 +91,7 @@ class RoadCore(Core):
         self.interim = self.Interim if interim is None else interim
         self.joinees: Registry = Registry()  # (host, port) -> RemoteEstate in vacuous joins
         self.pendings: dict[int, float] = {}  # uid -> expiry of records awaiting the operator
+        self.unjoined_held: dict[int, None] = {}  # uids of records of unfinished joins kept
         self.alloweds: Registry = Registry()
         self.aliveds: Registry = Registry()
         self.reapeds: Registry = Registry()

@@ -18,6 +18,7 @@ from .naming import check_name
 from .transacting import Transaction
 
 if TYPE_CHECKING:
+    from .core import RoadCore
     from .estating import RemoteEstate
     from .packeting import Packet
 
@@ -138,17 +139,23 @@ class JoinBase(Transaction):
             self.remote.acceptance = status
         return status
 
+    def name_free(self, info: JoinBody) -> bool:
+        """Whether ``info``'s name is this record's or no record's; else the join is
+        rejected (False)."""
+        other = self.stack.nameRemotes.get(info.name)
+        if other is None or other is self.remote:
+            return True
+        self.stack.console.terse(f"{type(self).__name__} {self.stack.name}. Name "
+                                 f"'{info.name}' unavailable for remote {self.remote.name}\n")
+        self.nack(PcktKind.reject)
+        return False
+
     def update_remote(self, info: JoinBody, fuid: int) -> bool:
         """Adopt name, address, ids and keys from ``info``. False when this join has ended
         instead: rejected on a name clash, or failed when the stack cannot rename."""
         stack, remote = self.stack, self.remote
         if info.name != remote.name:
-            other = stack.nameRemotes.get(info.name)
-            if other is not None and other is not remote:
-                self.stack.console.terse(
-                    f"{type(self).__name__} {stack.name}. Name '{info.name}' unavailable for "
-                    f"remote {remote.name}\n")
-                self.nack(PcktKind.reject)
+            if not self.name_free(info):
                 return False
             if remote.uid in stack.remotes:
                 try:
@@ -425,6 +432,7 @@ class Joinent(JoinBase):
         self.vacuous = self.rxPacket.head.de == 0
         self.fresh = False  # this join made the record of a new estate
         self.answered = False  # the joiner sent more than its request
+        self.staged: tuple[JoinBody, int] | None = None  # changes due when the join completes
 
     def handle(self, name: str, packet: Packet) -> None:
         self.answered = self.answered or packet.head.pk != PcktKind.request
@@ -433,12 +441,17 @@ class Joinent(JoinBase):
     def remove(self) -> None:
         """End this join. A record it made goes too when the joiner never answered (a join
         flood, or a joiner that is gone): it was never kept, and it is not waited for. A
-        joiner that answered may think the join done; its record stays, so its next allow
-        hears 'unjoined' and it joins again."""
+        joiner that answered may think the join done (its stale nack of our repeated
+        response says so); its record stays, so its next allow hears 'unjoined' and it
+        joins again. Those answers are unsigned: at most ``MaxPendingRemotes`` such
+        records stay, the oldest forgotten first (see :func:`hold_unjoined`)."""
         super().remove()
-        if self.fresh and not self.remote.joined and not self.answered:
+        if self.fresh and not self.remote.joined:
             self.fresh = False
-            self.stack.removeRemote(self.remote, clear=False)
+            if self.answered:
+                hold_unjoined(self.stack, self.remote)
+            else:
+                self.stack.removeRemote(self.remote, clear=False)
 
     def timed_out(self) -> None:
         self.remove()
@@ -471,11 +484,14 @@ class Joinent(JoinBase):
         status = self.judge(info)
         if status is None:  # the keep failed: the joiner's repeat tries again
             return
+        fuid = packet.head.se
+        if not self.vacuous and not self.same_all(info, fuid) and not stack.mutable:
+            self.refuse_change()  # before it may end a join of ours (anyone can send it)
+            return
         if not self.resolve_races(info):
             return
         if self.crowded(info, status):
             return
-        fuid = packet.head.se
         if self.vacuous:
             if not stack.main:
                 stack.console.terse(f"Joinent {stack.name}. Invalid vacuous join not main\n")
@@ -498,9 +514,7 @@ class Joinent(JoinBase):
         same_role_keys = info.same_role_keys(remote)
         same_all = self.same_all(info, fuid)
         if not same_all and not stack.mutable:
-            stack.console.terse(f"Joinent {stack.name}. Attempt to change immutable road by "
-                                f"'{remote.name}'\n")
-            self.nack(PcktKind.reject)
+            self.refuse_change()
             return
         if status == Acceptance.rejected:
             stack.console.concise(
@@ -512,8 +526,13 @@ class Joinent(JoinBase):
                 self.nack(PcktKind.reject)
             return
         remote.acceptance = status
-        if not same_all and not self.update_remote(info, fuid):
-            return
+        if not same_all:
+            if self.established:  # a joined link changes once this (unsigned) join completes
+                if not self.name_free(info):
+                    return
+                self.staged = (info, fuid)
+            elif not self.update_remote(info, fuid):
+                return
         if remote.uid not in stack.remotes:
             remote.uid = remote.uid or stack.nextUid()
             try:
@@ -538,6 +557,12 @@ class Joinent(JoinBase):
             self.ackAccept()
         else:
             self.pendify()
+
+    def refuse_change(self) -> None:
+        """Reject a join that would change the record on an immutable road."""
+        self.stack.console.terse(f"Joinent {self.stack.name}. Attempt to change immutable "
+                                 f"road by '{self.remote.name}'\n")
+        self.nack(PcktKind.reject)
 
     def pendify(self) -> None:
         """Keep the pending remote for the operator (until it expires) and tell the joiner."""
@@ -602,7 +627,25 @@ class Joinent(JoinBase):
     def on_ack(self, packet: Packet) -> None:
         if self.decode(packet) is None:
             return
+        if self.staged is not None:
+            info, fuid = self.staged
+            self.staged = None
+            if not self.update_remote(info, fuid):
+                return
         self.mark_joined()
         self.remove()
         self.log("Done")
         self.stack.incStat("join_correspond_complete")
+
+
+def hold_unjoined(stack: RoadCore, remote: RemoteEstate) -> None:
+    """Keep the record of a new estate whose join ended unfinished; past
+    ``MaxPendingRemotes`` of them the oldest still unjoined one is forgotten."""
+    held = stack.unjoined_held
+    held[remote.uid] = None
+    while len(held) > stack.MaxPendingRemotes:
+        uid = next(iter(held))
+        del held[uid]
+        old = stack.remotes.get(uid)
+        if old is not None and not old.joined:
+            stack.removeRemote(old, clear=False)

@@ -456,3 +456,47 @@ def test_fault_in_a_timer_ends_only_that_transaction(road):
     other.alive(uid=remote.uid)
     serve([main, other], 3.0, until=idle(main, other))
     assert stat(other, "alive_complete") == 1
+
+
+# unauthenticated answers to a join: the records they may leave are bounded ------------------
+
+def answer(pk: PcktKind, se: int = 2, ti: int = 1) -> bytes:
+    """A joiner's unsigned, empty-bodied answer ``pk`` in the vacuous join of tid ``ti``."""
+    head = Head(hk=HeadKind.raet, pk=pk, tk=JOIN, se=se, de=0, si=0, ti=ti,
+                bk=BodyKind.json, ck=CoatKind.nada, fk=FootKind.nada)
+    return packeting.pack(head, b"")
+
+
+def flood_with_answers(main: RoadStack, count: int, pk: PcktKind) -> None:
+    """``count`` fresh-named vacuous joins, each answered once by its sender with ``pk``,
+    then every joinent left to time out (what main sends meanwhile goes nowhere)."""
+    send = main.server.send
+    Sink(main)
+    for index in range(count):
+        main.rxes.append((request(body(f"ghost{index}"), ti=index + 1), source(index)))
+        main.serviceAll()
+        main.rxes.append((answer(pk, ti=index + 1), source(index)))
+        main.serviceAll()
+    serve([main], 6 * main.JoinentTimeout, until=lambda: not main.transactions)
+    assert not main.transactions
+    main.server.send = send
+
+
+@pytest.mark.parametrize("pk", [PcktKind.pend, PcktKind.nack, PcktKind.refuse])
+def test_records_of_joins_answered_unfinished_are_bounded_and_new_estates_still_join(
+        road, monkeypatch, pk):
+    """The record of a joiner that answered (it may think the join done) outlives the join,
+    so its next allow hears 'unjoined'; unsigned answers cannot pile such records up."""
+    from raetflo.road.core import RoadCore
+    monkeypatch.setattr(RoadCore, "MaxPendingRemotes", 5)
+    monkeypatch.setattr(RoadCore, "MaxRemotes", 12)
+    main = road("main", main=True, auto=ALWAYS)
+    flood_with_answers(main, 30, pk)
+    ghosts = [remote for remote in main.remotes.values() if not remote.joined]
+    assert len(ghosts) <= 5
+    overloads = stat(main, "join_remote_overload")  # (the flood's own, while under way)
+    other = road("other", auto=ALWAYS)
+    remote = provisional(other, main)
+    other.join(uid=remote.uid)
+    serve([main, other], 5.0, until=lambda: remote.joined)
+    assert remote.joined is True and stat(main, "join_remote_overload") == overloads

@@ -807,3 +807,52 @@ def test_a_joinent_removed_with_its_record_still_refuses_by_address(road):
     main.removeRemote(only(main))
     main.serviceAllTx()
     assert [s.pk for s in wire.sent()] == [PcktKind.nack]
+
+
+def forged_request(de: int, name: str = "0", verhex: str | None = None,
+                   pubhex: str | None = None) -> bytes:
+    """An unsigned join request anybody can make: ``de`` is the uid a record has on the
+    receiver (0: vacuous), ``name`` (and role) "0" sorts before every other; the keys are
+    new unless given (a peer's are on the wire in its joins)."""
+    from raetflo.raeting import BodyKind, CoatKind, FootKind, HeadKind
+    body = dict(name=name, mode=0, kind=0, verhex=verhex or nacling.Signer().verhex,
+                pubhex=pubhex or nacling.Privateer().pubhex, role=name)
+    head = packeting.Head(hk=HeadKind.raet, pk=PcktKind.request, tk=TrnsKind.join, se=77,
+                          de=de, si=0, ti=1, bk=BodyKind.json, ck=CoatKind.nada,
+                          fk=FootKind.nada)
+    return packeting.pack(head, packeting.encode_body(BodyKind.json, body))
+
+
+def test_a_forged_request_from_elsewhere_does_not_end_our_join_on_an_immutable_road(road):
+    main = road("main", main=True, auto=ALWAYS)
+    other = road("other", auto=ALWAYS)
+    remote = joined(main, other)
+    other.join(uid=remote.uid)
+    joiner = next(iter(other.transactions))
+    other.rxes.append((forged_request(remote.uid), ("127.0.0.1", 9)))  # not main's address
+    other.serviceAll()
+    assert joiner in other.transactions  # still under way: the forged request was refused
+    serve([main, other], 2.0, until=idle(main, other))
+    assert remote.joined is True and only(main).joined is True
+    assert not stat(other, "joiner_transaction_failure")
+
+
+def test_a_forged_join_does_not_move_a_joined_peer_on_a_mutable_road(road):
+    """A vacuous request with a joined peer's name, role and keys from another address
+    changes the record only if that join completes; unanswered, it changes nothing."""
+    main = road("main", main=True, auto=ALWAYS, mutable=True)
+    other = road("other", auto=ALWAYS)
+    remote = joined(main, other, cascade=True)
+    peer = only(main)
+    ha = peer.ha
+    local = other.local
+    main.rxes.append((forged_request(0, "other", local.signer.verhex, local.priver.pubhex),
+                      ("127.0.0.1", 9)))
+    main.serviceAll()
+    assert peer.ha == ha
+    serve([main], 3 * main.JoinentTimeout, until=idle(main))  # the forger never answers
+    assert peer.ha == ha and peer.joined is True and peer.allowed is True
+    other.transmit({"still": "here"}, remote.uid)
+    serve([main, other], 3.0, until=lambda: bool(main.rxMsgs))
+    assert [body for body, _ in main.rxMsgs] == [{"still": "here"}]
+    assert not stat(main, "wrong_source")
