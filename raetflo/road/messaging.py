@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from itertools import islice
 from typing import Any
 
-from ..raeting import MAX_MESSAGE_SIZE, PcktKind, TrnsKind
+from ..raeting import MAX_MESSAGE_SIZE, MAX_SEGMENT_COUNT, PcktKind, TrnsKind
 from . import offload, outbox, packeting
 from .aliving import Aliver
 from .delivery import Outgoing
@@ -199,6 +199,11 @@ class Messenger(Transaction):
         super().stale_initiator()
 
 
+# what holding one received segment costs beside its bytes (its bytes object and its slot in
+# the chunks dict), charged to the incoming budgets with the announced length
+SEGMENT_COST = 96
+
+
 class Messengent(Transaction):
     """Correspondent side: collects segments and answers ack, resend or done."""
 
@@ -216,8 +221,8 @@ class Messengent(Transaction):
     RedoTimeoutMax = 0.5
     IdleTimeout = 60.0  # give up on a sender silent this long (the reference never does)
     MaxIncoming = 4096  # unfinished incoming messages held per remote
-    MaxIncomingBytes = 128 * 2**20  # announced sizes (ml) of those messages, per remote
-    MaxIncomingBytesTotal = 512 * 2**20  # announced sizes of all of a stack's remotes
+    MaxIncomingBytes = 160 * 2**20  # their reservations (see ``budget``), per remote
+    MaxIncomingBytesTotal = 512 * 2**20  # the reservations of all of a stack's remotes
     MaxScan = 4096  # segment numbers examined per reply past the lowest missing one
 
     def __init__(self, stack, remote, **kwa) -> None:
@@ -230,7 +235,9 @@ class Messengent(Transaction):
         self.bk: int = first.bk  # this message's body kind
         self.chunks: dict[int, bytes] = {}  # sn -> coat slice, only what arrived
         self.held = 0  # bytes in chunks, never more than the announced length
-        self.budget = self.length if self.count > 1 else 0  # bytes reserved while open
+        # bytes reserved while open: the announced length and what holding each segment
+        # costs beside its bytes (so held memory, not only held bytes, is bounded)
+        self.budget = self.length + self.count * SEGMENT_COST if self.count > 1 else 0
         self.highest = -1
         self.scan = 0  # lowest segment that may still be missing
 
@@ -238,7 +245,8 @@ class Messengent(Transaction):
         """Take the packet that created this transaction, within the incoming budgets; a
         whole message in one packet is taken at once, never held as an open message."""
         stack, remote = self.stack, self.remote
-        if self.count > 1 and not 0 < self.length <= MAX_MESSAGE_SIZE:
+        if self.count > 1 and not (0 < self.length <= MAX_MESSAGE_SIZE
+                                   and self.count <= min(self.length, MAX_SEGMENT_COUNT)):
             stack.incStat("parsing_message_error")
             self.nack()
             return
@@ -272,10 +280,11 @@ class Messengent(Transaction):
             return
         if head.sn not in self.chunks:
             coat = packet.coat
-            if self.budget and self.held + len(coat) > self.budget:
+            if self.count > 1 and (not coat or self.held + len(coat) > self.length):
                 self.stack.incStat("parsing_message_error")
                 self.stack.console.terse(f"Messengent {self.stack.name}. Segment {head.sn} "
-                                         f"would exceed the announced {self.length} bytes\n")
+                                         f"is empty or would exceed the announced "
+                                         f"{self.length} bytes\n")
                 return
             self.chunks[head.sn] = coat
             self.held += len(coat)

@@ -5,7 +5,7 @@ import time
 
 from raetflo.raeting import MAX_MESSAGE_SIZE, CoatKind, FootKind, PcktKind, TrnsKind
 from raetflo.road import packeting
-from raetflo.road.messaging import MAX_MISSEDS, Messengent
+from raetflo.road.messaging import MAX_MISSEDS, SEGMENT_COST, Messengent
 from raetflo.road.packeting import Head
 
 from ..taps import Tap
@@ -112,11 +112,13 @@ class Looked(dict):
         return super().__contains__(sn)
 
 
-def test_sparse_segments_keep_service_fast_and_memory_bounded(road):
+def test_sparse_segments_keep_service_fast_and_memory_bounded(road, monkeypatch):
+    monkeypatch.setattr(Messengent, "MaxIncomingBytes", 2**40)  # the budgets are not tested
+    monkeypatch.setattr(Messengent, "MaxIncomingBytesTotal", 2**40)
     main, other, remote = pair(road)
     count, sc = 1000, 65535
     for i in range(count):
-        for data in segments(other, remote, 1000 + i, (0, sc - 1), sc, ml=2000):
+        for data in segments(other, remote, 1000 + i, (0, sc - 1), sc, ml=sc):
             other.server.send(data, main.ha)
         if i % 50 == 49:
             main.serviceAll()
@@ -135,7 +137,8 @@ def test_sparse_segments_keep_service_fast_and_memory_bounded(road):
     assert replies >= 3 * count
     assert Looked.count <= replies * (MAX_MISSEDS + 1)  # was 65,533 per reply
     assert sum(len(c) for t in incoming for c in t.chunks.values()) == count * 2 * 500
-    assert only(main).incoming_bytes == main.incoming_bytes == count * 2000
+    reserved = count * (sc + sc * SEGMENT_COST)
+    assert only(main).incoming_bytes == main.incoming_bytes == reserved
 
 
 def test_chunks_beyond_the_announced_size_are_dropped(road):
@@ -155,14 +158,15 @@ def test_incomplete_huge_messages_are_refused_past_the_byte_budget(road, monkeyp
         for data in segments(other, remote, 1000 + i, (0,), 65535, ml=big):
             other.server.send(data, main.ha)
         main.serviceAll()
-    assert len(main.transactions) == 2  # 2 x 67,107,840 fit in 128 MiB
+    assert len(main.transactions) == 2  # 2 x (67,107,840 + 65,535 segments) fit in 160 MiB
     assert stat(main, "message_overload") == 98
-    assert main.incoming_bytes == 2 * big
+    assert main.incoming_bytes == 2 * (big + 65535 * SEGMENT_COST)
     main.store.advanceStamp(Messengent.IdleTimeout + 1)
     main.serviceAll()  # the sender went silent: given up, budget released
     assert not main.transactions and main.incoming_bytes == only(main).incoming_bytes == 0
 
-    monkeypatch.setattr(Messengent, "MaxIncomingBytesTotal", 3000)  # the whole stack's
+    monkeypatch.setattr(Messengent, "MaxIncomingBytesTotal",  # the whole stack's: 3 fit
+                        3 * (1000 + 10 * SEGMENT_COST))
     for i in range(5):
         for data in segments(other, remote, 2000 + i, (0,), 10, ml=1000):
             other.server.send(data, main.ha)

@@ -224,3 +224,39 @@ def test_unfinished_incoming_messages_are_capped(make, monkeypatch):
     deliver([main, other], main, 5)
     got = [m["i"] for m, _ in main.rxMsgs]
     assert len(got) == len(set(got)) == 5
+
+
+def signed_segment(other: RoadStack, remote: RemoteEstate, tid: int, sn: int, sc: int,
+                   ml: int, coat: bytes = b"") -> bytes:
+    """A segment of message ``tid`` from ``other`` to its peer, signed by ``other``."""
+    head = packeting.Head(hk=0, se=remote.uid, de=remote.fuid, si=remote.sid, ti=tid, tk=0,
+                          pk=0, sn=sn, sc=sc, ml=ml, sf=True, bk=1, ck=1, fk=1)
+    return packeting.pack(head, coat, other.local.signer)
+
+
+@pytest.mark.parametrize("sc", [0xFFFFFFFF, 2000])
+def test_a_peer_cannot_hold_an_open_message_with_empty_segments(make, sc):
+    """Segments whose coats are empty cost the byte budget nothing: a message that announces
+    more segments than bytes (or than the most a message has) is refused, and an empty
+    segment of a message being collected is dropped, never held."""
+    main, other, remote = joined_pair(make)
+    tid = remote.nextTid()
+    for sn in range(300):
+        main.rxes.append((signed_segment(other, remote, tid, sn, sc, 1000), other.ha))
+    main.serviceAll()
+    held = [len(t.chunks) for t in main.transactions if hasattr(t, "chunks")]
+    assert sum(held) == 0
+    assert main.stats["parsing_message_error"] >= 1
+
+
+def test_an_empty_segment_of_an_open_message_is_dropped(make):
+    main, other, remote = joined_pair(make)
+    tid = remote.nextTid()
+    main.rxes.append((signed_segment(other, remote, tid, 0, 3, 30, b"x" * 10), other.ha))
+    main.serviceAll()
+    (messengent,) = [t for t in main.transactions if hasattr(t, "chunks")]
+    for sn in (1, 2):
+        main.rxes.append((signed_segment(other, remote, tid, sn, 3, 30), other.ha))
+    main.serviceAll()
+    assert list(messengent.chunks) == [0]
+    assert main.stats["parsing_message_error"] == 2
