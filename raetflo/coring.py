@@ -23,6 +23,9 @@ from . import raeting
 from .events import Event
 
 
+NOTHING: tuple[bytes, None] = (b"", None)  # what a server's receive gives when idle
+
+
 class StackError(raeting.StackError):
     """A bad stack argument or operation (names, uids, addresses, sockets, keeps)."""
 
@@ -208,6 +211,17 @@ class Core:
     def serviceTxMsgOnce(self) -> None:
         if self.txMsgs:
             self.message(*self.txMsgs.popleft())
+
+    def tx(self, packed: Any, duid: int) -> None:
+        """Queue ``packed`` (a whole datagram) for the address of remote ``duid``."""
+        remote = self.remotes.get(duid)
+        if remote is None:
+            raise StackError(f"Invalid destination remote id '{duid}'")
+        self.tx_to(packed, remote.ha)
+
+    def tx_to(self, packed: Any, ha: Any) -> None:
+        """Queue ``packed`` for address ``ha``."""
+        self.txes.append((packed, ha))
 
     def bound_txes(self) -> None:
         """Drop the oldest held datagrams past ``MaxTxes``, counted ``tx_overflow``."""

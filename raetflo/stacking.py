@@ -74,14 +74,14 @@ class Stack(Core):
         self.rx_drained = False
         for _ in range(self.RxBudget):
             item = receive()
-            if item is None:
+            if item[1] is None and not item[0]:  # nothing waiting (``coring.NOTHING``)
                 self.rx_drained = True
                 return
             append(item)
 
     def serviceReceiveOnce(self) -> None:
         item = self.server.receive()
-        if item is not None:
+        if item[1] is not None or item[0]:
             self.rxes.append(item)
 
     def serviceTxes(self) -> None:

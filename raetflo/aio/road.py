@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from ioflo.base.storing import Store
 
 from .. import raeting
-from ..coring import StackError
+from ..coring import NOTHING, StackError
 from ..events import Event, MessageDelivered, RemoteRejected
 from ..events import MessageDropped as Dropped
 from ..road.estating import Address, RemoteEstate, normalize_ha
@@ -98,8 +98,8 @@ class DatagramServer:
         self.transport.sendto(data, destination(self.family, ha))
         return len(data)
 
-    def receive(self) -> None:
-        return None
+    def receive(self) -> tuple[bytes, None]:
+        return NOTHING  # datagrams come by the protocol's datagram_received
 
     def close(self) -> None:
         if self.transport is not None:

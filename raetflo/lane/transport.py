@@ -14,7 +14,7 @@ import stat
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..coring import StackError
+from ..coring import NOTHING, StackError
 from .paging import UXD_MAX_PACKET_SIZE
 
 if TYPE_CHECKING:
@@ -95,17 +95,18 @@ class UxdServer:
         except FileNotFoundError:
             pass
 
-    def receive(self) -> tuple[bytes, str | None] | None:
-        """One datagram and its sender's path (None if unbound), or None when idle.
+    def receive(self) -> tuple[bytes, str | None]:
+        """One datagram and its sender's path (None if unbound), or ``(b'', None)`` when
+        idle or closed, as raet's servers say it.
 
         A datagram over the page size comes back cut to one byte over it.
         """
         if self.sock is None:
-            return None  # closed: nothing is read
+            return NOTHING
         try:
             size, sa = self.sock.recvfrom_into(self._buffer)
         except (BlockingIOError, InterruptedError, ConnectionResetError):
-            return None
+            return NOTHING
         return bytes(self._view[:size]), sa or None
 
     def send(self, data: bytes, ha: str) -> int:

@@ -491,7 +491,7 @@ class RoadCore(Core):
     # packets --------------------------------------------------------------------------
     def pack(self, head: Head, body: Any, remote: RemoteEstate | None) -> bytes | Unsigned:
         """Encode, encrypt for ``remote`` and sign one unsegmented packet (during a pass
-        whose signatures a worker makes, an ``Unsigned`` that ``tx`` takes)."""
+        whose signatures a worker makes, an ``Unsigned`` that ``tx_to`` takes)."""
         signer = self.local.signer if head.fk == FootKind.nacl else None
         box = remote.box if remote is not None and head.ck == CoatKind.nacl else None
         return pack_packet(head, body, signer, box, self.signing)
@@ -507,9 +507,6 @@ class RoadCore(Core):
             self.emit(MessageReceived(body, source))
         else:
             self.rxMsgs.append((body, source))
-
-    def tx(self, packed: bytes | Unsigned, ha: Address) -> None:
-        self.txes.append((packed, ha))
 
     def parse(self, data: bytes, ahead: Ahead | None = None) -> Packet:
         """Parse and verify one datagram (``ahead``: what checking its batch ahead found);

@@ -219,7 +219,7 @@ def reply_stale(stack: RoadCore, packet: Packet, sa: Address, pk: PcktKind) -> b
         stack.console.terse(f"{ex}\n")
         stack.incStat("packing_error")
         return False
-    stack.tx(packed, sa)
+    stack.tx_to(packed, sa)
     if not rx.cf and pk in NACK_KINDS:
         stack.incStat("stale_initiator_nack")
     return True

@@ -333,7 +333,7 @@ class Transaction:
             return False
         da = self.da
         for packed in packets:
-            self.stack.tx(packed, da)
+            self.stack.tx_to(packed, da)
         self.txPacket = packets[-1]
         self.redoTimer.restart()
         return True
@@ -348,7 +348,7 @@ class Transaction:
     def resend(self) -> None:
         """Queue the last packet sent again."""
         if self.txPacket is not None:
-            self.stack.tx(getattr(self.txPacket, "packed", self.txPacket), self.da)
+            self.stack.tx_to(getattr(self.txPacket, "packed", self.txPacket), self.da)
             self.redoTimer.restart()
 
     def transmit(self, packet: Any) -> None:
@@ -356,7 +356,7 @@ class Transaction:
         last one (the one a redo repeats)."""
         if not self.sending(packet.data["pk"]):
             return
-        self.stack.tx(packet.packed, self.da)
+        self.stack.tx_to(packet.packed, self.da)
         self.txPacket = packet
         self.redoTimer.restart()
 

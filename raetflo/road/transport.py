@@ -19,6 +19,7 @@ import sys
 import weakref
 
 from .. import raeting
+from ..coring import NOTHING
 
 Address = tuple[str, int]
 
@@ -179,16 +180,15 @@ class UdpServer:
         self.close()
         return self.open()
 
-    def receive(self) -> tuple[bytes, Address] | None:
-        """One datagram and its source, or None when nothing is waiting."""
+    def receive(self) -> tuple[bytes, Address | None]:
+        """One datagram and its source, or ``(b'', None)`` when nothing is waiting (or the
+        server is closed, or its address taken over), as raet's servers say it."""
         if self.sock is None:
-            return None  # closed (or its address taken over): nothing is read
+            return NOTHING
         try:
             data, addr = self.sock.recvfrom(self.bufsize)
-        except (BlockingIOError, InterruptedError):
-            return None
-        except ConnectionResetError:
-            return None
+        except (BlockingIOError, InterruptedError, ConnectionResetError):
+            return NOTHING
         return data, source_ha(addr)
 
     def send(self, data: bytes, ha: Address) -> int:

@@ -312,3 +312,11 @@ def test_a_closed_stack_services_without_error(pair):
     assert alpha.stats.get("error_transmit_yard") == 1 and remote.uid in alpha.remotes
     beta.serviceAll()
     assert not beta.rxMsgs
+
+
+def test_tx_queues_a_raw_datagram_for_a_remote_by_uid(pair):
+    alpha, _, remote = pair
+    alpha.tx(b"raw page", remote.uid)
+    assert list(alpha.txes) == [(b"raw page", remote.ha)]
+    with pytest.raises(StackError, match="Invalid destination remote id '99'"):
+        alpha.tx(b"raw page", 99)

@@ -112,7 +112,7 @@ def test_busy_socket_keeps_datagrams_in_order_within_max_txes(road, monkeypatch,
     other = road("other", auto=ALWAYS)
     sink = Sink(other, code)
     for i in range(25):
-        other.tx(bytes([i]), ("127.0.0.1", 9))
+        other.tx_to(bytes([i]), ("127.0.0.1", 9))
     other.serviceTxes()
     assert [data for data, _ in other.txes] == [bytes([i]) for i in range(15, 25)]
     assert stat(other, "tx_overflow") == 15

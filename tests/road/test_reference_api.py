@@ -271,3 +271,31 @@ def test_transactions_counted_by_kind_however_they_are_changed(road):
     assert table.of_kind(TrnsKind.message) == 0 and table.of_kind(TrnsKind.join) == 1
     table.clear()
     assert table.of_kind(TrnsKind.join) == 0 and not table
+
+
+def test_tx_queues_a_raw_datagram_for_a_remote_by_uid(road):
+    """raet's ``tx(packed, duid)``: the datagram goes to the address of remote ``duid``."""
+    from raetflo.road.stacking import StackError
+    main = road("main", main=True)
+    other = road("other")
+    remote = RemoteEstate(stack=other, fuid=0, sid=0, ha=main.ha)
+    other.addRemote(remote)
+    other.tx(b"payload", remote.uid)
+    assert list(other.txes) == [(b"payload", main.ha)]
+    other.serviceTxes()
+    assert not other.txes and not other.stats.get("tx_exception")
+    with pytest.raises(StackError, match="Invalid destination remote id '99'"):
+        other.tx(b"payload", 99)
+
+
+def test_an_idle_or_closed_server_receives_an_empty_pair(road, tmp_path):
+    """raet's servers always give a pair: ``(b'', None)`` when nothing is waiting."""
+    from raetflo.lane.transport import UxdServer
+    from raetflo.road.transport import UdpServer
+    udp = UdpServer(("127.0.0.1", 0))
+    uxd = UxdServer(str(tmp_path / "yard.uxd"))
+    for server in (udp, uxd):
+        data, sa = server.receive()
+        assert (data, sa) == (b"", None)
+        server.close()
+        assert server.receive() == (b"", None)
