@@ -284,3 +284,7 @@ class YardError(RaetError):
 
 class PageError(RaetError):
     """A lane page cannot be built or parsed."""
+
+
+# a star import takes the names made when first used too
+__all__ = sorted({name for name in globals() if not name.startswith("_")} | set(_ODICT_TABLES))

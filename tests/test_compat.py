@@ -122,3 +122,17 @@ def test_the_reference_refuses_it_too(name, build):
     build("raet", name)
     with pytest.raises(TypeError, match="'mian'"):
         build("raet", name, mian=True)
+
+
+@pytest.mark.parametrize("module, names", [
+    ("raeting", ["PACKET_DEFAULTS", "VERSIONS", "PAGE_DEFAULTS", "AutoMode"]),
+    ("road.packeting", ["TxPacket", "RxPacket", "TxTray", "RxTray", "Head"]),
+    ("lane.paging", ["TxPage", "RxPage", "TxBook", "RxBook"]),
+    ("road.transacting", ["PcktKind", "TrnsKind", "Acceptance", "Joiner"]),
+    ("road.stacking", ["PcktKind", "BodyKind", "RoadStack"]),
+    ("lane.stacking", ["PackKind", "LaneStack"])])
+def test_star_imports_give_the_names_raet_code_takes_from_them(module, names):
+    """``from raet.<module> import *`` brings these; names made when first used too."""
+    namespace: dict = {}
+    exec(f"from raetflo.{module} import *", namespace)
+    assert [name for name in names if name not in namespace] == []

@@ -112,6 +112,18 @@ def remote_data(keep: RoadKeep, name: str) -> dict[str, Any]:
     return data
 
 
+def judged_data(keep: RoadKeep, name: str) -> dict[str, Any]:
+    """The merged record of remote ``name``, else the role file of role ``name`` with keys
+    (a main forgets the record of an estate it rejects, and keeps its role file)."""
+    data = keep.load_remote(name)
+    if data is not None:
+        return data
+    role = keep.load_remote_role(name)
+    if role.get("verhex"):
+        return {**role, "name": name}
+    raise CommandError(f"no remote or role '{name}' in keep '{keep.dirpath}'")
+
+
 def described(data: dict[str, Any]) -> dict[str, Any]:
     """A merged record with its status name and key fingerprints added."""
     return {**data, "status": formatting.status_name(data["acceptance"]),
@@ -161,7 +173,7 @@ def local_record(keep: RoadKeep) -> dict[str, Any]:
 def judge_remotes(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
     """Accept or reject (``args.action``) the keys of each named remote's role."""
     status = Acceptance.accepted if args.action == "accept" else Acceptance.rejected
-    records = [remote_data(keep, name) for name in args.names]  # all known, or none changed
+    records = [judged_data(keep, name) for name in args.names]  # all known, or none changed
     for data in records:
         if not data["verhex"] or not data["pubhex"]:
             raise CommandError(f"remote '{data['name']}' has no keys in the keep")

@@ -285,3 +285,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from . import pages
     return getattr(pages, name)
+
+
+# a star import takes the names made when first used too
+__all__ = sorted({name for name in globals() if not name.startswith("_")} | set(_ADAPTERS))

@@ -14,11 +14,12 @@ from ioflo.base.storing import Store
 
 from ..stacking import Stack, StackError
 from . import transport
+from ..raeting import PackKind
 from .core import LaneCore
 from .transport import Outcome, UxdServer
 from .yarding import Yard, place
 
-__all__ = ["LaneStack", "StackError"]
+__all__ = ["LaneStack", "StackError", "PackKind"]  # (raet code takes PackKind from here)
 
 
 class LaneStack(Stack, LaneCore):

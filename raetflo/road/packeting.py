@@ -545,3 +545,7 @@ def __getattr__(name: str) -> Any:
         from raetflo.road import trays
         return getattr(trays, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# a star import takes the names made when first used too
+__all__ = sorted({name for name in globals() if not name.startswith("_")} | set(_TRAY_NAMES))

@@ -18,6 +18,8 @@ from ioflo.base.storing import Store
 
 from .. import raeting
 from ..raeting import AutoMode
+from ..raeting import BodyKind, CoatKind, FootKind, HeadKind, PcktKind, TrnsKind  # noqa: F401
+# (raet code takes these kinds from this module, with a star import too)
 from ..stacking import Stack, StackError
 from . import resolving
 from .acceptance import RoleRecord

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from .. import raeting
-from ..raeting import NACK_KINDS, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
+from ..raeting import NACK_KINDS, Acceptance, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
 from ..timing import Timer
 from . import packeting
 from ..nacling import Shared
@@ -539,4 +539,5 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["Transaction", "State", "Staler", "Stalent", "packet_index", "state_tables",
-           "pack_packet", "decode_packet", "raeting", *_CLASS_MODULES]
+           "pack_packet", "decode_packet", "raeting", "Acceptance", "PcktKind", "TrnsKind",
+           *_CLASS_MODULES]

@@ -75,8 +75,8 @@ def test_accept_then_reject_write_the_role_file(main_keep):
 
 
 def test_accept_of_several_changes_none_when_one_is_unknown(main_keep):
-    assert "no remote 'gamma'" in fails("keep", "accept", "beta", "gamma", "--dir",
-                                        str(main_keep))
+    assert "no remote or role 'gamma'" in fails("keep", "accept", "beta", "gamma", "--dir",
+                                                str(main_keep))
     assert role_file(main_keep, "beta")["acceptance"] == Acceptance.pending
 
 
@@ -205,3 +205,16 @@ def test_addresses_are_host_colon_port(text, ha):
 def test_bad_addresses(text):
     with pytest.raises(CommandError, match="expected HOST:PORT"):
         parse_ha(text)
+
+
+def test_accept_reaches_a_rejected_role_whose_estate_record_is_gone(main_keep):
+    """A main forgets the record of an estate it rejects and keeps its role file: the
+    operator accepts it by that role's name (the role is the estate's name by default)."""
+    ok("keep", "reject", "beta", "--dir", str(main_keep))
+    for name in os.listdir(main_keep / "remote"):
+        os.remove(main_keep / "remote" / name)
+    assert ok("keep", "accept", "beta", "--dir", str(main_keep)) == \
+        "beta: accepted (role beta)\n"
+    assert role_file(main_keep, "beta")["acceptance"] == Acceptance.accepted
+    assert "no remote or role 'gamma'" in fails("keep", "accept", "gamma", "--dir",
+                                                str(main_keep))

@@ -207,3 +207,16 @@ def test_an_allow_is_refused_while_the_keep_cannot_be_read(road, monkeypatch):
     beta.allow()
     road.run(2.0, lambda: road.main.stats["allow_correspond_complete"] > done)
     assert road.main.stats["allow_correspond_complete"] == done + 1
+
+
+def test_accept_after_a_rejection_admits_the_estates_next_join(road):
+    beta = road.join_pending("beta")
+    road.keep_cmd("reject", "beta")
+    road.run(5.0, lambda: road.link(beta) is None)  # refused: the main forgot its record
+    assert road.record("beta") is None
+    road.keep_cmd("accept", "beta")  # by its role, whose file the main kept
+    assert road.status("beta") == Acceptance.accepted
+    beta.addRemote(RemoteEstate(stack=beta, fuid=0, sid=0, ha=road.main.ha))
+    beta.join()
+    road.run(5.0, lambda: getattr(road.record("beta"), "joined", None) is True)
+    assert road.link(beta).joined is True and road.record("beta").joined is True
