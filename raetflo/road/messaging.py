@@ -92,7 +92,6 @@ class Messenger(Transaction):
         if self.logs():
             for sn in range(self.next):
                 self.log(f"Do Message Segment {sn}")
-        stack.incStat("message_segment_tx", self.next)
 
     def send_segments(self, sns: Sequence[int], af: bool) -> bool:
         """Queue segments ``sns`` in order, ``wf`` on the last (the peer answers it), signed
@@ -120,6 +119,7 @@ class Messenger(Transaction):
         count = len(self.segments)
         end = count if not self.burst else min(count, self.next + self.burst)
         if self.send_segments(range(self.next, end), af=self.acked):  # (restarts the redo)
+            self.stack.incStat("message_segment_tx", end - self.next)
             self.next = end
 
     def redo(self) -> None:
@@ -165,12 +165,14 @@ class Messenger(Transaction):
         self.retransmitted = True
         if not self.send_segments(valid, af=True):
             return
+        self.stack.incStat("message_segment_tx", len(valid))
         for sn in valid:
             self.log(f"Do Resend Message Segment {sn}")
         self.redoTimer.restart()
 
     def on_done(self, packet: Packet) -> None:
         self.remote.refresh(alived=True)
+        self.stack.incStat("message_complete_rx")
         self.remove()
         self.log("Done")
         outbox.delivered(self.stack, self.remote, self.tried())
@@ -321,6 +323,7 @@ class Messengent(Transaction):
             self.log(f"Do Resend Segments {misseds}")
         else:
             self.send(PcktKind.ack, sn=self.highest)
+            self.stack.incStat("message_more_ack")
             self.log(f"Do Ack More from {self.highest + 1} on Segment {self.highest}")
 
     def redo(self) -> None:
@@ -346,6 +349,7 @@ class Messengent(Transaction):
             self.send(PcktKind.nack)
             return
         self.send(PcktKind.done)
+        stack.incStat("message_complete_ack")
         self.log(f"Do Ack Done Message on Segment {sn}")
         self.remote.delivered.add(self.tid)
         self.remote.last_done = (self.tid, stack.now)

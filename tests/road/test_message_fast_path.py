@@ -57,8 +57,10 @@ def test_one_packet_messages_arrive_in_order_exactly_once_with_the_same_counters
     for body in bodies:
         other.transmit(body, remote.uid)
     assert delivered(main, other, len(bodies)) == bodies
-    assert stats(other) == {"message_segment_tx": 50, "message_initiate_complete": 50}
-    assert stats(main) == {"message_segment_rx": 50, "messengent_correspond_complete": 50}
+    assert stats(other) == {"message_segment_tx": 50, "message_complete_rx": 50,
+                            "message_initiate_complete": 50}
+    assert stats(main) == {"message_segment_rx": 50, "message_complete_ack": 50,
+                           "messengent_correspond_complete": 50}
 
 
 def test_a_lost_one_packet_message_is_redone_and_arrives_once(road):

@@ -260,3 +260,44 @@ def test_an_empty_segment_of_an_open_message_is_dropped(make):
     main.serviceAll()
     assert list(messengent.chunks) == [0]
     assert main.stats["parsing_message_error"] == 2
+
+
+@pytest.mark.parametrize("burst", [0, 1])
+def test_message_stats_are_counted_as_raet_counts_them(make, burst, monkeypatch):
+    """Every segment sent (each burst, each resend) is ``message_segment_tx``; each ack
+    asking for more ``message_more_ack``; the done ``message_complete_ack`` on the
+    receiver and ``message_complete_rx`` on the sender."""
+    main, other, remote = joined_pair(make)
+    monkeypatch.setattr(RoadStack, "BurstSize", burst)
+    main.clearStats()
+    other.clearStats()
+    other.transmit({"data": "y" * 8000}, remote.uid)
+    deliver([main, other], main, 1)
+    segments = main.stats["message_segment_rx"]
+    assert segments > 2
+    assert other.stats["message_segment_tx"] == segments
+    assert main.stats.get("message_more_ack", 0) == (segments - 1 if burst else 0)
+    assert main.stats["message_complete_ack"] == 1
+    assert other.stats["message_complete_rx"] == 1
+    assert other.stats["message_initiate_complete"] == 1
+
+
+def test_resent_segments_are_counted_sent(make):
+    main, other, remote = joined_pair(make)
+    send = other.server.send
+    lost: set[int] = set()
+
+    def lose_two(data, ha):  # the first sending of segments 1 and 2
+        head = packeting.parse(bytes(data)).head
+        if head.sc > 1 and head.sn in (1, 2) and head.sn not in lost:
+            lost.add(head.sn)
+            return len(data)
+        return send(data, ha)
+
+    other.server.send = lose_two
+    other.clearStats()
+    other.transmit({"data": "y" * 4000}, remote.uid)
+    deliver([main, other], main, 1)
+    segments = main.stats["message_segment_rx"]
+    assert lost == {1, 2}
+    assert other.stats["message_segment_tx"] == segments + 2
