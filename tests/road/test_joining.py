@@ -856,3 +856,17 @@ def test_a_forged_join_does_not_move_a_joined_peer_on_a_mutable_road(road):
     serve([main, other], 3.0, until=lambda: bool(main.rxMsgs))
     assert [body for body, _ in main.rxMsgs] == [{"still": "here"}]
     assert not stat(main, "wrong_source")
+
+
+def test_a_mutable_main_adopts_an_estate_that_moved_once_its_join_completes(road, ha):
+    main = road("main", main=True, auto=ALWAYS, mutable=True)
+    other = road("other", auto=ALWAYS)
+    remote = joined(main, other, cascade=True)
+    other = road.restart(other, ha=ha())  # the same estate, listening elsewhere
+    remote = other.remotes[remote.uid]
+    other.join(uid=remote.uid, cascade=True)
+    serve([main, other], 5.0, until=lambda: only(main).ha == other.ha and remote.allowed)
+    assert only(main).ha == other.ha and only(main).joined is True and remote.allowed is True
+    other.transmit({"from": "the new address"}, remote.uid)
+    serve([main, other], 3.0, until=lambda: bool(main.rxMsgs))
+    assert [body for body, _ in main.rxMsgs] == [{"from": "the new address"}]
