@@ -10,6 +10,7 @@ message is parked while a :class:`Prober` alive asks whether the peer still has 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 from itertools import islice
 from typing import Any
@@ -53,6 +54,7 @@ class Messenger(Transaction):
         self.next = 0  # next segment of the current pass
         self.last_sn = 0
         self.retransmitted = False  # a segment went twice
+        self.rewound = (-1, -math.inf)  # (segment, time) of the last ack that sent us back
         self.sent = 0  # segments 0 .. sent-1 have gone at least once
         self.encoded = encoded
 
@@ -139,12 +141,27 @@ class Messenger(Transaction):
         nxt = packet.head.sn + 1
         if nxt < len(self.segments):
             if nxt < self.next:
+                if self.repeated_rewind(nxt):
+                    return
                 self.retransmitted = True
                 self.log(f"Current {self.next} is ahead of requested {nxt}. Adjust.")
             self.next = nxt
             self.send_burst()
         elif self.next < len(self.segments):
             self.send_burst()
+
+    def repeated_rewind(self, nxt: int) -> bool:
+        """Whether an ack sending us back to segment ``nxt`` (to send it and the rest again)
+        repeats one taken less than a redo interval ago that went back as far (a copy, or a
+        peer making us send the message again and again): it is dropped then, counted
+        ``duplicate_ack``."""
+        sn, when = self.rewound
+        now = self.stack.now
+        if nxt <= sn and now < when + self.redoTimer.duration:
+            self.stack.incStat("duplicate_ack")
+            return True
+        self.rewound = (nxt, now)
+        return False
 
     def on_resend(self, packet: Packet) -> None:
         self.remote.refresh(alived=True)
@@ -158,7 +175,8 @@ class Messenger(Transaction):
             self.stack.incStat("invalid_resend")
             return
         count = len(self.segments)
-        valid = list(islice((sn for sn in misseds if isinstance(sn, int) and 0 <= sn < count),
+        valid = list(islice(dict.fromkeys(sn for sn in misseds  # each listed once
+                                          if isinstance(sn, int) and 0 <= sn < count),
                             MAX_MISSEDS))
         if len(valid) != len(misseds):
             self.stack.incStat("invalid_misseds")

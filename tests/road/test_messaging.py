@@ -301,3 +301,54 @@ def test_resent_segments_are_counted_sent(make):
     segments = main.stats["message_segment_rx"]
     assert lost == {1, 2}
     assert other.stats["message_segment_tx"] == segments + 2
+
+
+def signed_answer(main: RoadStack, peer: RemoteEstate, tid: int, pk: int, sn: int = 0,
+                  body: bytes = b"") -> bytes:
+    """``main``'s signed answer ``pk`` in message ``tid`` that ``peer`` (main's record of
+    the sender) started."""
+    head = packeting.Head(hk=0, se=peer.uid, de=peer.fuid, si=peer.rsid, ti=tid, tk=0,
+                          pk=pk, sn=sn, cf=True, bk=1, ck=1, fk=1)
+    coat = packeting.encrypt(1, body, peer.box) if body else b""
+    return packeting.pack(head, coat, main.local.signer)
+
+
+def test_answers_repeated_by_a_peer_cannot_make_us_resend_a_message_again_and_again(make):
+    """A rewinding ack goes again at most once a redo interval; a resend request lists each
+    segment once however often it names it."""
+    from raetflo.raeting import PcktKind
+    main, other, remote = joined_pair(make)
+    peer = next(iter(main.remotes.values()))
+    send = other.server.send
+    sent: list[int] = []
+
+    def count(data, ha):
+        head = packeting.parse(bytes(data)).head
+        if head.pk == PcktKind.message:
+            sent.append(head.sn)
+            return len(data)  # the main hears nothing of this message
+        return send(data, ha)
+
+    other.server.send = count
+    other.transmit({"data": "y" * 60000}, remote.uid)
+    other.serviceAll()
+    (messenger,) = other.transactions
+    segments = len(messenger.segments)
+    assert sent == list(range(segments))
+    sent.clear()
+    ack = signed_answer(main, peer, messenger.tid, PcktKind.ack, sn=0)
+    for _ in range(20):
+        other.rxes.append((ack, main.ha))
+    other.serviceAll()
+    assert len(sent) == segments - 1  # one rewind, not twenty
+    sent.clear()
+    misseds = msgpack_or_json({"misseds": [3] * 64})
+    for _ in range(5):
+        other.rxes.append((signed_answer(main, peer, messenger.tid, PcktKind.resend,
+                                         body=misseds), main.ha))
+    other.serviceAll()
+    assert sent == [3] * 5  # once per request
+
+
+def msgpack_or_json(body: dict) -> bytes:
+    return packeting.encode_body(BodyKind.json, body)
