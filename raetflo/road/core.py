@@ -59,6 +59,7 @@ class RoadCore(Core):
     DeadlineSlack = 256  # stale deadline entries tolerated before the heap is rebuilt
     MaxTouched = 65536  # changed names remembered between manages (past it: a full rebuild)
     EmitMessages = True  # received messages as MessageReceived events (else to rxMsgs)
+    MaxRxMsgs = 65536  # received messages waiting in rxMsgs; past it new ones are refused
     CryptoWorkers = 1  # threads signing or verifying a batch with the loop (0: all inline)
     CryptoBatchMin = 8  # fewest packets to sign or verify in one batch worth a worker's help
     MaxVerifyAhead = 256  # datagrams of one batch held parsed and checked before handling
@@ -499,6 +500,13 @@ class RoadCore(Core):
     def unpack_body(self, packet: Packet, remote: RemoteEstate) -> Any:
         box = remote.box if packet.head.ck == CoatKind.nacl else None
         return decode_packet(packet, box, self.BodyMap)
+
+    def inbox_full(self) -> bool:
+        """Whether a new message would wait past its bound: ``MaxRxMsgs`` in ``rxMsgs``, or
+        ``MaxEvents`` events (past which the oldest would be lost)."""
+        if self.EmitMessages:
+            return len(self.events) >= self.MaxEvents
+        return len(self.rxMsgs) >= self.MaxRxMsgs
 
     def deliver(self, body: Any, source: str) -> None:
         """A whole message from remote ``source``: an event, or with ``EmitMessages``

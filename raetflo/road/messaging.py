@@ -270,6 +270,12 @@ class Messengent(Transaction):
             stack.incStat("parsing_message_error")
             self.nack()
             return
+        if stack.inbox_full():
+            stack.incStat("message_rx_full")
+            stack.console.terse(f"Messengent {stack.name}. Inbox full: refusing a message "
+                                f"from {remote.name} until the received ones are taken\n")
+            self.nack()
+            return
         if (remote.incoming >= self.MaxIncoming
                 or remote.incoming_bytes + self.budget > self.MaxIncomingBytes
                 or stack.incoming_bytes + self.budget > self.MaxIncomingBytesTotal):

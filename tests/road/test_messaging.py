@@ -352,3 +352,21 @@ def test_answers_repeated_by_a_peer_cannot_make_us_resend_a_message_again_and_ag
 
 def msgpack_or_json(body: dict) -> bytes:
     return packeting.encode_body(BodyKind.json, body)
+
+
+def test_a_full_inbox_refuses_new_messages_and_the_sender_is_told(make, monkeypatch):
+    """Messages nobody takes from ``rxMsgs`` are bounded by ``MaxRxMsgs``: past it a new
+    message is refused (``message_rx_full``), never taken and then lost, and its sender
+    gives it up as dropped; once the inbox is read, messages come in again."""
+    monkeypatch.setattr(RoadStack, "MaxRxMsgs", 5)
+    main, other, remote = joined_pair(make)
+    for i in range(8):
+        other.transmit({"i": i}, remote.uid)
+    service_stacks([main, other], 10.0, until=lambda: not other.transactions
+                   and not main.transactions and other.stats.get("message_dropped", 0) >= 3)
+    assert [m["i"] for m, _ in main.rxMsgs] == [0, 1, 2, 3, 4]
+    assert main.stats["message_rx_full"] == 3 and other.stats["message_dropped"] == 3
+    main.rxMsgs.clear()
+    other.transmit({"i": 8}, remote.uid)
+    deliver([main, other], main, 1)
+    assert [m["i"] for m, _ in main.rxMsgs] == [8]
