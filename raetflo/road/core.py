@@ -30,6 +30,7 @@ from .allowing import Allower
 from .deadlines import DeadlineHeap
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, literal_host
 from .joining import Joiner, Joinent
+from .messaging import Messenger
 from .offload import Ahead
 from .packeting import Head, Packet, PacketError, Unsigned
 from .persisting import KeepWrite, RoleBook, RoleLookupError
@@ -500,6 +501,20 @@ class RoadCore(Core):
     def unpack_body(self, packet: Packet, remote: RemoteEstate) -> Any:
         box = remote.box if packet.head.ck == CoatKind.nacl else None
         return decode_packet(packet, box, self.BodyMap)
+
+    def abandon_messages(self, why: str) -> None:
+        """Give up every message not confirmed yet (under way, saved, parked or queued),
+        each counted and logged as given up, never lost silently (the stack is closing)."""
+        for remote in list(self.remotes.values()):
+            for transaction in list(remote.transactions.values()):
+                if isinstance(transaction, Messenger):
+                    transaction.remove()
+                    outbox.give_up(self, remote, transaction.tried(), why)
+            outbox.drop_saved(self, remote, why)
+        while self.txMsgs:
+            entry = self.txMsgs.popleft()
+            remote = self.remotes.get(entry[1]) if len(entry) > 1 else None
+            outbox.drop(self, remote, why, ref=entry[3] if len(entry) > 3 else 0)
 
     def inbox_full(self) -> bool:
         """Whether a new message would wait past its bound: ``MaxRxMsgs`` in ``rxMsgs``, or

@@ -161,6 +161,13 @@ class RoadStack(Stack, RoadCore):
         RoadCore.moveRemote(self, remote, new, clear, dump)
         self.flush()
 
+    def close(self) -> None:
+        """Close the socket; the messages not confirmed yet are given up, each counted and
+        logged (``message_unconfirmed`` when a copy may have arrived, else
+        ``message_dropped``), with its event when it has a ref."""
+        self.abandon_messages("the stack closed")
+        super().close()
+
     def removeRemote(self, remote: RemoteEstate, clear: bool = True) -> None:
         self.unsaved_sessions.pop(id(remote), None)
         RoadCore.removeRemote(self, remote, clear)

@@ -370,3 +370,18 @@ def test_a_full_inbox_refuses_new_messages_and_the_sender_is_told(make, monkeypa
     other.transmit({"i": 8}, remote.uid)
     deliver([main, other], main, 1)
     assert [m["i"] for m, _ in main.rxMsgs] == [8]
+
+
+def test_messages_not_confirmed_when_the_stack_closes_are_reported_not_lost_silently(make):
+    """Counted as given up (``message_unconfirmed`` when a copy may have arrived, else
+    ``message_dropped``), each with its line, and with its event when it has a ref."""
+    main, other, remote = joined_pair(make)
+    other.server.send = lambda data, ha: len(data)  # nothing reaches the main any more
+    other.transmit({"sent": 1}, remote.uid)
+    other.serviceAll()  # under way, never confirmed
+    other.transmit({"queued": 2}, remote.uid)  # not started yet
+    other.close()
+    assert other.stats["message_unconfirmed"] == 1 and other.stats["message_dropped"] == 1
+    assert not other.transactions and not other.txMsgs
+    other.close()  # again: nothing more to report
+    assert other.stats["message_unconfirmed"] == 1 and other.stats["message_dropped"] == 1
