@@ -152,8 +152,9 @@ def parse(raw: bytes) -> tuple[PageHead, bytes]:
         if not sep or " " in value:
             raise PageError("invalid_page_header", f"bad page head line {line!r}")
         if key in _HEX_FIELDS:
-            if not value or not _HEXDIGITS.issuperset(value):
-                raise PageError("invalid_page_header", f"bad hex value in {line!r}")
+            if not value or len(value) > 8 or not _HEXDIGITS.issuperset(value):
+                raise PageError("invalid_page_header",
+                                f"bad hex value in {line[:40]!r}")  # (at most 32 bits)
             fields[key] = int(value, 16)
         elif key in _STR_FIELDS:
             fields[key] = value
@@ -176,6 +177,11 @@ class PartialBook:
     stamp: float | None
     sections: dict[int, bytes] = field(default_factory=dict)
     size: int = 0
+
+
+# what holding one page of a partial book costs beside its bytes, charged to the books'
+# byte bound (so pages with empty sections still count)
+PAGE_COST = 96
 
 
 class Books:
@@ -220,11 +226,12 @@ class Books:
         else:
             self._books.move_to_end(key)
             book.stamp = now
-        grow = len(section) - len(book.sections.get(head.pn, b""))
+        held = book.sections.get(head.pn)
+        grow = len(section) - (len(held) + PAGE_COST if held is not None else 0) + PAGE_COST
         book.sections[head.pn] = section
         book.size += grow
         self.size += grow
-        if book.size > MAX_MESSAGE_SIZE:
+        if book.size - len(book.sections) * PAGE_COST > MAX_MESSAGE_SIZE:  # its bytes
             self._drop(key)
             raise PageError("oversized_book", f"book {key} exceeds {MAX_MESSAGE_SIZE} bytes")
         if self.size > self.max_bytes:

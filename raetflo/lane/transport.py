@@ -107,7 +107,9 @@ class UxdServer:
             size, sa = self.sock.recvfrom_into(self._buffer)
         except (BlockingIOError, InterruptedError, ConnectionResetError):
             return NOTHING
-        return bytes(self._view[:size]), sa or None
+        # an unbound sender, or one bound to an abstract address (given as bytes), has no
+        # path to answer or to name it by
+        return bytes(self._view[:size]), sa if sa and isinstance(sa, str) else None
 
     def send(self, data: bytes, ha: str) -> int:
         if self.sock is None:

@@ -320,3 +320,30 @@ def test_tx_queues_a_raw_datagram_for_a_remote_by_uid(pair):
     assert list(alpha.txes) == [(b"raw page", remote.ha)]
     with pytest.raises(StackError, match="Invalid destination remote id '99'"):
         alpha.tx(b"raw page", 99)
+
+
+def test_pages_from_an_abstract_socket_or_with_huge_numbers_are_dropped(pair):
+    """Neither raises out of the service pass: a sender bound to an abstract address (its
+    address comes as bytes) is one without a path; a head number past 32 bits is a bad head."""
+    _, beta, _ = pair
+    abstract = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        abstract.bind(b"\x00raetflo-test-abstract-%d" % os.getpid())
+        abstract.sendto(b"ri RAET\nsn evil\ndn beta\n\n{}", beta.ha)
+        abstract.sendto(b"ri RAET\nsn evil\ndn beta\npn " + b"f" * 4000 + b"\npc "
+                        + b"f" * 4001 + b"\n\n{}", beta.ha)
+        service([beta], until=lambda: sum(beta.stats.values()) >= 2)  # each drop counted
+    finally:
+        abstract.close()
+    assert not beta.rxMsgs
+
+
+def test_a_book_of_empty_pages_cannot_grow_without_bound():
+    from raetflo.lane.paging import Books, PageHead
+    books = Books()
+    for pn in range(2000):
+        try:
+            books.add(PageHead(sn="a", si="s", bi=1, pn=pn, pc=0xFFFF), b"", 0.0)
+        except Exception:
+            break
+    assert books.size >= 2000 * 64  # each page held costs the budget its keep
