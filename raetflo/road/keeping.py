@@ -40,8 +40,9 @@ from raetflo.road.keeprecords import MAX_NAME_BYTES as MAX_NAME_BYTES  # importa
 from raetflo.road.keeprecords import (EXTS, LOCAL_FIELDS, LOCAL_HINT, LOCAL_MERGED_FIELDS,
                                       LOCAL_ROLE_FIELDS, MAX_PREFIX_BYTES,
                                       REMOTE_FIELDS, REMOTE_MERGED_FIELDS, REMOTE_ROLE_FIELDS,
-                                      as_text, check_fields, check_key, check_name, decode,
-                                      effective_uid, encode, path_ext, record_of, split_entry)
+                                      as_text, check_fields, check_key, check_name, check_types,
+                                      decode, effective_uid, encode, path_ext, record_of,
+                                      split_entry)
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +239,7 @@ class RoadKeep:
             if estate is None:
                 return None
             check_fields(estate, LOCAL_FIELDS, self.localfilepath)
+            check_types(estate, self.localfilepath)
             role = self._read(self.localrolepath)
             if role is None:
                 raise KeepError(f"Local role file '{self.localrolepath}' is missing")
@@ -305,6 +307,7 @@ class RoadKeep:
             if estate is None:
                 return None
             check_fields(estate, REMOTE_FIELDS, path)
+            check_types(estate, path)
             if estate["name"] != name:
                 raise DamagedFile(f"Keep file '{path}' holds remote {estate['name']!r}")
             self._check_role_name(estate["role"], path)

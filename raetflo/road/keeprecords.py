@@ -87,8 +87,8 @@ def decode(raw: bytes, ext: str, path: str) -> dict[str, Any]:
             data = json.loads(raw.decode("utf-8"))
         else:
             data = msgpack.unpackb(raw, raw=False, strict_map_key=False)
-    except (ValueError, TypeError, msgpack.UnpackException) as ex:
-        raise DamagedFile(f"Keep file '{path}' is corrupt: {ex}") from ex
+    except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as ex:
+        raise DamagedFile(f"Keep file '{path}' is corrupt: {str(ex)[:200]}") from None
     if not isinstance(data, dict):
         raise DamagedFile(f"Keep file '{path}' is corrupt: not a map")
     return data
@@ -118,6 +118,26 @@ def check_fields(data: dict[str, Any], fields: tuple[str, ...], path: str) -> No
         problems = ([f"lacks {', '.join(missing)}"] if missing else []) + \
                    ([f"has unexpected {', '.join(extra)}"] if extra else [])
         raise DamagedFile(f"Keep file '{path}' has the wrong fields: {'; '.join(problems)}")
+
+
+INT_FIELDS = ("uid", "fuid", "sid", "puid")  # ids a record uses as numbers
+STR_FIELDS = ("name", "role")
+
+
+def check_types(data: dict[str, Any], path: str) -> None:
+    """Raise :class:`DamagedFile` unless the ids of an estate record are integers, its
+    names strings and its ``ha`` a (host, port) pair (the other fields are read as raet
+    writes them)."""
+    for field in INT_FIELDS:
+        if field in data and type(data[field]) is not int:
+            raise DamagedFile(f"Keep file '{path}' has a bad {field}: not an integer")
+    for field in STR_FIELDS:
+        if field in data and not isinstance(data[field], str):
+            raise DamagedFile(f"Keep file '{path}' has a bad {field}: not a string")
+    ha = data.get("ha")
+    if not (isinstance(ha, (list, tuple)) and len(ha) == 2 and isinstance(ha[0], str)
+            and type(ha[1]) is int):
+        raise DamagedFile(f"Keep file '{path}' has a bad ha: not a (host, port) pair")
 
 
 def check_key(data: dict[str, Any], field: str, path: str, optional: bool = False) -> None:

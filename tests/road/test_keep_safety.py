@@ -299,3 +299,44 @@ def test_bad_names_refused(tmp_path):
     keep.dump_remote_role({**REMOTE_ROLE, "role": longest})
     assert keep.load_remote(longest)["verhex"] == VER
     assert len(os.path.basename(keep.remotefilepath(longest)).encode()) <= 255
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("field, value", [("uid", "x"), ("fuid", None), ("sid", [1]),
+                                          ("uid", True), ("name", None), ("ha", "here"),
+                                          ("ha", ["127.0.0.1", "7530"])])
+def test_a_remote_estate_with_a_field_of_the_wrong_type_is_set_aside(road, field, value):
+    main, other = joined_pair(road, ONCE)
+    main.close()
+    path = main.keep.remotefilepath("other")
+    rewrite_json(path, **{field: value})
+    again = road.restart(main, main=True, auto=ONCE)  # a TypeError escaped here
+    assert not again.remotes and os.path.exists(f"{path}.corrupt")
+    assert any(path in error and field in error for error in again.keep.errors)
+    rejoin(again, restart_peer(road, other))
+    assert only(again).joined is True and only(again).acceptance == A
+
+
+def test_deeply_nested_keep_files_are_damaged_not_a_recursion_error(road):
+    main, other = joined_pair(road, ONCE)
+    main.close()
+    path = main.keep.remotefilepath("other")
+    Path(path).write_text(DEEP)
+    again = road.restart(main, main=True, auto=ONCE)
+    assert not again.remotes and os.path.exists(f"{path}.corrupt")
+    again.close()
+    Path(again.keep.localfilepath).write_text(DEEP)
+    with pytest.raises(StackError, match="corrupt"):
+        road.restart(again)
+
+
+@pytest.mark.parametrize("field, value", [("uid", "x"), ("puid", "x"), ("name", None),
+                                          ("sid", 1.5)])
+def test_a_local_estate_with_a_field_of_the_wrong_type_is_refused(road, field, value):
+    stack = road("alpha")
+    stack.close()
+    rewrite_json(stack.keep.localfilepath, **{field: value})
+    with pytest.raises(StackError, match=f"'{stack.keep.localfilepath}'.*{field}"):
+        road.restart(stack)
