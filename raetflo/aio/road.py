@@ -15,6 +15,7 @@ import asyncio
 import errno
 import inspect
 import socket
+import sys
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -108,6 +109,13 @@ class DatagramServer:
             self.sock.close()
 
 
+class TakenRoadStack(RoadStack):
+    """The road's stack: the road takes its events after every call, so the stack's own
+    bound on untaken events (which drops the oldest) never applies; the road's does."""
+
+    MaxEvents = sys.maxsize
+
+
 class LoopStore(Store):
     """The store of an asyncio road: only its stamp moves (to ``loop.time()``); no house
     reads its time shares, so they are not kept up to date on every input."""
@@ -147,7 +155,8 @@ async def open_road(*, ha: Any = None, presence: bool = True, **kwa: Any) -> Roa
     except TransportError as ex:
         raise StackError(f"Cannot open road at {ha}: {ex.strerror}") from ex
     try:
-        stack = RoadStack(ha=server.ha, server=server, store=LoopStore(stamp=loop.time()), **kwa)
+        stack = TakenRoadStack(ha=server.ha, server=server, store=LoopStore(stamp=loop.time()),
+                               **kwa)
         road = Road(stack, server, presence)
         await loop.create_datagram_endpoint(lambda: road, sock=server.sock)
     except BaseException:

@@ -44,3 +44,24 @@ def test_untaken_events_past_the_bound_drop_the_oldest(road_kwa):
             assert len(held) == 2 and events.RemoteJoined not in held
 
     run(scenario())
+
+
+def test_every_send_resolves_even_when_one_call_ends_more_than_max_events(road_kwa):
+    """The stack's own event bound never drops an outcome a send waits for: the road takes
+    every event after each call."""
+    import asyncio
+
+    from raetflo.coring import Core
+    from raetflo.road.estating import RemoteEstate
+
+    async def scenario():
+        async with await aio.open_road(**road_kwa("minion", presence=False)) as road:
+            road.stack.addRemote(RemoteEstate(stack=road.stack, name="ghost",
+                                              ha=("127.0.0.1", 9)))  # nobody answers
+            sends = [road.send({"i": i}, to="ghost", timeout=0.5)
+                     for i in range(Core.MaxEvents + 100)]  # more than a core holds
+            done, pending = await asyncio.wait(sends, timeout=3.0)
+            assert not pending and not road.stack.stats.get("event_overflow")
+            assert all(isinstance(send.exception(), aio.MessageDropped) for send in done)
+
+    run(scenario())
