@@ -47,6 +47,7 @@ class LaneCore(Core):
     BodyMap: ClassVar[type] = dict  # the mapping type received bodies decode to
     BookTimeout: ClassVar[float] = 10.0  # seconds a partial book may wait for its next page
     MaxBooks: ClassVar[int] = 64  # partial books held at once
+    MaxRemotes: ClassVar[int] = 1024  # yards known; past it an unknown writer is not added
     MaxBookBytes: ClassVar[int] = 2 * paging.MAX_MESSAGE_SIZE  # bytes held in partial books
 
     def __init__(self, name: str = "", uid: int | None = None, lanename: str | None = "lane",
@@ -190,6 +191,9 @@ class LaneCore(Core):
         """
         if not self.accept:
             raise PageError("unaccepted_source_yard", f"unknown yard {sn!r}")
+        if len(self.remotes) >= self.MaxRemotes:
+            raise PageError("remote_overload", f"{len(self.remotes)} yards known: not adding "
+                                               f"yard {sn[:40]!r}")
         try:
             if sa is None or namesFromHa(sa)[1] != sn:
                 raise PageError("invalid_source_yard", f"yard {sn!r} sent from {sa!r}")

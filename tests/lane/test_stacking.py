@@ -347,3 +347,21 @@ def test_a_book_of_empty_pages_cannot_grow_without_bound():
         except Exception:
             break
     assert books.size >= 2000 * 64  # each page held costs the budget its keep
+
+
+def test_yards_added_because_they_wrote_are_bounded(make_lane, sockdir, monkeypatch):
+    """Under ``accept`` a yard that writes is added; past ``MaxRemotes`` yards a new one is
+    refused (``remote_overload``); the yards already known still come in."""
+    from raetflo.lane.core import LaneCore
+    monkeypatch.setattr(LaneCore, "MaxRemotes", 3)
+    beta = make_lane(LaneStack, "beta", uid=1)
+    senders = [make_lane(LaneStack, f"y{i}", uid=1) for i in range(5)]
+    for sender in senders:
+        sender.addRemote(RemoteYard(stack=sender, ha=beta.ha))
+        sender.transmit({"from": sender.name})
+        sender.serviceAll()
+    service([beta], until=lambda: beta.stats.get("remote_overload", 0) >= 2)
+    assert len(beta.remotes) == 3 and beta.stats["remote_overload"] == 2
+    senders[0].transmit({"again": 1})
+    senders[0].serviceAll()
+    service([beta], until=lambda: any(m.get("again") for m, _ in drain(beta)))
