@@ -16,7 +16,7 @@ from ioflo.aid.timing import StoreTimer
 from ioflo.base.consoling import getConsole
 from ioflo.base.storing import Store
 
-from .coring import Core, Registry, StackError
+from .coring import NOTHING, Core, Registry, StackError
 
 __all__ = ["Stack", "StackError", "Registry"]
 
@@ -74,14 +74,14 @@ class Stack(Core):
         self.rx_drained = False
         for _ in range(self.RxBudget):
             item = receive()
-            if item[1] is None and not item[0]:  # nothing waiting (``coring.NOTHING``)
+            if item == NOTHING:  # nothing waiting
                 self.rx_drained = True
                 return
             append(item)
 
     def serviceReceiveOnce(self) -> None:
         item = self.server.receive()
-        if item[1] is not None or item[0]:
+        if item != NOTHING:
             self.rxes.append(item)
 
     def serviceTxes(self) -> None:

@@ -227,7 +227,7 @@ class Books:
             self._books.move_to_end(key)
             book.stamp = now
         held = book.sections.get(head.pn)
-        grow = len(section) - (len(held) + PAGE_COST if held is not None else 0) + PAGE_COST
+        grow = len(section) - len(held) if held is not None else len(section) + PAGE_COST
         book.sections[head.pn] = section
         book.size += grow
         self.size += grow

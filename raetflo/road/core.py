@@ -511,10 +511,13 @@ class RoadCore(Core):
                     transaction.remove()
                     outbox.give_up(self, remote, transaction.tried(), why)
             outbox.drop_saved(self, remote, why)
+
+        def drop(body: Any, uid: int | None = None, timeout: float | None = None,
+                 ref: int = 0) -> None:  # a txMsgs entry, as ``message`` takes it
+            outbox.drop(self, self.retrieveRemote(uid), why, ref=ref)
+
         while self.txMsgs:
-            entry = self.txMsgs.popleft()
-            remote = self.remotes.get(entry[1]) if len(entry) > 1 else None
-            outbox.drop(self, remote, why, ref=entry[3] if len(entry) > 3 else 0)
+            drop(*self.txMsgs.popleft())
 
     def inbox_full(self) -> bool:
         """Whether a new message would wait past its bound: ``MaxRxMsgs`` in ``rxMsgs``, or
