@@ -414,8 +414,9 @@ class RoadCore(Core):
         visits = {id(remote): remote for remote in due}
         for remote in self.holding_remotes():
             visits.setdefault(id(remote), remote)
-        for remote in visits.values():
-            presence.manage(self, remote, cascade, immediate)
+        with offload.signing(self, len(visits)):
+            for remote in visits.values():
+                presence.manage(self, remote, cascade, immediate)
         schedule.settle(due, self.now)
         self.update_views()
 

@@ -16,7 +16,7 @@ from raetflo.road.core import RoadCore
 from raetflo.road.packeting import Head
 from raetflo.road.offload import Ahead
 
-from .conftest import ALWAYS, Wire, idle, joined, only, serve, stat
+from .conftest import ALWAYS, Wire, idle, joined, only, provisional, serve, stat
 from .test_exactly_once import segments
 
 CHANGES = [{}, {"wf": True}, {"wf": True, "af": True}, {"pk": 3, "ck": 0, "fk": 1},
@@ -269,3 +269,26 @@ def test_a_pass_holds_a_bounded_batch_checked_ahead(road, monkeypatch):
     unbounded, whole = pass_peak(road, monkeypatch, "whole", 1200, 4096)
     assert whole == 1200 and batch <= 256
     assert bounded < 0.7 * unbounded, (bounded, unbounded)
+
+
+def test_a_manage_starting_many_alives_signs_them_with_the_worker(road, monkeypatch):
+    """The alives one manage() starts are signed together, the worker helping: the bytes
+    queued are whole, and every alive is answered."""
+    monkeypatch.setattr(RoadCore, "CryptoWorkers", 1)
+    monkeypatch.setattr(RoadCore, "CryptoBatchMin", 2)
+    main = road("main", main=True, auto=ALWAYS)
+    others = [road(f"other{index}", auto=ALWAYS) for index in range(3)]
+    for other in others:
+        other.join(uid=provisional(other, main).uid, cascade=True)
+    serve([main, *others], 5.0, until=idle(main, *others))
+    assert all(remote.allowed for remote in main.remotes.values())
+    shared: list[int] = []
+    signed = nacling.Shared.add
+    monkeypatch.setattr(nacling.Shared, "add",
+                        lambda self, job: shared.append(1) or signed(self, job))
+    before = stat(main, "alive_complete")
+    main.manage(immediate=True)
+    assert len(shared) == len(main.txes) == len(others)
+    assert all(type(data) is bytes for data, _ in main.txes)
+    serve([main, *others], 1.0, until=idle(main, *others))
+    assert stat(main, "alive_complete") == before + len(others)
