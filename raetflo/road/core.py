@@ -23,7 +23,7 @@ from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from ..nacling import Shared
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from . import offload, outbox, presence, routing
+from . import journal, offload, outbox, presence, routing
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
@@ -107,6 +107,7 @@ class RoadCore(Core):
         self.signing: Shared | None = None  # signatures a worker makes during a pass (offload)
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
+        self._journal: list[bytes] = []  # delivery journal lines since the last keep_writes
         self.holding: dict[int, RemoteEstate] = {}  # records with saved messages (see wake)
         self.deadline_heap = DeadlineHeap()  # when each transaction under way is next due
         if local is None:
@@ -164,10 +165,49 @@ class RoadCore(Core):
         self.roles.put(RoleRecord(role, None, None, None))
         self._queue_write(("role", role), KeepWrite("forget_role", role))
 
+    def journal_delivery(self, remote: RemoteEstate, tid: int) -> None:
+        """Ask for the delivery of ``remote``'s message ``tid`` to be journaled (tid 0:
+        its peer restarted, what it sent before is forgotten): see :mod:`.journal`."""
+        start = remote.journal_start
+        if start is None or start[0] is not remote.name or start[1] is not remote.verfer:
+            start = remote.journal_start = (remote.name, remote.verfer, journal.line_start(
+                remote.name, journal.key_of(remote.verhex)))
+        self._journal.append(journal.delivery_line(remote.name, "", remote.rsid, tid,
+                                                   start[2]))
+
+    def restore_journal(self, data: bytes) -> int:
+        """At start-up: give each record what the delivery journal ``data`` remembers of
+        it (its memory of delivered tids and the peer's session), when its keys match;
+        how many lines were damaged (skipped, counted and logged)."""
+        found, bad = journal.replay(data)
+        if bad:
+            self.incStat("journal_bad_line", bad)
+            self.console.terse(f"Stack '{self.name}': skipped {bad} damaged line(s) of the "
+                               "delivery journal\n")
+        for name, entry in found.items():
+            remote = self.nameRemotes.get(name)
+            if (remote is not None and entry.memory.highest
+                    and entry.key == journal.key_of(remote.verhex)):
+                remote.delivered = entry.memory
+                remote.rsid = entry.rsid
+                remote.peer_tid = entry.memory.highest
+        return bad
+
+    def compacted_journal(self) -> bytes:
+        """The delivery journal as one line per record that remembers deliveries."""
+        return b"".join(journal.memory_line(remote.name, journal.key_of(remote.verhex),
+                                            remote.rsid, remote.delivered)
+                        for remote in self.remotes.values() if remote.delivered.highest)
+
     def keep_writes(self) -> list[KeepWrite]:
-        """Hand over the keep writes asked for since the last call, in order."""
+        """Hand over the keep writes asked for since the last call, in order (the
+        journal's lines last). A driver makes them before it sends what was queued
+        meanwhile: the dones of the deliveries journaled among them, say."""
         writes = list(self._keep_writes.values())
         self._keep_writes.clear()
+        if self._journal:
+            writes.append(KeepWrite("journal", b"".join(self._journal)))
+            self._journal.clear()
         return writes
 
     def keep_failed(self, ex: Exception, what: str) -> None:

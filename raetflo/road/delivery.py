@@ -71,6 +71,30 @@ class DeliveredMemory:
         self.highest = 0
         self._bits = 0
 
+    def runs(self) -> list[tuple[int, int]]:
+        """The delivered tids as runs of distances below ``highest``: ``(first, end)``
+        means tids ``highest - first`` down to ``highest - end + 1`` (usually one run)."""
+        found, bits, distance = [], self._bits, 0
+        while bits:
+            skip = (bits & -bits).bit_length() - 1  # unset distances before the next run
+            bits >>= skip
+            distance += skip
+            length = (~bits & (bits + 1)).bit_length() - 1  # set bits from here on
+            found.append((distance, distance + length))
+            bits >>= length
+            distance += length
+        return found
+
+    def restore(self, highest: int, runs: list[tuple[int, int]]) -> None:
+        """Remember what :meth:`runs` gave for ``highest`` (runs past the window are cut)."""
+        self.highest, self._bits = highest % TID_MODULO, 0
+        for first, end in runs:
+            first, end = max(0, first), min(end, self.Window)
+            if first < end:
+                self._bits |= ((1 << (end - first)) - 1) << first
+        if not self._bits:
+            self.highest = 0
+
 
 @dataclass(slots=True)
 class Outgoing:

@@ -238,7 +238,7 @@ class RemoteEstate(Estate):
     __slots__ = ("fuid", "main", "kind", "_acceptance", "link", "rsid", "verfer", "pubber",
                  "_privee", "publee", "_box", "transactions", "delivered", "last_done",
                  "peer_tid", "incoming", "incoming_bytes", "messages", "parked", "prober",
-                 "confirmed_sid", "presence_filed", "timer", "reapTimer")
+                 "confirmed_sid", "presence_filed", "timer", "reapTimer", "journal_start")
     stack: RoadCore
     # store seconds after a delivery in which repeats of that message get no done again:
     # they are copies already in flight (the sender's redo of a lost done comes later)
@@ -267,6 +267,8 @@ class RemoteEstate(Estate):
         self._box: nacling.Box | None = None
         self.transactions = Transactions()  # index -> transaction
         self.delivered = DeliveredMemory()  # tids of messages delivered from the peer
+        # (name, verifier, bytes) its delivery journal lines start with, while those hold
+        self.journal_start: tuple[str, Any, bytes] | None = None
         self.last_done: tuple[int, float] | None = None  # tid and stamp of the last delivery
         self.peer_tid = 0  # highest tid seen in the peer's initiator packets
         self.incoming = 0  # unfinished incoming messages (messengents)
@@ -420,7 +422,9 @@ class RemoteEstate(Estate):
                 and self.stack.now - last[1] < self.RepeatDoneQuiet)
 
     def peer_restarted(self) -> None:
-        """Forget what the peer's previous incarnation sent."""
+        """Forget what the peer's previous incarnation sent (in the journal too)."""
+        if self.delivered.highest:
+            self.stack.journal_delivery(self, 0)
         self.delivered.clear()
         self.peer_tid = 0
 

@@ -11,7 +11,8 @@ What the keep (:mod:`raetflo.road.keeping`) stores goes through here:
   symlink or not a regular file;
 - writes are atomic and batched (temp files, synced together, renamed, directories synced:
   see :meth:`KeepFiles.batch`), and a write of what a file is known to hold already (as
-  last read or written) writes nothing;
+  last read or written) writes nothing; an append (the delivery journal's) adds to a file
+  in place, at once;
 - a damaged file is set aside by renaming it to ``<file>.corrupt``.
 
 The uid files must belong to is asked for on each check (``owner``), never cached.
@@ -44,6 +45,8 @@ TEMP_SUFFIX = ".tmp"  # a file being written is .<random>.tmp until it is rename
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_APPEND_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                 | os.O_CLOEXEC)
 
 
 class KeepError(raeting.KeepError):
@@ -408,6 +411,35 @@ class KeepFiles:
                 batch.staged[path] = _Staged(fd, temp, os.path.basename(path),
                                              _fingerprint(payload, info))
         except OSError as ex:
+            raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
+                            "space and permissions of the keep") from ex
+
+    def append(self, path: str, payload: bytes, sync: bool = False) -> None:
+        """Add ``payload`` at the end of owner-only file ``path`` (made if missing) now,
+        outside any batch; with ``sync`` its data reach stable storage before this
+        returns. Appended bytes are in the file for every later reader, a crash of this
+        process or not (only a crash of the machine can lose what was not synced)."""
+        try:
+            with self.batch() as batch:
+                fd = self._dir(batch, os.path.dirname(path), create=True)
+                file_fd = os.open(os.path.basename(path), _APPEND_FLAGS, FILE_MODE, dir_fd=fd)
+                try:
+                    info = os.fstat(file_fd)
+                    if not stat.S_ISREG(info.st_mode):
+                        raise DamagedFile(f"Keep file '{path}' is not a regular file")
+                    _check_owned(info, path, "Keep file", self.owner())
+                    _repair_mode(file_fd, info, FILE_MODE, path, "Keep file")
+                    view = memoryview(payload)
+                    while view:
+                        view = view[os.write(file_fd, view):]
+                    if sync:
+                        os.fdatasync(file_fd)
+                finally:
+                    os.close(file_fd)
+                self._known.pop(path, None)
+        except OSError as ex:
+            if ex.errno == errno.ELOOP:
+                raise DamagedFile(f"Keep file '{path}' is a symlink") from None
             raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
                             "space and permissions of the keep") from ex
 

@@ -60,6 +60,9 @@ class Keyed(Protocol):
     def pubhex(self) -> str: ...
 
 
+JOURNAL_NAME = "deliveries.jsonl"  # the delivery journal, in the remote directory
+
+
 class RoadKeep:
     """Persistence of a road stack's local estate, remote estates and role keys.
 
@@ -119,6 +122,7 @@ class RoadKeep:
         self.localroledirpath = os.path.join(self.roledirpath, "local")
         self.remoteroledirpath = os.path.join(self.roledirpath, "remote")
         self.localfilepath = os.path.join(self.localdirpath, f"{self.prefix}.{ext}")
+        self.journalpath = os.path.join(self.remotedirpath, JOURNAL_NAME)
         self.localrolepath = os.path.join(self.localroledirpath, f"role.{ext}")
 
     # ----------------------------------------------------------------- location
@@ -431,8 +435,31 @@ class RoadKeep:
             self._files.remove(os.path.join(self.remotedirpath, f"{self.prefix}.{name}.{ext}"))
 
     def clear_all_remotes(self) -> None:
-        """Delete every remote estate file, and those set aside as damaged."""
+        """Delete every remote estate file, and those set aside as damaged, and the
+        delivery journal (what was delivered from them)."""
         self._remove_matching(self.remotedirpath, f"{self.prefix}.")
+        self._files.remove(self.journalpath)
+
+    # ----------------------------------------------------------------- delivery journal
+
+    def append_journal(self, lines: bytes, sync: bool = False) -> None:
+        """Add ``lines`` to the delivery journal (see :mod:`.journal`) at once; synced to
+        stable storage with ``sync``."""
+        self._files.append(self.journalpath, lines, sync)
+
+    def load_journal(self) -> bytes:
+        """The delivery journal's lines (none when there is no journal; a journal that is
+        not a regular file is set aside, and none either)."""
+        try:
+            return self._files.read(self.journalpath) or b""
+        except DamagedFile as ex:
+            self._set_aside(self.journalpath, ex)
+            return b""
+
+    def rewrite_journal(self, lines: bytes) -> None:
+        """Replace the delivery journal with ``lines`` (a compacted one), atomically."""
+        with self._files.batch():
+            self._files.write(self.journalpath, lines)
 
     def clear_remote_role(self, role: str) -> None:
         """Delete the file of remote role ``role``, and any damaged one set aside."""

@@ -376,6 +376,7 @@ class Messengent(Transaction):
         stack.incStat("message_complete_ack")
         self.log(f"Do Ack Done Message on Segment {sn}")
         self.remote.delivered.add(self.tid)
+        stack.journal_delivery(self.remote, self.tid)
         self.remote.last_done = (self.tid, stack.now)
         stack.deliver(body, self.remote.name)
         self.log("Complete")

@@ -13,6 +13,7 @@ class RoleLookupError(Exception):
     """A driver could not look up a role record (its keep failed)."""
 
 
+NEWLINE = b"\n"
 RoleSource = Callable[[str], tuple[RoleRecord | None, bool]]
 
 
@@ -53,8 +54,15 @@ class RoleBook:
 class KeepWrite:
     """One write the driver makes to the keep: ``kind`` is ``remote`` (the record
     ``target`` and its role), ``local`` (the local estate ``target`` and its role),
-    ``forget_remote`` (the file of remote name ``target``) or ``forget_role`` (the file
-    of role ``target``)."""
+    ``forget_remote`` (the file of remote name ``target``), ``forget_role`` (the file
+    of role ``target``) or ``journal`` (lines ``target`` to add to the delivery journal)."""
 
     kind: str
     target: Any
+
+    @property
+    def label(self) -> str:
+        """What is written, for a log line."""
+        if self.kind == "journal":
+            return f"journal of {self.target.count(NEWLINE)} deliveries"
+        return f"{self.kind.replace('_', ' ')} {getattr(self.target, 'name', self.target)}"

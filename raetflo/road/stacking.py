@@ -21,7 +21,7 @@ from ..raeting import AutoMode
 from ..raeting import BodyKind, CoatKind, FootKind, HeadKind, PcktKind, TrnsKind  # noqa: F401
 # (raet code takes these kinds from this module, with a star import too)
 from ..stacking import Stack, StackError
-from . import resolving
+from . import journal, resolving
 from .acceptance import RoleRecord
 from .core import RoadCore
 from .estating import Address, EstateError, LocalEstate, RemoteEstate
@@ -48,6 +48,11 @@ class RoadStack(Stack, RoadCore):
     # receive-handle-send rounds one serviceAll makes while the socket keeps more than
     # RxBudget waiting (a storm of joins): bounds one call to RxPasses x RxBudget datagrams
     RxPasses = 4
+    # the delivery journal (see road.journal): synced to stable storage at each append
+    # (one per service pass that delivered) only with SyncDeliveries, else it survives a
+    # restart of the process but not a crash of the machine; compacted past JournalMax bytes
+    SyncDeliveries = False
+    JournalMax = 1 << 20
     BodyMap = odict  # and their bodies are ioflo odicts, as the reference's are
 
     def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
@@ -69,6 +74,7 @@ class RoadStack(Stack, RoadCore):
         # restored records whose new session id is not in the keep yet, by id(): one entry
         # per record, so bounded by the records (see resume_remotes)
         self.unsaved_sessions: dict[int, RemoteEstate] = {}
+        self.journal_size = self.journal_compacted = 0  # bytes of the delivery journal
         name = name or LocalEstate.nameGuid()
         if not isinstance(name, str):
             raise StackError(f"Invalid stack name {name!r}")
@@ -217,8 +223,7 @@ class RoadStack(Stack, RoadCore):
         failed batch raises KeepError."""
         with self.keep.batch():
             for write in writes:
-                target = getattr(write.target, "name", write.target)
-                self.kept(lambda: self.write(write), f"{write.kind.replace('_', ' ')} {target}")
+                self.kept(lambda: self.write(write), write.label)
 
     def write(self, write: KeepWrite) -> None:
         """Make one keep write (KeepError when the keep fails)."""
@@ -229,8 +234,22 @@ class RoadStack(Stack, RoadCore):
             self.keep.dumpLocal(target)
         elif kind == "forget_remote":
             self.keep.clear_remote(target)
+        elif kind == "journal":
+            self.journal(target)
         else:
             self.keep.clear_remote_role(target)
+
+    def journal(self, lines: bytes) -> None:
+        """Add ``lines`` to the delivery journal (synced with ``SyncDeliveries``); once it
+        holds more than ``JournalMax`` bytes (or twice what its last compaction left),
+        compact it: one line per remote, its whole memory."""
+        self.keep.append_journal(lines, self.SyncDeliveries)
+        self.journal_size += len(lines)
+        if self.journal_size > max(self.JournalMax, 2 * self.journal_compacted):
+            compacted = self.compacted_journal()
+            self.keep.rewrite_journal(compacted)
+            self.journal_size = self.journal_compacted = len(compacted)
+            self.incStat("journal_compacted")
 
     def role_record(self, role: str) -> tuple[RoleRecord | None, bool]:
         """The persisted record of ``role`` for the core's RoleBook (see ``RoleSource``)."""
@@ -328,12 +347,16 @@ class RoadStack(Stack, RoadCore):
         session, so nothing of the last one can be replayed into it).
 
         The new ids are written only when first used (see :meth:`wake`): a restart writes
-        nothing, and a crash before then resumes with the same unused id again.
+        nothing, and a crash before then resumes with the same unused id again. Then the
+        delivery journal tells each record what it delivered before (``restore_journal``).
         """
         self.restoreRemotes()
         for remote in self.remotes.values():
             remote.nextSid()
             self.unsaved_sessions[id(remote)] = remote
+        data = self.keep.load_journal()
+        self.journal_size = self.journal_compacted = len(data)
+        self.restore_journal(data)
 
     def keep_damaged(self, report: str) -> None:
         """Count and log a damaged keep file the keep has set aside."""

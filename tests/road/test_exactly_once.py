@@ -77,6 +77,28 @@ def test_messages_to_a_restarted_main_are_delivered_once(road):
     assert not stat(other, "message_dropped")
 
 
+def test_a_receiver_restarted_after_its_dones_were_lost_delivers_nothing_twice(road):
+    """What the main delivered before it restarted is remembered from its keep: the
+    sender's repeats of messages whose dones were lost are answered done, not delivered
+    again, and the messages after the restart come in once each."""
+    main, other, remote = pair(road)
+    wire = Wire(main).drop(TrnsKind.message, PcktKind.done)
+    for i in range(5):
+        other.transmit({"i": i}, remote.uid)
+    serve([main, other], 0.2)
+    assert sorted(m["i"] for m, _ in main.rxMsgs) == list(range(5))  # dones lost
+    wire.rules.clear()
+    main = road.restart(main, main=True, auto=ALWAYS)
+    for i in range(5, 10):
+        other.transmit({"i": i}, remote.uid)
+    got = delivered(main, other, receiver=main, count=5, manage=True)
+    serve([main, other], 2.0, until=idle(main, other))
+    assert sorted(m["i"] for m in got) == list(range(5, 10)) and len(main.rxMsgs) == 5
+    assert stat(other, "message_initiate_complete") == 10
+    assert not stat(other, "message_dropped") and not stat(other, "message_unconfirmed")
+    assert stat(main, "duplicate_message") >= 5
+
+
 def test_restarted_sender_starts_a_new_memory(road):
     """A peer that restarted counts tids from 1 again: its new messages are not repeats."""
     main, other, remote = pair(road)

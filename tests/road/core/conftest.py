@@ -37,6 +37,7 @@ class Disk:
         self.estates: dict[str, dict[str, Any]] = {}  # remote name -> estate fields
         self.roles: dict[str, dict[str, Any]] = {}  # role -> acceptance and keys
         self.batches: list[list[KeepWrite]] = []  # the keep writes of each pass that had any
+        self.journal = b""  # the delivery journal's lines
 
     def apply(self, core: RoadCore, write: KeepWrite) -> None:
         """Make one keep write: copy the fields a keep file holds, as they are now."""
@@ -55,6 +56,8 @@ class Disk:
             self.estates.pop(target, None)
         elif kind == "forget_role":
             self.roles.pop(target, None)
+        elif kind == "journal":
+            self.journal += target
         else:
             raise AssertionError(f"unknown keep write {write}")
 
@@ -132,8 +135,9 @@ class Net:
         return core
 
     def restart(self, addr: Address) -> RoadCore:
-        """Crash the core at ``addr`` and start it again from its disk: its local estate and
-        remote records as persisted (each resuming in a new session); the rest is lost."""
+        """Crash the core at ``addr`` and start it again from its disk: its local estate,
+        remote records as persisted (each resuming in a new session) and delivery journal;
+        the rest is lost."""
         disk, config = self.disks[addr], dict(self.configs[addr])
         puid = None
         if disk.local is not None:
@@ -147,6 +151,7 @@ class Net:
         core = RoadCore(roles=RoleBook(disk.role_record), now=self.now, puid=puid, **config)
         for data in disk.remote_records():
             core.rebuild_remote(data).nextSid()
+        core.restore_journal(disk.journal)
         self.cores[addr] = core
         return core
 

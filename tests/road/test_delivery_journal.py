@@ -1,0 +1,176 @@
+"""The delivery journal: what a stack delivered is remembered across its restarts, the
+journal lands before the dones it backs, stays bounded, and damage costs only itself."""
+from __future__ import annotations
+
+import os
+
+from hypothesis import given, settings, strategies as st
+
+from raetflo.raeting import PcktKind, TrnsKind
+from raetflo.road import journal, packeting
+from raetflo.road.delivery import TID_MODULO, DeliveredMemory
+from raetflo.road.stacking import RoadStack
+
+from .conftest import ALWAYS, Wire, idle, only, serve, stat
+from .test_exactly_once import delivered, pair
+
+
+def lost_dones(main, other, remote, count, start=0):
+    """Send ``count`` messages the main delivers and whose dones are all lost."""
+    wire = Wire(main).drop(TrnsKind.message, PcktKind.done)
+    for i in range(start, start + count):
+        other.transmit({"i": i}, remote.uid)
+    serve([main, other], 0.2)
+    wire.rules.clear()
+
+
+def remembered(remote, below=1000):
+    """How many of the tids under ``below`` ``remote`` remembers as delivered."""
+    return sum(tid in remote.delivered for tid in range(1, below))
+
+
+@settings(max_examples=200, derandomize=True)
+@given(st.integers(1, TID_MODULO - 1),
+       st.lists(st.integers(0, 70_000), min_size=1, max_size=60))
+def test_a_memory_is_restored_from_its_runs(base, offsets):
+    memory = DeliveredMemory()
+    for offset in offsets:
+        memory.add((base + offset) % TID_MODULO or 1)
+    again = DeliveredMemory()
+    again.restore(memory.highest, memory.runs())
+    assert (again.highest, again.runs()) == (memory.highest, memory.runs())
+    assert all(tid in again for tid in range(1, 50) if tid in memory)
+
+
+def test_replay_follows_deliveries_restarts_keys_and_compactions():
+    memory = DeliveredMemory()
+    for tid in (7, 8, 9):
+        memory.add(tid)
+    lines = b"".join([
+        journal.delivery_line("a", "k1", 3, 1), journal.delivery_line("a", "k1", 3, 2),
+        journal.delivery_line("b", "kb", 5, 4),
+        journal.delivery_line("a", "k1", 4, 0),  # a restarted: what it sent is forgotten
+        journal.delivery_line("a", "k1", 4, 1),
+        journal.delivery_line("b", "other-keys", 6, 9),  # a new estate took the name
+        journal.memory_line("c", "kc", 2, memory),
+    ])
+    found, bad = journal.replay(lines)
+    assert bad == 0
+    assert (found["a"].rsid, found["a"].memory.runs(), found["a"].memory.highest) == (4, [(0, 1)], 1)
+    assert found["b"].key == "other-keys" and 4 not in found["b"].memory and 9 in found["b"].memory
+    assert found["c"].rsid == 2 and [t for t in range(1, 12) if t in found["c"].memory] == [7, 8, 9]
+
+
+def test_damaged_lines_are_skipped_and_counted():
+    good = journal.delivery_line("a", "k", 1, 5)
+    lines = b"\n".join([b"{", b'["a","k",1]', b'["a","k",-1,2]', b'["a",2,1,2]',
+                        b'["a","k",1,2,[[3,1]]]', b'[' * 10_000, good.rstrip(),
+                        good[:9]])  # the last one cut short, as by a crash
+    found, bad = journal.replay(lines)
+    assert bad == 7 and 5 in found["a"].memory
+
+
+def test_repeats_after_a_restart_are_answered_from_the_journal(road):
+    main, other, remote = pair(road)
+    lost_dones(main, other, remote, 3)
+    assert len(main.rxMsgs) == 3 and stat(main, "journal_bad_line") == 0
+    main = road.restart(main, main=True, auto=ALWAYS)
+    assert remembered(only(main)) == 3
+    serve([main, other], 5.0, until=lambda: (main.manage() or True) and not other.transactions)
+    assert not main.rxMsgs and stat(main, "duplicate_message") >= 3
+    assert stat(other, "message_initiate_complete") == 3
+
+
+def test_the_journal_is_written_before_the_dones_it_backs(road):
+    main, other, remote = pair(road)
+    dones_sent, lines_then = [], []
+    send = main.server.send
+
+    def watched(data, ha):
+        head = packeting.parse(data).head
+        if (head.tk, head.pk) == (TrnsKind.message, PcktKind.done):
+            dones_sent.append(1)
+            lines_then.append(main.keep.load_journal().count(b"\n"))
+        return send(data, ha)
+
+    main.server.send = watched
+    for i in range(4):
+        other.transmit({"i": i}, remote.uid)
+    serve([main, other], 1.0, until=lambda: len(main.rxMsgs) == 4 and idle(main, other)())
+    assert len(dones_sent) == 4
+    assert all(lines >= sent for sent, lines in enumerate(lines_then, 1)), lines_then
+
+
+def test_one_append_per_pass_and_synced_only_when_asked(road, monkeypatch):
+    main, other, remote = pair(road)
+    appends = []
+    real = main.keep.append_journal
+    monkeypatch.setattr(main.keep, "append_journal",
+                        lambda lines, sync=False: (appends.append((lines.count(b"\n"), sync)),
+                                                   real(lines, sync)))
+    for i in range(50):
+        other.transmit({"i": i}, remote.uid)
+    delivered(main, other, receiver=main, count=50)
+    assert sum(n for n, _ in appends) == 50 and len(appends) <= 3
+    assert not any(sync for _, sync in appends)
+    monkeypatch.setattr(RoadStack, "SyncDeliveries", True)
+    other.transmit({"i": 50}, remote.uid)
+    delivered(main, other, receiver=main, count=51)
+    assert appends[-1] == (1, True)
+
+
+def test_the_journal_stays_bounded_and_compacted_still_remembers(road, monkeypatch):
+    monkeypatch.setattr(RoadStack, "JournalMax", 2_000)
+    main, other, remote = pair(road)
+    for i in range(300):
+        other.transmit({"i": i}, remote.uid)
+    delivered(main, other, receiver=main, count=300)
+    assert stat(main, "journal_compacted") >= 1
+    assert main.journal_size <= 2_000 + 200 and os.path.getsize(main.keep.journalpath) \
+        == main.journal_size
+    lost_dones(main, other, remote, 3, start=300)
+    main = road.restart(main, main=True, auto=ALWAYS)
+    assert remembered(only(main)) == 303
+    serve([main, other], 5.0, until=lambda: (main.manage() or True) and not other.transactions)
+    assert not main.rxMsgs and stat(other, "message_initiate_complete") == 303
+
+
+def test_a_restarted_peer_s_new_messages_are_not_taken_for_old_ones(road):
+    """The journal says when the peer restarted, so its new tids, counted from 1 again,
+    are not mistaken for the old ones after our own restart."""
+    main, other, remote = pair(road)
+    for i in range(6):
+        other.transmit({"i": i}, remote.uid)
+    delivered(main, other, receiver=main, count=6)
+    other = road.restart(other, auto=ALWAYS)
+    for i in range(6, 8):
+        other.transmit({"i": i}, only(other).uid)
+    delivered(main, other, receiver=main, count=8, manage=True)
+    main = road.restart(main, main=True, auto=ALWAYS)
+    for i in range(8, 12):  # tids 3 to 6 of the peer's new incarnation
+        other.transmit({"i": i}, only(other).uid)
+    got = delivered(main, other, receiver=main, count=4, manage=True)
+    assert sorted(m["i"] for m in got) == list(range(8, 12))
+
+
+def test_a_damaged_journal_costs_only_itself(road):
+    main, other, remote = pair(road)
+    lost_dones(main, other, remote, 2)
+    main.close()
+    with open(main.keep.journalpath, "ab") as damaged:
+        damaged.write(b'["other", "half a line')
+    main = road.restart(main, main=True, auto=ALWAYS)
+    assert stat(main, "journal_bad_line") == 1 and remembered(only(main)) == 2
+    os.unlink(main.keep.journalpath)
+    os.symlink("/etc/passwd", main.keep.journalpath)
+    main = road.restart(main, main=True, auto=ALWAYS)
+    assert not only(main).delivered.highest and stat(main, "keep_file_damaged") == 1
+    assert not os.path.islink(main.keep.journalpath)
+
+
+def test_forgetting_the_remotes_forgets_their_journal(road):
+    main, other, remote = pair(road)
+    lost_dones(main, other, remote, 1)
+    assert os.path.exists(main.keep.journalpath)
+    main.keep.clear_all_remotes()
+    assert not os.path.exists(main.keep.journalpath)
