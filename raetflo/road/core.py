@@ -166,14 +166,17 @@ class RoadCore(Core):
         self._queue_write(("role", role), KeepWrite("forget_role", role))
 
     def journal_delivery(self, remote: RemoteEstate, tid: int) -> None:
-        """Ask for the delivery of ``remote``'s message ``tid`` to be journaled (tid 0:
-        its peer restarted, what it sent before is forgotten): see :mod:`.journal`."""
+        """Ask for the delivery of ``remote``'s message ``tid`` to be journaled, before
+        its memory takes it (see :mod:`.journal`); the first into an empty memory says the
+        memory starts anew, so nothing of an earlier record or incarnation is restored
+        with it."""
         start = remote.journal_start
         if start is None or start[0] is not remote.name or start[1] is not remote.verfer:
             start = remote.journal_start = (remote.name, remote.verfer, journal.line_start(
                 remote.name, journal.key_of(remote.verhex)))
-        self._journal.append(journal.delivery_line(remote.name, "", remote.rsid, tid,
-                                                   start[2]))
+        if not remote.delivered.highest:
+            self._journal.append(journal.delivery_line("", "", remote.rsid, 0, start[2]))
+        self._journal.append(journal.delivery_line("", "", remote.rsid, tid, start[2]))
 
     def restore_journal(self, data: bytes) -> int:
         """At start-up: give each record what the delivery journal ``data`` remembers of

@@ -422,9 +422,7 @@ class RemoteEstate(Estate):
                 and self.stack.now - last[1] < self.RepeatDoneQuiet)
 
     def peer_restarted(self) -> None:
-        """Forget what the peer's previous incarnation sent (in the journal too)."""
-        if self.delivered.highest:
-            self.stack.journal_delivery(self, 0)
+        """Forget what the peer's previous incarnation sent."""
         self.delivered.clear()
         self.peer_tid = 0
 

@@ -8,7 +8,8 @@ and the restarted stack still knows it. This module makes and reads the journal'
 (no I/O): one JSON array per line,
 
 * ``[name, key, rsid, tid]``: message ``tid`` from remote ``name`` was delivered, in its
-  session ``rsid``; a ``tid`` of 0 means the peer restarted and what it sent before is
+  session ``rsid``; a ``tid`` of 0 means the memory starts anew (it precedes the first
+  delivery of a new record, or of the peer's new incarnation): what came before is
   forgotten;
 * ``[name, key, rsid, highest, [[first, end], ...]]``: the whole memory of ``name`` (a
   compacted journal holds one such line per remote; see ``DeliveredMemory.runs``).

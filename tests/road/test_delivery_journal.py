@@ -11,7 +11,7 @@ from raetflo.road import journal, packeting
 from raetflo.road.delivery import TID_MODULO, DeliveredMemory
 from raetflo.road.stacking import RoadStack
 
-from .conftest import ALWAYS, Wire, idle, only, serve, stat
+from .conftest import ALWAYS, Wire, idle, only, provisional, serve, stat
 from .test_exactly_once import delivered, pair
 
 
@@ -111,7 +111,7 @@ def test_one_append_per_pass_and_synced_only_when_asked(road, monkeypatch):
     for i in range(50):
         other.transmit({"i": i}, remote.uid)
     delivered(main, other, receiver=main, count=50)
-    assert sum(n for n, _ in appends) == 50 and len(appends) <= 3
+    assert sum(n for n, _ in appends) == 51 and len(appends) <= 3  # and the memory's start
     assert not any(sync for _, sync in appends)
     monkeypatch.setattr(RoadStack, "SyncDeliveries", True)
     other.transmit({"i": 50}, remote.uid)
@@ -174,3 +174,28 @@ def test_forgetting_the_remotes_forgets_their_journal(road):
     assert os.path.exists(main.keep.journalpath)
     main.keep.clear_all_remotes()
     assert not os.path.exists(main.keep.journalpath)
+
+
+def test_a_record_made_anew_starts_its_journal_anew(road):
+    """A peer removed, restarted (tids from 1 again, same keys) and joined anew: its new
+    messages are not taken, after our restart, for the old record's."""
+    main, other, remote = pair(road)
+    for i in range(8):
+        other.transmit({"i": i}, remote.uid)
+    delivered(main, other, receiver=main, count=8)
+    main.removeRemote(only(main))
+    other = road.restart(other, auto=ALWAYS)
+    other.removeRemote(only(other))
+    back = provisional(other, main)
+    other.join(uid=back.uid, cascade=True)
+    serve([main, other], 5.0, until=lambda: bool(main.remotes) and only(main).allowed
+          and idle(main, other)())
+    main.rxMsgs.clear()
+    for i in range(8, 10):
+        other.transmit({"i": i}, back.uid)
+    delivered(main, other, receiver=main, count=2, manage=True)
+    main = road.restart(main, main=True, auto=ALWAYS)
+    for i in range(10, 16):
+        other.transmit({"i": i}, back.uid)
+    got = delivered(main, other, receiver=main, count=6, manage=True)
+    assert sorted(m["i"] for m in got) == list(range(10, 16))
