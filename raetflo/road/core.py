@@ -28,6 +28,7 @@ from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
 from .deadlines import DeadlineHeap
+from .delivery import tid_newer
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, literal_host
 from .joining import Joiner, Joinent
 from .messaging import Messenger
@@ -165,18 +166,36 @@ class RoadCore(Core):
         self.roles.put(RoleRecord(role, None, None, None))
         self._queue_write(("role", role), KeepWrite("forget_role", role))
 
+    def journal_start(self, remote: RemoteEstate) -> bytes:
+        """What ``remote``'s journal lines start with, made once while its name and keys
+        hold; when they change, its reserved tids are journaled again under the new."""
+        start = remote.journal_start
+        if start is None or start[0] is not remote.name or start[1] is not remote.verfer:
+            start = remote.journal_start = (remote.name, remote.verfer, journal.line_start(
+                remote.name, journal.key_of(remote.verhex)))
+            if remote.tid_reserved:
+                self._journal.append(journal.reserve_line("", "", remote.tid_reserved,
+                                                          start[2]))
+        return start[2]
+
     def journal_delivery(self, remote: RemoteEstate, tid: int) -> None:
         """Ask for the delivery of ``remote``'s message ``tid`` to be journaled, before
         its memory takes it (see :mod:`.journal`); the first into an empty memory says the
         memory starts anew, so nothing of an earlier record or incarnation is restored
         with it."""
-        start = remote.journal_start
-        if start is None or start[0] is not remote.name or start[1] is not remote.verfer:
-            start = remote.journal_start = (remote.name, remote.verfer, journal.line_start(
-                remote.name, journal.key_of(remote.verhex)))
+        start = self.journal_start(remote)
         if not remote.delivered.highest:
-            self._journal.append(journal.delivery_line("", "", remote.rsid, 0, start[2]))
-        self._journal.append(journal.delivery_line("", "", remote.rsid, tid, start[2]))
+            self._journal.append(journal.delivery_line("", "", remote.rsid, 0, start))
+        self._journal.append(journal.delivery_line("", "", remote.rsid, tid, start))
+
+    def journal_tids(self, remote: RemoteEstate, tid: int) -> None:
+        """Our message ``tid`` to ``remote`` is starting: once it reaches the tids
+        reserved, reserve the next ``TidBlock`` in the journal (before a packet carries
+        them), so a restart goes on above them (its transactions' tids with them)."""
+        start = self.journal_start(remote)
+        if tid == remote.tid_reserved or tid_newer(tid, remote.tid_reserved):
+            remote.tid_reserved = (tid + remote.TidBlock) % journal.TID_MODULO or 1
+            self._journal.append(journal.reserve_line("", "", remote.tid_reserved, start))
 
     def restore_journal(self, data: bytes) -> int:
         """At start-up: give each record what the delivery journal ``data`` remembers of
@@ -189,18 +208,28 @@ class RoadCore(Core):
                                "delivery journal\n")
         for name, entry in found.items():
             remote = self.nameRemotes.get(name)
-            if (remote is not None and entry.memory.highest
-                    and entry.key == journal.key_of(remote.verhex)):
+            if remote is None or entry.key != journal.key_of(remote.verhex):
+                continue
+            if entry.memory.highest:
                 remote.delivered = entry.memory
                 remote.rsid = entry.rsid
                 remote.peer_tid = entry.memory.highest
+            if entry.tid_floor:  # go on above what was reserved (the next tid reserves more)
+                remote.tid = remote.tid_reserved = entry.tid_floor
         return bad
 
     def compacted_journal(self) -> bytes:
-        """The delivery journal as one line per record that remembers deliveries."""
-        return b"".join(journal.memory_line(remote.name, journal.key_of(remote.verhex),
-                                            remote.rsid, remote.delivered)
-                        for remote in self.remotes.values() if remote.delivered.highest)
+        """The journal as what it says of each record now: its memory of deliveries and
+        the tids reserved for it."""
+        lines = []
+        for remote in self.remotes.values():
+            key = journal.key_of(remote.verhex)
+            if remote.delivered.highest:
+                lines.append(journal.memory_line(remote.name, key, remote.rsid,
+                                                 remote.delivered))
+            if remote.tid_reserved:
+                lines.append(journal.reserve_line(remote.name, key, remote.tid_reserved))
+        return b"".join(lines)
 
     def keep_writes(self) -> list[KeepWrite]:
         """Hand over the keep writes asked for since the last call, in order (the

@@ -238,11 +238,13 @@ class RemoteEstate(Estate):
     __slots__ = ("fuid", "main", "kind", "_acceptance", "link", "rsid", "verfer", "pubber",
                  "_privee", "publee", "_box", "transactions", "delivered", "last_done",
                  "peer_tid", "incoming", "incoming_bytes", "messages", "parked", "prober",
-                 "confirmed_sid", "presence_filed", "timer", "reapTimer", "journal_start")
+                 "confirmed_sid", "presence_filed", "timer", "reapTimer", "journal_start",
+                 "tid_reserved")
     stack: RoadCore
     # store seconds after a delivery in which repeats of that message get no done again:
     # they are copies already in flight (the sender's redo of a lost done comes later)
     RepeatDoneQuiet = 0.2
+    TidBlock = 1024  # message tids reserved at a time in the journal (see road.journal)
 
     def __init__(self, stack: RoadCore, uid: int | None = None, fuid: int = 0,
                  main: bool | None = False, kind: int = 0, verkey: Any = None,
@@ -269,6 +271,7 @@ class RemoteEstate(Estate):
         self.delivered = DeliveredMemory()  # tids of messages delivered from the peer
         # (name, verifier, bytes) its delivery journal lines start with, while those hold
         self.journal_start: tuple[str, Any, bytes] | None = None
+        self.tid_reserved = 0  # our message tids to the peer go up to this (road.journal)
         self.last_done: tuple[int, float] | None = None  # tid and stamp of the last delivery
         self.peer_tid = 0  # highest tid seen in the peer's initiator packets
         self.incoming = 0  # unfinished incoming messages (messengents)

@@ -12,7 +12,11 @@ and the restarted stack still knows it. This module makes and reads the journal'
   delivery of a new record, or of the peer's new incarnation): what came before is
   forgotten;
 * ``[name, key, rsid, highest, [[first, end], ...]]``: the whole memory of ``name`` (a
-  compacted journal holds one such line per remote; see ``DeliveredMemory.runs``).
+  compacted journal holds one such line per remote; see ``DeliveredMemory.runs``);
+* ``[name, key, floor]``: the tids of our messages to ``name`` may go up to ``floor``; a
+  restarted stack goes on above it (tids are reserved a block at a time, by the messages
+  that need them), so a receiver never takes a message of our new incarnation for one
+  of the old's, whichever of our packets it sees first.
 
 ``key`` is the start of the remote's long-term verify key: an estate that takes a name
 over, with keys of its own, inherits nothing. A line that does not decode (the last one
@@ -35,8 +39,9 @@ class Remembered:
     """What the journal says of one remote: its keys, its session and its memory."""
 
     key: str
-    rsid: int
+    rsid: int = 0
     memory: DeliveredMemory = field(default_factory=DeliveredMemory)
+    tid_floor: int = 0  # the last tid reserved for our transactions with it (0: none)
 
 
 def key_of(verhex: str | None) -> str:
@@ -57,6 +62,11 @@ def delivery_line(name: str, key: str, rsid: int, tid: int, start: bytes = b"") 
 def memory_line(name: str, key: str, rsid: int, memory: DeliveredMemory) -> bytes:
     """The line of a whole memory (a compacted journal's)."""
     return _encode([name, key, rsid, memory.highest, memory.runs()]).encode() + b"\n"
+
+
+def reserve_line(name: str, key: str, floor: int, start: bytes = b"") -> bytes:
+    """The line reserving our tids to ``name`` up to ``floor``."""
+    return b"%s%d]\n" % (start or line_start(name, key), floor)
 
 
 def _u32(value: Any) -> bool:
@@ -85,24 +95,25 @@ def replay(data: bytes) -> tuple[dict[str, Remembered], int]:
         except (ValueError, RecursionError):
             bad += 1
             continue
-        if (type(item) is not list or len(item) not in (4, 5) or type(item[0]) is not str
-                or type(item[1]) is not str or not _u32(item[2]) or not _u32(item[3])):
+        if (type(item) is not list or len(item) not in (3, 4, 5) or type(item[0]) is not str
+                or type(item[1]) is not str or not all(_u32(value) for value in item[2:4])):
             bad += 1
             continue
-        name, key, rsid = item[0], item[1], item[2]
-        if len(item) == 5:
-            runs = _runs(item[4])
-            if runs is None:
-                bad += 1
-                continue
-            found[name] = Remembered(key, rsid)
-            found[name].memory.restore(item[3], runs)
+        runs = _runs(item[4]) if len(item) == 5 else []
+        if runs is None:
+            bad += 1
             continue
+        name, key = item[0], item[1]
         entry = found.get(name)
-        if entry is None or entry.key != key:
-            entry = found[name] = Remembered(key, rsid)
-        entry.rsid = rsid
-        if item[3]:
+        if entry is None or entry.key != key:  # (another estate's keys: nothing of the old)
+            entry = found[name] = Remembered(key)
+        if len(item) == 3:
+            entry.tid_floor = item[2]
+            continue
+        entry.rsid = item[2]
+        if len(item) == 5:
+            entry.memory.restore(item[3], runs)
+        elif item[3]:
             entry.memory.add(item[3])
         else:
             entry.memory.clear()

@@ -48,6 +48,8 @@ class Messenger(Transaction):
         super().__init__(stack, remote, timeout=entry.remaining(stack.now),
                          tid=entry.tid, **kwa)
         self.entry = entry
+        if entry.tid is None:  # a first try: its tid is one a restart must not give again
+            stack.journal_tids(remote, self.tid)
         entry.tid = self.tid
         self.segments: list[tuple[Head, bytes]] = []
         self.burst = stack.BurstSize

@@ -53,17 +53,22 @@ def test_replay_follows_deliveries_restarts_keys_and_compactions():
         journal.delivery_line("a", "k1", 4, 1),
         journal.delivery_line("b", "other-keys", 6, 9),  # a new estate took the name
         journal.memory_line("c", "kc", 2, memory),
+        journal.reserve_line("c", "kc", 1025), journal.reserve_line("c", "kc", 2049),
+        journal.reserve_line("d", "k1", 3000),
+        journal.delivery_line("d", "k2", 1, 3),  # keys of another estate: inherits no tids
     ])
     found, bad = journal.replay(lines)
     assert bad == 0
     assert (found["a"].rsid, found["a"].memory.runs(), found["a"].memory.highest) == (4, [(0, 1)], 1)
     assert found["b"].key == "other-keys" and 4 not in found["b"].memory and 9 in found["b"].memory
     assert found["c"].rsid == 2 and [t for t in range(1, 12) if t in found["c"].memory] == [7, 8, 9]
+    assert found["c"].tid_floor == 2049 and found["a"].tid_floor == 0
+    assert found["d"].key == "k2" and found["d"].tid_floor == 0 and 3 in found["d"].memory
 
 
 def test_damaged_lines_are_skipped_and_counted():
     good = journal.delivery_line("a", "k", 1, 5)
-    lines = b"\n".join([b"{", b'["a","k",1]', b'["a","k",-1,2]', b'["a",2,1,2]',
+    lines = b"\n".join([b"{", b'["a","k"]', b'["a","k",-1,2]', b'["a",2,1,2]',
                         b'["a","k",1,2,[[3,1]]]', b'[' * 10_000, good.rstrip(),
                         good[:9]])  # the last one cut short, as by a crash
     found, bad = journal.replay(lines)
@@ -199,3 +204,26 @@ def test_a_record_made_anew_starts_its_journal_anew(road):
         other.transmit({"i": i}, back.uid)
     got = delivered(main, other, receiver=main, count=6, manage=True)
     assert sorted(m["i"] for m in got) == list(range(10, 16))
+
+
+def test_a_sender_restarted_while_its_first_packets_were_lost_loses_nothing(road):
+    """A restarted sender goes on from the tids it reserved in its journal, so messages
+    of its new incarnation are never taken for the old one's, whichever of its packets
+    the receiver sees first."""
+    main, other, remote = pair(road)
+    for i in range(3):
+        other.transmit({"i": i}, remote.uid)
+    delivered(main, other, receiver=main, count=3)
+    main.rxMsgs.clear()
+    other = road.restart(other, auto=ALWAYS)
+    back = only(other)
+    assert back.tid == back.tid_reserved > back.TidBlock  # goes on above what it reserved
+    wire = Wire(other).drop(TrnsKind.allow, PcktKind.hello).drop(TrnsKind.message,
+                                                                 PcktKind.message)
+    for i in range(3, 9):
+        other.transmit({"i": i}, back.uid)
+    serve([main, other], 3.0, until=lambda: (other.manage() or main.manage() or False))
+    wire.rules.clear()
+    got = delivered(main, other, receiver=main, count=6, manage=True)
+    assert sorted(m["i"] for m in got) == list(range(3, 9))
+    assert not stat(main, "duplicate_message")
