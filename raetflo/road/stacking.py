@@ -355,7 +355,9 @@ class RoadStack(Stack, RoadCore):
             remote.nextSid()
             self.unsaved_sessions[id(remote)] = remote
         data = self.keep.load_journal()
-        self.journal_size = self.journal_compacted = len(data)
+        # (the journal found counts as compacted up to JournalMax: restarts before each
+        # compaction cannot let it double every time)
+        self.journal_size, self.journal_compacted = len(data), min(len(data), self.JournalMax)
         self.restore_journal(data)
 
     def keep_damaged(self, report: str) -> None:

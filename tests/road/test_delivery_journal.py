@@ -227,3 +227,17 @@ def test_a_sender_restarted_while_its_first_packets_were_lost_loses_nothing(road
     got = delivered(main, other, receiver=main, count=6, manage=True)
     assert sorted(m["i"] for m in got) == list(range(3, 9))
     assert not stat(main, "duplicate_message")
+
+
+def test_restarts_do_not_let_the_journal_grow_past_its_bound(road, monkeypatch):
+    monkeypatch.setattr(RoadStack, "JournalMax", 1_500)
+    main, other, remote = pair(road)
+    sizes = []
+    for round_ in range(6):
+        for i in range(20):
+            other.transmit({"i": i}, remote.uid)
+        delivered(main, other, receiver=main, count=20, manage=True)
+        main.rxMsgs.clear()
+        sizes.append(os.path.getsize(main.keep.journalpath))
+        main = road.restart(main, main=True, auto=ALWAYS)
+    assert max(sizes) <= 2 * 1_500 + 1_000, sizes
