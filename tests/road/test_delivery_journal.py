@@ -12,7 +12,7 @@ from raetflo.road.delivery import TID_MODULO, DeliveredMemory
 from raetflo.road.stacking import RoadStack
 
 from .conftest import ALWAYS, Wire, idle, only, provisional, serve, stat
-from .test_exactly_once import delivered, pair
+from .test_exactly_once import delivered, pair, sender_restarted
 
 
 def lost_dones(main, other, remote, count, start=0):
@@ -210,13 +210,7 @@ def test_a_sender_restarted_while_its_first_packets_were_lost_loses_nothing(road
     """A restarted sender goes on from the tids it reserved in its journal, so messages
     of its new incarnation are never taken for the old one's, whichever of its packets
     the receiver sees first."""
-    main, other, remote = pair(road)
-    for i in range(3):
-        other.transmit({"i": i}, remote.uid)
-    delivered(main, other, receiver=main, count=3)
-    main.rxMsgs.clear()
-    other = road.restart(other, auto=ALWAYS)
-    back = only(other)
+    main, other, back = sender_restarted(road, 3)
     assert back.tid == back.tid_reserved > back.TidBlock  # goes on above what it reserved
     wire = Wire(other).drop(TrnsKind.allow, PcktKind.hello).drop(TrnsKind.message,
                                                                  PcktKind.message)

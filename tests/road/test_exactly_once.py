@@ -99,15 +99,21 @@ def test_a_receiver_restarted_after_its_dones_were_lost_delivers_nothing_twice(r
     assert stat(main, "duplicate_message") >= 5
 
 
-def test_restarted_sender_starts_a_new_memory(road):
-    """A peer that restarted counts tids from 1 again: its new messages are not repeats."""
+def sender_restarted(road, count):
+    """A pair whose sender delivered ``count`` messages, then restarted: the main, the
+    restarted sender and its record of the main."""
     main, other, remote = pair(road)
-    for i in range(5):
+    for i in range(count):
         other.transmit({"i": i}, remote.uid)
-    delivered(main, other, receiver=main, count=5)
+    delivered(main, other, receiver=main, count=count)
     main.rxMsgs.clear()
     other = road.restart(other, auto=ALWAYS)
-    back = only(other)
+    return main, other, only(other)
+
+
+def test_restarted_sender_starts_a_new_memory(road):
+    """A peer that restarted is a new incarnation: its new messages are not repeats."""
+    main, other, back = sender_restarted(road, 5)
     for i in range(5, 10):
         other.transmit({"i": i}, back.uid)
     got = delivered(main, other, receiver=main, count=5)
