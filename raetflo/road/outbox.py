@@ -170,9 +170,11 @@ def delivered(stack: RoadCore, remote: RemoteEstate, entry: Outgoing) -> None:
 
 
 def drop_saved(stack: RoadCore, remote: RemoteEstate, why: str) -> None:
-    """Give up every message waiting for ``remote`` (parked or saved)."""
-    parked, remote.parked = remote.parked, []
-    for entry in parked:
+    """Give up every message waiting for ``remote`` (held by a probe, parked or saved)."""
+    probing, parked, remote.parked = [], remote.parked, []
+    if remote.prober is not None:
+        probing, remote.prober.entries = remote.prober.entries, []
+    for entry in probing + parked:
         give_up(stack, remote, entry, why)
     while remote.messages:
         give_up(stack, remote, remote.messages.popleft(), why)

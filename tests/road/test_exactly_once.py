@@ -231,3 +231,17 @@ def test_resends_after_reallows_are_bounded(road):
     assert stat(main, "duplicate_message") >= other.MaxResends
     assert stat(other, "message_unconfirmed") == 1  # it went more than once: maybe delivered
     assert not stat(other, "message_dropped") and not other.transactions
+
+
+def test_messages_a_probe_holds_are_given_up_when_the_stack_closes(road):
+    """Messages nacked by a restarted peer wait with the probe asking whether it still
+    has our session; closing the stack then gives them up too, counted, not lost."""
+    main, other, remote = pair(road)
+    main = road.restart(main, main=True, auto=ALWAYS)  # our session is gone there
+    for i in range(3):
+        other.transmit({"i": i}, remote.uid)
+    serve([main, other], 2.0, until=lambda: remote.prober is not None)
+    assert remote.prober is not None and remote.prober.entries
+    other.close()
+    given_up = stat(other, "message_dropped") + stat(other, "message_unconfirmed")
+    assert given_up + len(main.rxMsgs) == 3
