@@ -201,15 +201,15 @@ class RoadCore(Core):
         """At start-up: give each record what the delivery journal ``data`` remembers of
         it (its memory of delivered tids and the peer's session), when its keys match;
         how many lines were damaged (skipped, counted and logged)."""
-        found, bad = journal.replay(data)
+        wanted = {name: journal.key_of(remote.verhex)
+                  for name, remote in self.nameRemotes.items()}
+        found, bad = journal.replay(data, wanted)
         if bad:
             self.incStat("journal_bad_line", bad)
             self.console.terse(f"Stack '{self.name}': skipped {bad} damaged line(s) of the "
                                "delivery journal\n")
         for name, entry in found.items():
-            remote = self.nameRemotes.get(name)
-            if remote is None or entry.key != journal.key_of(remote.verhex):
-                continue
+            remote = self.nameRemotes[name]
             if entry.memory.highest:
                 remote.delivered = entry.memory
                 remote.rsid = entry.rsid

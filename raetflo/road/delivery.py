@@ -27,17 +27,20 @@ def tid_newer(new: int, old: int) -> bool:
 class DeliveredMemory:
     """Tids of messages delivered from one peer incarnation: a sliding bitmap window.
 
-    Bit ``d`` of the bitmap is set when tid ``highest - d`` was delivered. Tids at or below
-    the floor (``highest - Window``) are unknown and may be replays; nothing is forgotten
-    with time, only by the window sliding on as newer tids are delivered.
+    Bit ``d`` of the bitmap is set when tid ``highest - d`` was delivered. Tids ``reach``
+    or more below ``highest`` are unknown and may be replays, so refused (``stale``); the
+    reach is ``Window`` but for a memory restored from a journal, which knows fewer, and
+    grows again as newer tids are delivered. Nothing is forgotten with time, only by the
+    window sliding on.
     """
 
     Window = 65536  # tids remembered below the highest delivered: bounds entries per remote
-    __slots__ = ("highest", "_bits")
+    __slots__ = ("highest", "_bits", "_reach")
 
     def __init__(self) -> None:
         self.highest = 0  # highest delivered tid, 0: none yet
-        self._bits = 0
+        self._bits = 0  # (bits past the reach are left to be cut now and then)
+        self._reach = self.Window
 
     def _distance(self, tid: int) -> int:
         return (self.highest - tid) % TID_MODULO
@@ -46,54 +49,51 @@ class DeliveredMemory:
         if not isinstance(tid, int) or not self.highest:
             return False
         distance = self._distance(tid)
-        return distance < self.Window and bool(self._bits >> distance & 1)
+        return distance < self._reach and bool(self._bits >> distance & 1)
 
     def stale(self, tid: int) -> bool:
-        """Whether ``tid`` is at or below the floor: too old to tell, so refused."""
+        """Whether ``tid`` is out of reach below ``highest``: too old to tell, so refused."""
         if not self.highest:
             return False
         distance = self._distance(tid)
-        return self.Window <= distance < TID_DELTA
+        return self._reach <= distance < TID_DELTA
 
     def add(self, tid: int) -> None:
-        """Remember that ``tid`` was delivered (a tid below the floor is ignored)."""
+        """Remember that ``tid`` was delivered (a tid out of reach is ignored)."""
+        window = self.Window
         if not self.highest or tid_newer(tid, self.highest):
             shift = (tid - self.highest) % TID_MODULO if self.highest else 0
-            self._bits = (self._bits << shift | 1) & ((1 << self.Window) - 1) \
-                if shift < self.Window else 1
+            if shift < window:
+                bits = self._bits << shift | 1
+                if bits.bit_length() > 2 * window:  # cut once in a while, not at every add
+                    bits &= (1 << window) - 1
+                self._bits, self._reach = bits, min(window, self._reach + shift)
+            else:
+                self._bits, self._reach = 1, window
             self.highest = tid
             return
         distance = self._distance(tid)
-        if distance < self.Window:
+        if distance < self._reach:
             self._bits |= 1 << distance
 
     def clear(self) -> None:
         self.highest = 0
         self._bits = 0
+        self._reach = self.Window
 
-    def runs(self) -> list[tuple[int, int]]:
-        """The delivered tids as runs of distances below ``highest``: ``(first, end)``
-        means tids ``highest - first`` down to ``highest - end + 1`` (usually one run)."""
-        found, bits, distance = [], self._bits, 0
-        while bits:
-            skip = (bits & -bits).bit_length() - 1  # unset distances before the next run
-            bits >>= skip
-            distance += skip
-            length = (~bits & (bits + 1)).bit_length() - 1  # set bits from here on
-            found.append((distance, distance + length))
-            bits >>= length
-            distance += length
-        return found
+    def snapshot(self, reach: int) -> tuple[int, int, int]:
+        """``(highest, reach, bits)`` of what this memory knows within ``reach`` tids below
+        its highest (for :meth:`restore`)."""
+        reach = min(reach, self._reach)
+        return self.highest, reach, self._bits & ((1 << reach) - 1)
 
-    def restore(self, highest: int, runs: list[tuple[int, int]]) -> None:
-        """Remember what :meth:`runs` gave for ``highest`` (runs past the window are cut)."""
-        self.highest, self._bits = highest % TID_MODULO, 0
-        for first, end in runs:
-            first, end = max(0, first), min(end, self.Window)
-            if first < end:
-                self._bits |= ((1 << (end - first)) - 1) << first
-        if not self._bits:
-            self.highest = 0
+    def restore(self, highest: int, reach: int, bits: int) -> None:
+        """Know what :meth:`snapshot` gave (an empty memory when it has no highest)."""
+        self.clear()
+        reach = max(1, min(reach, self.Window))
+        bits &= (1 << reach) - 1
+        if highest and bits & 1:  # (the highest delivered is always known)
+            self.highest, self._reach, self._bits = highest % TID_MODULO, reach, bits
 
 
 @dataclass(slots=True)

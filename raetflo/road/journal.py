@@ -11,37 +11,45 @@ and the restarted stack still knows it. This module makes and reads the journal'
   session ``rsid``; a ``tid`` of 0 means the memory starts anew (it precedes the first
   delivery of a new record, or of the peer's new incarnation): what came before is
   forgotten;
-* ``[name, key, rsid, highest, [[first, end], ...]]``: the whole memory of ``name`` (a
-  compacted journal holds one such line per remote; see ``DeliveredMemory.runs``);
+* ``[name, key, rsid, highest, reach, "bits"]``: the whole memory of ``name`` within
+  ``reach`` tids below its highest, as hex (a compacted journal holds one such line per
+  remote, its reach at most ``REACH``: older repeats are refused as stale after a
+  restart);
 * ``[name, key, floor]``: the tids of our messages to ``name`` may go up to ``floor``; a
   restarted stack goes on above it (tids are reserved a block at a time, by the messages
   that need them), so a receiver never takes a message of our new incarnation for one
   of the old's, whichever of our packets it sees first.
 
 ``key`` is the start of the remote's long-term verify key: an estate that takes a name
-over, with keys of its own, inherits nothing. A line that does not decode (the last one
-of a crash, say) is skipped and counted.
+over, with keys of its own, inherits nothing. Replay reads only the lines of the records
+asked for, and a line that does not read (the last one of a crash, say) is skipped and
+counted.
 """
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from .delivery import TID_MODULO, DeliveredMemory
 
 KEY_CHARS = 16  # hex digits of the verify key a line names its remote's keys by
+REACH = 8192  # tids below its highest a compacted memory keeps: at most 2 kB of hex a line
+MAX_LINE = 64 * 1024  # longer lines are not the journal's
 _encode = json.JSONEncoder(separators=(",", ":")).encode
+_START = re.compile(rb'\["(?:[^"\\]|\\.)*","(?:[^"\\]|\\.)*",')  # name and key
+_HEX = re.compile(rb'"[0-9a-f]+"')
+_NAMES_MAX = 4096  # decoded line starts kept while replaying (emptied past it)
 
 
 @dataclass(slots=True)
 class Remembered:
-    """What the journal says of one remote: its keys, its session and its memory."""
+    """What the journal says of one remote: its session, its memory, our tids with it."""
 
-    key: str
     rsid: int = 0
     memory: DeliveredMemory = field(default_factory=DeliveredMemory)
-    tid_floor: int = 0  # the last tid reserved for our transactions with it (0: none)
+    tid_floor: int = 0  # the last tid reserved for our messages to it (0: none)
 
 
 def key_of(verhex: str | None) -> str:
@@ -49,7 +57,7 @@ def key_of(verhex: str | None) -> str:
 
 
 def line_start(name: str, key: str) -> bytes:
-    """What every delivery line of remote ``name`` with keys ``key`` starts with."""
+    """What every line of remote ``name`` with keys ``key`` starts with."""
     return _encode([name, key])[:-1].encode() + b","
 
 
@@ -60,61 +68,90 @@ def delivery_line(name: str, key: str, rsid: int, tid: int, start: bytes = b"") 
 
 
 def memory_line(name: str, key: str, rsid: int, memory: DeliveredMemory) -> bytes:
-    """The line of a whole memory (a compacted journal's)."""
-    return _encode([name, key, rsid, memory.highest, memory.runs()]).encode() + b"\n"
+    """The line of a whole memory, within ``REACH`` (a compacted journal's)."""
+    highest, reach, bits = memory.snapshot(REACH)
+    return b'%s%d,%d,%d,"%x"]\n' % (line_start(name, key), rsid, highest, reach, bits)
 
 
 def reserve_line(name: str, key: str, floor: int, start: bytes = b"") -> bytes:
-    """The line reserving our tids to ``name`` up to ``floor``."""
+    """The line reserving the tids of our messages to ``name`` up to ``floor``."""
     return b"%s%d]\n" % (start or line_start(name, key), floor)
 
 
-def _u32(value: Any) -> bool:
-    return type(value) is int and 0 <= value < TID_MODULO
-
-
-def _runs(value: Any) -> list[tuple[int, int]] | None:
-    if type(value) is not list:
+def _names(start: bytes) -> tuple[str, str] | None:
+    """(name, key) of a line start, None if it is not two strings."""
+    try:
+        pair = json.loads(start[:-1] + b"]")
+    except (ValueError, RecursionError):
         return None
-    runs = []
-    for run in value:
-        if (type(run) is not list or len(run) != 2 or not all(type(v) is int for v in run)
-                or not 0 <= run[0] < run[1]):
+    return (pair[0], pair[1]) if all(type(part) is str for part in pair) else None
+
+
+def _start(line: bytes, names: dict[bytes, tuple[str, str] | None]
+           ) -> tuple[tuple[str, str] | None, int]:
+    """(name, key) of one line, None if its start does not read, and where the rest
+    begins."""
+    if len(line) > MAX_LINE or not line.endswith(b"]"):
+        return None, 0
+    cut = line.rfind(b'",') + 2  # the end of the key (hex digits: no quote inside)
+    start = line[:cut]
+    if start not in names:
+        if len(names) >= _NAMES_MAX:
+            names.clear()
+        names[start] = _names(start) if _START.fullmatch(start) else None
+    return names[start], cut
+
+
+def _numbers(rest: bytes) -> tuple[list[int], int | None] | None:
+    """The numbers of a line after its start (and the bits of a memory line's hex), None
+    if they do not read."""
+    parts = rest.split(b",")
+    bits = None
+    if len(parts) == 4:
+        if not _HEX.fullmatch(parts[3]):
             return None
-        runs.append((run[0], run[1]))
-    return runs
+        bits = int(parts.pop()[1:-1], 16)
+    elif len(parts) > 2:
+        return None
+    if not all(part.isdigit() for part in parts):
+        return None
+    numbers = [int(part) for part in parts]
+    return (numbers, bits) if all(number < TID_MODULO for number in numbers) else None
 
 
-def replay(data: bytes) -> tuple[dict[str, Remembered], int]:
-    """What the journal ``data`` remembers, by remote name, and how many lines were bad."""
+def replay(data: bytes, wanted: Mapping[str, str]) -> tuple[dict[str, Remembered], int]:
+    """What the journal ``data`` remembers of the records ``wanted`` (name -> key), by
+    name, and how many lines were bad; lines of other names cost their reading only."""
     found: dict[str, Remembered] = {}
+    names: dict[bytes, tuple[str, str] | None] = {}
     bad = 0
     for line in data.splitlines():
-        try:
-            item = json.loads(line)
-        except (ValueError, RecursionError):
+        pair, cut = _start(line, names)
+        if pair is None:
             bad += 1
             continue
-        if (type(item) is not list or len(item) not in (3, 4, 5) or type(item[0]) is not str
-                or type(item[1]) is not str or not all(_u32(value) for value in item[2:4])):
+        name, key = pair
+        if name not in wanted:
+            continue
+        read = _numbers(line[cut:-1])
+        if read is None:
             bad += 1
             continue
-        runs = _runs(item[4]) if len(item) == 5 else []
-        if runs is None:
-            bad += 1
+        numbers, bits = read
+        if key != wanted[name]:  # another estate's keys: nothing before this counts
+            found.pop(name, None)
             continue
-        name, key = item[0], item[1]
         entry = found.get(name)
-        if entry is None or entry.key != key:  # (another estate's keys: nothing of the old)
-            entry = found[name] = Remembered(key)
-        if len(item) == 3:
-            entry.tid_floor = item[2]
+        if entry is None:
+            entry = found[name] = Remembered()
+        if len(numbers) == 1:
+            entry.tid_floor = numbers[0]
             continue
-        entry.rsid = item[2]
-        if len(item) == 5:
-            entry.memory.restore(item[3], runs)
-        elif item[3]:
-            entry.memory.add(item[3])
+        entry.rsid = numbers[0]
+        if bits is not None:
+            entry.memory.restore(numbers[1], numbers[2], bits)
+        elif numbers[1]:
+            entry.memory.add(numbers[1])
         else:
             entry.memory.clear()
     return found, bad

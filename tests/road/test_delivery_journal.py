@@ -3,6 +3,7 @@ journal lands before the dones it backs, stays bounded, and damage costs only it
 from __future__ import annotations
 
 import os
+import tracemalloc
 
 from hypothesis import given, settings, strategies as st
 
@@ -31,15 +32,35 @@ def remembered(remote, below=1000):
 
 @settings(max_examples=200, derandomize=True)
 @given(st.integers(1, TID_MODULO - 1),
-       st.lists(st.integers(0, 70_000), min_size=1, max_size=60))
-def test_a_memory_is_restored_from_its_runs(base, offsets):
+       st.lists(st.integers(0, 70_000), min_size=1, max_size=60), st.integers(1, 70_000))
+def test_a_memory_is_restored_from_its_snapshot_within_its_reach(base, offsets, reach):
     memory = DeliveredMemory()
     for offset in offsets:
         memory.add((base + offset) % TID_MODULO or 1)
     again = DeliveredMemory()
-    again.restore(memory.highest, memory.runs())
-    assert (again.highest, again.runs()) == (memory.highest, memory.runs())
-    assert all(tid in again for tid in range(1, 50) if tid in memory)
+    again.restore(*memory.snapshot(reach))
+    for back in [*range(0, 70), reach - 1, reach, DeliveredMemory.Window - 1]:
+        tid = (memory.highest - back) % TID_MODULO
+        if not tid:
+            continue
+        if back < min(reach, DeliveredMemory.Window):
+            assert (tid in again) == (tid in memory) and not again.stale(tid)
+        elif back < 2 ** 31:
+            assert tid not in again and again.stale(tid)
+
+
+def test_a_restored_memory_reaches_further_as_newer_tids_come():
+    memory = DeliveredMemory()
+    for tid in range(1, 5001):
+        memory.add(tid)
+    again = DeliveredMemory()
+    again.restore(*memory.snapshot(1000))
+    assert 4001 in again and again.stale(4000)
+    again.add(5100)
+    assert again.stale(3900) and not again.stale(4050) and 4050 in again
+
+
+WANTED = {"a": "k1", "b": "other-keys", "c": "kc", "d": "k2"}
 
 
 def test_replay_follows_deliveries_restarts_keys_and_compactions():
@@ -56,23 +77,41 @@ def test_replay_follows_deliveries_restarts_keys_and_compactions():
         journal.reserve_line("c", "kc", 1025), journal.reserve_line("c", "kc", 2049),
         journal.reserve_line("d", "k1", 3000),
         journal.delivery_line("d", "k2", 1, 3),  # keys of another estate: inherits no tids
+        journal.delivery_line("gone", "kg", 1, 3),  # no such record: not even kept
     ])
-    found, bad = journal.replay(lines)
-    assert bad == 0
-    assert (found["a"].rsid, found["a"].memory.runs(), found["a"].memory.highest) == (4, [(0, 1)], 1)
-    assert found["b"].key == "other-keys" and 4 not in found["b"].memory and 9 in found["b"].memory
+    found, bad = journal.replay(lines, WANTED)
+    assert bad == 0 and set(found) == {"a", "b", "c", "d"}
+    assert (found["a"].rsid, found["a"].memory.highest) == (4, 1) and 2 not in found["a"].memory
+    assert 4 not in found["b"].memory and 9 in found["b"].memory
     assert found["c"].rsid == 2 and [t for t in range(1, 12) if t in found["c"].memory] == [7, 8, 9]
     assert found["c"].tid_floor == 2049 and found["a"].tid_floor == 0
-    assert found["d"].key == "k2" and found["d"].tid_floor == 0 and 3 in found["d"].memory
+    assert found["d"].tid_floor == 0 and 3 in found["d"].memory
 
 
 def test_damaged_lines_are_skipped_and_counted():
-    good = journal.delivery_line("a", "k", 1, 5)
-    lines = b"\n".join([b"{", b'["a","k"]', b'["a","k",-1,2]', b'["a",2,1,2]',
-                        b'["a","k",1,2,[[3,1]]]', b'[' * 10_000, good.rstrip(),
-                        good[:9]])  # the last one cut short, as by a crash
-    found, bad = journal.replay(lines)
-    assert bad == 7 and 5 in found["a"].memory
+    good = journal.delivery_line("a", "k1", 1, 5)
+    lines = b"\n".join([b"{", b'["a","k1"]', b'["a","k1",-1,2]', b'["a",2,1,2]',
+                        b'["a","k1",1,2,[[3,1]]]', b'["a","k1",1,2,3,"xyz"]',
+                        b'["a","k1",4294967296,1]', b'[' * 10_000, b'["a","k1",1,2]' * 5000,
+                        good.rstrip(), good[:9]])  # the last one cut short, as by a crash
+    found, bad = journal.replay(lines, WANTED)
+    assert bad == 10 and 5 in found["a"].memory
+
+
+def test_lines_of_names_not_asked_for_hold_no_memory(monkeypatch):
+    """Only the records asked for are remembered: a journal naming many others (removed
+    remotes, or made up) costs its reading, not memories."""
+    memory = DeliveredMemory()
+    for tid in range(1, 60_000, 2):
+        memory.add(tid)
+    lines = b"".join(journal.memory_line(f"n{index}", "k", 1, memory) for index in range(300))
+    made = []
+    restore = DeliveredMemory.restore
+    monkeypatch.setattr(DeliveredMemory, "restore",
+                        lambda self, *args: made.append(1) or restore(self, *args))
+    found, bad = journal.replay(lines + journal.memory_line("a", "k1", 1, memory), WANTED)
+    assert bad == 0 and set(found) == {"a"} and len(made) == 1
+    assert 59_999 in found["a"].memory and found["a"].memory.stale(59_999 - journal.REACH)
 
 
 def test_repeats_after_a_restart_are_answered_from_the_journal(road):
