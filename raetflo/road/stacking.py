@@ -50,7 +50,8 @@ class RoadStack(Stack, RoadCore):
     RxPasses = 4
     # the delivery journal (see road.journal): synced to stable storage at each append
     # (one per service pass that delivered) only with SyncDeliveries, else it survives a
-    # restart of the process but not a crash of the machine; compacted past JournalMax bytes
+    # restart of the process but not a crash of the machine; compacted once it grew by
+    # JournalMax bytes (of lines read one by one at a restart) since it was last compacted
     SyncDeliveries = False
     JournalMax = 1 << 20
     BodyMap = odict  # and their bodies are ioflo odicts, as the reference's are
@@ -74,7 +75,8 @@ class RoadStack(Stack, RoadCore):
         # restored records whose new session id is not in the keep yet, by id(): one entry
         # per record, so bounded by the records (see resume_remotes)
         self.unsaved_sessions: dict[int, RemoteEstate] = {}
-        self.journal_size = self.journal_compacted = 0  # bytes of the delivery journal
+        # bytes of the delivery journal, and what its last compaction left (0: none yet)
+        self.journal_size = self.journal_compacted = 0
         name = name or LocalEstate.nameGuid()
         if not isinstance(name, str):
             raise StackError(f"Invalid stack name {name!r}")
@@ -241,11 +243,11 @@ class RoadStack(Stack, RoadCore):
 
     def journal(self, lines: bytes) -> None:
         """Add ``lines`` to the delivery journal (synced with ``SyncDeliveries``); once it
-        holds more than ``JournalMax`` bytes (or twice what its last compaction left),
-        compact it: one line per remote, its whole memory."""
+        grew by ``JournalMax`` bytes since it was last compacted (or since the start),
+        compact it: a line per remote, its whole memory."""
         self.keep.append_journal(lines, self.SyncDeliveries)
         self.journal_size += len(lines)
-        if self.journal_size > max(self.JournalMax, 2 * self.journal_compacted):
+        if self.journal_size > self.journal_compacted + self.JournalMax:
             compacted = self.compacted_journal()
             self.keep.rewrite_journal(compacted)
             self.journal_size = self.journal_compacted = len(compacted)
@@ -355,9 +357,7 @@ class RoadStack(Stack, RoadCore):
             remote.nextSid()
             self.unsaved_sessions[id(remote)] = remote
         data = self.keep.load_journal()
-        # (the journal found counts as compacted up to JournalMax: restarts before each
-        # compaction cannot let it double every time)
-        self.journal_size, self.journal_compacted = len(data), min(len(data), self.JournalMax)
+        self.journal_size, self.journal_compacted = len(data), 0
         self.restore_journal(data)
 
     def keep_damaged(self, report: str) -> None:
