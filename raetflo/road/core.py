@@ -23,14 +23,14 @@ from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from ..nacling import Shared
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from . import journal, offload, outbox, presence, routing
+from . import offload, outbox, presence, routing
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
 from .deadlines import DeadlineHeap
-from .delivery import tid_newer
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, literal_host
 from .joining import Joiner, Joinent
+from .journal import Journal
 from .messaging import Messenger
 from .offload import Ahead
 from .packeting import Head, Packet, PacketError, Unsigned
@@ -108,7 +108,7 @@ class RoadCore(Core):
         self.signing: Shared | None = None  # signatures a worker makes during a pass (offload)
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
-        self._journal: list[bytes] = []  # delivery journal lines since the last keep_writes
+        self.journal = Journal()  # delivery journal lines to write (see keep_writes)
         self.holding: dict[int, RemoteEstate] = {}  # records with saved messages (see wake)
         self.deadline_heap = DeadlineHeap()  # when each transaction under way is next due
         if local is None:
@@ -166,70 +166,14 @@ class RoadCore(Core):
         self.roles.put(RoleRecord(role, None, None, None))
         self._queue_write(("role", role), KeepWrite("forget_role", role))
 
-    def journal_start(self, remote: RemoteEstate) -> bytes:
-        """What ``remote``'s journal lines start with, made once while its name and keys
-        hold; when they change, its reserved tids are journaled again under the new."""
-        start = remote.journal_start
-        if start is None or start[0] is not remote.name or start[1] is not remote.verfer:
-            start = remote.journal_start = (remote.name, remote.verfer, journal.line_start(
-                remote.name, journal.key_of(remote.verhex)))
-            if remote.tid_reserved:
-                self._journal.append(journal.reserve_line("", "", remote.tid_reserved,
-                                                          start[2]))
-        return start[2]
-
-    def journal_delivery(self, remote: RemoteEstate, tid: int) -> None:
-        """Ask for the delivery of ``remote``'s message ``tid`` to be journaled, before
-        its memory takes it (see :mod:`.journal`); the first into an empty memory says the
-        memory starts anew, so nothing of an earlier record or incarnation is restored
-        with it."""
-        start = self.journal_start(remote)
-        if not remote.delivered.highest:
-            self._journal.append(journal.delivery_line("", "", remote.rsid, 0, start))
-        self._journal.append(journal.delivery_line("", "", remote.rsid, tid, start))
-
-    def journal_tids(self, remote: RemoteEstate, tid: int) -> None:
-        """Our message ``tid`` to ``remote`` is starting: once it reaches the tids
-        reserved, reserve the next ``TidBlock`` in the journal (before a packet carries
-        them), so a restart goes on above them (its transactions' tids with them)."""
-        start = self.journal_start(remote)
-        if tid == remote.tid_reserved or tid_newer(tid, remote.tid_reserved):
-            remote.tid_reserved = (tid + remote.TidBlock) % journal.TID_MODULO or 1
-            self._journal.append(journal.reserve_line("", "", remote.tid_reserved, start))
-
-    def restore_journal(self, data: bytes) -> int:
+    def restore_journal(self, data: bytes) -> None:
         """At start-up: give each record what the delivery journal ``data`` remembers of
-        it (its memory of delivered tids and the peer's session), when its keys match;
-        how many lines were damaged (skipped, counted and logged)."""
-        wanted = {name: journal.key_of(remote.verhex)
-                  for name, remote in self.nameRemotes.items()}
-        found, bad = journal.replay(data, wanted)
+        it (see :meth:`.journal.Journal.restore`); damaged lines are counted and logged."""
+        bad = self.journal.restore(data, self.nameRemotes)
         if bad:
             self.incStat("journal_bad_line", bad)
             self.console.terse(f"Stack '{self.name}': skipped {bad} damaged line(s) of the "
                                "delivery journal\n")
-        for name, entry in found.items():
-            remote = self.nameRemotes[name]
-            if entry.memory.highest:
-                remote.delivered = entry.memory
-                remote.rsid = entry.rsid
-                remote.peer_tid = entry.memory.highest
-            if entry.tid_floor:  # go on above what was reserved (the next tid reserves more)
-                remote.tid = remote.tid_reserved = entry.tid_floor
-        return bad
-
-    def compacted_journal(self) -> bytes:
-        """The journal as what it says of each record now: its memory of deliveries and
-        the tids reserved for it."""
-        lines = []
-        for remote in self.remotes.values():
-            key = journal.key_of(remote.verhex)
-            if remote.delivered.highest:
-                lines.append(journal.memory_line(remote.name, key, remote.rsid,
-                                                 remote.delivered))
-            if remote.tid_reserved:
-                lines.append(journal.reserve_line(remote.name, key, remote.tid_reserved))
-        return b"".join(lines)
 
     def keep_writes(self) -> list[KeepWrite]:
         """Hand over the keep writes asked for since the last call, in order (the
@@ -237,9 +181,9 @@ class RoadCore(Core):
         meanwhile: the dones of the deliveries journaled among them, say."""
         writes = list(self._keep_writes.values())
         self._keep_writes.clear()
-        if self._journal:
-            writes.append(KeepWrite("journal", b"".join(self._journal)))
-            self._journal.clear()
+        lines = self.journal.take()
+        if lines:
+            writes.append(KeepWrite("journal", lines))
         return writes
 
     def keep_failed(self, ex: Exception, what: str) -> None:

@@ -29,10 +29,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .delivery import TID_MODULO, DeliveredMemory
+from .delivery import TID_MODULO, DeliveredMemory, tid_newer
+
+if TYPE_CHECKING:
+    from .estating import RemoteEstate
 
 KEY_CHARS = 16  # hex digits of the verify key a line names its remote's keys by
 REACH = 8192  # tids below its highest a compacted memory keeps: at most 2 kB of hex a line
@@ -155,3 +159,76 @@ def replay(data: bytes, wanted: Mapping[str, str]) -> tuple[dict[str, Remembered
         else:
             entry.memory.clear()
     return found, bad
+
+
+class Journal:
+    """The journal lines a core asks to be written (``take``, at the driver's next
+    flush), and what a journal read at start-up gives its records."""
+
+    def __init__(self) -> None:
+        self._lines: list[bytes] = []
+
+    def take(self) -> bytes:
+        """The lines asked for since the last call."""
+        lines = b"".join(self._lines)
+        self._lines.clear()
+        return lines
+
+    def start(self, remote: RemoteEstate) -> bytes:
+        """What ``remote``'s lines start with, made once while its name and keys hold;
+        when they change, its reserved tids are journaled again under the new."""
+        start = remote.journal_start
+        if start is None or start[0] is not remote.name or start[1] is not remote.verfer:
+            start = remote.journal_start = (remote.name, remote.verfer, line_start(
+                remote.name, key_of(remote.verhex)))
+            if remote.tid_reserved:
+                self._lines.append(reserve_line("", "", remote.tid_reserved, start[2]))
+        return start[2]
+
+    def delivered(self, remote: RemoteEstate, tid: int) -> None:
+        """``remote``'s message ``tid`` is delivered (called before its memory takes it);
+        the first into an empty memory says the memory starts anew, so nothing of an
+        earlier record or incarnation is restored with it."""
+        start = self.start(remote)
+        if not remote.delivered.highest:
+            self._lines.append(delivery_line("", "", remote.rsid, 0, start))
+        self._lines.append(delivery_line("", "", remote.rsid, tid, start))
+
+    def reserving(self, remote: RemoteEstate, tid: int) -> None:
+        """Our message ``tid`` to ``remote`` starts: once it reaches the tids reserved,
+        reserve the next ``TidBlock`` (before a packet carries them), so a restart goes on
+        above them (its transactions' tids with them)."""
+        start = self.start(remote)
+        if tid == remote.tid_reserved or tid_newer(tid, remote.tid_reserved):
+            remote.tid_reserved = (tid + remote.TidBlock) % TID_MODULO or 1
+            self._lines.append(reserve_line("", "", remote.tid_reserved, start))
+
+    @staticmethod
+    def restore(data: bytes, records: Mapping[str, RemoteEstate]) -> int:
+        """Give each of ``records`` (by name) what journal ``data`` remembers of it, when
+        its keys match: its memory of delivered tids, the peer's session, and our tids
+        going on above those reserved; how many lines were damaged."""
+        found, bad = replay(data, {name: key_of(remote.verhex)
+                                   for name, remote in records.items()})
+        for name, entry in found.items():
+            remote = records[name]
+            if entry.memory.highest:
+                remote.delivered = entry.memory
+                remote.rsid = entry.rsid
+                remote.peer_tid = entry.memory.highest
+            if entry.tid_floor:  # (the next message's tid reserves more)
+                remote.tid = remote.tid_reserved = entry.tid_floor
+        return bad
+
+    @staticmethod
+    def compacted(remotes: Iterable[RemoteEstate]) -> bytes:
+        """The journal as what it says of ``remotes`` now: a line of each one's memory of
+        deliveries, and one of the tids reserved for it."""
+        lines = []
+        for remote in remotes:
+            key = key_of(remote.verhex)
+            if remote.delivered.highest:
+                lines.append(memory_line(remote.name, key, remote.rsid, remote.delivered))
+            if remote.tid_reserved:
+                lines.append(reserve_line(remote.name, key, remote.tid_reserved))
+        return b"".join(lines)

@@ -49,7 +49,7 @@ class Messenger(Transaction):
                          tid=entry.tid, **kwa)
         self.entry = entry
         if entry.tid is None:  # a first try: its tid is one a restart must not give again
-            stack.journal_tids(remote, self.tid)
+            stack.journal.reserving(remote, self.tid)
         entry.tid = self.tid
         self.segments: list[tuple[Head, bytes]] = []
         self.burst = stack.BurstSize
@@ -377,7 +377,7 @@ class Messengent(Transaction):
         self.send(PcktKind.done)
         stack.incStat("message_complete_ack")
         self.log(f"Do Ack Done Message on Segment {sn}")
-        stack.journal_delivery(self.remote, self.tid)
+        stack.journal.delivered(self.remote, self.tid)
         self.remote.delivered.add(self.tid)
         self.remote.last_done = (self.tid, stack.now)
         stack.deliver(body, self.remote.name)

@@ -21,7 +21,7 @@ from ..raeting import AutoMode
 from ..raeting import BodyKind, CoatKind, FootKind, HeadKind, PcktKind, TrnsKind  # noqa: F401
 # (raet code takes these kinds from this module, with a star import too)
 from ..stacking import Stack, StackError
-from . import journal, resolving
+from . import resolving
 from .acceptance import RoleRecord
 from .core import RoadCore
 from .estating import Address, EstateError, LocalEstate, RemoteEstate
@@ -237,18 +237,18 @@ class RoadStack(Stack, RoadCore):
         elif kind == "forget_remote":
             self.keep.clear_remote(target)
         elif kind == "journal":
-            self.journal(target)
+            self.append_journal(target)
         else:
             self.keep.clear_remote_role(target)
 
-    def journal(self, lines: bytes) -> None:
+    def append_journal(self, lines: bytes) -> None:
         """Add ``lines`` to the delivery journal (synced with ``SyncDeliveries``); once it
         grew by ``JournalMax`` bytes since it was last compacted (or since the start),
         compact it: a line per remote, its whole memory."""
         self.keep.append_journal(lines, self.SyncDeliveries)
         self.journal_size += len(lines)
         if self.journal_size > self.journal_compacted + self.JournalMax:
-            compacted = self.compacted_journal()
+            compacted = self.journal.compacted(self.remotes.values())
             self.keep.rewrite_journal(compacted)
             self.journal_size = self.journal_compacted = len(compacted)
             self.incStat("journal_compacted")
