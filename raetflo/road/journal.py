@@ -8,13 +8,13 @@ and the restarted stack still knows it. This module makes and reads the journal'
 (no I/O): one JSON array per line,
 
 * ``[name, key, rsid, tid]``: message ``tid`` from remote ``name`` was delivered, in its
-  session ``rsid``; a ``tid`` of 0 means the memory starts anew (it precedes the first
-  delivery of a new record, or of the peer's new incarnation): what came before is
-  forgotten;
+  session ``rsid``;
 * ``[name, key, rsid, highest, reach, "bits"]``: the whole memory of ``name`` within
-  ``reach`` tids below its highest, as hex (a compacted journal holds one such line per
-  remote, its reach at most ``REACH``: older repeats are refused as stale after a
-  restart);
+  ``reach`` tids below its highest, as hex; what came before is forgotten. A compacted
+  journal holds one such line per remote, its reach at most ``REACH`` (older repeats are
+  refused as stale after a restart); the first delivery into an empty memory (of a new
+  record, or of the peer's new incarnation) is one too, so nothing earlier is restored
+  with it;
 * ``[name, key, floor]``: the tids of our messages to ``name`` may go up to ``floor``; a
   restarted stack goes on above it (tids are reserved a block at a time, by the messages
   that need them), so a receiver never takes a message of our new incarnation for one
@@ -66,9 +66,14 @@ def line_start(name: str, key: str) -> bytes:
 
 
 def delivery_line(name: str, key: str, rsid: int, tid: int, start: bytes = b"") -> bytes:
-    """The line of one delivery (``tid`` 0: the peer's memory starts anew); ``start``:
-    its ``line_start``, when known."""
+    """The line of one delivery; ``start``: its ``line_start``, when known."""
     return b"%s%d,%d]\n" % (start or line_start(name, key), rsid, tid)
+
+
+def first_line(name: str, key: str, rsid: int, tid: int, start: bytes = b"") -> bytes:
+    """The line of the first delivery into an empty memory: a memory of just ``tid``."""
+    return b'%s%d,%d,%d,"1"]\n' % (start or line_start(name, key), rsid, tid,
+                                    DeliveredMemory.Window)
 
 
 def memory_line(name: str, key: str, rsid: int, memory: DeliveredMemory) -> bytes:
@@ -120,6 +125,8 @@ def _numbers(rest: bytes) -> tuple[list[int], int | None] | None:
     if not all(part.isdigit() for part in parts):
         return None
     numbers = [int(part) for part in parts]
+    if len(numbers) == 2 and not numbers[1]:  # (tid 0 is no transaction's)
+        return None
     return (numbers, bits) if all(number < TID_MODULO for number in numbers) else None
 
 
@@ -154,10 +161,8 @@ def replay(data: bytes, wanted: Mapping[str, str]) -> tuple[dict[str, Remembered
         entry.rsid = numbers[0]
         if bits is not None:
             entry.memory.restore(numbers[1], numbers[2], bits)
-        elif numbers[1]:
-            entry.memory.add(numbers[1])
         else:
-            entry.memory.clear()
+            entry.memory.add(numbers[1])
     return found, bad
 
 
@@ -187,12 +192,10 @@ class Journal:
 
     def delivered(self, remote: RemoteEstate, tid: int) -> None:
         """``remote``'s message ``tid`` is delivered (called before its memory takes it);
-        the first into an empty memory says the memory starts anew, so nothing of an
-        earlier record or incarnation is restored with it."""
-        start = self.start(remote)
-        if not remote.delivered.highest:
-            self._lines.append(delivery_line("", "", remote.rsid, 0, start))
-        self._lines.append(delivery_line("", "", remote.rsid, tid, start))
+        the first into an empty memory is a memory line, so nothing of an earlier record
+        or incarnation is restored with it."""
+        line = first_line if not remote.delivered.highest else delivery_line
+        self._lines.append(line("", "", remote.rsid, tid, self.start(remote)))
 
     def reserving(self, remote: RemoteEstate, tid: int) -> None:
         """Our message ``tid`` to ``remote`` starts: once it reaches the tids reserved,
