@@ -85,13 +85,15 @@ class DeliveredMemory:
         """``(highest, reach, bits)`` of what this memory knows within ``reach`` tids below
         its highest (for :meth:`restore`)."""
         reach = min(reach, self._reach)
-        return self.highest, reach, self._bits & ((1 << reach) - 1)
+        bits = self._bits
+        return self.highest, reach, bits & ((1 << reach) - 1) if bits.bit_length() > reach else bits
 
     def restore(self, highest: int, reach: int, bits: int) -> None:
         """Know what :meth:`snapshot` gave (an empty memory when it has no highest)."""
         self.clear()
         reach = max(1, min(reach, self.Window))
-        bits &= (1 << reach) - 1
+        if bits.bit_length() > reach:
+            bits &= (1 << reach) - 1
         if highest and bits & 1:  # (the highest delivered is always known)
             self.highest, self._reach, self._bits = highest % TID_MODULO, reach, bits
 
