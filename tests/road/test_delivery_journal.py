@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tracemalloc
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from raetflo.raeting import PcktKind, TrnsKind
@@ -273,3 +274,14 @@ def test_restarts_do_not_let_the_journal_grow_past_its_bound(road, monkeypatch):
         sizes.append(os.path.getsize(main.keep.journalpath))
         main = road.restart(main, main=True, auto=ALWAYS)
     assert max(sizes) <= 2 * 1_500 + 1_000, sizes
+
+
+@pytest.mark.parametrize("name", ['a"b', "a\\b", "ünï", "tab\there", 'a","b', "plain"])
+def test_any_name_reads_back_as_written(name):
+    lines = journal.first_line(name, "k", 1, 5) + journal.delivery_line(name, "k", 1, 6)
+    found, bad = journal.replay(lines, {name: "k"})
+    assert bad == 0 and 5 in found[name].memory and 6 in found[name].memory
+
+
+def test_a_line_with_a_raw_control_character_is_damaged():
+    assert journal.replay(b'["a\x01","k",1,5]', {"a\x01": "k"}) == ({}, 1)
