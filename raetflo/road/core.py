@@ -301,6 +301,7 @@ class RoadCore(Core):
         del self.nameRemotes[old]
         remote.name = new
         self.nameRemotes[new] = remote
+        self.journal.renamed(remote)
         self.link_changed(old)
         self.link_changed(new)
         if clear:

@@ -194,6 +194,13 @@ class Journal:
                 self._lines.append(reserve_line("", "", remote.tid_reserved, start[2]))
         return start[2]
 
+    def renamed(self, remote: RemoteEstate) -> None:
+        """``remote`` has a new name: what the journal says of it goes again under it."""
+        if remote.delivered.highest:
+            self._lines.append(memory_line(remote.name, key_of(remote.verhex), remote.rsid,
+                                           remote.delivered))
+        self.start(remote)  # (and its reserved tids)
+
     def delivered(self, remote: RemoteEstate, tid: int) -> None:
         """``remote``'s message ``tid`` is delivered (called before its memory takes it);
         the first into an empty memory is a memory line, so nothing of an earlier record

@@ -285,3 +285,11 @@ def test_any_name_reads_back_as_written(name):
 
 def test_a_line_with_a_raw_control_character_is_damaged():
     assert journal.replay(b'["a\x01","k",1,5]', {"a\x01": "k"}) == ({}, 1)
+
+
+def test_a_renamed_record_keeps_its_memory_across_a_restart(road):
+    main, other, remote = pair(road)
+    lost_dones(main, other, remote, 3)
+    main.renameRemote(only(main), "renamed", dump=True)
+    main = road.restart(main, main=True, auto=ALWAYS)
+    assert only(main).name == "renamed" and remembered(only(main)) == 3
