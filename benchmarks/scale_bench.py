@@ -453,7 +453,8 @@ def main_worker(args: argparse.Namespace) -> None:
 
 COLUMNS: list[tuple[str, str]] = [
     ("storm_s", "storm s"), ("failed_joins", "failed"), ("socket_drops", "rx drops"),
-    ("cpu_per_s", "CPU s/s"), ("loop_cpu_per_s", "loop s/s"), ("crypto_per_s", "crypto s/s"), ("alives_per_s", "alives/s"),
+    ("cpu_per_s", "CPU s/s"), ("loop_cpu_per_s", "loop s/s"), ("crypto_per_s", "crypto s/s"),
+    ("alives_per_s", "alives/s"),
     ("manage_ms", "manage ms"),
     ("manage_busy_ms", "mgr due ms"), ("tick_ms", "tick ms"), ("fanout_s", "fan-out s"),
     ("fanin_s", "fan-in s"), ("rss_per_remote_kb", "kB/remote"), ("restart_s", "restart s")]

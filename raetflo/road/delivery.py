@@ -24,6 +24,11 @@ def tid_newer(new: int, old: int) -> bool:
     return 0 < (new - old) % TID_MODULO < TID_DELTA
 
 
+def _cut(bits: int, length: int) -> int:
+    """The lowest ``length`` bits of ``bits`` (a new int only when it is longer)."""
+    return bits & ((1 << length) - 1) if bits.bit_length() > length else bits
+
+
 class DeliveredMemory:
     """Tids of messages delivered from one peer incarnation: a sliding bitmap window.
 
@@ -66,7 +71,7 @@ class DeliveredMemory:
             if shift < window:
                 bits = self._bits << shift | 1
                 if bits.bit_length() > 2 * window:  # cut once in a while, not at every add
-                    bits &= (1 << window) - 1
+                    bits = _cut(bits, window)
                 self._bits, self._reach = bits, min(window, self._reach + shift)
             else:
                 self._bits, self._reach = 1, window
@@ -85,15 +90,13 @@ class DeliveredMemory:
         """``(highest, reach, bits)`` of what this memory knows within ``reach`` tids below
         its highest (for :meth:`restore`)."""
         reach = min(reach, self._reach)
-        bits = self._bits
-        return self.highest, reach, bits & ((1 << reach) - 1) if bits.bit_length() > reach else bits
+        return self.highest, reach, _cut(self._bits, reach)
 
     def restore(self, highest: int, reach: int, bits: int) -> None:
         """Know what :meth:`snapshot` gave (an empty memory when it has no highest)."""
         self.clear()
         reach = max(1, min(reach, self.Window))
-        if bits.bit_length() > reach:
-            bits &= (1 << reach) - 1
+        bits = _cut(bits, reach)
         if highest and bits & 1:  # (the highest delivered is always known)
             self.highest, self._reach, self._bits = highest % TID_MODULO, reach, bits
 

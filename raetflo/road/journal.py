@@ -65,32 +65,31 @@ def line_start(name: str, key: str) -> bytes:
     return _encode([name, key])[:-1].encode() + b","
 
 
-def delivery_line(name: str, key: str, rsid: int, tid: int, start: bytes = b"") -> bytes:
-    """The line of one delivery; ``start``: its ``line_start``, when known."""
-    return b"%s%d,%d]\n" % (start or line_start(name, key), rsid, tid)
+def delivery_line(start: bytes, rsid: int, tid: int) -> bytes:
+    """The line of one delivery (``start``: its remote's ``line_start``)."""
+    return b"%s%d,%d]\n" % (start, rsid, tid)
 
 
-def first_line(name: str, key: str, rsid: int, tid: int, start: bytes = b"") -> bytes:
+def first_line(start: bytes, rsid: int, tid: int) -> bytes:
     """The line of the first delivery into an empty memory: a memory of just ``tid``."""
-    return b'%s%d,%d,%d,"1"]\n' % (start or line_start(name, key), rsid, tid,
-                                    DeliveredMemory.Window)
+    return b'%s%d,%d,%d,"1"]\n' % (start, rsid, tid, DeliveredMemory.Window)
 
 
-def memory_line(name: str, key: str, rsid: int, memory: DeliveredMemory) -> bytes:
+def memory_line(start: bytes, rsid: int, memory: DeliveredMemory) -> bytes:
     """The line of a whole memory, within ``REACH`` (a compacted journal's)."""
     highest, reach, bits = memory.snapshot(REACH)
-    return b'%s%d,%d,%d,"%x"]\n' % (line_start(name, key), rsid, highest, reach, bits)
+    return b'%s%d,%d,%d,"%x"]\n' % (start, rsid, highest, reach, bits)
 
 
-def reserve_line(name: str, key: str, floor: int, start: bytes = b"") -> bytes:
-    """The line reserving the tids of our messages to ``name`` up to ``floor``."""
-    return b"%s%d]\n" % (start or line_start(name, key), floor)
+def reserve_line(start: bytes, floor: int) -> bytes:
+    """The line reserving the tids of our messages to its remote up to ``floor``."""
+    return b"%s%d]\n" % (start, floor)
 
 
 def _names(start: bytes) -> tuple[str, str] | None:
     """(name, key) of a line start (two JSON strings), None if it is not two strings."""
     inner = start[2:-2]
-    if b"\\" not in inner and inner.isascii():  # (what the journal writes: nothing to unescape)
+    if b"\\" not in inner and inner.isascii():  # as the journal writes them: no escapes
         name, key = inner.split(b'","')
         return name.decode(), key.decode()
     try:
@@ -187,26 +186,25 @@ class Journal:
         """What ``remote``'s lines start with, made once while its name and keys hold;
         when they change, its reserved tids are journaled again under the new."""
         start = remote.journal_start
-        if start is None or start[0] is not remote.name or start[1] is not remote.verfer:
+        if start is None or start[0] != remote.name or start[1] is not remote.verfer:
             start = remote.journal_start = (remote.name, remote.verfer, line_start(
                 remote.name, key_of(remote.verhex)))
             if remote.tid_reserved:
-                self._lines.append(reserve_line("", "", remote.tid_reserved, start[2]))
+                self._lines.append(reserve_line(start[2], remote.tid_reserved))
         return start[2]
 
     def renamed(self, remote: RemoteEstate) -> None:
         """``remote`` has a new name: what the journal says of it goes again under it."""
+        start = self.start(remote)  # (journals its reserved tids again)
         if remote.delivered.highest:
-            self._lines.append(memory_line(remote.name, key_of(remote.verhex), remote.rsid,
-                                           remote.delivered))
-        self.start(remote)  # (and its reserved tids)
+            self._lines.append(memory_line(start, remote.rsid, remote.delivered))
 
     def delivered(self, remote: RemoteEstate, tid: int) -> None:
         """``remote``'s message ``tid`` is delivered (called before its memory takes it);
         the first into an empty memory is a memory line, so nothing of an earlier record
         or incarnation is restored with it."""
         line = first_line if not remote.delivered.highest else delivery_line
-        self._lines.append(line("", "", remote.rsid, tid, self.start(remote)))
+        self._lines.append(line(self.start(remote), remote.rsid, tid))
 
     def reserving(self, remote: RemoteEstate, tid: int) -> None:
         """Our message ``tid`` to ``remote`` starts: once it reaches the tids reserved,
@@ -215,7 +213,7 @@ class Journal:
         start = self.start(remote)
         if tid == remote.tid_reserved or tid_newer(tid, remote.tid_reserved):
             remote.tid_reserved = (tid + remote.TidBlock) % TID_MODULO or 1
-            self._lines.append(reserve_line("", "", remote.tid_reserved, start))
+            self._lines.append(reserve_line(start, remote.tid_reserved))
 
     @staticmethod
     def restore(data: bytes, records: Mapping[str, RemoteEstate]) -> int:
@@ -240,9 +238,9 @@ class Journal:
         deliveries, and one of the tids reserved for it."""
         lines = []
         for remote in remotes:
-            key = key_of(remote.verhex)
+            start = line_start(remote.name, key_of(remote.verhex))
             if remote.delivered.highest:
-                lines.append(memory_line(remote.name, key, remote.rsid, remote.delivered))
+                lines.append(memory_line(start, remote.rsid, remote.delivered))
             if remote.tid_reserved:
-                lines.append(reserve_line(remote.name, key, remote.tid_reserved))
+                lines.append(reserve_line(start, remote.tid_reserved))
         return b"".join(lines)

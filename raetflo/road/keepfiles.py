@@ -232,6 +232,22 @@ def _fingerprint(payload: bytes, info: os.stat_result) -> bytes:
     return check.digest()
 
 
+def _checked_file(file_fd: int, path: str, uid: int) -> os.stat_result:
+    """The status of open keep file ``path``: a regular file owned by ``uid``, its mode
+    repaired (DamagedFile, KeepError when it is not)."""
+    info = os.fstat(file_fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise DamagedFile(f"Keep file '{path}' is unreadable: not a regular file")
+    _check_owned(info, path, "Keep file", uid)
+    _repair_mode(file_fd, info, FILE_MODE, path, "Keep file")
+    return info
+
+
+def _cannot_write(path: str, ex: OSError) -> KeepError:
+    return KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free space "
+                     "and permissions of the keep")
+
+
 def _read_bytes(fd: int, name: str, path: str,
                 uid: int) -> tuple[bytes, os.stat_result] | None:
     """Contents and status of regular file ``name`` in ``fd``, owned by ``uid`` (mode
@@ -246,11 +262,7 @@ def _read_bytes(fd: int, name: str, path: str,
         raise KeepError(f"Keep file '{path}' is unreadable: {_why(ex)}; check its "
                         "ownership and permissions") from ex
     try:
-        info = os.fstat(file_fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise DamagedFile(f"Keep file '{path}' is unreadable: not a regular file")
-        _check_owned(info, path, "Keep file", uid)
-        _repair_mode(file_fd, info, FILE_MODE, path, "Keep file")
+        info = _checked_file(file_fd, path, uid)
         data = os.read(file_fd, info.st_size + 1)  # one read, unless the file grew
         if len(data) <= info.st_size:
             return data, info
@@ -411,8 +423,7 @@ class KeepFiles:
                 batch.staged[path] = _Staged(fd, temp, os.path.basename(path),
                                              _fingerprint(payload, info))
         except OSError as ex:
-            raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
-                            "space and permissions of the keep") from ex
+            raise _cannot_write(path, ex) from ex
 
     def append(self, path: str, payload: bytes, sync: bool = False) -> None:
         """Add ``payload`` at the end of owner-only file ``path`` (made if missing) now,
@@ -424,11 +435,7 @@ class KeepFiles:
                 fd = self._dir(batch, os.path.dirname(path), create=True)
                 file_fd = os.open(os.path.basename(path), _APPEND_FLAGS, FILE_MODE, dir_fd=fd)
                 try:
-                    info = os.fstat(file_fd)
-                    if not stat.S_ISREG(info.st_mode):
-                        raise DamagedFile(f"Keep file '{path}' is not a regular file")
-                    _check_owned(info, path, "Keep file", self.owner())
-                    _repair_mode(file_fd, info, FILE_MODE, path, "Keep file")
+                    _checked_file(file_fd, path, self.owner())
                     view = memoryview(payload)
                     while view:
                         view = view[os.write(file_fd, view):]
@@ -440,8 +447,7 @@ class KeepFiles:
         except OSError as ex:
             if ex.errno == errno.ELOOP:
                 raise DamagedFile(f"Keep file '{path}' is a symlink") from None
-            raise KeepError(f"Cannot write keep file '{path}': {_why(ex)}; check the free "
-                            "space and permissions of the keep") from ex
+            raise _cannot_write(path, ex) from ex
 
     def _holds(self, path: str, payload: bytes) -> bool:
         """Whether ``path`` is still the owner-only file we left holding ``payload``."""

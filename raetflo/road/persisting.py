@@ -13,7 +13,6 @@ class RoleLookupError(Exception):
     """A driver could not look up a role record (its keep failed)."""
 
 
-NEWLINE = b"\n"
 RoleSource = Callable[[str], tuple[RoleRecord | None, bool]]
 
 
@@ -64,5 +63,6 @@ class KeepWrite:
     def label(self) -> str:
         """What is written, for a log line."""
         if self.kind == "journal":
-            return f"journal of {self.target.count(NEWLINE)} deliveries"
+            lines = self.target.count(b"\n")
+            return f"journal of {lines} deliveries"
         return f"{self.kind.replace('_', ' ')} {getattr(self.target, 'name', self.target)}"

@@ -357,7 +357,9 @@ class RoadStack(Stack, RoadCore):
             remote.nextSid()
             self.unsaved_sessions[id(remote)] = remote
         data = self.keep.load_journal()
-        self.journal_size, self.journal_compacted = len(data), 0
+        # (what was found counts as not compacted: the first append past JournalMax
+        # compacts it, so restarts cannot let the journal grow)
+        self.journal_size = len(data)
         self.restore_journal(data)
 
     def keep_damaged(self, report: str) -> None:

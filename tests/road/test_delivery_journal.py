@@ -61,6 +61,7 @@ def test_a_restored_memory_reaches_further_as_newer_tids_come():
     assert again.stale(3900) and not again.stale(4050) and 4050 in again
 
 
+S = journal.line_start
 WANTED = {"a": "k1", "b": "other-keys", "c": "kc", "d": "k2"}
 
 
@@ -69,15 +70,16 @@ def test_replay_follows_deliveries_restarts_keys_and_compactions():
     for tid in (7, 8, 9):
         memory.add(tid)
     lines = b"".join([
-        journal.delivery_line("a", "k1", 3, 1), journal.delivery_line("a", "k1", 3, 2),
-        journal.delivery_line("b", "kb", 5, 4),
-        journal.first_line("a", "k1", 4, 1),  # a restarted: what it sent is forgotten
-        journal.delivery_line("b", "other-keys", 6, 9),  # a new estate took the name
-        journal.memory_line("c", "kc", 2, memory),
-        journal.reserve_line("c", "kc", 1025), journal.reserve_line("c", "kc", 2049),
-        journal.reserve_line("d", "k1", 3000),
-        journal.delivery_line("d", "k2", 1, 3),  # keys of another estate: inherits no tids
-        journal.delivery_line("gone", "kg", 1, 3),  # no such record: not even kept
+        journal.delivery_line(S("a", "k1"), 3, 1),
+        journal.delivery_line(S("a", "k1"), 3, 2),
+        journal.delivery_line(S("b", "kb"), 5, 4),
+        journal.first_line(S("a", "k1"), 4, 1),  # a restarted: what it sent is forgotten
+        journal.delivery_line(S("b", "other-keys"), 6, 9),  # a new estate took the name
+        journal.memory_line(S("c", "kc"), 2, memory),
+        journal.reserve_line(S("c", "kc"), 1025), journal.reserve_line(S("c", "kc"), 2049),
+        journal.reserve_line(S("d", "k1"), 3000),
+        journal.delivery_line(S("d", "k2"), 1, 3),  # keys of another estate: inherits no tids
+        journal.delivery_line(S("gone", "kg"), 1, 3),  # no such record: not even kept
     ])
     found, bad = journal.replay(lines, WANTED)
     assert bad == 0 and set(found) == {"a", "b", "c", "d"}
@@ -89,10 +91,11 @@ def test_replay_follows_deliveries_restarts_keys_and_compactions():
 
 
 def test_damaged_lines_are_skipped_and_counted():
-    good = journal.delivery_line("a", "k1", 1, 5)
+    good = journal.delivery_line(S("a", "k1"), 1, 5)
     lines = b"\n".join([b"{", b'["a","k1"]', b'["a","k1",-1,2]', b'["a",2,1,2]',
                         b'["a","k1",1,2,[[3,1]]]', b'["a","k1",1,2,3,"xyz"]',
-                        b'["a","k1",4294967296,1]', b'["a","k1",1,0]', b'[' * 10_000, b'["a","k1",1,2]' * 5000,
+                        b'["a","k1",4294967296,1]', b'["a","k1",1,0]', b'[' * 10_000,
+                        b'["a","k1",1,2]' * 5000,
                         good.rstrip(), good[:9]])  # the last one cut short, as by a crash
     found, bad = journal.replay(lines, WANTED)
     assert bad == 11 and 5 in found["a"].memory
@@ -104,12 +107,13 @@ def test_lines_of_names_not_asked_for_hold_no_memory(monkeypatch):
     memory = DeliveredMemory()
     for tid in range(1, 60_000, 2):
         memory.add(tid)
-    lines = b"".join(journal.memory_line(f"n{index}", "k", 1, memory) for index in range(300))
+    lines = b"".join(journal.memory_line(S(f"n{index}", "k"), 1, memory)
+                     for index in range(300))
     made = []
     restore = DeliveredMemory.restore
     monkeypatch.setattr(DeliveredMemory, "restore",
                         lambda self, *args: made.append(1) or restore(self, *args))
-    found, bad = journal.replay(lines + journal.memory_line("a", "k1", 1, memory), WANTED)
+    found, bad = journal.replay(lines + journal.memory_line(S("a", "k1"), 1, memory), WANTED)
     assert bad == 0 and set(found) == {"a"} and len(made) == 1
     assert 59_999 in found["a"].memory and found["a"].memory.stale(59_999 - journal.REACH)
 
@@ -278,7 +282,7 @@ def test_restarts_do_not_let_the_journal_grow_past_its_bound(road, monkeypatch):
 
 @pytest.mark.parametrize("name", ['a"b', "a\\b", "ünï", "tab\there", 'a","b', "plain"])
 def test_any_name_reads_back_as_written(name):
-    lines = journal.first_line(name, "k", 1, 5) + journal.delivery_line(name, "k", 1, 6)
+    lines = journal.first_line(S(name, "k"), 1, 5) + journal.delivery_line(S(name, "k"), 1, 6)
     found, bad = journal.replay(lines, {name: "k"})
     assert bad == 0 and 5 in found[name].memory and 6 in found[name].memory
 
