@@ -14,6 +14,7 @@ the polled :class:`~raetflo.lane.stacking.LaneStack` (``EmitMessages`` false) ap
 """
 from __future__ import annotations
 
+from posixpath import normpath
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -49,6 +50,8 @@ class LaneCore(Core):
     MaxBooks: ClassVar[int] = 64  # partial books held at once
     MaxRemotes: ClassVar[int] = 1024  # yards known; past it an unknown writer is not added
     MaxBookBytes: ClassVar[int] = 2 * paging.MAX_MESSAGE_SIZE  # bytes held in partial books
+    MaxSenderBooks: ClassVar[int] = 8  # partial books held from one yard
+    MaxSenderBookBytes: ClassVar[int] = paging.MAX_MESSAGE_SIZE  # bytes of them
 
     def __init__(self, name: str = "", uid: int | None = None, lanename: str | None = "lane",
                  sockdirpath: str = "", ha: str = "", accept: bool | None = None,
@@ -62,7 +65,9 @@ class LaneCore(Core):
         self.version = version
         self.accept = self.Accept if accept is None else accept
         self.haRemotes: Registry = Registry()  # ha -> RemoteYard
-        self.books = Books(self.BookTimeout, self.MaxBooks, self.MaxBookBytes)
+        self.books = Books(self.BookTimeout, self.MaxBooks, self.MaxBookBytes,
+                           self.MaxSenderBooks, self.MaxSenderBookBytes,
+                           on_evict=self.book_evicted)
         if local is None:
             local = Yard(stack=self, uid=uid, name=name, ha=ha, dirpath=sockdirpath,
                          lanename=lanename or "")
@@ -178,11 +183,17 @@ class LaneCore(Core):
 
     # receiving ------------------------------------------------------------------------
     def source(self, head: PageHead, sa: str | None) -> RemoteYard:
-        """The remote that sent a page, added if new; PageError if it must be dropped."""
+        """The remote that sent a page, added if new; PageError if it must be dropped (a
+        page naming a known yard must come from that yard's socket)."""
         if head.dn != self.local.name:
             raise PageError("invalid_destination", f"page for {head.dn!r}")
         remote = self.nameRemotes.get(head.sn)
-        return remote if remote is not None else self.admit(head.sn, sa)
+        if remote is None:
+            return self.admit(head.sn, sa)
+        if sa != remote.ha and (sa is None or normpath(sa) != normpath(remote.ha)):
+            raise PageError("invalid_source_yard",
+                            f"yard {head.sn!r} sent from {sa!r}, not from its socket")
+        return remote
 
     def admit(self, sn: str, sa: str | None) -> RemoteYard:
         """Add the unknown yard ``sn``, bound at ``sa``, as a remote; PageError if refused.
@@ -230,6 +241,12 @@ class LaneCore(Core):
             self.emit(MessageReceived(msg, source))
         else:
             self.rxMsgs.append((msg, source))
+
+    def book_evicted(self, key: tuple[str, str, int], why: str) -> None:
+        """A partial book was dropped to make room for another's page (``book_overflow``)."""
+        self.incStat("book_overflow")
+        self.console.terse(f"Stack '{self.name}': Dropped partial book {key[2]} from "
+                           f"{key[0]!r}: {why}\n")
 
     # time -----------------------------------------------------------------------------
     def process(self) -> None:

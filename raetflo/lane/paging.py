@@ -9,12 +9,13 @@ then a section of the serialized body. A body that does not fit one page is cut 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import string
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import msgpack
 
@@ -179,8 +180,15 @@ class PartialBook:
     size: int = 0
 
 
+@dataclass
+class SenderBooks:
+    """The partial books of one sender: their keys, least recently fed first, and bytes."""
+    keys: dict[BookKey, None] = field(default_factory=dict)
+    size: int = 0
+
+
 # what holding one page of a partial book costs beside its bytes, charged to the books'
-# byte bound (so pages with empty sections still count)
+# byte bounds (so pages with empty sections still count)
 PAGE_COST = 96
 
 
@@ -188,17 +196,28 @@ class Books:
     """Partial books of every sender, bounded in count, bytes and idle time.
 
     Unlike the reference, an incomplete book does not live forever: :meth:`expire` drops
-    books idle for ``timeout`` seconds, and a page that would push the books past
-    ``max_books`` or ``max_bytes`` is refused (its book dropped).
+    books idle for ``timeout`` seconds, and room for a new page is made by dropping the
+    books fed least recently (each reported to ``on_evict``): the sender's own first, once
+    it holds ``max_sender_books`` books or more than ``max_sender_bytes``, then anyone's,
+    past ``max_books`` or ``max_bytes``. So a writer that starts books and never ends them
+    (or a clock that never moves) loses its own oldest, not everybody's next message.
+    The book being fed is never dropped to make room, only refused (``book_overflow``)
+    when it alone is over ``max_bytes``.
     """
 
     def __init__(self, timeout: float = 10.0, max_books: int = 64,
-                 max_bytes: int = 2 * MAX_MESSAGE_SIZE) -> None:
+                 max_bytes: int = 2 * MAX_MESSAGE_SIZE, max_sender_books: int = 8,
+                 max_sender_bytes: int = MAX_MESSAGE_SIZE,
+                 on_evict: Callable[[BookKey, str], None] | None = None) -> None:
         self.timeout = timeout
         self.max_books = max_books
         self.max_bytes = max_bytes
+        self.max_sender_books = max_sender_books
+        self.max_sender_bytes = max_sender_bytes
+        self.on_evict = on_evict
         self.size = 0  # bytes held in all books
         self._books: OrderedDict[BookKey, PartialBook] = OrderedDict()  # least recently fed first
+        self._senders: dict[str, SenderBooks] = {}
 
     def __len__(self) -> int:
         return len(self._books)
@@ -207,8 +226,8 @@ class Books:
         """File one page of a paged book; the whole body once the book is complete.
 
         PageError ``invalid_page_number`` (pn not below pc, or pc changed within a book),
-        ``missed_page`` (first page seen is not page 0), ``book_overflow`` (limits) or
-        ``oversized_book`` (more than MAX_MESSAGE_SIZE).
+        ``missed_page`` (first page seen is not page 0), ``oversized_book`` (more than
+        MAX_MESSAGE_SIZE) or ``book_overflow`` (this book alone is over ``max_bytes``).
         """
         key = (head.sn, head.si, head.bi)
         if head.pn >= head.pc:
@@ -217,39 +236,68 @@ class Books:
         if book is None:
             if head.pn != 0:
                 raise PageError("missed_page", f"missed pages before {head.pn} of book {key}")
-            if len(self._books) >= self.max_books:
-                raise PageError("book_overflow", f"{len(self._books)} partial books held")
+            sender = self._senders.get(head.sn)
+            while sender is not None and len(sender.keys) >= self.max_sender_books:
+                self._evict(next(iter(sender.keys)),
+                            f"{len(sender.keys)} partial books from {head.sn!r} held")
+                sender = self._senders.get(head.sn)
+            while self._books and len(self._books) >= self.max_books:
+                self._evict(next(iter(self._books)), f"{len(self._books)} partial books held")
+            sender = self._senders.setdefault(head.sn, SenderBooks())
             book = self._books[key] = PartialBook(pc=head.pc, stamp=now)
+            sender.keys[key] = None
         elif book.pc != head.pc:
             raise PageError("invalid_page_number",
                             f"page count {head.pc} differs from {book.pc} in book {key}")
         else:
+            sender = self._senders[head.sn]
             self._books.move_to_end(key)
+            del sender.keys[key]
+            sender.keys[key] = None
             book.stamp = now
         held = book.sections.get(head.pn)
         grow = len(section) - len(held) if held is not None else len(section) + PAGE_COST
         book.sections[head.pn] = section
         book.size += grow
+        sender.size += grow
         self.size += grow
         if book.size - len(book.sections) * PAGE_COST > MAX_MESSAGE_SIZE:  # its bytes
             self._drop(key)
             raise PageError("oversized_book", f"book {key} exceeds {MAX_MESSAGE_SIZE} bytes")
-        if self.size > self.max_bytes:
-            self._drop(key)
-            raise PageError("book_overflow", f"partial books exceed {self.max_bytes} bytes")
+        self._make_room(key, sender)
         if len(book.sections) < book.pc:
             return None
         self._drop(key)
         return b"".join(book.sections[pn] for pn in range(book.pc))
 
+    def _make_room(self, key: BookKey, sender: SenderBooks) -> None:
+        """Drop the books fed least recently, other than ``key``'s, while its sender's or
+        all books are over their byte bounds; refuse ``key``'s if it alone is over."""
+        while sender.size > self.max_sender_bytes and len(sender.keys) > 1:
+            self._evict(_oldest_but(sender.keys, key),
+                        f"partial books from {key[0]!r} over {self.max_sender_bytes} bytes")
+        while self.size > self.max_bytes:
+            if len(self._books) == 1:
+                self._drop(key)
+                raise PageError("book_overflow", f"partial books exceed {self.max_bytes} bytes")
+            self._evict(_oldest_but(self._books, key),
+                        f"partial books over {self.max_bytes} bytes")
+
+    def _evict(self, key: BookKey, why: str) -> None:
+        self._drop(key)
+        if self.on_evict is not None:
+            self.on_evict(key, why)
+
     def of(self, sn: str) -> dict:
         """The partial books of sender ``sn``, by (sn, si, bi), least recently fed first."""
-        return dict((key, book) for key, book in self._books.items() if key[0] == sn)
+        sender = self._senders.get(sn)
+        return {key: self._books[key] for key in sender.keys} if sender is not None else {}
 
     def discard(self, sn: str, si: str | int) -> int:
         """Drop the books of ``sn`` from sessions other than ``si`` (0: none received yet, so
         every session is another); how many."""
-        stale = [key for key in self._books if key[0] == sn and key[1] != si]
+        sender = self._senders.get(sn)
+        stale = [key for key in sender.keys if key[1] != si] if sender is not None else []
         for key in stale:
             self._drop(key)
         return len(stale)
@@ -278,8 +326,19 @@ class Books:
         return None if stamp is None else stamp + self.timeout
 
     def _drop(self, key: BookKey) -> None:
-        self.size -= self._books.pop(key).size
+        size = self._books.pop(key).size
+        self.size -= size
+        sender = self._senders[key[0]]
+        del sender.keys[key]
+        sender.size -= size
+        if not sender.keys:
+            del self._senders[key[0]]
 
+
+def _oldest_but(keys: Mapping[BookKey, Any], key: BookKey) -> BookKey:
+    """The first of ``keys`` (two or more, least recently fed first) that is not ``key``."""
+    first, second = itertools.islice(keys, 2)
+    return second if first == key else first
 
 
 # raet code imports its page and book classes from this module; ours live in ``pages``

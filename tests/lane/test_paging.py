@@ -196,14 +196,48 @@ def test_page_number_must_fit_the_count():
     assert len(books) == 1
 
 
-def test_books_are_bounded_in_count_and_bytes():
-    books = Books(max_books=2, max_bytes=150_000)
+def evicting(**bounds) -> tuple[Books, list]:
+    """Books with ``bounds`` that note each book they drop to make room."""
+    dropped: list = []
+    return Books(on_evict=lambda key, why: dropped.append(key[2]), **bounds), dropped
+
+
+def test_books_make_room_by_dropping_the_least_recently_fed():
+    books, dropped = evicting(max_books=2, max_bytes=220_000)
     for bi in (1, 2):
         books.add(*book_of(BIG, bi=bi)[0], now=0.0)
-    assert_drop("book_overflow", books, *book_of(BIG, bi=3)[0])
-    head, section = book_of(BIG, bi=1)[1]
-    assert_drop("book_overflow", books, head, section)  # 3 x 65 k over 150 k: book 1 dropped
-    assert len(books) == 1 and books.size == len(book_of(BIG, bi=2)[0][1]) + paging.PAGE_COST
+    books.add(*book_of(BIG, bi=1)[1], now=0.0)  # book 2 is now the least recently fed
+    books.add(*book_of(BIG, bi=3)[0], now=0.0)  # over the count: book 2 goes
+    assert dropped == [2] and list(books.of("alpha")) == [("alpha", SI_A, 1),
+                                                          ("alpha", SI_A, 3)]
+    books.add(*book_of(BIG, bi=3)[1], now=0.0)  # 4 x 64 k over 220 k: book 1 goes
+    assert dropped == [2, 1] and len(books) == 1
+    assert books.size == 2 * (len(book_of(BIG, bi=3)[0][1]) + paging.PAGE_COST)
+    assert_drop("missed_page", books, *book_of(BIG, bi=1)[2])
+
+
+def test_a_book_alone_over_the_byte_bound_is_refused():
+    books, dropped = evicting(max_bytes=100_000)
+    parts = book_of(BIG)
+    books.add(*parts[0], now=0.0)
+    assert_drop("book_overflow", books, *parts[1])
+    assert len(books) == 0 and books.size == 0 and dropped == []
+
+
+def test_each_sender_is_bounded_on_its_own():
+    books, dropped = evicting(max_sender_books=2, max_sender_bytes=200_000)
+    other = [paging.parse(page) for page in paging.paginate(BIG, "gamma", "beta", SI_A, 9)]
+    books.add(*other[0], now=0.0)
+    for bi in (1, 2, 3):
+        books.add(*book_of(BIG, bi=bi)[0], now=0.0)
+    assert dropped == [1] and len(books.of("alpha")) == 2 and len(books.of("gamma")) == 1
+    books.add(*book_of(BIG, bi=3)[1], now=0.0)  # alpha's 3 x 64 k: under 200 k
+    assert dropped == [1]
+    books.add(*book_of(BIG, bi=3)[2], now=0.0)  # 4 x 64 k: book 2 goes, book 3 stays over
+    assert dropped == [1, 2] and list(books.of("alpha")) == [("alpha", SI_A, 3)]
+    assert books.add(*book_of(BIG, bi=3)[3], now=0.0) == BIG
+    assert books.add(*other[1], now=0.0) is None and len(books.of("gamma")) == 1
+    assert books.size == 2 * (len(other[0][1]) + paging.PAGE_COST)
 
 
 def test_book_larger_than_the_largest_message_is_dropped(monkeypatch):

@@ -105,3 +105,39 @@ def test_fuzzed_pages_never_escape_serviceAll(beta, raw):
     assert sum(beta.stats.values()) > 300
     drain(beta)
     assert feed(beta, raw, GOOD) == [({"ok": True}, "raw")]
+
+
+def test_a_known_yard_cannot_be_impersonated(beta, raw, sockdir, tmp_path):
+    """Pages naming a known yard come from its socket, or are dropped: a writer bound under
+    another name, or under the same file name elsewhere, or not bound at all, is not it."""
+    assert feed(beta, raw, GOOD) == [({"ok": True}, "raw")]
+    forged = page(b'{"forged":true}')  # sn "raw"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as other, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as twin, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as unbound:
+        other.bind(os.path.join(sockdir, "zeus.mallory.uxd"))
+        twin.bind(str(elsewhere / "zeus.raw.uxd"))
+        for sock in (other, twin, unbound):
+            assert feed(beta, sock, forged) == []
+    assert dict(beta.stats) == {"invalid_source_yard": 3}
+    assert [remote.name for remote in beta.remotes.values()] == ["raw"]
+    assert feed(beta, raw, GOOD) == [({"ok": True}, "raw")]
+
+
+def test_one_writer_cannot_hold_every_partial_book(beta, raw, sockdir):
+    """A writer that starts books and never ends them loses its own oldest; another yard's
+    paged message still gets through (and so does the writer's own next one)."""
+    for bi in range(100, 100 + 2 * LaneStack.MaxBooks):
+        raw.sendto(paging.paginate(b'{"x":"' + b"y" * 70000 + b'"}', "raw", "beta", SI,
+                                   bi)[0], beta.ha)
+        beta.serviceAll()
+    assert len(beta.books) <= LaneStack.MaxSenderBooks
+    assert beta.stats["book_overflow"] == 2 * LaneStack.MaxBooks - LaneStack.MaxSenderBooks
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        sock.bind(os.path.join(sockdir, "zeus.other.uxd"))
+        other = paging.paginate(b'{"x":"' + b"z" * 70000 + b'"}', "other", "beta", SI, 1)
+        assert feed(beta, sock, *other) == [({"x": "z" * 70000}, "other")]
+    assert feed(beta, raw, *BOOK) == [({"x": "y" * 70000}, "raw")]
