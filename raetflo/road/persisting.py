@@ -54,7 +54,8 @@ class KeepWrite:
     """One write the driver makes to the keep: ``kind`` is ``remote`` (the record
     ``target`` and its role), ``local`` (the local estate ``target`` and its role),
     ``forget_remote`` (the file of remote name ``target``), ``forget_role`` (the file
-    of role ``target``) or ``journal`` (lines ``target`` to add to the delivery journal)."""
+    of role ``target``) or ``journal`` (lines ``target`` to add to the delivery journal;
+    none: write it whole again, as the driver does after a failed append)."""
 
     kind: str
     target: Any
@@ -64,5 +65,5 @@ class KeepWrite:
         """What is written, for a log line."""
         if self.kind == "journal":
             lines = self.target.count(b"\n")
-            return f"journal of {lines} deliveries"
+            return f"journal of {lines} deliveries" if lines else "journal, whole"
         return f"{self.kind.replace('_', ' ')} {getattr(self.target, 'name', self.target)}"

@@ -54,6 +54,9 @@ class RoadStack(Stack, RoadCore):
     # JournalMax bytes (of lines read one by one at a restart) since it was last compacted
     SyncDeliveries = False
     JournalMax = 1 << 20
+    # after a failed append (a full disk, say) the journal is behind what the memories
+    # hold: it is written whole again, at most once per JournalRetry seconds, until it is
+    JournalRetry = 1.0
     BodyMap = odict  # and their bodies are ioflo odicts, as the reference's are
 
     def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
@@ -77,6 +80,7 @@ class RoadStack(Stack, RoadCore):
         self.unsaved_sessions: dict[int, RemoteEstate] = {}
         # bytes of the delivery journal, and what its last compaction left (0: none yet)
         self.journal_size = self.journal_compacted = 0
+        self.journal_retry: float | None = None  # when a journal behind is written again
         name = name or LocalEstate.nameGuid()
         if not isinstance(name, str):
             raise StackError(f"Invalid stack name {name!r}")
@@ -216,6 +220,10 @@ class RoadStack(Stack, RoadCore):
         """Make the keep writes the core asked for, in one batch of the keep: all durable
         when this returns (see ``RoadKeep.batch``); a failure is counted and logged."""
         writes = self.keep_writes()
+        if self.journal_retry is not None:  # the memories hold what its lines would say
+            writes = [write for write in writes if write.kind != "journal"]
+            if self.now >= self.journal_retry:
+                writes.append(KeepWrite("journal", b""))
         if writes:
             self.kept(lambda: self.write_batch(writes), "keep writes")
         self.roles.settle()
@@ -243,15 +251,26 @@ class RoadStack(Stack, RoadCore):
 
     def append_journal(self, lines: bytes) -> None:
         """Add ``lines`` to the delivery journal (synced with ``SyncDeliveries``); once it
-        grew by ``JournalMax`` bytes since it was last compacted (or since the start),
-        compact it: a line per remote, its whole memory."""
-        self.keep.append_journal(lines, self.SyncDeliveries)
+        grew by ``JournalMax`` bytes since it was last compacted (or since the start), or
+        when it is behind (an append failed), write it whole: a line per remote."""
+        try:
+            if self.journal_retry is not None:
+                self.compact_journal()
+                self.journal_retry = None
+                return
+            self.keep.append_journal(lines, self.SyncDeliveries)
+        except KeepError:
+            self.journal_retry = self.now + self.JournalRetry
+            raise
         self.journal_size += len(lines)
         if self.journal_size > self.journal_compacted + self.JournalMax:
-            compacted = self.journal.compacted(self.remotes.values())
-            self.keep.rewrite_journal(compacted)
-            self.journal_size = self.journal_compacted = len(compacted)
-            self.incStat("journal_compacted")
+            self.compact_journal()
+
+    def compact_journal(self) -> None:
+        compacted = self.journal.compacted(self.remotes.values())
+        self.keep.rewrite_journal(compacted)
+        self.journal_size = self.journal_compacted = len(compacted)
+        self.incStat("journal_compacted")
 
     def role_record(self, role: str) -> tuple[RoleRecord | None, bool]:
         """The persisted record of ``role`` for the core's RoleBook (see ``RoleSource``)."""

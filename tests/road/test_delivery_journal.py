@@ -297,3 +297,47 @@ def test_a_renamed_record_keeps_its_memory_across_a_restart(road):
     main.renameRemote(only(main), "renamed", dump=True)
     main = road.restart(main, main=True, auto=ALWAYS)
     assert only(main).name == "renamed" and remembered(only(main)) == 3
+
+
+def test_deliveries_whose_journal_append_failed_are_journaled_once_it_works(road,
+                                                                              monkeypatch):
+    """A failed append (a full disk, say) is counted and logged; its lines are not lost:
+    the journal is written whole again as soon as the keep takes writes."""
+    from raetflo.road.keeping import KeepError
+    main, other, remote = pair(road)
+    real, failing = main.keep.append_journal, [True]
+
+    def append(lines, sync=False):
+        if failing[0]:
+            raise KeepError("no space left on device")
+        real(lines, sync)
+
+    monkeypatch.setattr(main.keep, "append_journal", append)
+    lost_dones(main, other, remote, 3)
+    assert len(main.rxMsgs) == 3 and stat(main, "keep_error") >= 1
+    failing[0] = False
+    main.store.advanceStamp(RoadStack.JournalRetry)
+    main.serviceAll()  # nothing new delivered: the retry comes of itself
+    main = road.restart(main, main=True, auto=ALWAYS)
+    assert remembered(only(main)) == 3
+    serve([main, other], 5.0, until=lambda: (main.manage() or True) and not other.transactions)
+    assert not main.rxMsgs and stat(other, "message_initiate_complete") == 3
+
+
+def test_a_journal_behind_is_retried_once_a_retry_period(road, monkeypatch):
+    from raetflo.road.keeping import KeepError
+    main, other, remote = pair(road)
+    attempts = []
+
+    def fail(*args, **kwa):
+        attempts.append(main.now)
+        raise KeepError("no space left on device")
+
+    monkeypatch.setattr(main.keep, "append_journal", fail)
+    monkeypatch.setattr(main.keep, "rewrite_journal", fail)
+    for i in range(20):  # a delivery in (about) every pass for 2 s
+        other.transmit({"i": i}, remote.uid)
+        serve([main, other], 0.1)
+    serve([main, other], 0.5, until=lambda: len(main.rxMsgs) == 20)
+    assert len(main.rxMsgs) == 20 and main.now - attempts[0] < 3.0
+    assert 2 <= len(attempts) <= 4 and stat(main, "keep_error") == len(attempts)
