@@ -435,12 +435,14 @@ class KeepFiles:
                 fd = self._dir(batch, os.path.dirname(path), create=True)
                 file_fd = os.open(os.path.basename(path), _APPEND_FLAGS, FILE_MODE, dir_fd=fd)
                 try:
-                    _checked_file(file_fd, path, self.owner())
+                    new = _checked_file(file_fd, path, self.owner()).st_size == 0
                     view = memoryview(payload)
                     while view:
                         view = view[os.write(file_fd, view):]
                     if sync:
                         os.fdatasync(file_fd)
+                        if new:  # (its name too, when it may just have been made)
+                            os.fsync(fd)
                 finally:
                     os.close(file_fd)
                 self._known.pop(path, None)

@@ -182,6 +182,20 @@ def test_a_lone_write_is_durable_when_it_returns(tmp_path, monkeypatch):
     assert (tmp_path / "k" / "a.json").read_bytes() == b"{}"
 
 
+def test_a_synced_append_makes_a_new_file_s_name_durable_too(tmp_path, monkeypatch):
+    files = KeepFiles(str(tmp_path / "k"), str(tmp_path / "k"), os.geteuid)
+    calls = count_syncs(monkeypatch)
+    datasync = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append("fdatasync"), datasync(fd))[1])
+    path = str(tmp_path / "k" / "log.jsonl")
+    files.append(path, b"1\n", sync=True)
+    assert calls == ["fdatasync", "fsync"]  # its data, then its directory entry
+    files.append(path, b"2\n", sync=True)
+    files.append(path, b"3\n")
+    assert calls == ["fdatasync", "fsync", "fdatasync"]
+    assert (tmp_path / "k" / "log.jsonl").read_bytes() == b"1\n2\n3\n"
+
+
 def test_a_batch_applies_writes_and_removes_in_order(tmp_path):
     top = str(tmp_path / "k")
     files = KeepFiles(top, top, os.geteuid)
