@@ -22,6 +22,7 @@ share           fields                                      written by          
 """
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -38,6 +39,7 @@ from ..road.addressing import show_ha
 from ..road.estating import EstateError, RemoteEstate, normalize_ha
 from ..road.keeping import KeepError, RoadKeep
 from ..road.stacking import RoadStack, StackError, listen_ha
+from ..road.transport import clashes
 from .common import Closing, StackDeed, console, path
 from .feeding import Feeding, Printing, Sending
 from .servicing import PublishingStats, Servicing
@@ -109,10 +111,11 @@ class RoadStackOpener(RoadDeed, Deed):
     something else: then the flo's wins, the keep is updated and one terse line says what
     differed (keys are named, never printed). Does nothing when ``stack`` holds an open
     stack. Stops the run with one line (FloError) on a missing or bad field, a port in use
-    or an unusable keep.
+    (by another program, or by another open stack of this run) or an unusable keep.
     """
 
     Ioinits = odict(inode=INODE, local="local", stack="stack")
+    made: weakref.WeakSet[RoadStack] = weakref.WeakSet()  # the stacks openers made
 
     def action(self, **kwa: Any) -> None:
         if isinstance(self.stack.value, RoadStack):
@@ -127,6 +130,7 @@ class RoadStackOpener(RoadDeed, Deed):
         identity, timing = self.identity(), self.timing()
         burst = self.amount("burst", int)
         try:
+            self.refuse_held(name, listen_ha((host, port)))
             roadkeep = local_keep(self, name, auto)
             if clean:
                 roadkeep.clear_all()
@@ -140,9 +144,19 @@ class RoadStackOpener(RoadDeed, Deed):
             raise self.fail(str(ex)) from None
         if burst is not None:
             stack.BurstSize = burst
+        self.made.add(stack)
         self.stack.value = stack
         console().concise(f"Road stack '{stack.name}' open at {show_ha(stack.ha)}"
                           f" with keep '{stack.keep.dirpath}'\n")
+
+    def refuse_held(self, name: str, ha: Any) -> None:
+        """Stop the run if an open stack of this run holds ``ha`` (a RoadStack built there
+        would take its socket over)."""
+        for other in list(self.made):
+            if other.server.opened and clashes(other.server.ha, ha):
+                raise self.fail(f"Stack '{name}': port {ha[1]} at {ha[0]} is in use by road "
+                                f"stack '{other.name}' of this run; give each stack a port "
+                                "of its own")
 
     def auto_mode(self, auto: str | int) -> int:
         """The AutoMode value of ``auto``, given by name or number."""

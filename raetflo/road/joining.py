@@ -468,6 +468,7 @@ class Joinent(JoinBase):
             if status == Acceptance.accepted:
                 self.ackAccept()
             elif status == Acceptance.rejected:
+                self.stack.incStat("join_rejected")
                 self.stack.removeRemote(self.remote)  # nacks this joinent first
 
     def on_request(self, packet: Packet) -> None:
@@ -517,6 +518,7 @@ class Joinent(JoinBase):
             self.refuse_change()
             return
         if status == Acceptance.rejected:
+            stack.incStat("join_rejected")
             stack.console.concise(
                 f"Joinent {stack.name}. Keys of role='{info.role}' rejected for remote "
                 f"name='{info.name}' nuid='{remote.uid}' fuid='{fuid}' ha='{self.sa}'\n")

@@ -97,6 +97,18 @@ def test_opener_reports_a_port_in_use(frame, tmp_path):
           "Address already in use")
 
 
+def test_opener_refuses_a_port_another_stack_of_the_run_holds(frame, tmp_path):
+    """Two houses given one port by mistake: the second opener stops the run, rather than
+    taking the first one's socket (what a stack built again in one process does)."""
+    alpha = road(frame, "alpha", tmp_path)
+    road(frame, "beta", tmp_path, port=alpha["port"])
+    with pytest.raises(SystemExit) as exc:
+        frame.enter()
+    fails(exc, f"Stack 'beta': port {alpha['port']} at 127.0.0.1 is in use by road stack "
+               "'alpha' of this run", "give each stack a port of its own")
+    assert frame.value(".alpha.road.stack").server.opened
+
+
 def test_opener_reports_an_unusable_keep(frame, tmp_path):
     keep = tmp_path / "keep" / "alpha"
     keep.mkdir(parents=True)

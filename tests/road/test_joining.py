@@ -124,6 +124,7 @@ def test_acceptance_matrix(road, auto, prior, same, outcome):
         assert (role["acceptance"], role["verhex"], role["pubhex"]) == (prior, *old)
         assert not other.remotes and files(other) == []
         assert stat(other, "joiner_rx_reject") == 1
+        assert stat(main, "join_rejected") == 1  # what a main's flo can watch
 
 
 def test_joinent_pending_until_operator_accepts(road):
@@ -178,7 +179,7 @@ def test_operator_rejects_pending_joiner(road):
     assert [s.pk for s in wire.sent()] == [PcktKind.pend, PcktKind.nack]
     assert not main.remotes and files(main) == []
     assert main.keep.load_remote_role("other")["acceptance"] == R
-    assert stat(main, "joinent_transaction_failure") == 1
+    assert stat(main, "joinent_transaction_failure") == 1 and stat(main, "join_rejected") == 1
     assert stat(other, "joiner_rx_nack") == 1 and remote.joined is None
 
 
