@@ -56,8 +56,8 @@ def refresh(core: RoadCore, remote: RemoteEstate, alived: bool | None = True) ->
         return
     if remote.alived or alived:
         remote.reapTimer.restart(duration=core.interim)
-    if alived and remote.reaped:  # heard again (an alive that failed leaves it reaped)
-        unreap(core, remote)
+        if remote.reaped:
+            unreap(core, remote)
     remote.moved("alive" if alived else "dead")
 
 

@@ -51,29 +51,3 @@ def test_dead_remote_is_marked_reaped_and_revived(tmp_path, ha):
     assert "other" in main.availables and main.changeds["plus"] == {"other"}
     main.server.close()
     revived.server.close()
-
-
-def test_a_failed_alive_does_not_unreap(tmp_path, ha):
-    """With an interim shorter than an alive's timeout a silent remote is reaped while
-    still alived; the alive that then fails marks it dead, and it stays reaped."""
-    main = RoadStack(name="main", ha=ha(), main=True, auto=AutoMode.always.value, period=0.5,
-                     interim=1.0, dirpath=str(tmp_path / "main"))
-    other = RoadStack(name="other", ha=ha(), auto=AutoMode.always.value,
-                      dirpath=str(tmp_path / "other"))
-    remote = RemoteEstate(stack=other, fuid=0, sid=0, ha=main.ha)
-    other.addRemote(remote)
-    other.join(uid=remote.uid, cascade=True)
-    service_stacks([main, other], 1.0)
-    peer = main.remotes.values()[0]
-    other.server.close()
-    history = []
-    for _ in range(100):  # 10 s of virtual time
-        main.manage()
-        main.serviceAll()
-        main.store.advanceStamp(0.1)
-        history.append((peer.alived, peer.reaped))
-    reaped_at = next(i for i, (_, reaped) in enumerate(history) if reaped)
-    assert all(reaped for _, reaped in history[reaped_at:]), history
-    assert history[-1] == (False, True)
-    assert main.stats.get("remote_unreap", 0) == 0 and main.stats["remote_reap"] >= 1
-    main.server.close()
