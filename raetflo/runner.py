@@ -26,7 +26,7 @@ from typing import Any
 
 from ioflo import __version__ as ioflo_version
 from ioflo.aid.consoling import VERBIAGE_NAMES, Console, getConsole
-from ioflo.base import acting
+from ioflo.base import acting, building
 from ioflo.base.excepting import ParseError
 from ioflo.base.skedding import Skedder
 
@@ -105,6 +105,24 @@ def why(ex: Exception) -> str:
     return f"{type(ex).__name__}: " + re.sub(r" \(/[^)]*\)$", "", str(ex))
 
 
+def build_error(ex: Exception) -> str:
+    """A plain error ioflo's builder raised, in one line with the flo line it was on."""
+    builder, tb = None, ex.__traceback__
+    while tb is not None:  # the innermost Builder method's ``self``
+        candidate = tb.tb_frame.f_locals.get("self")
+        if isinstance(candidate, building.Builder):
+            builder = candidate
+        tb = tb.tb_next
+    where = "" if builder is None else (f" (line {builder.currentCount}: "
+                                        f"{' '.join(str(builder.currentHuman).split())})")
+    if isinstance(ex, TypeError) and "not all arguments converted" in str(ex):
+        # ioflo's own message for this case fails to format
+        return (f"a word ioflo reserves (to, from, by, with, per, as, ...) stands where a "
+                f"field or value goes{where}; put such fields in a share and send it "
+                f"'with share'")
+    return why(ex) + where
+
+
 def exists(name: str) -> bool:
     """Whether module ``name`` can be found (its parents are imported to look)."""
     try:
@@ -172,7 +190,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "raetflo-flo") -> int:
         except ParseError as ex:
             sys.exit(f"{prog}: cannot build '{args.filename}': {str(ex).strip()}")
         except Exception as ex:  # noqa: BLE001  (ioflo's resolver raises plain errors)
-            sys.exit(f"{prog}: cannot build '{args.filename}': {why(ex)}")
+            sys.exit(f"{prog}: cannot build '{args.filename}': {build_error(ex)}")
         if not skedder.built:
             sys.exit(f"{prog}: cannot build '{args.filename}' ({hint})")
         run(skedder, args.statistics)

@@ -96,3 +96,19 @@ def test_the_design_names_are_importable():
     for deed in (JoinerInitiator, LaneStackServicer, RoadStackOpener, TransmitterDeed):
         assert deed.__name__ in raetflo.behaving.__all__
         assert deed.__module__.startswith("raetflo.behaving.")
+
+
+def test_a_reserved_word_as_a_field_names_its_line(tmp_path):
+    """ioflo's parser fails on a reserved word where a field goes with an error of its own
+    (a TypeError, no line); raetflo-flo says what it means and where."""
+    flo = flo_copy("road.flo", tmp_path,
+                   {"do road stack joiner": 'do road stack joiner\n'
+                                            '         do road stack transmitter with from "me"'})
+    run = command("raetflo-flo", "-q", "-v", "terse", "-f", str(flo))
+    assert run.returncode == 1 and "Traceback" not in run.stdout + run.stderr, run.stderr
+    last = run.stderr.splitlines()[-1]
+    line = next(number for number, text in enumerate(flo.read_text().splitlines(), 1)
+                if 'with from "me"' in text)
+    for phrase in (f"line {line}", 'do road stack transmitter with from "me"',
+                   "a word ioflo reserves", "with share"):
+        assert phrase in last, last

@@ -51,3 +51,20 @@ def test_dead_remote_is_marked_reaped_and_revived(tmp_path, ha):
     assert "other" in main.availables and main.changeds["plus"] == {"other"}
     main.server.close()
     revived.server.close()
+
+
+def test_a_reaped_record_that_was_alive_is_unreaped_by_its_next_refresh(tmp_path, ha):
+    """raet's rule, which its code and tests rely on: a record reaped while still alived
+    is unreaped (and its reap timer restarted) by the refresh its failed alive makes."""
+    main = RoadStack(name="main", ha=ha(), main=True, auto=AutoMode.always.value, interim=1.0,
+                     dirpath=str(tmp_path / "main"))
+    remote = RemoteEstate(stack=main, name="peer", ha=("127.0.0.1", 7539))
+    main.addRemote(remote)
+    remote.alived = True
+    main.store.advanceStamp(1.5)
+    main.manage()
+    assert remote.reaped is True and main.stats["remote_reap"] == 1
+    remote.refresh(alived=False)
+    assert remote.reaped is False and remote.alived is False
+    assert main.stats["remote_unreap"] == 1 and not remote.reapTimer.expired
+    main.server.close()
