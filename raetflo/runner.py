@@ -113,14 +113,31 @@ def build_error(ex: Exception) -> str:
         if isinstance(candidate, building.Builder):
             builder = candidate
         tb = tb.tb_next
-    where = "" if builder is None else (f" (line {builder.currentCount}: "
-                                        f"{' '.join(str(builder.currentHuman).split())})")
+    where = "" if builder is None else flo_line(builder)
     if isinstance(ex, TypeError) and "not all arguments converted" in str(ex):
         # ioflo's own message for this case fails to format
         return (f"a word ioflo reserves (to, from, by, with, per, as, ...) stands where a "
                 f"field or value goes{where}; put such fields in a share and send it "
                 f"'with share'")
     return why(ex) + where
+
+
+def flo_line(builder: building.Builder) -> str:
+    """`` (line N: TEXT)`` of the statement ``builder`` was building. Its own line count
+    may have read one line ahead (to look for a continuation), so the line is found by
+    its text, from that count back."""
+    text = " ".join(str(builder.currentHuman).split())
+    number = builder.currentCount
+    try:
+        with open(builder.fileName) as flo:
+            lines = flo.read().splitlines()
+    except OSError:
+        lines = []
+    for candidate in range(min(number, len(lines)), 0, -1):
+        if text and " ".join(lines[candidate - 1].split("#")[0].split()) == text:
+            number = candidate
+            break
+    return f" (line {number}: {text})"
 
 
 def exists(name: str) -> bool:
