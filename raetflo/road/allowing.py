@@ -245,7 +245,7 @@ class Allowent(AllowBase):
         dropped; keys the keep no longer holds accepted unjoin the link, so the remote
         joins again and is judged anew."""
         stack, remote = self.stack, self.remote
-        status = stack.judge(remote.role, remote.verhex, remote.pubhex)
+        status = stack.judge(remote.role, remote.verhex, remote.pubhex, remote)
         if status is None:  # the keep failed (counted): the allower's redo asks again
             self.nack(PcktKind.refuse)
             return False

@@ -190,9 +190,11 @@ class RoadCore(Core):
         self.incStat("keep_error")
         self.console.terse(f"Stack '{self.name}': keep failed for {what}: {ex}\n")
 
-    def judge(self, role: str, verhex: str, pubhex: str) -> int | None:
+    def judge(self, role: str, verhex: str, pubhex: str, keyed: Any = None) -> int | None:
         """The verdict on ``role`` with these keys under ``auto`` (a plain ``Acceptance``
-        value, as the reference API shows it), persisting nothing; None when the role cannot be looked up (counted ``keep_error``, logged)."""
+        value, as the reference API shows it), persisting nothing; None when the role
+        cannot be looked up (counted ``keep_error``, logged). ``keyed`` is what holds the
+        keys (a join body or a record), for a driver whose keep judges by itself."""
         try:
             stored, damaged = self.roles.get(role)
             auto = AutoMode(self.auto)
@@ -381,7 +383,7 @@ class RoadCore(Core):
         """Whether ``remote``'s keys are still pending (a failed lookup says yes)."""
         if remote.joined:
             return False
-        status = self.judge(remote.role, remote.verhex, remote.pubhex)
+        status = self.judge(remote.role, remote.verhex, remote.pubhex, remote)
         if status is not None:
             remote.acceptance = status
         return status is None or status == Acceptance.pending

@@ -129,7 +129,7 @@ class JoinBase(Transaction):
     def judge(self, keyed: JoinBody | RemoteEstate) -> int | None:
         """The verdict on a role and its keys (an ``Acceptance`` value), persisting nothing
         (the join does when it completes or pends); None when the lookup fails."""
-        return self.stack.judge(keyed.role, keyed.verhex, keyed.pubhex)
+        return self.stack.judge(keyed.role, keyed.verhex, keyed.pubhex, keyed)
 
     def recheck(self) -> int | None:
         """Re-read a pending remote's acceptance (on the redo timer); None on a keep error:

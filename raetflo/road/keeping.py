@@ -32,6 +32,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from raetflo.raeting import Acceptance, AutoMode
+from raetflo.road import keepnames
 from raetflo.road.acceptance import Decision, RoleRecord, role_status
 from raetflo.road.keepfiles import CORRUPT_SUFFIX, DamagedFile, KeepError, KeepFiles, secure_dirs
 from raetflo.road.keepfiles import DIR_MODE as DIR_MODE  # still importable from here
@@ -90,6 +91,12 @@ class RoadKeep:
     RemoteFields = list(REMOTE_MERGED_FIELDS)
     RemoteDumpFields = list(REMOTE_FIELDS)
     RemoteRoleFields = list(REMOTE_ROLE_FIELDS)
+
+    judges_itself = False  # a subclass overrides how acceptance is decided (keepnames)
+
+    def __init_subclass__(cls, **kwa: Any) -> None:
+        super().__init_subclass__(**kwa)
+        keepnames.redirect(cls, RoadKeep)
 
     def __init__(self, stackname: str = "stack", prefix: str = "estate",
                  auto: AutoMode | int | None = None, baseroledirpath: str | None = "",
@@ -555,12 +562,13 @@ class RoadKeep:
         return {field: data[field] for field in LOCAL_ROLE_FIELDS}
 
     def dumpRemoteData(self, data: dict[str, Any], name: str) -> None:
-        """Persist remote estate ``data`` as remote ``name``."""
-        self.dump_remote({**data, "name": name})
+        """Persist remote estate ``data`` as remote ``name`` (ours below: a subclass's
+        override of this is what ``dump_remote`` runs)."""
+        RoadKeep.dump_remote(self, {**data, "name": name})
 
     def dumpRemoteRoleData(self, data: dict[str, Any], role: str) -> None:
-        """Persist remote role ``data`` as role ``role``."""
-        self.dump_remote_role({**data, "role": role})
+        """Persist remote role ``data`` as role ``role`` (as ``dumpRemoteData`` does)."""
+        RoadKeep.dump_remote_role(self, {**data, "role": role})
 
     def dumpAllRemoteData(self, datadict: dict[str, dict[str, Any]]) -> None:
         for name, data in datadict.items():

@@ -17,7 +17,7 @@ from ioflo.aid.odicting import odict
 from ioflo.base.storing import Store
 
 from .. import raeting
-from ..raeting import AutoMode
+from ..raeting import Acceptance, AutoMode
 from ..raeting import BodyKind, CoatKind, FootKind, HeadKind, PcktKind, TrnsKind  # noqa: F401
 # (raet code takes these kinds from this module, with a star import too)
 from ..stacking import Stack, StackError
@@ -39,6 +39,21 @@ def listen_ha(ha: Any) -> Address:
             or not 0 <= ha[1] <= 65535):
         raise StackError(f"Invalid listening address ha={ha!r}: expected (host, port)")
     return (ha[0] or "0.0.0.0", ha[1])
+
+
+class KeysHolder:
+    """What a keep's ``statusRemote`` is given to judge: the role and keys, and every
+    other attribute of the record or join body that holds them (its name, say)."""
+
+    def __init__(self, keyed: Any, role: str, verhex: str, pubhex: str) -> None:
+        self._keyed = keyed
+        self.role, self.verhex, self.pubhex = role, verhex, pubhex
+        self.acceptance: int | None = getattr(keyed, "acceptance", None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or self.__dict__.get("_keyed") is None:
+            raise AttributeError(name)
+        return getattr(self._keyed, name)
 
 
 class RoadStack(Stack, RoadCore):
@@ -271,6 +286,22 @@ class RoadStack(Stack, RoadCore):
         self.keep.rewrite_journal(compacted)
         self.journal_size = self.journal_compacted = len(compacted)
         self.incStat("journal_compacted")
+
+    def judge(self, role: str, verhex: str, pubhex: str, keyed: Any = None) -> int | None:
+        """The core's verdict, or, when the keep is a subclass that decides acceptance
+        itself (overriding raet's ``statusRole`` or ``statusRemote``), the keep's, as
+        raet's stack asks it: ``statusRemote`` of the keys' holder, persisting. A keep
+        that raises, or answers no ``Acceptance`` value, is counted (``keep_error``) and
+        logged, and the keys go unjudged (None) this time."""
+        if not self.keep.judges_itself:
+            return RoadCore.judge(self, role, verhex, pubhex, keyed)
+        holder = KeysHolder(keyed, role, verhex, pubhex)
+        try:
+            return Acceptance(self.keep.statusRemote(holder, dump=True)).value
+        except Exception as ex:  # noqa: BLE001  (a subclass's policy: whatever it raises)
+            self.keep_failed(ex if isinstance(ex, KeepError) else
+                             KeepError(f"{type(ex).__name__}: {ex}"), f"role '{role}'")
+            return None
 
     def role_record(self, role: str) -> tuple[RoleRecord | None, bool]:
         """The persisted record of ``role`` for the core's RoleBook (see ``RoleSource``)."""

@@ -1,0 +1,119 @@
+"""A RoadKeep subclass that overrides raet's method names (a policy of who is accepted,
+or where records live, as Salt's keep does) is what the stack asks, as raet's stack does."""
+from __future__ import annotations
+
+import pytest
+
+from raetflo.raeting import Acceptance, AutoMode
+from raetflo.road.keeping import RoadKeep
+
+from .conftest import ALWAYS, idle, provisional, serve, stat
+
+
+class PolicyKeep(RoadKeep):
+    """Accepts the roles it allows and rejects the others, whatever ``auto`` says."""
+
+    def __init__(self, allowed: tuple[str, ...] = ("good",), **kwa) -> None:
+        super().__init__(**kwa)
+        self.allowed = allowed
+        self.asked: list[str] = []
+
+    def statusRole(self, role, verhex, pubhex, dump=True):
+        self.asked.append(role)
+        status = (Acceptance.accepted if role in self.allowed else Acceptance.rejected).value
+        if dump:
+            self.dumpRemoteRoleData(dict(role=role, acceptance=status, verhex=verhex,
+                                         pubhex=pubhex), role)
+        return status
+
+
+class RemotePolicyKeep(RoadKeep):
+    """The same policy, by ``statusRemote``."""
+
+    def statusRemote(self, remote, dump=True):
+        remote.acceptance = (Acceptance.accepted if remote.role == "good"
+                             else Acceptance.rejected).value
+        return remote.acceptance
+
+
+class TracingKeep(RoadKeep):
+    """Notes which of raet's load and dump methods the stack goes through."""
+
+    def __init__(self, **kwa) -> None:
+        self.calls: list[str] = []
+        super().__init__(**kwa)
+
+    def loadLocalData(self):
+        self.calls.append("loadLocalData")
+        return super().loadLocalData()
+
+    def loadAllRemoteData(self):
+        self.calls.append("loadAllRemoteData")
+        return super().loadAllRemoteData()
+
+    def loadRemoteRoleData(self, role):
+        self.calls.append("loadRemoteRoleData")
+        return super().loadRemoteRoleData(role)
+
+    def dumpRemoteData(self, data, name):
+        self.calls.append("dumpRemoteData")
+        super().dumpRemoteData(data, name)
+
+    def dumpRemoteRoleData(self, data, role):
+        self.calls.append("dumpRemoteRoleData")
+        super().dumpRemoteRoleData(data, role)
+
+
+def joined_by_role(road, keep, tmp_path):
+    main = road("main", main=True, keep=keep)
+    result = {}
+    for role in ("good", "bad"):
+        estate = road(f"e_{role}", role=role, auto=ALWAYS)
+        remote = provisional(estate, main)
+        estate.join(uid=remote.uid, cascade=True)
+        serve([main, estate], 5.0, until=idle(main, estate))
+        result[role] = (estate, remote)
+    return main, result
+
+
+@pytest.mark.parametrize("keep_class", [PolicyKeep, RemotePolicyKeep])
+def test_a_keep_s_own_acceptance_policy_decides(road, tmp_path, keep_class):
+    keep = keep_class(stackname="main", dirpath=str(tmp_path / "keeps" / "main"),
+                      auto=AutoMode.never.value)
+    main, result = joined_by_role(road, keep, tmp_path)
+    good, remote = result["good"]
+    assert remote.joined is True and remote.allowed is True
+    bad, remote = result["bad"]
+    assert not bad.remotes and stat(bad, "joiner_rx_reject") == 1
+    assert [r.name for r in main.remotes.values()] == ["e_good"]
+    if keep_class is PolicyKeep:
+        assert set(keep.asked) == {"good", "bad"}
+        assert main.keep.loadRemoteRoleData("bad")["acceptance"] == Acceptance.rejected
+
+
+def test_a_keep_that_fails_to_judge_costs_only_that_join(road, tmp_path):
+    class Broken(RoadKeep):
+        def statusRole(self, role, verhex, pubhex, dump=True):
+            if role == "bad":
+                raise RuntimeError("policy server down")
+            return "yes" if role == "odd" else Acceptance.accepted.value
+
+    keep = Broken(stackname="main", dirpath=str(tmp_path / "keeps" / "main"))
+    main, result = joined_by_role(road, keep, tmp_path)
+    assert result["good"][1].allowed is True
+    assert result["bad"][1].joined is not True and stat(main, "keep_error") >= 1
+    odd = road("e_odd", role="odd", auto=ALWAYS)
+    remote = provisional(odd, main)
+    odd.join(uid=remote.uid, cascade=True)
+    serve([main, odd], 5.0, until=idle(main, odd))
+    assert remote.joined is not True
+
+
+def test_raet_s_load_and_dump_names_are_the_ones_the_stack_goes_through(road, tmp_path):
+    dirpath = str(tmp_path / "keeps" / "main")
+    keep = TracingKeep(stackname="main", dirpath=dirpath, auto=AutoMode.always.value)
+    main, result = joined_by_role(road, keep, tmp_path)
+    assert {"dumpRemoteData", "dumpRemoteRoleData", "loadRemoteRoleData"} <= set(keep.calls)
+    main = road.restart(main, main=True, keep=TracingKeep(stackname="main", dirpath=dirpath))
+    assert {"loadLocalData", "loadAllRemoteData"} <= set(main.keep.calls)
+    assert sorted(main.nameRemotes) == ["e_bad", "e_good"]
