@@ -38,8 +38,9 @@ _COOKIE_STUFF = struct.Struct("!32sLL24s")
 _NACL_ERRORS = (ValueError, TypeError, libnacl.CryptError)
 
 
-class CryptoError(ValueError):
-    """A key, box or signature operation failed (a ValueError, as raet's key errors are)."""
+class CryptoError(ValueError, libnacl.CryptError):
+    """A key, box or signature operation failed: a ValueError, as raet's key errors are,
+    and a ``libnacl.CryptError``, as raet's failed decryptions are."""
 
 
 class BadSignatureError(CryptoError):
@@ -216,6 +217,9 @@ class SigningKey(_RawKey):
 
     def signature(self, message: bytes) -> bytes:
         """The 64-byte detached signature of ``message``."""
+        if isinstance(message, str):
+            raise CryptoError("sign bytes, not text: encode the text first (raet signed "
+                              "part of its in-memory form, which nothing can verify)")
         try:
             signature: bytes = libnacl.crypto_sign_detached(bytes(message), self._secret)
         except _NACL_ERRORS as ex:

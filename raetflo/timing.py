@@ -44,18 +44,22 @@ class Timer:
 
     @property
     def elapsed(self) -> float:
-        return self.clock.now - self.start
+        """Seconds since the start (0 before it), as ioflo's timers say it."""
+        return max(0.0, self.clock.now - self.start)
 
     @property
     def remaining(self) -> float:
-        return self.stop - self.clock.now
+        """Seconds until the deadline (0 once expired), as ioflo's timers say it."""
+        return max(0.0, self.stop - self.clock.now)
 
     @property
     def expired(self) -> bool:
         return self.clock.now >= self.stop
 
-    def restart(self, start: float | None = None, duration: float | None = None) -> None:
-        """Start again now (or at ``start``), with a new ``duration`` when given."""
+    def restart(self, start: float | None = None,
+                duration: float | None = None) -> tuple[float, float]:
+        """Start again now (or at ``start``), with a new ``duration`` when given; the new
+        (start, stop), as ioflo's timers return it."""
         before = self.start + self.duration
         if duration is not None:
             self.duration = float(duration)
@@ -63,18 +67,22 @@ class Timer:
         if self.on_change is not None and (self.NotifyLater
                                            or self.start + self.duration < before):
             self.on_change()
+        return self.start, self.start + self.duration
 
-    def extend(self, extension: float | None = None) -> None:
-        """Lengthen the duration by ``extension`` (default: by itself), same start."""
+    def extend(self, extension: float | None = None) -> tuple[float, float]:
+        """Lengthen the duration by ``extension`` (default: by itself), same start; the
+        (start, stop)."""
         self.duration += self.duration if extension is None else float(extension)
         if self.on_change is not None:
             self.on_change()
+        return self.start, self.start + self.duration
 
-    def repeat(self) -> None:
-        """Start the next period at the current deadline (no drift)."""
+    def repeat(self) -> tuple[float, float]:
+        """Start the next period at the current deadline (no drift); the (start, stop)."""
         self.start = self.stop
         if self.on_change is not None:
             self.on_change()
+        return self.start, self.start + self.duration
 
     def __repr__(self) -> str:
         return f"Timer(duration={self.duration}, start={self.start})"

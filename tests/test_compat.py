@@ -136,3 +136,25 @@ def test_star_imports_give_the_names_raet_code_takes_from_them(module, names):
     namespace: dict = {}
     exec(f"from raetflo.{module} import *", namespace)
     assert [name for name in names if name not in namespace] == []
+
+
+def test_timers_read_as_ioflo_s_store_timers():
+    """elapsed and remaining stop at 0, and restart, extend and repeat return (start,
+    stop), as ioflo's StoreTimer does, so code written against raet's timers reads ours."""
+    from ioflo.aid.timing import StoreTimer
+    from ioflo.base.storing import Store
+
+    from raetflo.timing import Timer
+
+    store = Store(stamp=10.0)
+    clock = type("Clock", (), {"now": property(lambda self: store.stamp)})()
+    ours, theirs = Timer(clock, duration=2.0), StoreTimer(store, duration=2.0)
+    steps = [("restart", ()), ("advance", 0.5), ("extend", ()), ("advance", 5.0),
+             ("repeat", ()), ("restart", (11.0, 1.0)), ("advance", 3.0)]
+    for step, arg in steps:
+        if step == "advance":
+            store.advanceStamp(arg)
+        else:
+            assert getattr(ours, step)(*arg) == getattr(theirs, step)(*arg), step
+        for name in ("elapsed", "remaining", "expired", "stop"):
+            assert getattr(ours, name) == getattr(theirs, name), (step, name)

@@ -196,3 +196,22 @@ def test_cookie_pack_rejects_bad_fields() -> None:
             nacling.cookie_pack(long, short.pubraw, *args)
     with pytest.raises(CryptoError):
         nacling.initiate_pack(short, long, short.pubraw, long.pubraw, b"\0" * 3, "x")
+
+
+def test_text_is_refused_with_what_to_do() -> None:
+    signer = nacling.Signer()
+    for sign in (signer.signature, signer.sign):
+        with pytest.raises(nacling.CryptoError, match="encode the text first"):
+            sign("text")
+    assert len(signer.signature("text".encode())) == 64
+
+
+def test_a_failed_decryption_is_caught_as_raet_code_catches_it() -> None:
+    import libnacl
+    alpha, beta = Privateer(), Privateer()
+    cipher, nonce = alpha.encrypt(b"secret", beta.pubhex)
+    tampered = bytes([cipher[0] ^ 1]) + cipher[1:]
+    with pytest.raises(libnacl.CryptError):
+        beta.decrypt(tampered, nonce, alpha.pubhex)
+    with pytest.raises(ValueError):
+        beta.decrypt(tampered, nonce, alpha.pubhex)

@@ -168,7 +168,10 @@ class LaneCore(Core):
             raise
 
     def message(self, body: Mapping, uid: int | None = None) -> None:
-        """Page ``body`` for the remote ``uid`` onto ``txes`` now."""
+        """Page ``body`` for the remote ``uid`` (the first remote if None) onto ``txes``
+        now."""
+        if uid is None and self.remotes:
+            uid = next(iter(self.remotes))
         remote = self.remotes.get(uid)
         if remote is None:
             self.incStat("invalid_destination")

@@ -45,6 +45,15 @@ def test_tutorial_flow(pair, sockdir):
     assert not alpha.stats and not beta.stats
 
 
+def test_message_and_txmsgs_without_a_uid_go_to_the_first_remote(pair):
+    alpha, beta, remote = pair
+    alpha.message({"how": "message"})
+    alpha.txMsgs.append(({"how": "txMsgs"}, None))
+    service([alpha, beta], lambda: len(beta.rxMsgs) == 2)
+    assert drain(beta) == [({"how": "message"}, "alpha"), ({"how": "txMsgs"}, "alpha")]
+    assert not alpha.stats
+
+
 @pytest.mark.parametrize("pk", list(PackKind))
 def test_paged_messages(pair, monkeypatch, pk):
     monkeypatch.setattr(LaneStack, "Pk", pk)
