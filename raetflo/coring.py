@@ -86,6 +86,7 @@ class Core:
 
     local: Any  # the local estate or yard, set by the concrete core
     Uid: ClassVar[int] = 0  # start of the uid counter
+    Count: ClassVar[int] = 0  # cores made so far, of every kind (raet's Stack.Count)
     MaxTxes: ClassVar[int] = 65536  # datagrams held in txes; past it the oldest are dropped
     MaxEvents: ClassVar[int] = 4096  # events held for next_event; past it the oldest go
     # stats types whose count of a key already held is replaced with dict's own __setitem__
@@ -95,6 +96,7 @@ class Core:
     def __init__(self, puid: int | None = None, stats: Any = None, console: Any = None,
                  now: float = 0.0, rxMsgs: deque | None = None, txMsgs: deque | None = None,
                  rxes: deque | None = None, txes: deque | None = None) -> None:
+        Core.Count += 1
         self.console = console if console is not None else Diagnostics()
         self.now = now
         self.puid = self.Uid if puid is None else puid

@@ -158,3 +158,12 @@ def test_timers_read_as_ioflo_s_store_timers():
             assert getattr(ours, step)(*arg) == getattr(theirs, step)(*arg), step
         for name in ("elapsed", "remaining", "expired", "stop"):
             assert getattr(ours, name) == getattr(theirs, name), (step, name)
+
+
+def test_stacks_are_counted_as_raet_counts_them(tmp_path):
+    from raetflo.lane.stacking import LaneStack
+    from raetflo.road.stacking import RoadStack
+    before = RoadStack.Count
+    stack = LaneStack(name="counted", lanename="count", sockdirpath=str(tmp_path))
+    assert LaneStack.Count == RoadStack.Count == before + 1
+    stack.server.close()
