@@ -201,7 +201,8 @@ class LaneCore(Core):
     def admit(self, sn: str, sa: str | None) -> RemoteYard:
         """Add the unknown yard ``sn``, bound at ``sa``, as a remote; PageError if refused.
 
-        Its socket path must name it: replies go there, and an unbound sender has none.
+        Its socket path must name it and be absolute: replies go there, and an unbound
+        sender has none.
         """
         if not self.accept:
             raise PageError("unaccepted_source_yard", f"unknown yard {sn!r}")
@@ -209,7 +210,7 @@ class LaneCore(Core):
             raise PageError("remote_overload", f"{len(self.remotes)} yards known: not adding "
                                                f"yard {sn[:40]!r}")
         try:
-            if sa is None or namesFromHa(sa)[1] != sn:
+            if sa is None or not sa.startswith("/") or namesFromHa(sa)[1] != sn:
                 raise PageError("invalid_source_yard", f"yard {sn!r} sent from {sa!r}")
             remote = RemoteYard(stack=self, ha=sa)
             self.addRemote(remote)

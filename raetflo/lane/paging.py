@@ -29,6 +29,7 @@ MAX_PAGE_COUNT = 0xFFFF  # pn and pc are four hex digits
 HEAD_END = b"\n\n"
 PREFIX = b"ri RAET\n"
 SID_SIZE = 18  # characters of ``si`` written on the wire
+MAX_SID_SIZE = 64  # the longest ``si`` taken (it is kept per remote)
 PAGINATION_ALLOWANCE = 2  # bytes a paged head is assumed to grow (kept for identical splits)
 
 
@@ -158,6 +159,8 @@ def parse(raw: bytes) -> tuple[PageHead, bytes]:
                                 f"bad hex value in {line[:40]!r}")  # (at most 32 bits)
             fields[key] = int(value, 16)
         elif key in _STR_FIELDS:
+            if key == "si" and len(value) > MAX_SID_SIZE:
+                raise PageError("invalid_page_header", f"si of {len(value)} characters")
             fields[key] = value
         elif key != "ri" or value != "RAET":
             raise PageError("invalid_page_header", f"unknown page head line {line!r}")

@@ -108,8 +108,11 @@ class UxdServer:
         except (BlockingIOError, InterruptedError, ConnectionResetError):
             return NOTHING
         # an unbound sender, or one bound to an abstract address (given as bytes), has no
-        # path to answer or to name it by
-        return bytes(self._view[:size]), sa if sa and isinstance(sa, str) else None
+        # path to answer or to name it by; an empty datagram from one is told from the
+        # idle answer by its empty path, so it is counted and the reading goes on
+        if not (sa and isinstance(sa, str)):
+            sa = None if size else ""
+        return bytes(self._view[:size]), sa
 
     def send(self, data: bytes, ha: str) -> int:
         if self.sock is None:

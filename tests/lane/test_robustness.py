@@ -141,3 +141,28 @@ def test_one_writer_cannot_hold_every_partial_book(beta, raw, sockdir):
         other = paging.paginate(b'{"x":"' + b"z" * 70000 + b'"}', "other", "beta", SI, 1)
         assert feed(beta, sock, *other) == [({"x": "z" * 70000}, "other")]
     assert feed(beta, raw, *BOOK) == [({"x": "y" * 70000}, "raw")]
+
+
+def test_an_empty_datagram_from_an_unbound_socket_is_counted_and_reading_goes_on(beta, raw):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as unbound:
+        for sock, datagram in ((raw, GOOD), (unbound, b""), (raw, GOOD)):
+            sock.sendto(datagram, beta.ha)
+        beta.serviceAll()
+    assert drain(beta) == [({"ok": True}, "raw")] * 2
+    assert dict(beta.stats) == {"invalid_page_header": 1}
+
+
+def test_a_session_id_longer_than_any_sender_writes_is_a_bad_head(beta, raw):
+    assert feed(beta, raw, page(si="s" * 60000)) == []
+    assert dict(beta.stats) == {"invalid_page_header": 1} and not beta.remotes
+    assert feed(beta, raw, page(si="s" * paging.MAX_SID_SIZE)) == [({"n": 1}, "raw")]
+
+
+def test_a_writer_bound_at_a_relative_path_is_not_added(beta, tmp_path, monkeypatch):
+    """Its path names a socket only from its own working directory: replies would go
+    astray."""
+    monkeypatch.chdir(tmp_path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind("zeus.rel.uxd")
+        assert feed(beta, sock, page(sn="rel")) == []
+    assert dict(beta.stats) == {"invalid_source_yard": 1} and not beta.remotes
