@@ -201,9 +201,10 @@ class Books:
     Unlike the reference, an incomplete book does not live forever: :meth:`expire` drops
     books idle for ``timeout`` seconds, and room for a new page is made by dropping the
     books fed least recently (each reported to ``on_evict``): the sender's own first, once
-    it holds ``max_sender_books`` books or more than ``max_sender_bytes``, then anyone's,
-    past ``max_books`` or ``max_bytes``. So a writer that starts books and never ends them
-    (or a clock that never moves) loses its own oldest, not everybody's next message.
+    it holds ``max_sender_books`` books or more than ``max_sender_bytes``; past
+    ``max_books`` or ``max_bytes``, those of the sender holding the most books (bytes). So
+    writers that start books and never end them (or a clock that never moves) lose their
+    own oldest, not another's message in progress.
     The book being fed is never dropped to make room, only refused (``book_overflow``)
     when it alone is over ``max_bytes``.
     """
@@ -245,7 +246,8 @@ class Books:
                             f"{len(sender.keys)} partial books from {head.sn!r} held")
                 sender = self._senders.get(head.sn)
             while self._books and len(self._books) >= self.max_books:
-                self._evict(next(iter(self._books)), f"{len(self._books)} partial books held")
+                self._evict(self._victim(key, lambda held: len(held.keys)),
+                            f"{len(self._books)} partial books held")
             sender = self._senders.setdefault(head.sn, SenderBooks())
             book = self._books[key] = PartialBook(pc=head.pc, stamp=now)
             sender.keys[key] = None
@@ -283,8 +285,19 @@ class Books:
             if len(self._books) == 1:
                 self._drop(key)
                 raise PageError("book_overflow", f"partial books exceed {self.max_bytes} bytes")
-            self._evict(_oldest_but(self._books, key),
+            self._evict(self._victim(key, lambda held: held.size),
                         f"partial books over {self.max_bytes} bytes")
+
+    def _victim(self, key: BookKey, measure: Callable[[SenderBooks], int]) -> BookKey:
+        """The book dropped to make room in all books: the least recently fed of the
+        sender holding the most (by ``measure``), never ``key``'s (there is another)."""
+        victim, most = key, -1
+        for other in self._books:  # least recently fed first: the first of equals wins
+            if other != key:
+                held = measure(self._senders[other[0]])
+                if held > most:
+                    victim, most = other, held
+        return victim
 
     def _evict(self, key: BookKey, why: str) -> None:
         self._drop(key)

@@ -270,3 +270,19 @@ def test_session_change_discards_other_sessions():
     assert books.discard("alpha", "new") == 1
     assert books.discard("gamma", "new") == 0
     assert len(books) == 1
+
+
+def test_many_writers_at_their_bound_cannot_push_out_another_s_book():
+    """Room is made at the expense of the writers holding the most, so eight writers of
+    eight books each do not evict a ninth's one book in progress."""
+    books, dropped = evicting(max_books=64, max_sender_books=8)
+    alice = [paging.parse(page) for page in paging.paginate(BIG, "alice", "beta", SI_A, 1)]
+    books.add(*alice[0], now=0.0)
+    for name in (f"e{index}" for index in range(8)):
+        for bi in range(1, 9):
+            head, section = paging.parse(paging.paginate(BIG, name, "beta", SI_A, bi)[0])
+            books.add(head, b"x", now=0.0)
+    assert len(books) == 64 and len(dropped) == 1 and books.of("alice")
+    for part in alice[1:-1]:
+        assert books.add(*part, now=0.0) is None
+    assert books.add(*alice[-1], now=0.0) == BIG
