@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from . import paging
-from .paging import Books, PackKind, PageError, PageHead
+from .paging import Books, DeliveredBooks, PackKind, PageError, PageHead
 from .yarding import RemoteYard, Yard, YardError, namesFromHa
 
 __all__ = ["LaneCore"]
@@ -226,13 +226,18 @@ class LaneCore(Core):
             remote = self.source(head, sa)
             if head.si != remote.rsid:
                 remote.rsid = head.si
+                remote.delivered = DeliveredBooks()
                 remote.removeStaleBooks()
+            if not remote.delivered.fresh(head.bi):
+                raise PageError("duplicate_book", f"book {head.bi} was delivered already")
             if head.pc > 1:
                 whole = self.books.add(head, section, self.now)
                 if whole is None:
                     return
                 section = whole
             msg = paging.unpack_body(section, head.pk, self.BodyMap)
+            if head.bi:
+                remote.delivered.add(head.bi)
         except PageError as ex:
             self.incStat(ex.stat)
             self.console.terse(f"Stack '{self.name}': Dropped page from '{sa}': {ex}\n")

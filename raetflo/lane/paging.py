@@ -22,6 +22,7 @@ import msgpack
 from .. import raeting
 from ..bodies import from_json, from_msgpack
 from ..raeting import PackKind
+from ..road.delivery import DeliveredMemory
 
 UXD_MAX_PACKET_SIZE = raeting.UXD_MAX_PACKET_SIZE  # largest page (65 535)
 MAX_MESSAGE_SIZE = raeting.MAX_MESSAGE_SIZE  # largest serialized body (67_107_840)
@@ -349,6 +350,18 @@ class Books:
         sender.size -= size
         if not sender.keys:
             del self._senders[key[0]]
+
+
+class DeliveredBooks(DeliveredMemory):
+    """The book ids (``bi``) delivered from one sender's session: its counter gives each
+    message the next one, so a book delivered again is a replayed page. Id 0, which no
+    counter gives, is not remembered."""
+
+    Window = 1024  # ids remembered below the highest: a few hundred bytes per remote
+
+    def fresh(self, bi: int) -> bool:
+        """Whether book ``bi`` may be delivered: not delivered yet, nor too old to tell."""
+        return not bi or not (bi in self or self.stale(bi))
 
 
 def _oldest_but(keys: Mapping[BookKey, Any], key: BookKey) -> BookKey:

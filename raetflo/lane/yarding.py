@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 
 from .. import raeting
+from .paging import DeliveredBooks
 
 if TYPE_CHECKING:
     from .core import LaneCore
@@ -184,6 +185,7 @@ class RemoteYard(Yard):
                  uid: int | None = None, rsid: str | int = 0, **kwa) -> None:
         super().__init__(stack=stack, uid=uid, prefix=prefix, **kwa)
         self.rsid = rsid
+        self.delivered = DeliveredBooks()  # book ids delivered in session ``rsid``
 
     @property
     def books(self) -> dict:

@@ -62,4 +62,5 @@ def redirect(cls: type, base: type) -> None:
     for raet, ours, adapter in pairs:
         if _overrides(cls, raet, base) and not _overrides(cls, ours, base):
             setattr(cls, ours, _through(raet, adapter))
-    cls.judges_itself = any(_overrides(cls, name, base) for name in JUDGES)  # type: ignore[attr-defined]
+    judges = any(_overrides(cls, name, base) for name in JUDGES)
+    cls.judges_itself = judges  # type: ignore[attr-defined]

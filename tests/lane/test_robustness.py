@@ -123,7 +123,7 @@ def test_a_known_yard_cannot_be_impersonated(beta, raw, sockdir, tmp_path):
             assert feed(beta, sock, forged) == []
     assert dict(beta.stats) == {"invalid_source_yard": 3}
     assert [remote.name for remote in beta.remotes.values()] == ["raw"]
-    assert feed(beta, raw, GOOD) == [({"ok": True}, "raw")]
+    assert feed(beta, raw, page(b'{"ok":true}', bi="9")) == [({"ok": True}, "raw")]
 
 
 def test_one_writer_cannot_hold_every_partial_book(beta, raw, sockdir):
@@ -145,7 +145,7 @@ def test_one_writer_cannot_hold_every_partial_book(beta, raw, sockdir):
 
 def test_an_empty_datagram_from_an_unbound_socket_is_counted_and_reading_goes_on(beta, raw):
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as unbound:
-        for sock, datagram in ((raw, GOOD), (unbound, b""), (raw, GOOD)):
+        for sock, datagram in ((raw, GOOD), (unbound, b""), (raw, page(b'{"ok":true}', bi="2"))):
             sock.sendto(datagram, beta.ha)
         beta.serviceAll()
     assert drain(beta) == [({"ok": True}, "raw")] * 2
@@ -166,3 +166,17 @@ def test_a_writer_bound_at_a_relative_path_is_not_added(beta, tmp_path, monkeypa
         sock.bind("zeus.rel.uxd")
         assert feed(beta, sock, page(sn="rel")) == []
     assert dict(beta.stats) == {"invalid_source_yard": 1} and not beta.remotes
+
+
+def test_a_replayed_page_is_not_delivered_again(beta, raw):
+    """A sender's books are numbered (bi) within its session: a book delivered already,
+    a page replayed by anyone who can write the socket, is dropped; a new session starts
+    the count again."""
+    assert feed(beta, raw, GOOD, GOOD, page(bi="2"), GOOD) == [({"ok": True}, "raw"),
+                                                              ({"n": 1}, "raw")]
+    assert dict(beta.stats) == {"duplicate_book": 2}
+    assert feed(beta, raw, *BOOK, *BOOK) == [({"x": "y" * 70000}, "raw")]
+    assert beta.stats["duplicate_book"] == 4  # each page of the book again
+    fresh = page(b'{"again":1}', si="f" * 18)  # a new session: bi 1 again
+    assert feed(beta, raw, fresh, page(b'{"zero":1}', bi="0"), page(b'{"zero":2}', bi="0")) \
+        == [({"again": 1}, "raw"), ({"zero": 1}, "raw"), ({"zero": 2}, "raw")]
