@@ -67,12 +67,12 @@ class Stack(Core):
     # service ----------------------------------------------------------------------------
     rx_drained = True  # the last serviceReceives emptied the socket
 
-    def serviceReceives(self) -> None:
-        """Read up to ``RxBudget`` waiting datagrams into ``rxes``; ``rx_drained`` says
-        whether the socket had no more."""
+    def serviceReceives(self, budget: int | None = None) -> None:
+        """Read up to ``budget`` (``RxBudget``) waiting datagrams into ``rxes``;
+        ``rx_drained`` says whether the socket had no more."""
         receive, append = self.server.receive, self.rxes.append
         self.rx_drained = False
-        for _ in range(self.RxBudget):
+        for _ in range(self.RxBudget if budget is None else budget):
             item = receive()
             if item == NOTHING:  # nothing waiting
                 self.rx_drained = True

@@ -31,6 +31,7 @@ class LaneStack(Stack, LaneCore):
     """
 
     EmitMessages: ClassVar[bool] = False  # received messages go to rxMsgs only
+    MaxRxMsgs: ClassVar[int] = 65536  # messages waiting in rxMsgs; past it none is read
     BodyMap: ClassVar[type] = odict  # as ioflo odicts, as the reference delivers them
     BusyStat: ClassVar[str] = transport.BUSY_STAT
 
@@ -49,6 +50,17 @@ class LaneStack(Stack, LaneCore):
         place(self.local, fallback=local is None and not ha)
         self.server = server if server is not None else self.serverFromLocal()
         self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
+
+    def serviceReceives(self, budget: int | None = None) -> None:
+        """Read what the socket holds, but no more datagrams (each at most a message) than
+        ``rxMsgs`` has room for under ``MaxRxMsgs``: the rest wait in the socket, and its
+        writers, as for any full socket (``rx_held`` counts the passes that held)."""
+        room = self.MaxRxMsgs - len(self.rxMsgs)
+        if room <= 0:
+            self.incStat("rx_held")
+            self.rx_drained = True
+            return
+        super().serviceReceives(min(room, self.RxBudget if budget is None else budget))
 
     def serverFromLocal(self) -> UxdServer:
         """A new socket bound at the local yard's ha; StackError if it cannot be opened."""

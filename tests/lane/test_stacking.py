@@ -374,3 +374,19 @@ def test_yards_added_because_they_wrote_are_bounded(make_lane, sockdir, monkeypa
     senders[0].transmit({"again": 1})
     senders[0].serviceAll()
     service([beta], until=lambda: any(m.get("again") for m, _ in drain(beta)))
+
+
+def test_a_full_inbox_holds_the_rest_in_the_socket(pair, monkeypatch):
+    """Past MaxRxMsgs waiting messages the socket is not read: its writers wait, as for
+    a full socket, and nothing is lost."""
+    alpha, beta, remote = pair
+    monkeypatch.setattr(LaneStack, "MaxRxMsgs", 5)
+    for n in range(10):
+        alpha.transmit({"n": n}, remote.uid)
+    for _ in range(4):
+        alpha.serviceAll()
+        beta.serviceAll()
+    assert len(beta.rxMsgs) == 5 and beta.stats["rx_held"] >= 1
+    got = drain(beta)
+    service([alpha, beta], lambda: len(beta.rxMsgs) == 5)
+    assert [msg["n"] for msg, _ in got + drain(beta)] == list(range(10))
