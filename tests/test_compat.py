@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import inspect
+import json
 
 import msgpack
 import pytest
+from hypothesis import given, settings, strategies as st
 from ioflo.aid.odicting import odict
 
 from raetflo.lane import stacking as lane_stacking
@@ -167,3 +169,20 @@ def test_stacks_are_counted_as_raet_counts_them(tmp_path):
     stack = LaneStack(name="counted", lanename="count", sockdirpath=str(tmp_path))
     assert LaneStack.Count == RoadStack.Count == before + 1
     stack.server.close()
+
+
+@settings(max_examples=200, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from("abcde"), st.integers(-2**63, 2**63 - 1)), max_size=8))
+def test_bodies_decode_to_the_odicts_odict_itself_makes(pairs):
+    from raetflo.bodies import from_json, from_msgpack
+    from raetflo.stacking import odict_of
+    made, theirs = odict_of(pairs), odict(pairs)
+    assert type(made) is odict and made == theirs
+    assert list(made.keys()) == list(theirs.keys()) and list(made.items()) == list(theirs.items())
+    made["z"], theirs["z"] = 1, 1
+    assert list(made.keys()) == list(theirs.keys())
+    body = {"outer": dict(pairs), "list": [dict(pairs), {}]}
+    for decoded in (from_json(json.dumps(body), odict),
+                    from_msgpack(msgpack.packb(body), odict)):
+        assert decoded == body and type(decoded["list"][1]) is odict
+        assert list(decoded["outer"].keys()) == list(dict(pairs).keys())
