@@ -132,6 +132,11 @@ class LaneCore(Core):
             self.console.terse(f"Stack '{self.name}': Reaped yard {remote.name}\n")
             self.emit(RemoteRemoved(remote.name, remote.uid))
 
+    def reap_gone(self) -> bool:
+        """Reap the known yards no live socket is bound at any more, to make room; whether
+        any was. A driver that can look answers (a core has no sockets: none)."""
+        return False
+
     def unreachable(self, ha: str) -> None:
         """The driver could not send a page to ``ha``: nobody is bound there. The page is
         lost (counted ``stale_transmit_yard``) and the yard there reaped."""
@@ -206,7 +211,7 @@ class LaneCore(Core):
         """
         if not self.accept:
             raise PageError("unaccepted_source_yard", f"unknown yard {sn!r}")
-        if len(self.remotes) >= self.MaxRemotes:
+        if len(self.remotes) >= self.MaxRemotes and not self.reap_gone():
             raise PageError("remote_overload", f"{len(self.remotes)} yards known: not adding "
                                                f"yard {sn[:40]!r}")
         try:

@@ -32,6 +32,7 @@ class LaneStack(Stack, LaneCore):
 
     EmitMessages: ClassVar[bool] = False  # received messages go to rxMsgs only
     MaxRxMsgs: ClassVar[int] = 65536  # messages waiting in rxMsgs; past it none is read
+    GoneCheckPeriod: ClassVar[float] = 1.0  # least seconds between looks for gone yards
     BodyMap: ClassVar[type] = odict  # as ioflo odicts, as the reference delivers them
     BusyStat: ClassVar[str] = transport.BUSY_STAT
 
@@ -47,6 +48,8 @@ class LaneStack(Stack, LaneCore):
                          main=main, puid=puid, local=local, version=version, rxMsgs=rxMsgs,
                          txMsgs=txMsgs, rxes=rxes, txes=txes)
         self.bufcnt = bufcnt
+        self.gone_checked: float | None = None  # when reap_gone last looked
+        self.gone_asks = 0  # asks since
         place(self.local, fallback=local is None and not ha)
         self.server = server if server is not None else self.serverFromLocal()
         self.console.verbose(f"Stack '{self.name}': Opened server at '{self.ha}'\n")
@@ -61,6 +64,21 @@ class LaneStack(Stack, LaneCore):
             self.rx_drained = True
             return
         super().serviceReceives(min(room, self.RxBudget if budget is None else budget))
+
+    def reap_gone(self) -> bool:
+        """Reap the known yards with no live socket at their paths (at most one look per
+        ``GoneCheckPeriod``, or per 256 asks while the Store's stamp stands still: a flood
+        of unknown writers asks at every page)."""
+        now = self.now
+        self.gone_asks += 1
+        if (self.gone_checked is not None and now < self.gone_checked + self.GoneCheckPeriod
+                and self.gone_asks < 256):
+            return False
+        self.gone_checked, self.gone_asks = now, 0
+        gone = [remote.ha for remote in self.remotes.values() if not transport.probe(remote.ha)]
+        for ha in gone:
+            self.reap(ha)
+        return bool(gone)
 
     def serverFromLocal(self) -> UxdServer:
         """A new socket bound at the local yard's ha; StackError if it cannot be opened."""

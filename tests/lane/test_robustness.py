@@ -180,3 +180,27 @@ def test_a_replayed_page_is_not_delivered_again(beta, raw):
     fresh = page(b'{"again":1}', si="f" * 18)  # a new session: bi 1 again
     assert feed(beta, raw, fresh, page(b'{"zero":1}', bi="0"), page(b'{"zero":2}', bi="0")) \
         == [({"again": 1}, "raw"), ({"zero": 1}, "raw"), ({"zero": 2}, "raw")]
+
+
+def test_yards_that_are_gone_make_room_for_new_ones(beta, sockdir, monkeypatch):
+    """At MaxRemotes an unknown writer is refused, unless some known yards are gone (no
+    live socket at their paths): those are reaped to make room."""
+    monkeypatch.setattr(LaneStack, "MaxRemotes", 4)
+    live = []
+    for index in range(4):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(os.path.join(sockdir, f"zeus.y{index}.uxd"))
+        assert feed(beta, sock, page(sn=f"y{index}")) == [({"n": 1}, f"y{index}")]
+        live.append(sock)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as dave:
+        dave.bind(os.path.join(sockdir, "zeus.dave.uxd"))
+        assert feed(beta, dave, page(sn="dave")) == []  # all four still there
+        assert beta.stats["remote_overload"] == 1
+        for sock in live[:2]:  # two go away (one leaves its socket file behind)
+            sock.close()
+        os.unlink(os.path.join(sockdir, "zeus.y0.uxd"))
+        beta.store.advanceStamp(LaneStack.GoneCheckPeriod)
+        assert feed(beta, dave, page(sn="dave", bi="2")) == [({"n": 1}, "dave")]
+    assert sorted(remote.name for remote in beta.remotes.values()) == ["dave", "y2", "y3"]
+    for sock in live[2:]:
+        sock.close()
