@@ -108,9 +108,9 @@ def why(ex: Exception) -> str:
 def build_error(ex: Exception) -> str:
     """A plain error ioflo's builder raised, in one line with the flo line it was on."""
     builder, tb = None, ex.__traceback__
-    while tb is not None:  # the innermost Builder method's ``self``
+    while tb is not None:  # a Builder building a statement (not resolving the whole flo)
         candidate = tb.tb_frame.f_locals.get("self")
-        if isinstance(candidate, building.Builder):
+        if isinstance(candidate, building.Builder) and tb.tb_frame.f_code.co_name != "build":
             builder = candidate
         tb = tb.tb_next
     where = "" if builder is None else flo_line(builder)
