@@ -210,7 +210,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "raetflo-flo") -> int:
             sys.exit(f"{prog}: cannot build '{args.filename}': {build_error(ex)}")
         if not skedder.built:
             sys.exit(f"{prog}: cannot build '{args.filename}' ({hint})")
-        run(skedder, args.statistics)
+        try:
+            run(skedder, args.statistics)
+        except BrokenPipeError:  # the reader of the output went away (| head)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
     return 0
 
 

@@ -3,12 +3,13 @@
 ``raetflo -v concise -f plan.flo ...`` (options first, as the ``ioflo`` command takes them)
 runs a flo as ``raetflo-flo`` does; ``raetflo keep ...`` reads and changes a road keep;
 ``raetflo probe HOST:PORT`` checks that a road estate answers. Errors are one line on
-stderr and exit status 1.
+stderr and exit status 1 (a usage error: argparse's usage and status 2; interrupted: 130).
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 import raetflo
@@ -44,4 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args, sys.stdout)
     except (CommandError, KeepError) as ex:
         sys.stderr.write(f"raetflo: {ex}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("raetflo: interrupted\n")
+        return 130
+    except BrokenPipeError:  # the reader went away (| head): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -15,7 +15,7 @@ from ioflo.aid.odicting import odict
 
 from .. import nacling, raeting
 from ..raeting import Acceptance
-from ..road.estating import EstateError, LocalEstate
+from ..road.estating import EstateError, LocalEstate, normalize_ha
 from ..road.keeping import EXTS, RoadKeep, check_name
 from ..road.stacking import listen_ha
 from . import formatting
@@ -64,7 +64,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    """Open the keep the options name and run the action."""
+    """Open the keep the options name and run the action (``new`` checks its arguments
+    first: a refused one leaves no keep behind)."""
+    if args.action == "new":
+        check_new(args)
     keep = open_keep(args, create=args.action == "new")
     ACTIONS[args.action](keep, args, out)
     return 0
@@ -97,8 +100,11 @@ def keep_ext(path: str) -> str:
 def open_keep(args: argparse.Namespace, create: bool = False) -> RoadKeep:
     """The keep the options name; CommandError when there is none (unless ``create``)."""
     path, base = keep_path(args)
-    if not create and not os.path.isdir(os.path.join(path, "local")):
-        raise CommandError(f"no keep at '{path}'")
+    missing = [part for part in ("local", "remote", "role")
+               if not os.path.isdir(os.path.join(path, part))]
+    if not create and missing:  # (opening one would make them: a read writes nothing)
+        raise CommandError(f"no keep at '{path}'" + (
+            f" (no {', '.join(missing)} directory)" if os.path.isdir(path) else ""))
     if base is None:
         return RoadKeep(dirpath=path, ext=keep_ext(path))
     return RoadKeep(stackname=args.stack, basedirpath=base, ext=keep_ext(path))
@@ -141,7 +147,14 @@ def show_record(record: dict[str, Any], as_json: bool, out: TextIO) -> None:
 # ------------------------------------------------------------------------- reads
 
 def list_remotes(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
-    rows = [described(data) for data in keep.load_all_remotes().values()]
+    """Every remote, then every role with keys that no remote holds (what a main keeps of
+    an estate it rejected), named by its role."""
+    remotes = keep.load_all_remotes()
+    held = {data["role"] for data in remotes.values()}
+    rows = [described(data) for data in remotes.values()]
+    rows += [described({"name": role, "uid": None, "ha": None, **data})
+             for role, data in sorted(keep.loadAllRemoteRoleData().items())
+             if role not in held and data.get("verhex")]
     if args.json:
         formatting.print_json(rows, out)
     else:
@@ -149,7 +162,7 @@ def list_remotes(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
 
 
 def show_remote(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
-    show_record(described(remote_data(keep, args.name)), args.json, out)
+    show_record(described(judged_data(keep, args.name)), args.json, out)
 
 
 def show_local(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
@@ -184,8 +197,15 @@ def judge_remotes(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None
 
 
 def forget_remote(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
-    """Delete a remote's file, and its role's unless another remote holds that role."""
-    data = remote_data(keep, args.name)
+    """Delete a remote's file, and its role's unless another remote holds that role; or
+    the file of a role no remote holds (a rejected estate's, as ``list`` shows it)."""
+    data = keep.load_remote(args.name)
+    if data is None:
+        if not keep.load_remote_role(args.name).get("verhex"):
+            remote_data(keep, args.name)  # no remote and no role: say so
+        keep.clear_remote_role(args.name)
+        out.write(f"{args.name}: forgotten (a role no remote held)\n")
+        return
     keep.clear_remote(args.name)
     role = data["role"]
     others = [name for name, other in keep.load_all_remotes().items() if other["role"] == role]
@@ -228,6 +248,11 @@ def pin_remote(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
         raise CommandError(f"role '{role}' already holds other keys (status "
                            f"{formatting.status_name(stored['acceptance'])})")
     host, port = parse_ha(args.ha) if args.ha else (raeting.DEFAULT_DST_HOST, raeting.RAET_PORT)
+    try:
+        check_name(role, "role")
+        host, port = normalize_ha((host, port))
+    except (EstateError, ValueError) as ex:
+        raise CommandError(str(ex)) from None
     keep.dump_remote_role({"role": role, "acceptance": Acceptance.accepted, "verhex": verhex,
                            "pubhex": pubhex})
     keep.dump_remote(odict(name=name, uid=pin_uid(keep), fuid=0, ha=[host, port], iha=None,
@@ -237,19 +262,27 @@ def pin_remote(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
               f", pubfp {formatting.fingerprint(pubhex)})\n")
 
 
+def check_new(args: argparse.Namespace) -> tuple[LocalEstate, Any]:
+    """The identity ``new`` makes and the address it listens at; CommandError when an
+    argument is refused."""
+    listen = parse_ha(args.ha) if args.ha else ("0.0.0.0", raeting.RAET_PORT)
+    try:
+        check_name(args.name, "name")
+        if args.role is not None:
+            check_name(args.role, "role")
+        local = LocalEstate(stack=None, name=args.name, ha=listen, role=args.role)
+        return local, listen_ha(listen)
+    except (EstateError, raeting.StackError, ValueError) as ex:
+        raise CommandError(str(ex)) from None
+
+
 def new_local(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
     """A fresh identity: new keys, in a keep that has none yet."""
     existing = keep.load_local()
     if existing is not None:
         raise CommandError(f"keep '{keep.dirpath}' already holds local estate "
                            f"'{existing['name']}'")
-    check_name(args.name, "name")
-    listen = parse_ha(args.ha) if args.ha else ("0.0.0.0", raeting.RAET_PORT)
-    try:
-        local = LocalEstate(stack=None, name=args.name, ha=listen, role=args.role)
-        aha = listen_ha(listen)
-    except (EstateError, raeting.StackError) as ex:
-        raise CommandError(str(ex)) from None
+    local, aha = check_new(args)
     keep.dump_local(odict(name=local.name, uid=local.uid, ha=list(local.ha), iha=None,
                           natted=None, fqdn=local.fqdn, dyned=None, sid=0, puid=1,
                           aha=list(aha), role=local.role))

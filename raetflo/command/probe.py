@@ -8,11 +8,14 @@ was answered, 1 when a step was refused or the time ran out.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
+import signal
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
@@ -52,6 +55,10 @@ def add_parser(commands: Any) -> None:
                                 description=__doc__.split("\n\n")[0])
     probe.add_argument("ha", metavar="HOST:PORT", help="the estate to probe")
     probe.add_argument("--name", help="the probe estate's name (default: probe_<random>)")
+    probe.add_argument("--port", type=int, default=0,
+                       help="the local port the probe listens at (default: any free one; "
+                            "a main whose road is immutable refuses a --name it knows from "
+                            "another address)")
     probe.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                        help=f"seconds the whole probe may take (default {DEFAULT_TIMEOUT})")
     probe.add_argument("--json", action="store_true", help="print JSON")
@@ -60,11 +67,14 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     host, port = parse_ha(args.ha)
-    if not args.timeout > 0:
+    if not 0 < args.timeout < math.inf:
         raise CommandError("the timeout must be a positive number of seconds")
+    if not 0 <= args.port <= 65535:
+        raise CommandError(f"bad --port {args.port}: a port is 0 to 65535")
     name = args.name or f"probe_{uuid.uuid4().hex[:12]}"
-    with tempfile.TemporaryDirectory(prefix="raetflo-probe-") as keepdir:
-        results, remote = probe(host, port, name, args.timeout, os.path.join(keepdir, name))
+    with tempfile.TemporaryDirectory(prefix="raetflo-probe-") as keepdir, terminated():
+        results, remote = probe(host, port, name, args.timeout, os.path.join(keepdir, name),
+                                args.port)
     ok = len(results) == 3 and all(result.ok for result in results)
     if args.json:
         formatting.print_json({"ha": args.ha, "name": name, "remote": remote, "ok": ok,
@@ -78,13 +88,32 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if ok else 1
 
 
+@contextlib.contextmanager
+def terminated() -> Iterator[None]:
+    """While the probe runs, SIGTERM ends it as an exception does, so its temporary keep
+    (secret keys) is removed."""
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        before = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def probe(host: str, port: int, name: str, timeout: float,
-          keepdir: str) -> tuple[list[StepResult], str | None]:
+          keepdir: str, local_port: int = 0) -> tuple[list[StepResult], str | None]:
     """Run the steps against ``host:port``; their results and the remote's name."""
     store = Store(stamp=0.0)
     getConsole().reinit(verbosity=getConsole().Wordage.mute)  # the output is the steps
     try:
-        stack = RoadStack(name=name, ha=(listen_host(host), 0), dirpath=keepdir, store=store,
+        stack = RoadStack(name=name, ha=(listen_host(host), local_port), dirpath=keepdir,
+                          store=store,
                           auto=AutoMode.always.value, main=False)
     except StackError as ex:
         raise CommandError(str(ex)) from None
@@ -143,7 +172,9 @@ def wait(stack: RoadStack, step: Step, deadline: float, began: float) -> tuple[b
             stack.store.changeStamp(now - began)
             return False, f"no answer to the {step.name} in time" + pending_note(stack, step)
         if not step.busy():
-            return False, f"{step.name} refused by the remote"
+            hint = (" (does it know this --name from another address? see --port)"
+                    if step.name == "join" and stack.stats.get("joiner_rx_reject") else "")
+            return False, f"{step.name} refused by the remote{hint}"
         time.sleep(POLL)
 
 

@@ -147,7 +147,7 @@ def test_base_and_stack_name_the_tutorial_layout(main_keep):
 
 @pytest.mark.parametrize("args, message", [
     (("keep", "list", "--dir", "{missing}"), "no keep at"),
-    (("keep", "show", "zeta", "--dir", "{keep}"), "no remote 'zeta' in keep"),
+    (("keep", "show", "zeta", "--dir", "{keep}"), "no remote or role 'zeta' in keep"),
     (("keep", "forget", "zeta", "--dir", "{keep}"), "no remote 'zeta' in keep"),
     (("keep", "pin", "zeta", "--verhex", "abc", "--pubhex", PUBHEX, "--dir", "{keep}"),
      "bad verhex"),
@@ -175,7 +175,8 @@ def test_errors_are_one_line_and_status_1(main_keep, tmp_path, args, message):
 
 
 def test_a_keep_without_a_local_estate(tmp_path):
-    (tmp_path / "empty" / "local").mkdir(parents=True, mode=0o700)
+    for part in ("local", "remote", "role"):
+        (tmp_path / "empty" / part).mkdir(parents=True, mode=0o700)
     (tmp_path / "empty").chmod(0o700)
     assert "no local estate in keep" in fails("keep", "local", "--dir", str(tmp_path / "empty"))
 
