@@ -318,6 +318,10 @@ class Messengent(Transaction):
             self.held += len(coat)
             self.highest = max(self.highest, head.sn)
             self.stack.incStat("message_segment_rx")
+            # while new segments come the redo waits: asking for what is on its way (the
+            # rest of a burst a busy loop has not read yet) sends the sender back to send
+            # it all again
+            self.redoTimer.restart()
         if len(self.chunks) == self.count:
             self.complete(head.sn)
         elif head.wf:

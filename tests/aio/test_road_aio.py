@@ -233,3 +233,22 @@ def test_presence_rounds_report_a_silent_peer_dead(make_stack, road_kwa, monkeyp
             assert road.remote("minion").alived is False
 
     run(scenario())
+
+
+def test_a_big_message_between_roads_of_one_loop_is_not_sent_over_and_over(road_kwa):
+    """A road reads what waits in its socket before it runs its timers (as a polled pass
+    does), so a receiver busy with a burst does not ask again for segments it has not
+    read yet, and the sender does not go back to send them all again."""
+    body = {"blob": "b" * 3_000_000}
+
+    async def scenario():
+        async with await aio.open_road(**road_kwa("main", main=True)) as main, \
+                await aio.open_road(**road_kwa("minion")) as minion:
+            await minion.join(main.ha)
+            await minion.allow("main")
+            await asyncio.gather(minion.send(body, to="main"), take(main, 1))
+            return minion.stack.stats, main.stack.stats
+
+    sent, received = run(scenario(), timeout=60.0)
+    segments = received["message_segment_rx"]  # each counted once
+    assert segments > 3000 and sent["message_segment_tx"] < 1.2 * segments, dict(sent)
