@@ -28,6 +28,7 @@ from .. import raeting
 from ..coring import NOTHING, StackError
 from ..events import Event, MessageDelivered, RemoteRejected
 from ..events import MessageDropped as Dropped
+from ..road.addressing import show_ha
 from ..road.estating import Address, RemoteEstate, normalize_ha
 from ..road.stacking import RoadStack, listen_ha
 from ..road.transport import UNREACHABLE_ERRORS, TransportError, UdpServer, destination, source_ha
@@ -141,6 +142,12 @@ class LinkWait:
         return bool(self.remote.joined if self.what == "join" else self.remote.allowed)
 
 
+def called(remote: RemoteEstate) -> str:
+    """How an error names a remote: by name once it joined, else by its address (the
+    name of a record made for a first join is a placeholder)."""
+    return remote.name if remote.fuid else f"the estate at {show_ha(remote.ha)}"
+
+
 async def open_road(*, ha: Any = None, presence: bool = True, **kwa: Any) -> Road:
     """Open a road on the running loop at ``ha`` (host, port; port 0 picks a free one).
 
@@ -222,8 +229,17 @@ class Road(asyncio.DatagramProtocol):
         """Join the estate named ``target``, or at address ``target`` (a record is added
         for a new address); the joined remote's name. LinkError (LinkRejected) when the join
         ends without success; ``timeout`` is the join's (default ``JoinerTimeout``)."""
+        known = set(self.stack.remotes)
         remote = await self._remote(target)
-        return await self._link("join", remote, lambda: self.stack.join(remote.uid, timeout))
+        try:
+            return await self._link("join", remote,
+                                    lambda: self.stack.join(remote.uid, timeout))
+        except BaseException:  # failed or cancelled: a record this call made goes too
+            if (remote.uid not in known and not remote.joined and not self.closed
+                    and self.stack.remotes.get(remote.uid) is remote):
+                self.stack.removeRemote(remote)
+                self.kick()
+            raise
 
     async def allow(self, target: str | Address, timeout: float | None = None) -> str:
         """Allow (exchange session keys with) a joined remote; as :meth:`join`."""
@@ -453,15 +469,15 @@ class Road(asyncio.DatagramProtocol):
                 wait.future.set_result(wait.remote.name)
             else:
                 wait.future.set_exception(LinkError(
-                    f"{wait.what} with {wait.remote.name} ended without success"))
+                    f"{wait.what} with {called(wait.remote)} ended without success"))
         self._links = waiting
 
     def _link_error(self, wait: LinkWait, rejected: set[int]) -> LinkError | None:
         remote = wait.remote
         if remote.uid in rejected:
-            return LinkRejected(f"{wait.what} with {remote.name} rejected")
+            return LinkRejected(f"{wait.what} with {called(remote)} rejected")
         if self.stack.remotes.get(remote.uid) is not remote:
-            return LinkError(f"{wait.what} with {remote.name} ended: the remote was removed")
+            return LinkError(f"{wait.what} with {called(remote)} ended: the remote was removed")
         return None
 
     def _publish(self, event: Event) -> None:

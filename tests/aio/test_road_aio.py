@@ -252,3 +252,15 @@ def test_a_big_message_between_roads_of_one_loop_is_not_sent_over_and_over(road_
     sent, received = run(scenario(), timeout=60.0)
     segments = received["message_segment_rx"]  # each counted once
     assert segments > 3000 and sent["message_segment_tx"] < 1.2 * segments, dict(sent)
+
+
+def test_a_failed_join_by_address_leaves_no_record_and_names_the_address(road_kwa, ha):
+    async def scenario():
+        async with await aio.open_road(**road_kwa("minion")) as minion:
+            nobody = ha()
+            with pytest.raises(aio.LinkError) as failed:
+                await minion.join(nobody, timeout=0.5)
+            assert f"{nobody[0]}:{nobody[1]}" in str(failed.value)
+            return list(minion.stack.remotes.values())
+
+    assert run(scenario()) == []
