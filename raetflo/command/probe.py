@@ -56,9 +56,7 @@ def add_parser(commands: Any) -> None:
     probe.add_argument("ha", metavar="HOST:PORT", help="the estate to probe")
     probe.add_argument("--name", help="the probe estate's name (default: probe_<random>)")
     probe.add_argument("--port", type=int, default=0,
-                       help="the local port the probe listens at (default: any free one; "
-                            "a main whose road is immutable refuses a --name it knows from "
-                            "another address)")
+                       help="the local port the probe listens at (default: any free one)")
     probe.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                        help=f"seconds the whole probe may take (default {DEFAULT_TIMEOUT})")
     probe.add_argument("--json", action="store_true", help="print JSON")
@@ -172,8 +170,10 @@ def wait(stack: RoadStack, step: Step, deadline: float, began: float) -> tuple[b
             stack.store.changeStamp(now - began)
             return False, f"no answer to the {step.name} in time" + pending_note(stack, step)
         if not step.busy():
-            hint = (" (does it know this --name from another address? see --port)"
-                    if step.name == "join" and stack.stats.get("joiner_rx_reject") else "")
+            hint = (" (does it know this --name? each probe has new keys, which a main "
+                    "whose road is immutable refuses: give a new name, or forget that one "
+                    "there)" if step.name == "join" and stack.stats.get("joiner_rx_reject")
+                    else "")
             return False, f"{step.name} refused by the remote{hint}"
         time.sleep(POLL)
 

@@ -82,6 +82,18 @@ def test_probe_of_a_main_that_holds_it_pending_fails_at_the_join(main_port):
     assert last == f"127.0.0.1:{main_port}: probe failed at the join"
 
 
+@pytest.mark.parametrize("main_port", [("raetflo", AutoMode.always)], ids=["raetflo"],
+                         indirect=True)
+def test_probing_again_with_a_name_says_why_it_is_refused(main_port):
+    """Each probe has new keys: a main whose road is immutable refuses them under a name it
+    knows, and the probe says so."""
+    port = free_port()
+    first = raetflo("probe", f"127.0.0.1:{main_port}", "--name", "again", "--port", str(port))
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = raetflo("probe", f"127.0.0.1:{main_port}", "--name", "again", "--port", str(port))
+    assert again.returncode == 1 and "give a new name" in again.stdout, again.stdout
+
+
 def test_probe_of_a_closed_port_fails_within_its_timeout():
     began = time.monotonic()
     run = raetflo("probe", f"127.0.0.1:{free_port()}", "--timeout", "1", "--json")
@@ -98,6 +110,8 @@ def test_probe_of_a_closed_port_fails_within_its_timeout():
 @pytest.mark.parametrize("args, message", [
     (("probe", "nohost"), "bad address 'nohost'"),
     (("probe", "127.0.0.1:1", "--timeout", "0"), "the timeout must be a positive"),
+    (("probe", "127.0.0.1:1", "--timeout", "inf"), "the timeout must be a positive"),
+    (("probe", "127.0.0.1:1", "--port", "70000"), "bad --port 70000"),
     (("probe", "name.invalid:7530"), "Cannot resolve address for host 'name.invalid'"),
 ])
 def test_probe_errors(args, message):
