@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import inspect
-import select
 import socket
 import sys
 from collections import deque
@@ -185,10 +184,6 @@ class Road(asyncio.DatagramProtocol):
     MaxHeldMessages: ClassVar[int] = 10000  # received messages not yet taken; at it the
     # socket is not read until messages() has taken half of them (the peer's redo waits)
     CloseTimeout: ClassVar[float] = 1.0  # seconds close() waits for the last datagrams
-    # datagrams a due alarm lets in first, one loop turn each, while the socket has more
-    # (as a polled pass reads before it runs timers): a receiver busy with a burst does
-    # not time out waiting for what it has not read yet
-    MaxTimerDefers: ClassVar[int] = 4096
 
     def __init__(self, stack: RoadStack, server: DatagramServer, presence: bool) -> None:
         self.stack = stack
@@ -202,7 +197,6 @@ class Road(asyncio.DatagramProtocol):
         self._links: list[LinkWait] = []
         self._events: deque[Event] = deque()
         self._reading = True
-        self._defers = 0  # times the alarm waited for waiting input
         self._lost: asyncio.Future[None] = self._loop.create_future()
         self.closed = False
         self.inbox: Inbox[tuple[Any, str]] = Inbox(stack.rxMsgs, self._closed_error,
@@ -385,30 +379,13 @@ class Road(asyncio.DatagramProtocol):
             self._soon = self._loop.call_soon(self._pass)
 
     def _timer(self) -> None:
-        """The alarm: presence when its round is due, the stack's timers, then a pass;
-        first what waits in the socket (up to ``MaxTimerDefers`` datagrams)."""
-        if self._reading and self._defers < self.MaxTimerDefers and self._input_waiting():
-            self._defers += 1
-            self._loop.call_soon(self._timer)  # after the next turn's read
-            return
-        self._defers = 0
+        """The alarm: presence when its round is due, the stack's timers, then a pass."""
         now = self._clock()
         if self.presence and now >= self._manage_at:
             self.stack.manage()
             self._manage_at = now + self.stack.period
         self.stack.handle_timer(now)
         self._pass()
-
-    def _input_waiting(self) -> bool:
-        """Whether the socket holds a datagram not read yet."""
-        transport = self.server.transport
-        sock = transport.get_extra_info("socket") if transport is not None else None
-        if sock is None:
-            return False
-        try:
-            return bool(select.select([sock.fileno()], [], [], 0)[0])
-        except (OSError, ValueError):  # closed meanwhile
-            return False
 
     def _pass(self) -> None:
         self._soon = None
