@@ -264,3 +264,19 @@ def test_a_failed_join_by_address_leaves_no_record_and_names_the_address(road_kw
             return list(minion.stack.remotes.values())
 
     assert run(scenario()) == []
+
+
+def test_two_roads_of_one_loop_trade_bursts_both_ways(road_kwa):
+    async def burst(sender, receiver, to, count):
+        await asyncio.gather(*(sender.send({"k": k}, to=to) for k in range(count)))
+        return sorted([(await receiver.receive())[0]["k"] for _ in range(count)])
+
+    async def scenario():
+        async with await aio.open_road(**road_kwa("main", main=True)) as main, \
+                await aio.open_road(**road_kwa("minion")) as minion:
+            await minion.join(main.ha)
+            await minion.allow("main")
+            return await asyncio.gather(burst(minion, main, "main", 300),
+                                        burst(main, minion, "minion", 300))
+
+    assert run(scenario(), timeout=30.0) == [list(range(300))] * 2
