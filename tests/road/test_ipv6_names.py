@@ -7,6 +7,7 @@ import socket
 from typing import Any, Callable
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from raetflo.events import MessageReceived
 from raetflo.raeting import AutoMode
@@ -246,3 +247,17 @@ def test_addresses_read_as_people_write_them():
     assert show_ha(("127.0.0.1", 7530)) == "127.0.0.1:7530"
     assert show_ha(("::1", 7530)) == "[::1]:7530"
     assert show_ha(["localhost", 1]) == "localhost:1"
+
+
+@settings(max_examples=500, derandomize=True)
+@given(st.one_of(st.text(alphabet="0123456789.a\n٣ ", max_size=16),
+                 st.ip_addresses(v=4).map(str)))
+def test_dotted_quads_are_told_as_ipaddress_tells_them(host):
+    import ipaddress
+
+    from raetflo.road.estating import dotted_quad
+    try:
+        normal = str(ipaddress.IPv4Address(host)) == host
+    except ValueError:
+        normal = False
+    assert dotted_quad(host) is normal
