@@ -9,6 +9,7 @@ is missing from the keep after a crash.
 """
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable
@@ -21,7 +22,7 @@ from ..raeting import Acceptance, AutoMode
 from ..raeting import BodyKind, CoatKind, FootKind, HeadKind, PcktKind, TrnsKind  # noqa: F401
 # (raet code takes these kinds from this module, with a star import too)
 from ..stacking import Stack, StackError
-from . import resolving
+from . import keeplock, resolving
 from .acceptance import RoleRecord
 from .core import RoadCore
 from .estating import Address, EstateError, LocalEstate, RemoteEstate
@@ -105,6 +106,7 @@ class RoadStack(Stack, RoadCore):
                 stackname=name, dirpath=dirpath, basedirpath=basedirpath, auto=auto)
         except KeepError as ex:
             raise StackError(f"Stack '{name}': {ex}") from ex
+        self.hold_keep(name)
         try:
             if clean or cleanlocal:
                 self.keep.clear_local()
@@ -191,9 +193,24 @@ class RoadStack(Stack, RoadCore):
     def close(self) -> None:
         """Close the socket; the messages not confirmed yet are given up, each counted and
         logged (``message_unconfirmed`` when a copy may have arrived, else
-        ``message_dropped``), with its event when it has a ref."""
+        ``message_dropped``), with its event when it has a ref. The keep is let go."""
         self.abandon_messages("the stack closed")
         super().close()
+        self.keep_held()
+
+    def hold_keep(self, name: str) -> None:
+        """Hold the keep for this stack (see ``keeplock``); StackError when another
+        process holds it. It is let go at ``close()``, or when this stack is collected."""
+        dirpath = self.keep.dirpath
+        try:
+            key = keeplock.acquire(dirpath)
+        except keeplock.KeepInUse as ex:
+            raise StackError(f"Stack '{name}': keep '{dirpath}' {ex.strerror}: stop that "
+                             "stack first, or give this one a keep of its own") from None
+        except OSError as ex:
+            raise StackError(f"Stack '{name}': cannot lock keep '{dirpath}': "
+                             f"{ex.strerror}") from None
+        self.keep_held = weakref.finalize(self, keeplock.release, key)
 
     def removeRemote(self, remote: RemoteEstate, clear: bool = True) -> None:
         self.unsaved_sessions.pop(id(remote), None)

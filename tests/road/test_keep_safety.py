@@ -340,3 +340,41 @@ def test_a_local_estate_with_a_field_of_the_wrong_type_is_refused(road, field, v
     rewrite_json(stack.keep.localfilepath, **{field: value})
     with pytest.raises(StackError, match=f"'{stack.keep.localfilepath}'.*{field}"):
         road.restart(stack)
+
+
+HOLD = """
+import sys, time
+from raetflo.road.stacking import RoadStack
+stack = RoadStack(name="held", ha=("127.0.0.1", 0), dirpath=sys.argv[1])
+print("held", flush=True)
+sys.stdin.readline()
+stack.close()
+"""
+
+
+def test_a_keep_another_process_holds_is_refused_until_it_lets_go(tmp_path, ha):
+    import subprocess
+    import sys
+    keep = str(tmp_path / "keep")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, keep], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StackError, match="in use by another process: stop that stack"):
+            RoadStack(name="held", ha=ha(), dirpath=keep)
+    finally:
+        holder.communicate("\n", timeout=20)
+    again = RoadStack(name="held", ha=ha(), dirpath=keep)  # let go: ours now
+    twin = RoadStack(name="held", ha=ha(), dirpath=keep)  # stacks of one process share it
+    twin.close()
+    again.close()
+
+
+def test_a_closed_stack_lets_its_keep_go_for_another_process(tmp_path, ha):
+    import subprocess
+    import sys
+    keep = str(tmp_path / "keep")
+    RoadStack(name="held", ha=ha(), dirpath=keep).close()
+    other = subprocess.run([sys.executable, "-c", HOLD, keep], input="\n",
+                           capture_output=True, text=True, timeout=20)
+    assert other.returncode == 0 and other.stdout.strip() == "held", other.stderr

@@ -12,7 +12,7 @@ import pytest
 
 from raetflo import nacling
 from raetflo.raeting import Acceptance
-from raetflo.road import keepfiles
+from raetflo.road import keepfiles, keeplock
 from raetflo.road.estating import WILDCARD_HOSTS, EstateError, RemoteEstate, normalize_ha
 from raetflo.road.keepfiles import KeepError, KeepFiles
 from raetflo.road.keeping import RoadKeep
@@ -35,7 +35,7 @@ def files_of(top: str) -> dict[str, tuple[int, int, bytes]]:
     """Every file below ``top``: its inode, modification time and content."""
     found = {}
     for path in sorted(Path(top).rglob("*")):
-        if path.is_file():
+        if path.is_file() and path.name != keeplock.LOCK_NAME:
             info = path.stat()
             found[str(path)] = (info.st_ino, info.st_mtime_ns, path.read_bytes())
     return found
