@@ -49,13 +49,17 @@ def verbosity(value: str) -> int:
         f"'{value}' is not a verbosity: use one of {', '.join(VERBIAGE_NAMES)} or 0-4")
 
 
+def version_line() -> str:
+    """What ``--version`` prints, from every raetflo command."""
+    return f"raetflo {raetflo.__version__} (ioflo {ioflo_version})"
+
+
 def parser(prog: str = "raetflo-flo") -> argparse.ArgumentParser:
     """The options of the ``ioflo`` command, and ``-q``."""
     p = argparse.ArgumentParser(
         prog=prog, description="Run a flo with raetflo's Deeds; the exit status says "
         "whether it built and ran to its end.")
-    p.add_argument("-V", "--version", action="version",
-                   version=f"raetflo {raetflo.__version__} (ioflo {ioflo_version})")
+    p.add_argument("-V", "--version", action="version", version=version_line())
     p.add_argument("-v", "--verbose", type=verbosity, default="concise",
                    help="verbosity: mute, terse, concise, verbose, profuse or 0-4")
     p.add_argument("-q", "--quiet", action="store_true",

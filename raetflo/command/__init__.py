@@ -27,7 +27,7 @@ def parser() -> argparse.ArgumentParser:
     """The parser of the subcommands (the flo runner parses its own options)."""
     top = argparse.ArgumentParser(prog="raetflo", description="RAET road tools; "
                                   + FLO_USAGE)
-    top.add_argument("--version", action="version", version=f"raetflo {raetflo.__version__}")
+    top.add_argument("--version", action="version", version=runner.version_line())
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     keepcmd.add_parser(commands)
     probe.add_parser(commands)

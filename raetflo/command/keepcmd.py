@@ -190,10 +190,14 @@ def judge_remotes(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None
     for data in records:
         if not data["verhex"] or not data["pubhex"]:
             raise CommandError(f"remote '{data['name']}' has no keys in the keep")
+    remotes = keep.load_all_remotes()
     for data in records:
         keep.dump_remote_role({"role": data["role"], "acceptance": status,
                                "verhex": data["verhex"], "pubhex": data["pubhex"]})
-        out.write(f"{data['name']}: {status.name} (role {data['role']})\n")
+        others = sorted(name for name, other in remotes.items()
+                        if other["role"] == data["role"] and name != data["name"])
+        also = f", also held by {', '.join(others)}" if others else ""
+        out.write(f"{data['name']}: {status.name} (role {data['role']}{also})\n")
 
 
 def forget_remote(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:

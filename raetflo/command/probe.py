@@ -52,7 +52,7 @@ class Step:
 
 def add_parser(commands: Any) -> None:
     probe = commands.add_parser("probe", help="join, allow and alive a road estate",
-                                description=__doc__.split("\n\n")[0])
+                                description=__doc__.split("\n\n")[0].replace("``", ""))
     probe.add_argument("ha", metavar="HOST:PORT", help="the estate to probe")
     probe.add_argument("--name", help="the probe estate's name (default: probe_<random>)")
     probe.add_argument("--port", type=int, default=0,

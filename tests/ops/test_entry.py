@@ -63,3 +63,10 @@ def test_the_installed_raetflo_script_is_ours_whichever_package_wrote_it(tmp_pat
         wrote
     version = subprocess.run([str(script), "-V"], capture_output=True, text=True, timeout=60)
     assert version.stdout.startswith("raetflo ") and "ioflo" in version.stdout, wrote
+
+
+def test_every_command_says_the_same_version_and_help_has_no_markup():
+    from . import raetflo as command
+    versions = {command(flag).stdout for flag in ("--version", "-V")}
+    assert len(versions) == 1 and "ioflo" in versions.pop()
+    assert "``" not in command("probe", "--help").stdout

@@ -219,3 +219,11 @@ def test_accept_reaches_a_rejected_role_whose_estate_record_is_gone(main_keep):
     assert role_file(main_keep, "beta")["acceptance"] == Acceptance.accepted
     assert "no remote or role 'gamma'" in fails("keep", "accept", "gamma", "--dir",
                                                 str(main_keep))
+
+
+def test_accept_names_the_other_estates_of_the_role_it_changes(main_keep):
+    for name in ("gamma", "delta"):
+        ok("keep", "pin", name, "--verhex", VERHEX, "--pubhex", PUBHEX, "--role", "shared",
+           "--dir", str(main_keep))
+    assert ok("keep", "reject", "gamma", "--dir", str(main_keep)) == \
+        "gamma: rejected (role shared, also held by delta)\n"
