@@ -14,7 +14,7 @@ the polled :class:`~raetflo.lane.stacking.LaneStack` (``EmitMessages`` false) ap
 """
 from __future__ import annotations
 
-from posixpath import normpath
+from posixpath import join, normpath
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -22,7 +22,7 @@ from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from . import paging
 from .paging import Books, DeliveredBooks, PackKind, PageError, PageHead
-from .yarding import RemoteYard, Yard, YardError, namesFromHa
+from .yarding import UXD_EXT, RemoteYard, Yard, YardError, namesFromHa
 
 __all__ = ["LaneCore"]
 
@@ -199,9 +199,28 @@ class LaneCore(Core):
         if remote is None:
             return self.admit(head.sn, sa)
         if sa != remote.ha and (sa is None or normpath(sa) != normpath(remote.ha)):
-            raise PageError("invalid_source_yard",
-                            f"yard {head.sn!r} sent from {sa!r}, not from its socket")
+            if sa is None or normpath(sa) != self.home_of(head.sn):
+                raise PageError("invalid_source_yard",
+                                f"yard {head.sn!r} sent from {sa!r}, not from its socket")
+            self.move_home(remote, sa)
         return remote
+
+    def home_of(self, name: str) -> str:
+        """The socket path of yard ``name`` in this lane's own directory."""
+        local = self.local
+        return normpath(join(local.dirpath, f"{local.lanename}.{name}{UXD_EXT}"))
+
+    def move_home(self, remote: RemoteYard, sa: str) -> None:
+        """The yard of ``remote``'s name in this lane's own directory wrote: the name is
+        its (the record was a writer elsewhere's, which took it first), and so are the
+        replies from now on (``yard_moved``)."""
+        before = remote.ha
+        del self.haRemotes[before]
+        remote.ha, remote.dirpath, remote.lanename = sa, self.local.dirpath, self.local.lanename
+        self.haRemotes[sa] = remote
+        self.incStat("yard_moved")
+        self.console.terse(f"Stack '{self.name}': yard {remote.name} is this lane's, at "
+                           f"'{sa}' (it was taken by a writer at '{before}')\n")
 
     def admit(self, sn: str, sa: str | None) -> RemoteYard:
         """Add the unknown yard ``sn``, bound at ``sa``, as a remote; PageError if refused.

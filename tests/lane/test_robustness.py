@@ -204,3 +204,25 @@ def test_yards_that_are_gone_make_room_for_new_ones(beta, sockdir, monkeypatch):
     assert sorted(remote.name for remote in beta.remotes.values()) == ["dave", "y2", "y3"]
     for sock in live[2:]:
         sock.close()
+
+
+def test_a_yard_of_this_lane_takes_its_name_back_from_a_writer_elsewhere(beta, raw, tmp_path):
+    """The first writer whose socket path names a yard is added under that name, from any
+    directory or lane; the yard of that name in this lane's own directory (which only
+    this user can write to) takes the name back, and replies go to it."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(str(elsewhere / "otherlane.raw.uxd"))
+        squatter.setblocking(False)
+        assert feed(beta, squatter, page(b'{"who":"squatter"}')) == [({"who": "squatter"},
+                                                                       "raw")]
+        assert feed(beta, raw, page(b'{"who":"raw"}', si="r" * 18)) == [({"who": "raw"}, "raw")]
+        assert dict(beta.stats) == {"yard_moved": 1}
+        assert feed(beta, squatter, page(b'{"who":"squatter"}', bi="2")) == []
+        assert beta.stats["invalid_source_yard"] == 1
+        beta.transmit({"reply": 1}, beta.fetchUidByName("raw"))
+        beta.serviceAll()
+        assert b'"reply"' in raw.recv(65536)
+        with pytest.raises(BlockingIOError):
+            squatter.recv(65536)
