@@ -57,6 +57,10 @@ class DamagedFile(KeepError):
     """A keep file whose content (not its access) is unusable."""
 
 
+class ForeignEntry(KeepError):
+    """A keep file or directory another user owns: its owner can give it back."""
+
+
 def _why(ex: OSError) -> str:
     return ex.strerror or str(ex)
 
@@ -64,8 +68,9 @@ def _why(ex: OSError) -> str:
 def _check_owned(info: os.stat_result, path: str, what: str, uid: int) -> None:
     """Refuse a keep entry not owned by ``uid``."""
     if info.st_uid != uid:
-        raise KeepError(f"{what} '{path}' is owned by uid {info.st_uid}, not by this "
-                        f"process's uid {uid}; refusing to use it")
+        raise ForeignEntry(f"{what} '{path}' is owned by uid {info.st_uid}, not by this "
+                           f"process's uid {uid}; refusing to use it (give it back to "
+                           f"uid {uid} with chown, or run as its owner)")
 
 
 def _repair_mode(fd: int, info: os.stat_result, wanted: int, path: str, what: str) -> None:

@@ -34,7 +34,8 @@ from typing import Any, Protocol
 from raetflo.raeting import Acceptance, AutoMode
 from raetflo.road import keepnames
 from raetflo.road.acceptance import Decision, RoleRecord, role_status
-from raetflo.road.keepfiles import CORRUPT_SUFFIX, DamagedFile, KeepError, KeepFiles, secure_dirs
+from raetflo.road.keepfiles import (CORRUPT_SUFFIX, DamagedFile, ForeignEntry, KeepError,
+                                    KeepFiles, secure_dirs)
 from raetflo.road.keepfiles import DIR_MODE as DIR_MODE  # still importable from here
 from raetflo.road.keepfiles import FILE_MODE as FILE_MODE  # still importable from here
 from raetflo.road.keeprecords import MAX_NAME_BYTES as MAX_NAME_BYTES  # importable here
@@ -257,6 +258,8 @@ class RoadKeep:
             check_fields(role, LOCAL_ROLE_FIELDS, self.localrolepath)
             for field in LOCAL_ROLE_FIELDS[1:]:
                 check_key(role, field, self.localrolepath)
+        except ForeignEntry:
+            raise  # (its owner can give it back: no new identity is called for)
         except KeepError as ex:
             raise KeepError(f"{ex}; {LOCAL_HINT}") from ex
         merged = {**estate, **role}

@@ -378,3 +378,16 @@ def test_a_closed_stack_lets_its_keep_go_for_another_process(tmp_path, ha):
     other = subprocess.run([sys.executable, "-c", HOLD, keep], input="\n",
                            capture_output=True, text=True, timeout=20)
     assert other.returncode == 0 and other.stdout.strip() == "held", other.stderr
+
+
+def test_a_local_role_file_of_another_user_is_not_met_with_a_new_identity(tmp_path,
+                                                                            monkeypatch):
+    """Its owner can give it back; the error says so, not to make new keys."""
+    keep = RoadKeep(dirpath=str(tmp_path / "k"))
+    stack = RoadStack(name="alpha", ha=("127.0.0.1", 0), keep=keep)
+    stack.close()
+    monkeypatch.setattr(keeping, "effective_uid", lambda: os.geteuid() + 4321)
+    with pytest.raises(KeepError) as refused:
+        keep.load_local()
+    message = str(refused.value)
+    assert "owned by uid" in message and "chown" in message and "cleanlocal" not in message
