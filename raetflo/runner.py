@@ -109,6 +109,13 @@ def why(ex: Exception) -> str:
     return f"{type(ex).__name__}: " + re.sub(r" \(/[^)]*\)$", "", str(ex))
 
 
+def reader_gone() -> int:
+    """The reader of standard output went away (``| head``): send the rest nowhere, so
+    exiting flushes nothing into the closed pipe; the exit status."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1
+
+
 def build_error(ex: Exception) -> str:
     """A plain error ioflo's builder raised, in one line with the flo line it was on."""
     builder, tb = None, ex.__traceback__
@@ -216,9 +223,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "raetflo-flo") -> int:
             sys.exit(f"{prog}: cannot build '{args.filename}' ({hint})")
         try:
             run(skedder, args.statistics)
-        except BrokenPipeError:  # the reader of the output went away (| head)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 1
+        except BrokenPipeError:
+            return reader_gone()
     return 0
 
 

@@ -223,13 +223,12 @@ class Road(asyncio.DatagramProtocol):
         """Join the estate named ``target``, or at address ``target`` (a record is added
         for a new address); the joined remote's name. LinkError (LinkRejected) when the join
         ends without success; ``timeout`` is the join's (default ``JoinerTimeout``)."""
-        known = set(self.stack.remotes)
-        remote = await self._remote(target)
+        remote, made = await self._remote(target)
         try:
             return await self._link("join", remote,
                                     lambda: self.stack.join(remote.uid, timeout))
         except BaseException:  # failed or cancelled: a record this call made goes too
-            if (remote.uid not in known and not remote.joined and not self.closed
+            if (made and not remote.joined and not self.closed
                     and self.stack.remotes.get(remote.uid) is remote):
                 self.stack.removeRemote(remote)
                 self.kick()
@@ -237,7 +236,7 @@ class Road(asyncio.DatagramProtocol):
 
     async def allow(self, target: str | Address, timeout: float | None = None) -> str:
         """Allow (exchange session keys with) a joined remote; as :meth:`join`."""
-        remote = await self._remote(target)
+        remote, _ = await self._remote(target)
         return await self._link("allow", remote, lambda: self.stack.allow(remote.uid, timeout))
 
     async def _link(self, what: str, remote: RemoteEstate, start: Callable[[], None]) -> str:
@@ -249,19 +248,19 @@ class Road(asyncio.DatagramProtocol):
         self.kick()
         return await wait.future
 
-    async def _remote(self, target: str | Address) -> RemoteEstate:
+    async def _remote(self, target: str | Address) -> tuple[RemoteEstate, bool]:
         """The remote named ``target``, or the one at address ``target`` (added when new;
-        its host is looked up off the loop)."""
+        its host is looked up off the loop); and whether it was added."""
         self._check_open()
         if isinstance(target, str):
-            return self.remote(target)
+            return self.remote(target), False
         ha, fqdn = await self._loop.run_in_executor(None, lookup, self.stack, target)
         self._check_open()
         for remote in self.stack.remotes.values():
             if remote.ha == ha:
-                return remote
+                return remote, False
         self._clock()
-        return self.stack.addRemote(RemoteEstate(stack=self.stack, ha=ha, fqdn=fqdn))
+        return self.stack.addRemote(RemoteEstate(stack=self.stack, ha=ha, fqdn=fqdn)), True
 
     def remote(self, name: str) -> RemoteEstate:
         """The record of the remote ``name``; LookupError when there is none."""

@@ -194,10 +194,15 @@ def judge_remotes(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None
     for data in records:
         keep.dump_remote_role({"role": data["role"], "acceptance": status,
                                "verhex": data["verhex"], "pubhex": data["pubhex"]})
-        others = sorted(name for name, other in remotes.items()
-                        if other["role"] == data["role"] and name != data["name"])
+        others = holders(remotes, data["role"], besides=data["name"])
         also = f", also held by {', '.join(others)}" if others else ""
         out.write(f"{data['name']}: {status.name} (role {data['role']}{also})\n")
+
+
+def holders(remotes: dict[str, dict[str, Any]], role: str, besides: str = "") -> list[str]:
+    """The names of the remotes holding ``role``, but ``besides``."""
+    return sorted(name for name, data in remotes.items()
+                  if data["role"] == role and name != besides)
 
 
 def forget_remote(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None:
@@ -212,7 +217,7 @@ def forget_remote(keep: RoadKeep, args: argparse.Namespace, out: TextIO) -> None
         return
     keep.clear_remote(args.name)
     role = data["role"]
-    others = [name for name, other in keep.load_all_remotes().items() if other["role"] == role]
+    others = holders(keep.load_all_remotes(), role)
     if others:
         out.write(f"{args.name}: forgotten (role {role} kept: also held by "
                   f"{', '.join(others)})\n")

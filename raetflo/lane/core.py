@@ -14,8 +14,8 @@ the polled :class:`~raetflo.lane.stacking.LaneStack` (``EmitMessages`` false) ap
 """
 from __future__ import annotations
 
-from posixpath import join, normpath
 from collections.abc import Mapping
+from posixpath import join, normpath
 from typing import Any, ClassVar
 
 from ..coring import Core, Registry, StackError
@@ -198,11 +198,13 @@ class LaneCore(Core):
         remote = self.nameRemotes.get(head.sn)
         if remote is None:
             return self.admit(head.sn, sa)
-        if sa != remote.ha and (sa is None or normpath(sa) != normpath(remote.ha)):
-            if sa is None or normpath(sa) != self.home_of(head.sn):
-                raise PageError("invalid_source_yard",
-                                f"yard {head.sn!r} sent from {sa!r}, not from its socket")
-            self.move_home(remote, sa)
+        if sa != remote.ha:
+            path = None if sa is None else normpath(sa)
+            if path != normpath(remote.ha):
+                if path is None or path != self.home_of(head.sn):
+                    raise PageError("invalid_source_yard",
+                                    f"yard {head.sn!r} sent from {sa!r}, not from its socket")
+                self.move_home(remote, path)
         return remote
 
     def home_of(self, name: str) -> str:
