@@ -274,11 +274,11 @@ def _in_range(name: str, value: int) -> bool:
     return (-_U32 if name == "ck" else 0) <= value <= _U32
 
 
-# Parsed raet head lines of the fields whose values few packets differ in (kinds, flags,
-# lengths of heads), by line: most of a head is looked up, not parsed. Bounded: emptied once
-# it holds HEAD_LINES_MAX, so lines a peer makes up cost it nothing it can keep.
-_CACHED_FIELDS = frozenset((b"ri", b"hl", b"fg", b"vn", b"pk", b"hk", b"tk", b"bk", b"ck",
-                            b"fk", b"fl", b"sc"))
+# Parsed raet head lines, by line: most of a head is looked up, not parsed (a link's ids,
+# kinds and flags repeat from packet to packet, and a message's segments differ only in
+# sn). Bounded: emptied once it holds HEAD_LINES_MAX, so lines a peer makes up cost it
+# nothing it can keep.
+_UNCACHED_FIELDS = frozenset((b"sn", b"dt", b"oi"))  # (values that seldom repeat)
 _LINES: dict[bytes, tuple[str, Any]] = {}
 HEAD_LINES_MAX = 1024
 
@@ -301,7 +301,7 @@ def _raet_line(line: bytes) -> tuple[str, Any]:
         item = ("ri", value)
     else:
         raise KeyError(key)
-    if key in _CACHED_FIELDS:
+    if key not in _UNCACHED_FIELDS:
         if len(_LINES) >= HEAD_LINES_MAX:
             _LINES.clear()
         _LINES[line] = item

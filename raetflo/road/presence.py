@@ -51,11 +51,16 @@ def process(core: RoadCore, remote: RemoteEstate) -> None:
 
 def refresh(core: RoadCore, remote: RemoteEstate, alived: bool | None = True) -> None:
     """Restart the presence timer; record liveness when ``alived`` is not None."""
-    remote.timer.restart(duration=core.period)
+    timer, reap_timer, now = remote.timer, remote.reapTimer, core.now
+    if (alived and timer.start == now and reap_timer.start == now
+            and timer.duration == core.period and reap_timer.duration == core.interim
+            and remote.link.presence is True and not remote.link.reap):
+        return  # heard already at this time (every segment of a burst): nothing changes
+    timer.restart(duration=core.period)
     if alived is None:
         return
     if remote.alived or alived:
-        remote.reapTimer.restart(duration=core.interim)
+        reap_timer.restart(duration=core.interim)
         if remote.reaped:
             unreap(core, remote)
     remote.moved("alive" if alived else "dead")

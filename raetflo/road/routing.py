@@ -119,7 +119,8 @@ def session_remote(stack: RoadCore, packet: Packet, sa: Address) -> RemoteEstate
         else:
             drop(stack, "unknown_destination_uid", f"Unknown remote destination '{head.de}'")
         return None
-    if tuple(sa) != tuple(remote.ha):  # a signed packet replayed from elsewhere
+    # a signed packet replayed from elsewhere (the usual match needs no tuples made)
+    if sa != remote.ha and tuple(sa) != tuple(remote.ha):
         drop(stack, "wrong_source", f"Packet for remote '{remote.name}' at {remote.ha} came "
                                     f"from {sa}")
         return None

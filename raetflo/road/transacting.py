@@ -78,6 +78,15 @@ class DeadlineTimer(Timer):
     __slots__ = ()
     NotifyLater = False
 
+    def restart(self, start: float | None = None,
+                duration: float | None = None) -> tuple[float, float]:
+        if start is None and duration is None:  # (every packet sent or taken)
+            now = self.clock.now
+            if now >= self.start:  # the deadline moves later or stays: nobody to tell
+                self.start = now
+                return now, now + self.duration
+        return super().restart(start, duration)
+
 
 class Transaction:
     """One side of one exchange; subclasses set the kind, timers and packet handlers.

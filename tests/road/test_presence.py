@@ -68,3 +68,26 @@ def test_a_reaped_record_that_was_alive_is_unreaped_by_its_next_refresh(tmp_path
     assert remote.reaped is False and remote.alived is False
     assert main.stats["remote_unreap"] == 1 and not remote.reapTimer.expired
     main.server.close()
+
+
+def test_a_second_refresh_at_the_same_time_still_changes_what_it_must(tmp_path, ha):
+    """Refreshes repeated at one time (every segment of a burst) change nothing the first
+    did not; one that would (dead, reaped, a changed period) still does."""
+    main = RoadStack(name="main", ha=ha(), main=True, auto=AutoMode.always.value, interim=1.0,
+                     dirpath=str(tmp_path / "main"))
+    remote = RemoteEstate(stack=main, name="peer", ha=("127.0.0.1", 7539))
+    main.addRemote(remote)
+    remote.refresh(alived=True)
+    remote.refresh(alived=True)
+    assert remote.alived is True and remote.timer.start == main.now
+    remote.refresh(alived=False)
+    assert remote.alived is False
+    remote.refresh(alived=True)
+    assert remote.alived is True
+    remote.reaped = True
+    remote.refresh(alived=True)
+    assert remote.reaped is False and main.stats["remote_unreap"] == 1
+    main.period = 3.0
+    remote.refresh(alived=True)
+    assert remote.timer.duration == 3.0
+    main.server.close()

@@ -103,3 +103,9 @@ def test_a_transaction_timer_tells_its_owner_only_of_earlier_deadlines() -> None
     deadline.restart(duration=2.0)  # later: not told
     deadline.restart(duration=0.5)  # earlier: told
     assert told == [10.5]
+    told.clear()
+    clock = deadline.clock
+    clock.now = 11.0
+    assert deadline.restart() == (11.0, 11.5) and told == []  # a plain restart, later
+    clock.now = 5.0  # a clock set back: the plain restart brings the deadline earlier
+    assert deadline.restart() == (5.0, 5.5) and told == [5.5]
