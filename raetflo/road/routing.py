@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 def route(stack: RoadCore, packet: Packet, sa: Address) -> None:
     """Hand ``packet`` to its transaction or start / refuse one."""
     head = packet.head
-    if head.bf:
+    if head.bf:  # (raet neither sends nor takes broadcasts)
+        drop(stack, "rx_broadcast", f"Broadcast packet from {sa} unsupported")
         return
     if head.tk == TrnsKind.join:
         remote = join_remote(stack, packet, sa)
@@ -188,10 +189,12 @@ def correspond_message(stack: RoadCore, packet: Packet, sa: Address,
 
 def unknown_correspondent(stack: RoadCore, packet: Packet) -> None:
     """A correspondent's packet for a remote we do not know: there is nothing to nack with."""
-    if packet.head.pk not in NACK_KINDS:
-        stack.incStat("invalid_remote_eid")
-        stack.console.terse(f"Stack '{stack.name}'. Unknown remote id '{packet.head.de}', "
-                            "fail to nack stale\n")
+    if packet.head.pk in NACK_KINDS:
+        stale_refusal(stack, packet)
+        return
+    stack.incStat("invalid_remote_eid")
+    stack.console.terse(f"Stack '{stack.name}'. Unknown remote id '{packet.head.de}', "
+                        "fail to nack stale\n")
 
 
 def stale_correspondent(stack: RoadCore, packet: Packet, sa: Address,
@@ -199,12 +202,20 @@ def stale_correspondent(stack: RoadCore, packet: Packet, sa: Address,
     """A correspondent's packet for a transaction we no longer have: nack it."""
     head = packet.head
     if head.pk in NACK_KINDS:
+        stale_refusal(stack, packet)
         return
     stack.incStat("stale_correspondent_attempt")
     stack.console.terse(f"Staler '{stack.name}'. Stale transaction '{head.tk}' packet "
                         f"'{head.pk}' from '{sa}' in {head.ti} nacking...\n")
     if reply_stale(stack, packet, sa, PcktKind.nack):
         stack.incStat("stale_correspondent_nack")
+
+
+def stale_refusal(stack: RoadCore, packet: Packet) -> None:
+    """A refusal (nack, renew, ...) of a transaction we do not have: nothing to answer."""
+    head = packet.head
+    drop(stack, "stale_refusal", f"Refusal {PcktKind(head.pk).name} of no "
+                                 f"{TrnsKind(head.tk).name} transaction {head.ti}")
 
 
 def reply_stale(stack: RoadCore, packet: Packet, sa: Address, pk: PcktKind) -> bool:

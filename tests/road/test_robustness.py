@@ -112,3 +112,40 @@ def test_fuzzed_datagrams_during_handshake(pair):
     assert main.stats.get("parsing_outer_error", 0) > 0
     assert main.remotes.values()[0].allowed is True
     assert other.remotes.values()[0].allowed is True
+
+
+def test_packets_dropped_for_want_of_a_transaction_or_a_feature_are_counted(pair):
+    """A broadcast, and a refusal matching no transaction, are dropped: counted, not silent."""
+    main, other = pair
+    other.join(uid=other.remotes.values()[0].uid, cascade=True)
+    service_stacks([main, other], 2.0)
+    peer = other.remotes.values()[0]  # other's record of main
+    assert peer.allowed is True
+    cases = [
+        ("broadcast join request", main, other.ha,
+         packeting.pack(Head(pk=PcktKind.request, tk=TrnsKind.join, se=9, bk=BodyKind.json,
+                             bf=True), b'{"name":"x"}'), "rx_broadcast"),
+        ("broadcast signed alive", other, main.ha,
+         signed(main.local.signer, pk=PcktKind.request, tk=TrnsKind.alive, bf=True,
+                se=peer.fuid, de=peer.uid, si=peer.rsid or 1, ti=77), "rx_broadcast"),
+        ("join reject of no join", other, main.ha,
+         packeting.pack(Head(pk=PcktKind.reject, tk=TrnsKind.join, cf=True, se=0, de=peer.uid,
+                             ti=1, bk=BodyKind.json), b""), "stale_refusal"),
+        ("join nack for an unknown uid", main, other.ha,
+         packeting.pack(Head(pk=PcktKind.nack, tk=TrnsKind.join, cf=True, se=0, de=99,
+                             ti=1, bk=BodyKind.json), b""), "stale_refusal"),
+        ("alive nack of no alive", other, main.ha,
+         signed(main.local.signer, pk=PcktKind.nack, tk=TrnsKind.alive, cf=True,
+                se=peer.fuid, de=peer.uid, si=peer.sid, ti=4242), "stale_refusal"),
+        ("alive unallowed of no alive", other, main.ha,
+         signed(main.local.signer, pk=PcktKind.unallowed, tk=TrnsKind.alive, cf=True,
+                se=peer.fuid, de=peer.uid, si=peer.sid, ti=4243), "stale_refusal"),
+    ]
+    for name, stack, sa, data, stat in cases:
+        before = dict(stack.stats)
+        stack.processRx(data, sa)
+        changed = {k: v - before.get(k, 0) for k, v in stack.stats.items()
+                   if v != before.get(k, 0)}
+        assert changed.get(stat) == 1, (name, changed)
+    assert not main.rxMsgs and not other.rxMsgs
+    assert peer.allowed is True and main.remotes.values()[0].allowed is True
