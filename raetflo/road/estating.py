@@ -277,7 +277,7 @@ class RemoteEstate(Estate):
         self.last_done: tuple[int, float] | None = None  # tid and stamp of the last delivery
         self.peer_tid = 0  # highest tid seen in the peer's initiator packets
         self.incoming = 0  # unfinished incoming messages (messengents)
-        self.incoming_bytes = 0  # announced sizes of those messages
+        self.incoming_bytes = 0  # what those messages hold (see Messengent.charged)
         self.messages = SavedMessages()  # Outgoing entries waiting for a session
         self.parked: list[Outgoing] = []  # nacked messages waiting for the next probe
         self.prober: Prober | None = None  # the probing alive in process, if any

@@ -58,6 +58,7 @@ class Messenger(Transaction):
         self.retransmitted = False  # a segment went twice
         self.rewound = (-1, -math.inf)  # (segment, time) of the last ack that sent us back
         self.sent = 0  # segments 0 .. sent-1 have gone at least once
+        self.resent: dict[int, float] = {}  # segment -> when it last went for a request
         self.encoded = encoded
 
     @property
@@ -182,6 +183,9 @@ class Messenger(Transaction):
                             MAX_MISSEDS))
         if len(valid) != len(misseds):
             self.stack.incStat("invalid_misseds")
+        valid = self.not_just_resent(valid)
+        if not valid:
+            return
         self.retransmitted = True
         if not self.send_segments(valid, af=True):
             return
@@ -189,6 +193,20 @@ class Messenger(Transaction):
         for sn in valid:
             self.log(f"Do Resend Message Segment {sn}")
         self.redoTimer.restart()
+
+    def not_just_resent(self, sns: list[int]) -> list[int]:
+        """Of segments ``sns`` a resend request names, those not resent for a request in
+        the last half of the least redo interval (an honest peer asks again only after its
+        own redo; copies of one request cost their segments once), noted as resent now;
+        a request naming some that were is counted ``duplicate_resend``."""
+        now, resent = self.stack.now, self.resent
+        since = now - self.redoTimeoutMin / 2
+        fresh = [sn for sn in sns if resent.get(sn, -math.inf) <= since]
+        if len(fresh) != len(sns):
+            self.stack.incStat("duplicate_resend")
+        for sn in fresh:
+            resent[sn] = now
+        return fresh
 
     def on_done(self, packet: Packet) -> None:
         self.remote.refresh(alived=True)
@@ -222,7 +240,7 @@ class Messenger(Transaction):
 
 
 # what holding one received segment costs beside its bytes (its bytes object and its slot in
-# the chunks dict), charged to the incoming budgets with the announced length
+# the chunks dict), charged to the incoming budgets with its bytes as it arrives
 SEGMENT_COST = 96
 
 
@@ -243,8 +261,8 @@ class Messengent(Transaction):
     RedoTimeoutMax = 0.5
     IdleTimeout = 60.0  # give up on a sender silent this long (the reference never does)
     MaxIncoming = 4096  # unfinished incoming messages held per remote
-    MaxIncomingBytes = 160 * 2**20  # their reservations (see ``budget``), per remote
-    MaxIncomingBytesTotal = 512 * 2**20  # the reservations of all of a stack's remotes
+    MaxIncomingBytes = 160 * 2**20  # what they hold (see ``charged``), per remote
+    MaxIncomingBytesTotal = 512 * 2**20  # what those of all of a stack's remotes hold
     MaxScan = 4096  # segment numbers examined per reply past the lowest missing one
 
     def __init__(self, stack, remote, **kwa) -> None:
@@ -257,9 +275,10 @@ class Messengent(Transaction):
         self.bk: int = first.bk  # this message's body kind
         self.chunks: dict[int, bytes] = {}  # sn -> coat slice, only what arrived
         self.held = 0  # bytes in chunks, never more than the announced length
-        # bytes reserved while open: the announced length and what holding each segment
-        # costs beside its bytes (so held memory, not only held bytes, is bounded)
-        self.budget = self.length + self.count * SEGMENT_COST if self.count > 1 else 0
+        # what is charged to the incoming budgets while open: the bytes held and what
+        # holding each segment costs beside them (so held memory, not only held bytes, is
+        # bounded); charged as segments arrive, so an announcement alone holds nothing
+        self.charged = 0
         self.highest = -1
         self.scan = 0  # lowest segment that may still be missing
 
@@ -278,31 +297,41 @@ class Messengent(Transaction):
                                 f"from {remote.name} until the received ones are taken\n")
             self.nack()
             return
-        if (remote.incoming >= self.MaxIncoming
-                or remote.incoming_bytes + self.budget > self.MaxIncomingBytes
-                or stack.incoming_bytes + self.budget > self.MaxIncomingBytesTotal):
-            stack.incStat("message_overload")
-            stack.console.terse(f"Messengent {stack.name}. Overloaded by {remote.name}: "
-                                f"{remote.incoming} open messages of {remote.incoming_bytes} "
-                                f"bytes, {self.budget} more refused\n")
-            self.nack()
+        whole = self.length + self.count * SEGMENT_COST if self.count > 1 else 0
+        if remote.incoming >= self.MaxIncoming or whole > min(self.MaxIncomingBytes,
+                                                              self.MaxIncomingBytesTotal):
+            self.overloaded(whole)  # too many open, or too big ever to fit
             return
         if self.count > 1:
             self.add()
-            self.reserve(1)
+            remote.incoming += 1
         self.move(self.State.receiving)
         self.on_message(self.rxPacket)
 
-    def reserve(self, sign: int) -> None:
-        """Count this open message in (``sign`` 1) or out (-1) of the incoming budgets."""
-        self.remote.incoming += sign
-        self.remote.incoming_bytes += sign * self.budget
-        self.stack.incoming_bytes += sign * self.budget
+    def overloaded(self, more: int) -> None:
+        """Refuse this message: taking ``more`` bytes would pass an incoming bound."""
+        stack, remote = self.stack, self.remote
+        stack.incStat("message_overload")
+        stack.console.terse(f"Messengent {stack.name}. Overloaded by {remote.name}: "
+                            f"{remote.incoming} open messages holding {remote.incoming_bytes} "
+                            f"bytes ({stack.incoming_bytes} from all), {more} more refused\n")
+        self.nack()
+
+    def charge(self, cost: int) -> bool:
+        """Charge ``cost`` more bytes held to the incoming budgets; False (and nothing
+        charged) when that would pass the remote's or the stack's."""
+        remote, stack = self.remote, self.stack
+        if (remote.incoming_bytes + cost > self.MaxIncomingBytes
+                or stack.incoming_bytes + cost > self.MaxIncomingBytesTotal):
+            return False
+        self.charged += cost
+        remote.incoming_bytes += cost
+        stack.incoming_bytes += cost
+        return True
 
     def on_message(self, packet: Packet) -> None:
         head = packet.head
         self.remote.refresh(alived=True)
-        self.timer.restart()
         if head.sc != self.count or (self.count > 1 and head.ml != self.length):
             self.stack.incStat("parsing_message_error")
             return
@@ -314,13 +343,17 @@ class Messengent(Transaction):
                                          f"is empty or would exceed the announced "
                                          f"{self.length} bytes\n")
                 return
+            if self.count > 1 and not self.charge(len(coat) + SEGMENT_COST):
+                self.overloaded(len(coat) + SEGMENT_COST)
+                return
             self.chunks[head.sn] = coat
             self.held += len(coat)
             self.highest = max(self.highest, head.sn)
             self.stack.incStat("message_segment_rx")
             # while new segments come the redo waits: asking for what is on its way (the
             # rest of a burst a busy loop has not read yet) sends the sender back to send
-            # it all again
+            # it all again; and only they keep the message open (copies of one do not)
+            self.timer.restart()
             self.redoTimer.restart()
         if len(self.chunks) == self.count:
             self.complete(head.sn)
@@ -390,7 +423,11 @@ class Messengent(Transaction):
 
     def remove(self) -> None:
         if self.added:
-            self.reserve(-1)
+            remote, stack = self.remote, self.stack
+            remote.incoming -= 1
+            remote.incoming_bytes -= self.charged
+            stack.incoming_bytes -= self.charged
+            self.charged = 0
         super().remove()
 
     def timed_out(self) -> None:

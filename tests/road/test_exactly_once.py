@@ -165,8 +165,8 @@ def test_sparse_segments_keep_service_fast_and_memory_bounded(road, monkeypatch)
     assert replies >= 3 * count
     assert Looked.count <= replies * (MAX_MISSEDS + 1)  # was 65,533 per reply
     assert sum(len(c) for t in incoming for c in t.chunks.values()) == count * 2 * 500
-    reserved = count * (sc + sc * SEGMENT_COST)
-    assert only(main).incoming_bytes == main.incoming_bytes == reserved
+    held = count * 2 * (500 + SEGMENT_COST)  # what arrived, not what was announced
+    assert only(main).incoming_bytes == main.incoming_bytes == held
 
 
 def test_chunks_beyond_the_announced_size_are_dropped(road):
@@ -179,28 +179,59 @@ def test_chunks_beyond_the_announced_size_are_dropped(road):
     assert stat(main, "parsing_message_error") == 1
 
 
-def test_incomplete_huge_messages_are_refused_past_the_byte_budget(road, monkeypatch):
+def test_incomplete_messages_are_bounded_by_the_bytes_they_hold(road, monkeypatch):
+    """What unfinished messages hold is charged as it arrives, not as it is announced: a
+    few tiny segments announcing the largest messages cannot fill the budgets (ten of them
+    reserved 512 MiB and refused every other sender's message), and past the budgets a
+    segment is refused with its message."""
     main, other, remote = pair(road)
     big = MAX_MESSAGE_SIZE
     for i in range(100):
-        for data in segments(other, remote, 1000 + i, (0,), 65535, ml=big):
+        for data in segments(other, remote, 1000 + i, (0,), 65535, ml=big, size=1):
             other.server.send(data, main.ha)
         main.serviceAll()
-    assert len(main.transactions) == 2  # 2 x (67,107,840 + 65,535 segments) fit in 160 MiB
-    assert stat(main, "message_overload") == 98
-    assert main.incoming_bytes == 2 * (big + 65535 * SEGMENT_COST)
+    assert len(main.transactions) == 100 and not stat(main, "message_overload")
+    assert main.incoming_bytes == only(main).incoming_bytes == 100 * (1 + SEGMENT_COST)
+    other.transmit({"small": "x" * 3000}, remote.uid)  # a message of three segments
+    serve([main, other], 5.0, until=lambda: bool(main.rxMsgs))
+    assert [m for m, _ in main.rxMsgs] == [{"small": "x" * 3000}]
     main.store.advanceStamp(Messengent.IdleTimeout + 1)
-    main.serviceAll()  # the sender went silent: given up, budget released
+    main.serviceAll()  # the sender went silent: given up, bytes released
     assert not main.transactions and main.incoming_bytes == only(main).incoming_bytes == 0
 
-    monkeypatch.setattr(Messengent, "MaxIncomingBytesTotal",  # the whole stack's: 3 fit
-                        3 * (1000 + 10 * SEGMENT_COST))
-    for i in range(5):
-        for data in segments(other, remote, 2000 + i, (0,), 10, ml=1000):
-            other.server.send(data, main.ha)
+    cost = 500 + SEGMENT_COST  # what one segment of these holds
+    monkeypatch.setattr(Messengent, "MaxIncomingBytes", 6000)  # a whole message fits
+    for data in segments(other, remote, 2000, range(9), 10, ml=5000):
+        other.server.send(data, main.ha)
+    for data in segments(other, remote, 2001, range(2), 10, ml=5000):
+        other.server.send(data, main.ha)  # its second would hold past the remote's budget
     main.serviceAll()
-    assert len(main.transactions) == 3
-    assert stat(main, "message_overload") == 98 + 2
+    assert [t.tid for t in main.transactions] == [2000]
+    assert stat(main, "message_overload") == 1 and main.incoming_bytes == 9 * cost
+    monkeypatch.setattr(Messengent, "MaxIncomingBytes", 10**9)
+    monkeypatch.setattr(Messengent, "MaxIncomingBytesTotal", 6000)
+    for data in segments(other, remote, 2002, range(2), 10, ml=5000):
+        other.server.send(data, main.ha)  # past the stack's
+    main.serviceAll()
+    assert [t.tid for t in main.transactions] == [2000]
+    assert stat(main, "message_overload") == 2 and main.incoming_bytes == 9 * cost
+    for data in segments(other, remote, 2003, (0,), 20000, ml=10**6):
+        other.server.send(data, main.ha)  # too big ever to fit: refused at once
+    main.serviceAll()
+    assert stat(main, "message_overload") == 3 and main.incoming_bytes == 9 * cost
+
+
+def test_copies_of_a_segment_do_not_keep_an_unfinished_message_open(road):
+    """Only a new segment restarts a message's idle timer: copies of one (a peer keeping a
+    reservation alive) do not."""
+    main, other, remote = pair(road)
+    (first,) = segments(other, remote, 3000, (0,), 10, ml=5000)
+    for _ in range(3):
+        other.server.send(first, main.ha)
+        main.serviceAll()
+        main.store.advanceStamp(Messengent.IdleTimeout * 0.4)
+    main.serviceAll()
+    assert not main.transactions and main.incoming_bytes == 0
 
 
 def test_saved_message_is_dropped_at_its_deadline(road):

@@ -315,7 +315,9 @@ def signed_answer(main: RoadStack, peer: RemoteEstate, tid: int, pk: int, sn: in
 
 def test_answers_repeated_by_a_peer_cannot_make_us_resend_a_message_again_and_again(make):
     """A rewinding ack goes again at most once a redo interval; a resend request lists each
-    segment once however often it names it."""
+    segment once however often it names it, and a segment goes again for requests at most
+    once in half the least redo interval (a request repeated a thousand times in a pass
+    cost a thousand times its segments)."""
     from raetflo.raeting import PcktKind
     main, other, remote = joined_pair(make)
     peer = next(iter(main.remotes.values()))
@@ -347,7 +349,22 @@ def test_answers_repeated_by_a_peer_cannot_make_us_resend_a_message_again_and_ag
         other.rxes.append((signed_answer(main, peer, messenger.tid, PcktKind.resend,
                                          body=misseds), main.ha))
     other.serviceAll()
-    assert sent == [3] * 5  # once per request
+    assert sent == [3]  # once for the five requests
+    assert other.stats["duplicate_resend"] == 4
+    sent.clear()
+    named = min(segments, 64)  # (a request names at most 64)
+    every = msgpack_or_json({"misseds": list(range(named))})
+    for _ in range(50):
+        other.rxes.append((signed_answer(main, peer, messenger.tid, PcktKind.resend,
+                                         body=every), main.ha))
+    other.serviceAll()
+    assert sorted(sent) == [sn for sn in range(named) if sn != 3]  # 3 went just now
+    sent.clear()
+    other.store.advanceStamp(messenger.redoTimeoutMin / 2)
+    other.rxes.append((signed_answer(main, peer, messenger.tid, PcktKind.resend,
+                                     body=misseds), main.ha))
+    other.serviceAll()
+    assert sent == [3]  # asked again later: it goes again
 
 
 def msgpack_or_json(body: dict) -> bytes:
