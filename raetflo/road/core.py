@@ -101,6 +101,7 @@ class RoadCore(Core):
         self.availables: set = set()
         self.changeds: dict = dict(plus=set(), minus=set())
         self.presence_schedule = presence.Schedule()  # when each record's presence is due
+        self._held_roles: set[str] | None = None  # see held_roles
         self.touched: set[str] | None = set()  # names changed since the last manage (None:
         # more than MaxTouched, the views are rebuilt from the records)
         self.presence_version = 0  # counts link changes, additions, removals and renames
@@ -227,6 +228,7 @@ class RoadCore(Core):
             raise StackError(f"Remote name '{remote.name}' already in use")
         self.remotes[remote.uid] = remote
         self.nameRemotes[remote.name] = remote
+        self._held_roles = None
         self.link_changed(remote.name)
         self.presence_schedule.file(remote)
         if remote.transactions or remote.messages:
@@ -275,6 +277,7 @@ class RoadCore(Core):
         if self.remotes.get(remote.uid) is remote:
             del self.remotes[remote.uid]
             self.pendings.pop(remote.uid, None)
+            self._held_roles = None
         named = self.nameRemotes.get(remote.name) is remote
         if named:
             del self.nameRemotes[remote.name]
@@ -286,6 +289,13 @@ class RoadCore(Core):
             self.emit(RemoteRemoved(remote.name, remote.uid))
         if clear:
             self.forget_remote_file(remote.name)
+
+    def held_roles(self) -> set[str]:
+        """The roles of the records held: made when first asked for in a pass (one look
+        at every record however many joins ask), anew once records come or go."""
+        if self._held_roles is None:
+            self._held_roles = {remote.role for remote in self.remotes.values()}
+        return self._held_roles
 
     def removeAllRemotes(self, clear: bool = True) -> None:
         for remote in list(self.remotes.values()):
@@ -612,6 +622,7 @@ class RoadCore(Core):
         ``MaxVerifyAhead`` whose signatures are checked first and whose answers are signed
         last, each time with a worker's help (see :mod:`.offload`)."""
         rxes = self.rxes
+        self._held_roles = None  # (a record's role may have been set between passes)
         while rxes:
             batch = [rxes.popleft() for _ in range(min(len(rxes), self.MaxVerifyAhead))]
             with offload.signing(self, len(batch)):

@@ -15,6 +15,7 @@ from ..raeting import (OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind,
                        StackError, TrnsKind)
 from .addressing import show_ha
 from .naming import check_name
+from .persisting import RoleLookupError
 from .transacting import Transaction
 
 if TYPE_CHECKING:
@@ -485,6 +486,8 @@ class Joinent(JoinBase):
         status = self.judge(info)
         if status is None:  # the keep failed: the joiner's repeat tries again
             return
+        if status != Acceptance.rejected and not stack.mutable and self.rekeys_role(info):
+            return
         fuid = packet.head.se
         if not self.vacuous and not self.same_all(info, fuid) and not stack.mutable:
             self.refuse_change()  # before it may end a join of ours (anyone can send it)
@@ -559,6 +562,30 @@ class Joinent(JoinBase):
             self.ackAccept()
         else:
             self.pendify()
+
+    def rekeys_role(self, info: JoinBody) -> bool:
+        """Whether the join would give its role other keys than the ones the road accepted
+        for the estates of that role it holds (under any name): refused then, counted
+        ``join_role_keys_changed``."""
+        stack = self.stack
+        try:
+            stored, _ = stack.roles.get(info.role)
+        except RoleLookupError:
+            return False  # (the judging that came first counted it)
+        if (stored is None or stored.acceptance != Acceptance.accepted
+                or (stored.verhex, stored.pubhex) == (info.verhex, info.pubhex)
+                or info.role not in stack.held_roles()):
+            return False
+        known = stack.nameRemotes.get(info.name)
+        if known is not None and known.role == info.role:
+            return False  # its own keys changing: refused as any change of it is
+        stack.incStat("join_role_keys_changed")
+        stack.console.terse(f"Joinent {stack.name}. Attempt to change immutable road: "
+                            f"'{info.name}' has other keys than the ones accepted for role "
+                            f"'{info.role}' (a mutable road takes them; or forget the "
+                            f"role's keys first)\n")
+        self.nack(PcktKind.reject)
+        return True
 
     def refuse_change(self) -> None:
         """Reject a join that would change the record on an immutable road."""

@@ -209,3 +209,31 @@ def test_join_request_spoofed_as_the_peer_does_not_unjoin_it(road):
     serve([main, other], 6.0, until=idle(main, other))
     assert only(main).joined is True
     assert exchange(other, main, 3) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("mutable", [False, True])
+def test_a_join_under_another_name_cannot_change_the_keys_of_an_estates_role(road, mutable):
+    """Estates of one role share its keys. On an immutable road (the default) a join may not
+    change them, under another name no more than under the estate's own: a new estate
+    claiming the role of an established one with other keys is rejected (an unsigned
+    request and ack of one did, under auto always, and after the main restarted the
+    established estate was locked out for good). A mutable road takes it, as raet does."""
+    main = road("main", main=True, auto=ALWAYS, mutable=mutable)
+    other = road("other", auto=ALWAYS)
+    joined(main, other, cascade=True)
+    keys = (only(main).verhex, only(main).pubhex)
+    mallory = road("mallory", auto=ALWAYS, role="other")
+    remote = estating.RemoteEstate(stack=mallory, fuid=0, sid=0, ha=main.ha)
+    mallory.addRemote(remote)
+    mallory.join(uid=remote.uid)
+    serve([main, mallory], 3.0, until=idle(main, mallory))
+    role_file = os.path.join(main.keep.remoteroledirpath, "role.other.json")
+    if mutable:
+        assert remote.joined is True and "mallory" in main.nameRemotes
+        return
+    assert remote.joined is not True and "mallory" not in main.nameRemotes
+    assert stat(main, "join_role_keys_changed") >= 1
+    assert mallory.local.signer.verhex not in open(role_file).read()
+    again = road.restart(main, name="main", main=True, auto=ALWAYS)
+    assert (only(again).verhex, only(again).pubhex) == keys
+    assert exchange(other, again, 2) == [0, 1]
