@@ -392,13 +392,18 @@ class RoadStack(Stack, RoadCore):
         """Rebuild and add the persisted record ``name`` with its saved ``sid``.
 
         None when there is none, or when it cannot be rebuilt: its file is then set aside as
-        damaged, so the peer can join afresh.
+        damaged, so the peer can join afresh. StackError when a record of that name is held
+        already, as in raet: remove it first; the file is left alone.
         """
         data = self.keep.load_remote(name)
         return None if data is None else self.restore_remote(name, data)
 
     def restore_remote(self, name: str, data: Mapping[str, Any]) -> RemoteEstate | None:
         """Rebuild and add record ``name`` from its keep ``data`` (see restoreRemote)."""
+        held = self.nameRemotes.get(name)
+        if held is not None:
+            raise StackError(f"Cannot restore remote {name!r}: it is held already as uid "
+                             f"{held.uid} (remove it first)")
         try:
             return self.rebuild_remote(data)
         except (EstateError, StackError, ValueError, TypeError, KeyError) as ex:
@@ -407,7 +412,8 @@ class RoadStack(Stack, RoadCore):
             return None
 
     def restoreRemotes(self) -> None:
-        """Rebuild every persisted record (see :meth:`restoreRemote`)."""
+        """Rebuild every persisted record (see :meth:`restoreRemote`; StackError, and
+        nothing more restored, at the first one held already)."""
         for name, data in self.keep.load_all_remotes().items():
             self.restore_remote(name, data)
 

@@ -391,3 +391,32 @@ def test_a_local_role_file_of_another_user_is_not_met_with_a_new_identity(tmp_pa
         keep.load_local()
     message = str(refused.value)
     assert "owned by uid" in message and "chown" in message and "cleanlocal" not in message
+
+
+def test_restoring_records_already_held_raises_and_leaves_the_keep_alone(tmp_path, ha):
+    """raet raises StackError when a record to restore is held already; the files were set
+    aside as damaged (renamed .corrupt), so the next start had no remotes at all."""
+    from raetflo.road.estating import RemoteEstate
+    from raetflo.road.stacking import RoadStack
+    from raetflo.stacking import StackError
+    dirpath = str(tmp_path / "alpha")
+    stack = RoadStack(name="alpha", ha=ha(), dirpath=dirpath)
+    for i, name in enumerate(["r1", "r2"]):
+        stack.addRemote(RemoteEstate(stack=stack, name=name, ha=("127.0.0.1", 17710 + i),
+                                     verkey=b"%02d" % (i + 1) * 32,
+                                     pubkey=b"%02d" % (i + 5) * 32), dump=True)
+    remote_dir = os.path.join(dirpath, "remote")
+    before = sorted(os.listdir(remote_dir))
+    with pytest.raises(StackError, match="r1"):
+        stack.restoreRemotes()
+    with pytest.raises(StackError, match="r2"):
+        stack.restoreRemote("r2")
+    assert sorted(os.listdir(remote_dir)) == before
+    assert not stack.stats.get("failed_restore_remote")
+    stack.removeAllRemotes(clear=False)
+    stack.restoreRemotes()  # the way to restore them again
+    assert sorted(stack.nameRemotes) == ["r1", "r2"]
+    ha_, _ = stack.ha, stack.close()
+    again = RoadStack(name="alpha", ha=ha_, dirpath=dirpath)
+    assert sorted(again.nameRemotes) == ["r1", "r2"]
+    again.close()
