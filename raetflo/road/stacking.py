@@ -42,21 +42,6 @@ def listen_ha(ha: Any) -> Address:
     return (ha[0] or "0.0.0.0", ha[1])
 
 
-class KeysHolder:
-    """What a keep's ``statusRemote`` is given to judge: the role and keys, and every
-    other attribute of the record or join body that holds them (its name, say)."""
-
-    def __init__(self, keyed: Any, role: str, verhex: str, pubhex: str) -> None:
-        self._keyed = keyed
-        self.role, self.verhex, self.pubhex = role, verhex, pubhex
-        self.acceptance: int | None = getattr(keyed, "acceptance", None)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or self.__dict__.get("_keyed") is None:
-            raise AttributeError(name)
-        return getattr(self._keyed, name)
-
-
 class RoadStack(Stack, RoadCore):
     """One UDP socket and one keep around a road core."""
 
@@ -306,15 +291,20 @@ class RoadStack(Stack, RoadCore):
 
     def judge(self, role: str, verhex: str, pubhex: str, keyed: Any = None) -> int | None:
         """The core's verdict, or, when the keep is a subclass that decides acceptance
-        itself (overriding raet's ``statusRole`` or ``statusRemote``), the keep's, as
-        raet's stack asks it: ``statusRemote`` of the keys' holder, persisting. A keep
+        itself (overriding raet's ``statusRole`` or ``statusRemote``), the keep's, asked
+        as raet's stack asks it, persisting: a join's keys by ``statusRole``, a record's
+        (a pending join checked again, say) by ``statusRemote`` of the record. A keep
         that raises, or answers no ``Acceptance`` value, is counted (``keep_error``) and
         logged, and the keys go unjudged (None) this time."""
         if not self.keep.judges_itself:
             return RoadCore.judge(self, role, verhex, pubhex, keyed)
-        holder = KeysHolder(keyed, role, verhex, pubhex)
         try:
-            return Acceptance(self.keep.statusRemote(holder, dump=True)).value
+            if isinstance(keyed, RemoteEstate):
+                answer = self.keep.statusRemote(keyed, dump=True)
+            else:
+                answer = self.keep.statusRole(role=role, verhex=verhex, pubhex=pubhex,
+                                              dump=True)
+            return Acceptance(answer).value
         except Exception as ex:  # noqa: BLE001  (a subclass's policy: whatever it raises)
             self.keep_failed(ex if isinstance(ex, KeepError) else
                              KeepError(f"{type(ex).__name__}: {ex}"), f"role '{role}'")

@@ -84,7 +84,11 @@ def test_a_keep_s_own_acceptance_policy_decides(road, tmp_path, keep_class):
     good, remote = result["good"]
     assert remote.joined is True and remote.allowed is True
     bad, remote = result["bad"]
-    assert not bad.remotes and stat(bad, "joiner_rx_reject") == 1
+    assert remote.joined is not True
+    if keep_class is PolicyKeep:  # rejected at once
+        assert not bad.remotes and stat(bad, "joiner_rx_reject") == 1
+    # (a keep deciding by statusRemote is asked of the record once the join pends, as in
+    # raet: statusRole first judges the join's keys, by auto never)
     assert [r.name for r in main.remotes.values()] == ["e_good"]
     if keep_class is PolicyKeep:
         assert set(keep.asked) == {"good", "bad"}
@@ -117,3 +121,55 @@ def test_raet_s_load_and_dump_names_are_the_ones_the_stack_goes_through(road, tm
     main = road.restart(main, main=True, keep=TracingKeep(stackname="main", dirpath=dirpath))
     assert {"loadLocalData", "loadAllRemoteData"} <= set(main.keep.calls)
     assert sorted(main.nameRemotes) == ["e_bad", "e_good"]
+
+
+class AuditKeep(RoadKeep):
+    """raet's own ``statusRemote``, noting each call: it reads the record's key objects."""
+
+    def __init__(self, **kwa) -> None:
+        super().__init__(**kwa)
+        self.seen: list[tuple[str, str]] = []
+
+    def statusRole(self, role, verhex, pubhex, dump=True):
+        self.seen.append(("statusRole", role))
+        return super().statusRole(role, verhex, pubhex, dump=dump)
+
+    def statusRemote(self, remote, dump=True):
+        self.seen.append(("statusRemote", remote.name))
+        status = self.statusRole(role=remote.role, verhex=remote.verfer.keyhex,
+                                 pubhex=remote.pubber.keyhex, dump=dump)
+        remote.acceptance = status
+        return status
+
+
+@pytest.mark.parametrize("auto", [AutoMode.once, AutoMode.never])
+def test_a_keep_overriding_status_remote_is_asked_as_raet_asks_it(road, tmp_path, auto):
+    """A join's keys are judged by ``statusRole`` and a record's by ``statusRemote`` of the
+    record (raet's own ``statusRemote`` reads its ``verfer`` and ``pubber``): every join
+    failed when ``statusRemote`` was given the join's keys on a stand-in."""
+    keep = AuditKeep(stackname="main", dirpath=str(tmp_path / "keeps" / "main"),
+                     auto=auto.value)
+    main = road("main", main=True, keep=keep)
+    other = road("e_good", auto=ALWAYS)
+    remote = provisional(other, main)
+    other.join(uid=remote.uid, cascade=True)
+    serve([main, other], 3.0, until=idle(main, other))
+    assert stat(main, "keep_error") == 0
+    assert keep.seen[0] == ("statusRole", "e_good")
+    if auto is AutoMode.never:  # pending: the operator accepts, the record is asked again
+        assert remote.joined is not True
+        keep.acceptRemote(only_remote(main))
+        serve([main, other], 5.0, until=lambda: remote.joined is True)
+        assert ("statusRemote", "e_good") in keep.seen
+    assert remote.joined is True
+    if not remote.allowed:
+        other.allow(uid=remote.uid)
+    serve([main, other], 3.0, until=lambda: bool(remote.allowed) and idle(main, other)())
+    other.transmit({"x": 1}, remote.uid)
+    serve([main, other], 3.0, until=lambda: bool(main.rxMsgs))
+    assert [dict(body) for body, _ in main.rxMsgs] == [{"x": 1}]
+
+
+def only_remote(stack):
+    (remote,) = stack.remotes.values()
+    return remote
