@@ -252,10 +252,9 @@ class RoadKeep:
                 return None
             check_fields(estate, LOCAL_FIELDS, self.localfilepath)
             check_types(estate, self.localfilepath)
-            role = self._read(self.localrolepath)
+            role = self.load_local_role()
             if role is None:
                 raise KeepError(f"Local role file '{self.localrolepath}' is missing")
-            check_fields(role, LOCAL_ROLE_FIELDS, self.localrolepath)
             for field in LOCAL_ROLE_FIELDS[1:]:
                 check_key(role, field, self.localrolepath)
         except ForeignEntry:
@@ -264,6 +263,15 @@ class RoadKeep:
             raise KeepError(f"{ex}; {LOCAL_HINT}") from ex
         merged = {**estate, **role}
         return {field: merged[field] for field in LOCAL_MERGED_FIELDS}
+
+    def load_local_role(self) -> dict[str, Any] | None:
+        """The local role record (its role and secret key seeds); None when there is none
+        (a subclass keeping them elsewhere overrides raet's ``loadLocalRoleData``, and
+        this runs that; a record without a role takes the local estate's)."""
+        data = self._read(self.localrolepath)
+        if data is not None:
+            check_fields(data, LOCAL_ROLE_FIELDS, self.localrolepath)
+        return data
 
     # ----------------------------------------------------------------- remotes
 
@@ -558,10 +566,9 @@ class RoadKeep:
 
     def loadLocalRoleData(self) -> dict[str, Any]:
         """The local role record; every field None when there is none."""
-        data = self._read(self.localrolepath)
+        data = RoadKeep.load_local_role(self)
         if data is None:
             return dict.fromkeys(LOCAL_ROLE_FIELDS)
-        check_fields(data, LOCAL_ROLE_FIELDS, self.localrolepath)
         return {field: data[field] for field in LOCAL_ROLE_FIELDS}
 
     def dumpRemoteData(self, data: dict[str, Any], name: str) -> None:

@@ -10,13 +10,24 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+
+def _local_role(data: Any) -> dict[str, Any] | None:
+    """What ``load_local_role`` gives for what raet's ``loadLocalRoleData`` gave: None for
+    a record without keys (raet's all-None one), else its fields that are set."""
+    if not data or data.get("sighex") is None:
+        return None
+    return {key: value for key, value in dict(data).items() if value is not None}
+
+
 # raet's name -> (ours, how a call of ours becomes a call of raet's), where raet's takes
-# the record's name apart
-ADAPTED: dict[str, tuple[str, Callable[[Any, str, dict[str, Any]], Any]]] = {
+# the record's name apart or answers otherwise
+ADAPTED: dict[str, tuple[str, Callable[..., Any]]] = {
     "dumpRemoteData": ("dump_remote", lambda keep, name, data: getattr(keep, name)(
         data, data["name"])),
     "dumpRemoteRoleData": ("dump_remote_role", lambda keep, name, data: getattr(keep, name)(
         data, data["role"])),
+    "loadLocalRoleData": ("load_local_role", lambda keep, name: _local_role(
+        getattr(keep, name)())),
 }
 JUDGES = ("statusRole", "statusRemote", "status_role", "status_remote")
 

@@ -2,6 +2,8 @@
 or where records live, as Salt's keep does) is what the stack asks, as raet's stack does."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from raetflo.raeting import Acceptance, AutoMode
@@ -173,3 +175,38 @@ def test_a_keep_overriding_status_remote_is_asked_as_raet_asks_it(road, tmp_path
 def only_remote(stack):
     (remote,) = stack.remotes.values()
     return remote
+
+
+def test_a_keep_holding_the_local_keys_elsewhere_restarts_with_them(road, tmp_path, ha):
+    """A keep keeping the local secret keys in a file of its own (Salt's does: it
+    overrides ``loadLocalRoleData`` and ``dumpLocalRole``) restarts with those keys: the
+    stack looked for the role file the keep never writes and refused to start."""
+    import json
+
+    from raetflo.road.stacking import RoadStack
+    pki = tmp_path / "pki.json"
+
+    class PkiKeep(RoadKeep):
+        def loadLocalRoleData(self):
+            if not pki.exists():
+                return dict(sighex=None, prihex=None)
+            data = json.loads(pki.read_text())
+            return dict(sighex=data["sign"], prihex=data["priv"])
+
+        def dumpLocalRole(self, local):
+            pki.write_text(json.dumps({"sign": str(local.signer.keyhex),
+                                       "priv": str(local.priver.keyhex)}))
+
+    def start(address):
+        keep = PkiKeep(dirpath=str(tmp_path / "master"), stackname="master")
+        saved = keep.loadLocalRoleData()  # as Salt's stack setup does
+        return RoadStack(name="master", main=True, ha=address, keep=keep,
+                         sigkey=saved["sighex"], prikey=saved["prihex"])
+
+    first = start(ha())
+    verhex, address = first.local.signer.verhex, first.ha
+    assert pki.exists() and not os.path.exists(first.keep.localrolepath)
+    first.close()
+    again = start(address)
+    assert again.local.signer.verhex == verhex
+    again.close()
