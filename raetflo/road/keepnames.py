@@ -19,6 +19,14 @@ def _local_role(data: Any) -> dict[str, Any] | None:
     return {key: value for key, value in dict(data).items() if value is not None}
 
 
+def _remote_role(role: str, data: Any) -> dict[str, Any]:
+    """What ``load_remote_role`` gives for what raet's ``loadRemoteRoleData`` gave: every
+    field, None where it left one out (Salt's keep gives an empty map)."""
+    data = dict(data or {})
+    return dict(role=role, acceptance=data.get("acceptance"), verhex=data.get("verhex"),
+                pubhex=data.get("pubhex"))
+
+
 # raet's name -> (ours, how a call of ours becomes a call of raet's), where raet's takes
 # the record's name apart or answers otherwise
 ADAPTED: dict[str, tuple[str, Callable[..., Any]]] = {
@@ -28,6 +36,8 @@ ADAPTED: dict[str, tuple[str, Callable[..., Any]]] = {
         data, data["role"])),
     "loadLocalRoleData": ("load_local_role", lambda keep, name: _local_role(
         getattr(keep, name)())),
+    "loadRemoteRoleData": ("load_remote_role", lambda keep, name, role: _remote_role(
+        role, getattr(keep, name)(role))),
 }
 JUDGES = ("statusRole", "statusRemote", "status_role", "status_remote")
 
@@ -68,7 +78,8 @@ def redirect(cls: type, base: type) -> None:
     under raet's names run those overrides; set ``cls.judges_itself`` when it overrides
     how acceptance is decided."""
     pairs: list[tuple[str, str, Any]] = [(raet, ours, None)
-                                         for raet, ours in aliases(base).items()]
+                                         for raet, ours in aliases(base).items()
+                                         if raet not in ADAPTED]
     pairs += [(raet, ours, adapter) for raet, (ours, adapter) in ADAPTED.items()]
     for raet, ours, adapter in pairs:
         if _overrides(cls, raet, base) and not _overrides(cls, ours, base):

@@ -210,3 +210,25 @@ def test_a_keep_holding_the_local_keys_elsewhere_restarts_with_them(road, tmp_pa
     again = start(address)
     assert again.local.signer.verhex == verhex
     again.close()
+
+
+def test_a_keep_whose_role_records_leave_fields_out_still_serves(road, tmp_path):
+    """Salt's keep answers ``loadRemoteRoleData`` with an empty map (its keys live
+    elsewhere): a join to it raised KeyError on the packet path, and a restart failed."""
+
+    class KeysElsewhere(RoadKeep):
+        def loadRemoteRoleData(self, role):
+            return {}
+
+        def statusRole(self, role, verhex, pubhex, dump=True):
+            return Acceptance.accepted.value
+
+    dirpath = str(tmp_path / "keeps" / "main")
+    main = road("main", main=True, keep=KeysElsewhere(stackname="main", dirpath=dirpath))
+    other = road("other", auto=ALWAYS)
+    remote = provisional(other, main)
+    other.join(uid=remote.uid, cascade=True)
+    serve([main, other], 3.0, until=idle(main, other))
+    assert remote.joined is True and stat(main, "rx_exception") == 0
+    again = road.restart(main, main=True, keep=KeysElsewhere(stackname="main", dirpath=dirpath))
+    assert again.local.signer.verhex == main.local.signer.verhex
