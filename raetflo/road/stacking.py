@@ -82,16 +82,18 @@ class RoadStack(Stack, RoadCore):
         # bytes of the delivery journal, and what its last compaction left (0: none yet)
         self.journal_size = self.journal_compacted = 0
         self.journal_retry: float | None = None  # when a journal behind is written again
-        name = name or LocalEstate.nameGuid()
         if not isinstance(name, str):
             raise StackError(f"Invalid stack name {name!r}")
         listen = listen_ha(ha)
+        # an unnamed stack's keep is the base directory itself (as raet's): it finds its
+        # name there again, or makes one
+        label = name or "(unnamed)"
         try:
             self.keep = keep if keep is not None else RoadKeep(
                 stackname=name, dirpath=dirpath, basedirpath=basedirpath, auto=auto)
         except KeepError as ex:
-            raise StackError(f"Stack '{name}': {ex}") from ex
-        self.hold_keep(name)
+            raise StackError(f"Stack '{label}': {ex}") from ex
+        self.hold_keep(label)
         try:
             if clean or cleanlocal:
                 self.keep.clear_local()
@@ -101,7 +103,8 @@ class RoadStack(Stack, RoadCore):
             if saved is not None:
                 local, listen, puid = self.restore_local(saved)
         except KeepError as ex:
-            raise StackError(f"Stack '{name}': {ex}") from ex
+            raise StackError(f"Stack '{label}': {ex}") from ex
+        name = name or (local.name if local is not None else LocalEstate.nameGuid())
         self.keep.on_damage = self.keep_damaged
         self.family = family_of(listen[0])  # names resolve in the socket's family first
         super().__init__(store=store, stats=stats, console=console, local=local, name=name,

@@ -634,7 +634,9 @@ def test_joiner_restarted_mid_join_forgets_it(road):
     assert not main.remotes  # the joiner never answered: the joinent forgets its record
 
 
-def test_default_stack():
+def test_default_stack(tmp_path, monkeypatch):
+    from raetflo.road.keeping import RoadKeep
+    monkeypatch.setattr(RoadKeep, "BaseDirpath", str(tmp_path / "raet" / "keep"))
     try:
         stack = RoadStack()
     except StackError as ex:  # someone else holds the default port: the error must say so
@@ -647,7 +649,7 @@ def test_default_stack():
         assert stack.ha == ("0.0.0.0", 7530)
         assert stack.name.startswith("estate_") and stack.uid == 1
         assert stack.local.ha == ("127.0.0.1", 7530)
-        assert os.path.isdir(stack.keep.dirpath)
+        assert stack.keep.dirpath == str(tmp_path / "raet" / "keep")  # unnamed: the base
         assert stack.keep.load_local()["name"] == stack.name
     finally:
         stack.close()

@@ -420,3 +420,18 @@ def test_restoring_records_already_held_raises_and_leaves_the_keep_alone(tmp_pat
     again = RoadStack(name="alpha", ha=ha_, dirpath=dirpath)
     assert sorted(again.nameRemotes) == ["r1", "r2"]
     again.close()
+
+
+def test_a_stack_without_a_name_keeps_its_identity_in_the_base_directory(tmp_path, ha):
+    """As raet's: an unnamed stack's keep is the base directory itself, so a restart finds
+    the same name and keys (each start made a new name, keys and directory)."""
+    from raetflo.road.stacking import RoadStack
+    base = str(tmp_path / "base")
+    first = RoadStack(ha=ha(), basedirpath=base, main=True)
+    name, verhex, address = first.name, first.local.signer.verhex, first.ha
+    assert first.keep.dirpath == base
+    first.close()
+    again = RoadStack(ha=address, basedirpath=base)
+    assert (again.name, again.local.signer.verhex) == (name, verhex)
+    assert sorted(e for e in os.listdir(base) if not e.startswith(".")) == ["local", "remote", "role"]
+    again.close()
