@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 
-from .estating import EstateError
+from .estating import UnresolvableHost
 
 FQDN_CACHE_SIZE = 256  # hosts whose looked-up names are remembered
 _fqdns: dict[str, str] = {}
@@ -29,7 +29,8 @@ def host_fqdn(host: str, lookup: bool = True) -> str:
 
 def resolve_host(name: str, first: socket.AddressFamily = socket.AF_INET) -> str:
     """First address ``name`` resolves to in family ``first`` (default IPv4, as the
-    reference prefers), else in the other family; EstateError naming ``name`` when none."""
+    reference prefers), else in the other family; UnresolvableHost (an EstateError)
+    naming ``name`` when none."""
     for family in (first, FAMILY_AFTER[first]):
         try:
             info = socket.getaddrinfo(name, None, family, socket.SOCK_DGRAM)
@@ -37,4 +38,4 @@ def resolve_host(name: str, first: socket.AddressFamily = socket.AF_INET) -> str
             continue
         if info:
             return str(info[0][4][0])
-    raise EstateError(f"Cannot resolve address for host '{name}'")
+    raise UnresolvableHost(f"Cannot resolve address for host '{name}'")

@@ -188,6 +188,9 @@ def test_an_unresolvable_name_is_an_error_naming_it(road):
     stack = road("alpha")
     with pytest.raises(EstateError, match="no-such-host.invalid"):
         RemoteEstate(stack=stack, ha=("no-such-host.invalid", 7530))
+    # raet lets socket.gaierror through: code written for it catches that (or OSError)
+    with pytest.raises(socket.gaierror, match="Cannot resolve address for host 'x.invalid'$"):
+        RemoteEstate(stack=stack, ha=("x.invalid", 7530))
 
 
 def test_an_unresolvable_listening_name_is_a_stack_error_naming_it(tmp_path):
