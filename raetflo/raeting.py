@@ -225,6 +225,10 @@ _ODICT_TABLES = {
 }
 
 
+def __dir__() -> list[str]:  # (PEP 562: the names made when first used are listed too)
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     items = _ODICT_TABLES.get(name)
     if items is None:

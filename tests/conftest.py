@@ -32,7 +32,7 @@ def private_home(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setattr(RoadKeep, "BaseDirpath", str(tmp_path / "keepbase"), raising=False)
+    monkeypatch.setattr(RoadKeep, "KeepDir", str(tmp_path / "keepbase"), raising=False)
     return home
 
 

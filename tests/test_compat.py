@@ -186,3 +186,13 @@ def test_bodies_decode_to_the_odicts_odict_itself_makes(pairs):
                     from_msgpack(msgpack.packb(body), odict)):
         assert decoded == body and type(decoded["list"][1]) is odict
         assert list(decoded["outer"].keys()) == list(dict(pairs).keys())
+
+
+@pytest.mark.parametrize("module", ["raeting", "road.packeting", "road.transacting",
+                                    "lane.paging"])
+def test_names_made_when_first_used_are_listed_by_dir(module):
+    """``dir()`` of a module lists the names it makes when first used (raet code walks a
+    module's names, as ``from ... import *`` does)."""
+    import importlib
+    mod = importlib.import_module(f"raetflo.{module}")
+    assert [name for name in mod.__all__ if name not in dir(mod)] == []

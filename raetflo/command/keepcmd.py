@@ -83,7 +83,7 @@ def keep_path(args: argparse.Namespace) -> tuple[str, str | None]:
         return os.path.abspath(os.path.expanduser(args.dir)), None
     if not args.stack:
         raise CommandError("give the keep: --dir DIR, or --stack NAME [--base BASE]")
-    bases = [args.base] if args.base else [RoadKeep.BaseDirpath, RoadKeep.AltBaseDirpath
+    bases = [args.base] if args.base else [RoadKeep.KeepDir, RoadKeep.AltKeepDir
                                            or os.path.join("~", ".raet", "keep")]
     paths = [os.path.abspath(os.path.expanduser(os.path.join(base, args.stack)))
              for base in bases]

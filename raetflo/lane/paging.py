@@ -375,6 +375,10 @@ _ADAPTERS = ("PAGE_FIELDS", "PAGE_DEFAULTS", "page_data", "Part", "Head", "TxHea
              "Body", "TxBody", "RxBody", "Page", "TxPage", "RxPage", "Book", "TxBook", "RxBook")
 
 
+def __dir__() -> list[str]:  # (PEP 562: the names made when first used are listed too)
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     if name not in _ADAPTERS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

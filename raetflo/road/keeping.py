@@ -70,7 +70,7 @@ class RoadKeep:
 
     The keep directory is ``dirpath`` if given, else ``<basedirpath>/<stackname>`` if
     ``basedirpath`` is given (a problem with either raises :class:`KeepError`), else
-    ``<BaseDirpath>/<stackname>``, falling back to ``<AltBaseDirpath>/<stackname>`` when that
+    ``<KeepDir>/<stackname>``, falling back to ``<AltKeepDir>/<stackname>`` when that
     is unusable. The keep creates and owns the default bases' parents (``/tmp/raet``,
     ``~/.raet``) and everything below them. Directories are created when missing, here and
     on every write; all of them must be real directories owned by this process's uid.
@@ -80,8 +80,8 @@ class RoadKeep:
     the report of each file set aside.
     """
 
-    BaseDirpath: str = "/tmp/raet/keep"
-    AltBaseDirpath: str | None = None  # None: ~/.raet/keep, resolved at construction
+    KeepDir: str = "/tmp/raet/keep"  # (raet's names; raet's default base is /var/cache)
+    AltKeepDir: str | None = os.path.join("~", ".raet", "keep")  # None: the same
     MaxErrors: int = 100  # bounds ``errors``: reports of damaged files kept (oldest dropped)
     Ext: str = "json"  # file format when ``ext`` is not given: "json" or "msgpack"
     Auto: int = AutoMode.never.value  # auto mode when ``auto`` is not given
@@ -142,14 +142,14 @@ class RoadKeep:
 
         An explicit ``dirpath`` (or ``<basedirpath>/<stackname>``) is used or refused
         (KeepError), never replaced; only the default location falls back, to
-        ``<AltBaseDirpath>/<stackname>``.
+        ``<AltKeepDir>/<stackname>``.
         """
         if dirpath or basedirpath:
             path = os.path.abspath(os.path.expanduser(
                 dirpath or os.path.join(basedirpath or "", stackname)))
             self._prepare(path, path, subs)
             return path, path
-        base = os.path.abspath(os.path.expanduser(self.BaseDirpath))
+        base = os.path.abspath(os.path.expanduser(self.KeepDir))
         path, top = os.path.abspath(os.path.join(base, stackname)), os.path.dirname(base)
         try:
             self._prepare(path, top, subs)
@@ -157,7 +157,7 @@ class RoadKeep:
         except KeepError as ex:
             problem = str(ex)
         alt = os.path.abspath(os.path.expanduser(
-            self.AltBaseDirpath or os.path.join("~", ".raet", "keep")))
+            self.AltKeepDir or os.path.join("~", ".raet", "keep")))
         path = os.path.abspath(os.path.join(alt, stackname))
         log.warning("%s; using keep directory '%s' instead", problem, path)
         try:

@@ -540,6 +540,10 @@ def segment(head: Head, coat: bytes) -> list[tuple[Head, bytes]]:
 _TRAY_NAMES = frozenset(("Part", "Body", "TxPacket", "RxPacket", "Tray", "TxTray", "RxTray"))
 
 
+def __dir__() -> list[str]:  # (PEP 562: the names made when first used are listed too)
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     if name in _TRAY_NAMES:
         from raetflo.road import trays

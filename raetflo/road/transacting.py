@@ -540,6 +540,10 @@ _CLASS_MODULES = {"Joiner": "joining", "Joinent": "joining", "Allower": "allowin
                   "Messenger": "messaging", "Messengent": "messaging"}
 
 
+def __dir__() -> list[str]:  # (PEP 562: the names made when first used are listed too)
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
     module = _CLASS_MODULES.get(name)
     if module is None:

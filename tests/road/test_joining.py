@@ -636,7 +636,7 @@ def test_joiner_restarted_mid_join_forgets_it(road):
 
 def test_default_stack(tmp_path, monkeypatch):
     from raetflo.road.keeping import RoadKeep
-    monkeypatch.setattr(RoadKeep, "BaseDirpath", str(tmp_path / "raet" / "keep"))
+    monkeypatch.setattr(RoadKeep, "KeepDir", str(tmp_path / "raet" / "keep"))
     try:
         stack = RoadStack()
     except StackError as ex:  # someone else holds the default port: the error must say so

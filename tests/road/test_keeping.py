@@ -60,8 +60,8 @@ def base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setattr(RoadKeep, "BaseDirpath", str(tmp_path / "tmp" / "raet" / "keep"))
-    monkeypatch.setattr(RoadKeep, "AltBaseDirpath", None)
+    monkeypatch.setattr(RoadKeep, "KeepDir", str(tmp_path / "tmp" / "raet" / "keep"))
+    monkeypatch.setattr(RoadKeep, "AltKeepDir", None)
     return tmp_path
 
 
@@ -161,7 +161,7 @@ def test_fallback_when_keep_dir_owned_by_another_user(base: Path) -> None:
 
 def test_alt_base_is_configurable(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (base / "tmp").write_text("in the way")
-    monkeypatch.setattr(RoadKeep, "AltBaseDirpath", str(base / "alt" / "keep"))
+    monkeypatch.setattr(RoadKeep, "AltKeepDir", str(base / "alt" / "keep"))
     assert RoadKeep(stackname="a").dirpath == str(base / "alt" / "keep" / "a")
 
 
