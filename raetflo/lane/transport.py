@@ -132,9 +132,20 @@ class UxdServer:
         except FileNotFoundError:
             pass
 
+    def reopen(self) -> bool:
+        """Close the socket (and its file) and bind a new one at the same path."""
+        self.close()
+        self.open()
+        return True
+
     @property
     def opened(self) -> bool:
         return self.sock is not None
+
+    @property
+    def bs(self) -> int:
+        """``bufsize`` by the name ioflo's servers give it."""
+        return self.bufsize
 
 
 def open_server(ha: str, bufcnt: int, owner: str) -> UxdServer:

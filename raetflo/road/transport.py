@@ -180,6 +180,11 @@ class UdpServer:
         self.close()
         return self.open()
 
+    @property
+    def bs(self) -> int:
+        """``bufsize`` by the name ioflo's servers give it."""
+        return self.bufsize
+
     def receive(self) -> tuple[bytes, Address | None]:
         """One datagram and its source, or ``(b'', None)`` when nothing is waiting (or the
         server is closed, or its address taken over), as raet's servers say it."""

@@ -1,6 +1,8 @@
 """Names of raet 0.6.8's lane API on our stack: RemoteYard.books and removeStaleBooks."""
 from __future__ import annotations
 
+import os
+
 from raetflo.lane.stacking import LaneStack
 from raetflo.lane.yarding import RemoteYard
 
@@ -54,3 +56,20 @@ def test_server_from_local_reopens_the_yard_socket(make_lane):
     alpha.server.close()
     alpha.server = alpha.serverFromLocal()
     assert alpha.server.opened and alpha.server.ha == alpha.ha
+
+
+def test_the_yard_socket_reopens_in_place_and_names_its_buffer_as_ioflo_s(make_lane):
+    """``server.reopen()`` and ``server.bs``, as raet code uses ioflo's servers."""
+    alpha = make_lane(LaneStack, "alpha")
+    beta = make_lane(LaneStack, "beta")
+    assert alpha.server.bs == alpha.server.bufsize
+    assert alpha.server.reopen() is True and alpha.server.opened
+    assert alpha.server.ha == alpha.ha and os.path.exists(alpha.ha)
+    beta.addRemote(RemoteYard(stack=beta, ha=alpha.ha))
+    beta.transmit({"after": "reopen"}, beta.remotes.values()[0].uid)
+    for _ in range(20):
+        beta.serviceAll()
+        alpha.serviceAll()
+        if alpha.rxMsgs:
+            break
+    assert [dict(body) for body, _ in alpha.rxMsgs] == [{"after": "reopen"}]

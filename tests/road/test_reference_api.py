@@ -249,6 +249,7 @@ def test_server_from_local_reopens_at_a_new_address(road, ha):
     assert not stack.server.opened
     assert stack.server.reopen() is True
     assert stack.server.ha == stack.ha
+    assert stack.server.bs == stack.server.bufsize  # (ioflo's name)
 
 
 def test_transactions_counted_by_kind_however_they_are_changed(road):
