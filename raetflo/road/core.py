@@ -49,7 +49,7 @@ class RoadCore(Core):
     BurstSize = 0
     Period = 1.0
     Offset = 0.5
-    Interim = 3600.0
+    Interim = 3600  # (an int, as raet's)
     JoinerTimeout = 5.0
     JoinentTimeout = 5.0
     MsgStaleTimeout = 600.0  # kept for compatibility: delivered tids no longer expire
