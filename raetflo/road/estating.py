@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 import uuid
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -26,18 +25,6 @@ Address = tuple[str, int]
 
 class EstateError(raeting.EstateError, ValueError):
     """Bad estate configuration (address, name, keys)."""
-
-
-class UnresolvableHost(EstateError, socket.gaierror):
-    """A host name that resolves to no address: an EstateError, and the ``socket.gaierror``
-    raet lets through (code written for it catches that, or ``OSError``)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.errno, self.strerror = socket.EAI_NONAME, message
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 Resolver = Callable[[str], str]
@@ -96,8 +83,8 @@ def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT,
     try:
         host = normalize_host(host, resolve)
     except EstateError as ex:
-        kind = UnresolvableHost if isinstance(ex, UnresolvableHost) else EstateError
-        raise kind(f"Invalid host in host address {ha!r}: {ex}") from None
+        # (of the kind the resolver raised: its UnresolvableHost is a socket.gaierror too)
+        raise type(ex)(f"Invalid host in host address {ha!r}: {ex}") from None
     return (WILDCARD_HOSTS.get(host, host), port)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 
-from .estating import UnresolvableHost
+from .estating import EstateError
 
 FQDN_CACHE_SIZE = 256  # hosts whose looked-up names are remembered
 _fqdns: dict[str, str] = {}
@@ -25,6 +25,18 @@ def host_fqdn(host: str, lookup: bool = True) -> str:
             del _fqdns[next(iter(_fqdns))]
         _fqdns[host] = name
     return name
+
+
+class UnresolvableHost(EstateError, socket.gaierror):
+    """A host name that resolves to no address: an EstateError, and the ``socket.gaierror``
+    raet lets through (code written for it catches that, or ``OSError``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno, self.strerror = socket.EAI_NONAME, message
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def resolve_host(name: str, first: socket.AddressFamily = socket.AF_INET) -> str:
