@@ -16,7 +16,7 @@ from ioflo.aid.odicting import odict
 from .. import nacling, raeting
 from ..raeting import Acceptance
 from ..road.estating import EstateError, LocalEstate, normalize_ha
-from ..road.keeping import EXTS, RoadKeep, check_name
+from ..road.keeping import ALT_KEEP_DIR, EXTS, RoadKeep, check_name
 from ..road.stacking import listen_ha
 from . import formatting
 from .errors import CommandError, parse_ha
@@ -83,8 +83,8 @@ def keep_path(args: argparse.Namespace) -> tuple[str, str | None]:
         return os.path.abspath(os.path.expanduser(args.dir)), None
     if not args.stack:
         raise CommandError("give the keep: --dir DIR, or --stack NAME [--base BASE]")
-    bases = [args.base] if args.base else [RoadKeep.KeepDir, RoadKeep.AltKeepDir
-                                           or os.path.join("~", ".raet", "keep")]
+    bases = [args.base] if args.base else [RoadKeep.KeepDir,
+                                           RoadKeep.AltKeepDir or ALT_KEEP_DIR]
     paths = [os.path.abspath(os.path.expanduser(os.path.join(base, args.stack)))
              for base in bases]
     found = next((path for path in paths if os.path.isdir(path)), paths[0])

@@ -568,6 +568,9 @@ class Joinent(JoinBase):
         for the estates of that role it holds (under any name): refused then, counted
         ``join_role_keys_changed``."""
         stack = self.stack
+        known = stack.nameRemotes.get(info.name)
+        if known is not None and known.role == info.role:
+            return False  # its own keys changing: refused as any change of it is
         try:
             stored, _ = stack.roles.get(info.role)
         except RoleLookupError:
@@ -576,9 +579,6 @@ class Joinent(JoinBase):
                 or (stored.verhex, stored.pubhex) == (info.verhex, info.pubhex)
                 or info.role not in stack.held_roles()):
             return False
-        known = stack.nameRemotes.get(info.name)
-        if known is not None and known.role == info.role:
-            return False  # its own keys changing: refused as any change of it is
         stack.incStat("join_role_keys_changed")
         stack.console.terse(f"Joinent {stack.name}. Attempt to change immutable road: "
                             f"'{info.name}' has other keys than the ones accepted for role "

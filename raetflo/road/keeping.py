@@ -65,6 +65,9 @@ class Keyed(Protocol):
 JOURNAL_NAME = "deliveries.jsonl"  # the delivery journal, in the remote directory
 
 
+ALT_KEEP_DIR = os.path.join("~", ".raet", "keep")  # the base keeps fall back to
+
+
 class RoadKeep:
     """Persistence of a road stack's local estate, remote estates and role keys.
 
@@ -81,7 +84,7 @@ class RoadKeep:
     """
 
     KeepDir: str = "/tmp/raet/keep"  # (raet's names; raet's default base is /var/cache)
-    AltKeepDir: str | None = os.path.join("~", ".raet", "keep")  # None: the same
+    AltKeepDir: str | None = ALT_KEEP_DIR  # None: the same
     MaxErrors: int = 100  # bounds ``errors``: reports of damaged files kept (oldest dropped)
     Ext: str = "json"  # file format when ``ext`` is not given: "json" or "msgpack"
     Auto: int = AutoMode.never.value  # auto mode when ``auto`` is not given
@@ -157,7 +160,7 @@ class RoadKeep:
         except KeepError as ex:
             problem = str(ex)
         alt = os.path.abspath(os.path.expanduser(
-            self.AltKeepDir or os.path.join("~", ".raet", "keep")))
+            self.AltKeepDir or ALT_KEEP_DIR))
         path = os.path.abspath(os.path.join(alt, stackname))
         log.warning("%s; using keep directory '%s' instead", problem, path)
         try:

@@ -319,13 +319,11 @@ class RoadStack(Stack, RoadCore):
             data = self.keep.load_remote_role(role)
             damaged = (self.keep.auto == AutoMode.once.value
                        and self.keep.role_damaged(role))
-            fields = [data.get(key) for key in ("acceptance", "verhex", "pubhex")]
         except KeepError as ex:
             raise RoleLookupError(str(ex)) from ex
-        except (AttributeError, TypeError) as ex:  # a subclass's loadRemoteRoleData
+        except (TypeError, ValueError) as ex:  # a subclass's loadRemoteRoleData answer
             raise RoleLookupError(f"role '{role}': {type(ex).__name__}: {ex}") from ex
-        # (a subclass's record may leave fields out, or be empty: it holds no keys then)
-        return RoleRecord(role, *fields), damaged
+        return RoleRecord(role, data["acceptance"], data["verhex"], data["pubhex"]), damaged
 
     # keep ---------------------------------------------------------------------------
     def kept(self, action: Callable[[], Any], what: str) -> bool:

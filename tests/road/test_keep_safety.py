@@ -433,5 +433,6 @@ def test_a_stack_without_a_name_keeps_its_identity_in_the_base_directory(tmp_pat
     first.close()
     again = RoadStack(ha=address, basedirpath=base)
     assert (again.name, again.local.signer.verhex) == (name, verhex)
-    assert sorted(e for e in os.listdir(base) if not e.startswith(".")) == ["local", "remote", "role"]
+    kept = sorted(entry for entry in os.listdir(base) if not entry.startswith("."))
+    assert kept == ["local", "remote", "role"]
     again.close()
