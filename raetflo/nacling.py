@@ -351,26 +351,53 @@ class Publican:
     keyhex = hex_view("keyraw", "keyhex")
 
 
-class Box:
-    """Curve25519-XSalsa20-Poly1305 box between one secret and one public key.
+class EncryptedMessage(bytes):
+    """What :meth:`Box.encrypt` gives: the nonce, then the cipher (tag first), encoded by
+    the encoder given; ``nonce`` and ``ciphertext`` are the two parts, encoded alike."""
 
-    The shared key is computed once. Ciphers use the "easy" layout (16-byte tag first).
+    nonce: bytes
+    ciphertext: bytes
+
+    @classmethod
+    def of(cls, nonce: bytes, cipher: bytes, encoder: Any = RawEncoder) -> EncryptedMessage:
+        message = cls(encoder.encode(nonce + cipher))
+        message.nonce, message.ciphertext = encoder.encode(nonce), encoder.encode(cipher)
+        return message
+
+
+class Box(Encodable):
+    """Curve25519-XSalsa20-Poly1305 box between one secret and one public key (key objects,
+    raw bytes or hex); ``bytes(box)`` is the shared key, computed once. Ciphers use the
+    "easy" layout (16-byte tag first). ``seal``/``open`` and the RAET coat layout
+    (``seal_coat``/``open_coat``) serve the stack; ``encrypt``/``decrypt``/``decode`` are
+    raet's object API.
     """
 
     __slots__ = ("_shared",)
+    NONCE_SIZE = NONCE_SIZE
 
-    def __init__(self, secret: bytes | str, public: bytes | str) -> None:
+    def __init__(self, private_key: Any, public_key: Any) -> None:
         try:
-            self._shared = libnacl.crypto_box_beforenm(_key(public), _key(secret))
+            self._shared = libnacl.crypto_box_beforenm(_key(public_key), _key(private_key))
         except _NACL_ERRORS as ex:
             raise CryptoError(str(ex)) from None
+
+    def __bytes__(self) -> bytes:
+        return self._shared
+
+    @classmethod
+    def decode(cls, encoded: Any, encoder: Any = RawEncoder) -> Box:
+        """A box from its shared key, encoded by ``encoder``."""
+        box = cls.__new__(cls)
+        box._shared = _decoded(encoded, encoder)
+        return box
 
     def seal(self, plain: bytes, nonce: bytes | None = None) -> tuple[bytes, bytes]:
         """Encrypt ``plain``; return (cipher, nonce), a fresh nonce when none is given."""
         if nonce is None:
             nonce = libnacl.randombytes(NONCE_SIZE)
         elif len(nonce) != NONCE_SIZE:
-            raise CryptoError("nonce must be 24 bytes")
+            raise CryptoError(f"the nonce must be {NONCE_SIZE} bytes, not {len(nonce)}")
         try:
             return libnacl.crypto_box_easy_afternm(bytes(plain), bytes(nonce), self._shared), nonce
         except _NACL_ERRORS as ex:
@@ -387,16 +414,34 @@ class Box:
         except _NACL_ERRORS as ex:
             raise CryptoError(str(ex)) from None
 
-    def encrypt(self, plain: bytes) -> bytes:
-        """Return the RAET coat layout: cipher followed by its nonce."""
+    def seal_coat(self, plain: bytes) -> bytes:
+        """The RAET coat of ``plain``: cipher followed by its (fresh) nonce."""
         cipher, used = self.seal(plain)
         return cipher + used
 
-    def decrypt(self, coat: bytes) -> bytes:
-        """Inverse of ``encrypt``."""
+    def open_coat(self, coat: bytes) -> bytes:
+        """Inverse of ``seal_coat``."""
         if len(coat) < TAG_SIZE + NONCE_SIZE:
             raise CryptoError("coat too short")
         return self.open(coat[:-NONCE_SIZE], coat[-NONCE_SIZE:])
+
+    def encrypt(self, plaintext: bytes, nonce: bytes,
+                encoder: Any = RawEncoder) -> EncryptedMessage:
+        """raet's: ``plaintext`` sealed with ``nonce``, as nonce + cipher, encoded."""
+        cipher, _ = self.seal(plaintext, bytes(nonce))
+        return EncryptedMessage.of(bytes(nonce), cipher, encoder)
+
+    def decrypt(self, ciphertext: bytes, nonce: bytes | None = None,
+                encoder: Any = RawEncoder) -> bytes:
+        """raet's: the plain text of ``ciphertext`` (decoded by ``encoder``), which begins
+        with its nonce when ``nonce`` is not given."""
+        try:
+            cipher = bytes(encoder.decode(ciphertext))
+        except (ValueError, TypeError) as ex:
+            raise CryptoError(f"ciphertext does not decode: {ex}") from None
+        if nonce is None:
+            nonce, cipher = cipher[:NONCE_SIZE], cipher[NONCE_SIZE:]
+        return self.open(cipher, bytes(nonce))
 
 
 @dataclass(frozen=True, slots=True)

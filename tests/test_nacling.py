@@ -82,9 +82,9 @@ def test_bad_keys_raise_crypto_error(key: object) -> None:
 
 def test_box_decrypts_captured_message_coat() -> None:
     box = Box(raw(BETA_SHORT), raw(ALPHA_SHORT_PUB))
-    assert box.decrypt(P10_COAT) == b'{"subject":"short","content":"hi"}'
+    assert box.open_coat(P10_COAT) == b'{"subject":"short","content":"hi"}'
     # the same shared key from the other side, keys given as hex
-    assert Box(ALPHA_SHORT, BETA_SHORT_PUB).decrypt(P10_COAT) == box.decrypt(P10_COAT)
+    assert Box(ALPHA_SHORT, BETA_SHORT_PUB).open_coat(P10_COAT) == box.open_coat(P10_COAT)
 
 
 def test_box_layout_and_round_trip() -> None:
@@ -95,22 +95,22 @@ def test_box_layout_and_round_trip() -> None:
     assert back.open(cipher, used) == b"hello"
     given = nacling.nonce()
     assert out.seal(b"hello", given) == (out.seal(b"hello", given)[0], given)
-    coat = out.encrypt(b"body")
+    coat = out.seal_coat(b"body")
     assert len(coat) == 4 + 40
-    assert back.decrypt(coat) == b"body"
-    assert back.decrypt(out.encrypt(b"")) == b""
-    assert out.encrypt(b"x") != out.encrypt(b"x")  # fresh nonces
+    assert back.open_coat(coat) == b"body"
+    assert back.open_coat(out.seal_coat(b"")) == b""
+    assert out.seal_coat(b"x") != out.seal_coat(b"x")  # fresh nonces
 
 
 def test_box_failures_raise_crypto_error() -> None:
     alpha, beta = Privateer(), Privateer()
     out, back = Box(alpha.keyraw, beta.pubraw), Box(beta.keyraw, alpha.pubraw)
-    coat = out.encrypt(b"body")
+    coat = out.seal_coat(b"body")
     for bad in (coat[:-1], coat[1:], b"", b"\0" * 39, bytes([coat[0] ^ 1]) + coat[1:]):
         with pytest.raises(CryptoError):
-            back.decrypt(bad)
+            back.open_coat(bad)
     with pytest.raises(CryptoError):
-        Box(Privateer().keyraw, beta.pubraw).decrypt(coat)
+        Box(Privateer().keyraw, beta.pubraw).open_coat(coat)
     with pytest.raises(CryptoError):
         back.open(b"short", b"\0" * 24)
     with pytest.raises(CryptoError):

@@ -484,12 +484,12 @@ def decode_body(bk: int, data: bytes, mapping: type = dict) -> Any:
 
 def encrypt(ck: int, plain: bytes, box: Box | None) -> bytes:
     """Build the coat of kind ``ck`` from body bytes (empty body, empty coat)."""
-    return _coat(ck, plain, box, Box.encrypt)
+    return _coat(ck, plain, box, Box.seal_coat)
 
 
 def decrypt(ck: int, coat: bytes, box: Box | None) -> bytes:
     """Recover body bytes from a coat of kind ``ck``."""
-    return _coat(ck, coat, box, Box.decrypt)
+    return _coat(ck, coat, box, Box.open_coat)
 
 
 def _coat(ck: int, data: bytes, box: Box | None,

@@ -8,16 +8,18 @@ from __future__ import annotations
 import json
 import types
 
+import libnacl
 import pytest
 from ioflo.aid.odicting import odict
 
-from raetflo import nacling, raeting, stacking
+from raetflo import encoding, nacling, raeting, stacking
 from raetflo.road import estating, keeping, packeting
 
 from . import refshim
 
 refshim.install()
 
+from raet import encoding as ref_encoding  # noqa: E402
 from raet import nacling as ref_nacling  # noqa: E402
 from raet import raeting as ref_raeting  # noqa: E402
 from raet.road import packeting as ref_packeting  # noqa: E402
@@ -124,6 +126,37 @@ def test_privateer_boxes_open_across_implementations(sender: str, receiver: str,
         assert (len(cipher), len(used)) == ((132, 48) if enhex else (66, 24))
         assert pam.decrypt(cipher, used, bob_pub.key, dehex=enhex) == b"x" * 50
     assert len(bob.nonce()) == 24 and bob.nonce() != bob.nonce()
+
+
+HEX = {"raetflo": encoding.HexEncoder, "raet": ref_encoding.HexEncoder}
+
+
+@pytest.mark.parametrize("sender,receiver", [("raetflo", "raet"), ("raet", "raetflo")])
+def test_box_objects_open_across_implementations(sender: str, receiver: str) -> None:
+    """raet's key-object Box: encrypt gives nonce + cipher as an EncryptedMessage, decrypt
+    takes it whole or as cipher and nonce, any encoder; a box is its shared key."""
+    out_nacl, back_nacl = IMPLS[sender][0], IMPLS[receiver][0]
+    bob, pam = out_nacl.PrivateKey.generate(), back_nacl.PrivateKey.generate()
+    out = out_nacl.Box(bob, out_nacl.PublicKey(bytes(pam.public_key)))
+    back = back_nacl.Box(pam, back_nacl.PublicKey(bytes(bob.public_key)))
+    assert bytes(out) == bytes(back) and len(bytes(out)) == 32
+    assert out_nacl.Box.NONCE_SIZE == 24
+    nonce = bytes(range(24))
+    sealed = out.encrypt(b"hello", nonce)
+    assert type(sealed).__name__ == "EncryptedMessage" and len(sealed) == 24 + 16 + 5
+    assert (sealed.nonce, len(sealed.ciphertext)) == (nonce, 21)
+    assert back.decrypt(sealed) == back.decrypt(sealed.ciphertext, nonce) == b"hello"
+    assert back.decrypt(bytes(sealed)) == b"hello"
+    out_hex, back_hex = (HEX[impl] for impl in (sender, receiver))
+    hexed = out.encrypt(b"hello", nonce, encoder=out_hex)
+    assert hexed == bytes(sealed).hex().encode() and hexed.nonce == nonce.hex().encode()
+    assert back.decrypt(hexed, encoder=back_hex) == b"hello"
+    shared = back_nacl.Box.decode(out.encode(out_hex), back_hex)
+    assert shared.decrypt(sealed) == b"hello" and bytes(shared) == bytes(out)
+    with pytest.raises(ValueError):
+        out.encrypt(b"x", nonce[:5])
+    with pytest.raises(libnacl.CryptError):
+        back.decrypt(bytes(sealed[:-1]))
 
 
 def test_key_objects_and_uuid() -> None:
