@@ -109,7 +109,8 @@ class Outgoing:
     past which it is given up (None: no timeout); ``tid`` the transaction id of its last
     try (None: not tried yet), a re-send reuses it so the receiver can tell a repeat;
     ``resends`` counts tries after the first; ``unconfirmed`` is set once a try may have
-    been delivered without us hearing so (a segment was sent twice); ``ref`` is what
+    been delivered without us hearing so (a segment was sent twice); ``nacked_sid`` is the
+    session its last try was nacked in (None: not nacked); ``ref`` is what
     ``send_message`` returned (0: nobody waits for the outcome, so no event is made).
     """
 
@@ -118,6 +119,7 @@ class Outgoing:
     tid: int | None = None
     resends: int = 0
     unconfirmed: bool = False
+    nacked_sid: int | None = None
     ref: int = 0
 
     @classmethod

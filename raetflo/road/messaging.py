@@ -220,7 +220,9 @@ class Messenger(Transaction):
         self.remote.refresh(alived=True)
         self.remove()
         self.fail("Refused by")
-        outbox.park(self.stack, self.remote, self.tried(refused=True))
+        entry = self.tried(refused=True)
+        entry.nacked_sid = self.sid
+        outbox.park(self.stack, self.remote, entry)
 
     def timed_out(self) -> None:
         self.remove()
@@ -445,8 +447,9 @@ class Prober(Aliver):
     """An alive asking whether the peer still has our session, for messages waiting on it.
 
     Holds the messages parked when the peer nacked them. Its ack (session intact) gives
-    them up and confirms the session for re-sends; any other end saves them for the next
-    allow. The outbox learns the outcome once, from ``outbox.probe_settled``.
+    up those nacked in the session it ran in and confirms the session for re-sends; the
+    others, and all of them at any other end, are saved for the next allow. The outbox
+    learns the outcome once, from ``outbox.probe_settled``.
     """
 
     def __init__(self, stack, remote, entries: list[Outgoing], **kwa) -> None:

@@ -3,8 +3,9 @@
 A message goes as a :class:`~raetflo.road.messaging.Messenger` try when the link is allowed,
 else it is saved in ``remote.messages`` (bounded by ``RoadCore.MaxSavedMessages``) and an
 allow is started. A nacked try is parked in ``remote.parked`` while ``remote.prober`` asks
-whether the peer still has our session: if it does the message was refused and is given up,
-if not it is saved to go again, with its tid, after the next allow. Re-sends wait until the
+whether the peer still has our session: if it has the session the try was nacked in, the
+message was refused and is given up; if not (no session, or a newer one) it is saved to go
+again, with its tid, after the next allow. Re-sends wait until the
 peer has acked a probe in our current session (``remote.confirmed_sid``), and one message
 is re-sent at most ``RoadCore.MaxResends`` times. A message that is not tried again is
 counted and logged, never silently lost.
@@ -122,7 +123,8 @@ def probe(stack: RoadCore, remote: RemoteEstate) -> None:
 
 
 def probe_settled(stack: RoadCore, prober: messaging.Prober) -> None:
-    """A probe ended: give up its messages (session intact) or save them (no session)."""
+    """A probe ended: give up its messages refused in the session it found intact, save
+    the others (no session, or one since replaced)."""
     remote = prober.remote
     if prober.aborted:
         for entry in prober.entries + remote.parked:
@@ -132,7 +134,10 @@ def probe_settled(stack: RoadCore, prober: messaging.Prober) -> None:
     if prober.answered:
         remote.confirmed_sid = prober.sid
         for entry in prober.entries:
-            give_up(stack, remote, entry, "refused by the peer")
+            if entry.nacked_sid == prober.sid:  # the session that refused it holds
+                give_up(stack, remote, entry, "refused by the peer")
+            else:  # nacked in a session since replaced: the peer may never have seen it
+                save(stack, remote, entry)
     else:
         for entry in prober.entries:
             save(stack, remote, entry)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 
 from raetflo.raeting import MAX_MESSAGE_SIZE, CoatKind, FootKind, PcktKind, TrnsKind
-from raetflo.road import packeting
+from raetflo.road import outbox, packeting
+from raetflo.road.delivery import Outgoing
 from raetflo.road.messaging import MAX_MISSEDS, SEGMENT_COST, Messengent
 from raetflo.road.packeting import Head
 
@@ -276,3 +277,32 @@ def test_messages_a_probe_holds_are_given_up_when_the_stack_closes(road):
     other.close()
     given_up = stat(other, "message_dropped") + stat(other, "message_unconfirmed")
     assert given_up + len(main.rxMsgs) == 3
+
+
+def crashed(road, stack, **kwa):
+    """``stack`` killed (its socket gone, nothing closed), then started again from its
+    keep."""
+    stack.server.close()
+    stack.close = lambda: None  # (a killed process runs nothing at exit)
+    return road.restart(stack, **kwa)
+
+
+
+def test_a_probe_answered_in_a_newer_session_sends_again_what_the_old_one_nacked(road):
+    """A message nacked in one session (a restarted peer's, say) is parked while a probe
+    asks whether the peer holds our session. When the link has a new session by the time
+    the probe runs, its answer says nothing of the old one: the message goes again
+    (delivered once), where one nacked in the session the probe found intact is refused."""
+    main, other, remote = pair(road)
+    old = remote.sid
+    other.allow(uid=remote.uid)
+    serve([main, other], 3.0, until=idle(main, other))
+    assert remote.allowed and remote.sid != old
+    stale = Outgoing.new({"i": "nacked in the old session"}, None, other.now, ref=1)
+    current = Outgoing.new({"i": "nacked in this one"}, None, other.now, ref=2)
+    stale.nacked_sid, current.nacked_sid = old, remote.sid
+    remote.parked.extend([stale, current])
+    outbox.probe(other, remote)
+    serve([main, other], 5.0, until=idle(main, other))
+    assert [body["i"] for body, _ in main.rxMsgs] == ["nacked in the old session"]
+    assert stat(other, "message_initiate_complete") == 1 and stat(other, "message_dropped") == 1
