@@ -172,6 +172,16 @@ class SavedMessages:
         """The earliest deadline of an entry (inf: none has one)."""
         return self._next_deadline
 
+    def take_nacked(self, tid: int, sid: int) -> Outgoing | None:
+        """Remove and return the entry whose try ``tid`` was nacked in session ``sid``."""
+        for entry in self._entries:
+            if entry.tid == tid and entry.nacked_sid == sid:
+                self._entries.remove(entry)  # type: ignore[union-attr]
+                if not self._entries:
+                    self._entries = ()
+                return entry
+        return None
+
     def has_resends(self) -> bool:
         """Whether any entry was tried before (and so keeps its tid)."""
         return any(entry.tid is not None for entry in self._entries)

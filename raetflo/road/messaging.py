@@ -70,12 +70,11 @@ class Messenger(Transaction):
     def body(self) -> Any:
         return self.entry.body
 
-    def tried(self, refused: bool = False) -> Outgoing:
+    def tried(self) -> Outgoing:
         """The entry of this message, marked unconfirmed when this try may have arrived:
-        every segment went at least once. A peer that delivered refuses only segments that
-        come again (raet does), so a ``refused`` try counts only after a retransmission."""
-        if self.segments and self.sent >= len(self.segments) and (
-                self.retransmitted or not refused):
+        every segment went at least once. A refusal leaves that open too: raet refuses a
+        copy of a message it has delivered, and the network can make the copy."""
+        if self.segments and self.sent >= len(self.segments):
             self.entry.unconfirmed = True
         return self.entry
 
@@ -220,7 +219,7 @@ class Messenger(Transaction):
         self.remote.refresh(alived=True)
         self.remove()
         self.fail("Refused by")
-        entry = self.tried(refused=True)
+        entry = self.tried()
         entry.nacked_sid = self.sid
         outbox.park(self.stack, self.remote, entry)
 

@@ -147,6 +147,23 @@ def probe_settled(stack: RoadCore, prober: messaging.Prober) -> None:
         send_saved(stack, remote)
 
 
+def confirmed_late(stack: RoadCore, remote: RemoteEstate, tid: int, sid: int) -> bool:
+    """A done of try ``tid`` in session ``sid``, which we took as refused: its nack came
+    first (raet nacks a copy of a message it has delivered). The message, waiting to be
+    judged or to go again, was delivered."""
+    held = [remote.parked] + ([remote.prober.entries] if remote.prober is not None else [])
+    for entries in held:
+        for entry in entries:
+            if entry.tid == tid and entry.nacked_sid == sid:
+                entries.remove(entry)
+                delivered(stack, remote, entry)
+                return True
+    entry = remote.messages.take_nacked(tid, sid)
+    if entry is not None:
+        delivered(stack, remote, entry)
+    return entry is not None
+
+
 def give_up(stack: RoadCore, remote: RemoteEstate, entry: Outgoing, why: str) -> None:
     """Account for a message no longer tried: dropped, or unconfirmed when a try may
     have been delivered."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..raeting import NACK_KINDS, STARTERS, BodyKind, FootKind, PcktKind, TrnsKind
+from . import outbox
 from .allowing import Allowent
 from .aliving import Alivent
 from .joining import Joinent
@@ -204,6 +205,9 @@ def stale_correspondent(stack: RoadCore, packet: Packet, sa: Address,
     if head.pk in NACK_KINDS:
         stale_refusal(stack, packet)
         return
+    if (head.tk == TrnsKind.message and head.pk == PcktKind.done
+            and outbox.confirmed_late(stack, remote, head.ti, head.si)):
+        stack.incStat("message_confirmed_late")
     stack.incStat("stale_correspondent_attempt")
     stack.console.terse(f"Staler '{stack.name}'. Stale transaction '{head.tk}' packet "
                         f"'{head.pk}' from '{sa}' in {head.ti} nacking...\n")

@@ -168,3 +168,40 @@ def test_messages_to_a_restarted_raet_main(make_stack):
     deliver([joiner, main], main, 20, duration=20.0)
     assert sorted(body["i"] for body, _ in received(main)) == list(range(20))
     assert not joiner.stats.get("message_dropped")
+
+
+def test_a_delivered_message_the_reference_then_nacks_is_not_reported_refused(make_stack):
+    """The network duplicates each message packet to raet, which delivers the first copy
+    and nacks the second (a duplicate of a completed message), and its nack overtakes
+    its done. The sender must not report as refused (no copy delivered) a message raet
+    delivered: its late done confirms it."""
+    sender, receiver = joined(make_stack, "raetflo", "raet")
+    send, reply = sender.server.send, receiver.server.send
+    held: list[tuple[bytes, tuple]] = []
+
+    def twice(data, ha):
+        head = packeting.parse(bytes(data), veritive=False).head
+        if head.tk == TrnsKind.message and head.pk == PcktKind.message:
+            send(data, ha)
+        return send(data, ha)
+
+    def nack_first(data, ha):
+        head = packeting.parse(bytes(data), veritive=False).head
+        if head.tk == TrnsKind.message and head.pk == PcktKind.done:
+            held.append((bytes(data), ha))
+            return len(data)
+        sent = reply(data, ha)
+        while head.pk == PcktKind.nack and held:
+            reply(*held.pop(0))
+        return sent
+
+    sender.server.send, receiver.server.send = twice, nack_first
+    to = sender.remotes.values()[0].uid
+    for i in range(5):
+        sender.transmit({"i": i}, to)
+    deliver([sender, receiver], receiver, 5)
+    service_stacks([sender, receiver], 5.0, until=settled(sender, receiver))
+    assert sorted(body["i"] for body, _ in received(receiver)) == list(range(5))
+    assert receiver.stats.get("stale_initiator_nack", 0) >= 5  # raet nacked the copies
+    assert not sender.stats.get("message_dropped")
+    assert sender.stats.get("message_initiate_complete") == 5
