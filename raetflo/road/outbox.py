@@ -158,10 +158,10 @@ def confirmed_late(stack: RoadCore, remote: RemoteEstate, tid: int, sid: int) ->
                 entries.remove(entry)
                 delivered(stack, remote, entry)
                 return True
-    entry = remote.messages.take_nacked(tid, sid)
-    if entry is not None:
-        delivered(stack, remote, entry)
-    return entry is not None
+    saved = remote.messages.take_nacked(tid, sid)
+    if saved is not None:
+        delivered(stack, remote, saved)
+    return saved is not None
 
 
 def give_up(stack: RoadCore, remote: RemoteEstate, entry: Outgoing, why: str) -> None:
