@@ -166,7 +166,7 @@ class Core:
     def receive_datagram(self, data: bytes, source: Any, now: float) -> None:
         """Handle one datagram from ``source`` received at ``now``; never raises."""
         self.now = now
-        self.processRx(data, source)
+        self.handle_datagram(data, source)
 
     def handle_timer(self, now: float) -> None:
         """Run whatever is due at ``now``."""
@@ -186,7 +186,7 @@ class Core:
         return out
 
     # hooks ------------------------------------------------------------------------------
-    def processRx(self, data: bytes, sa: Any) -> None:
+    def handle_datagram(self, data: bytes, sa: Any) -> None:
         """Handle one received datagram; must never raise."""
         raise NotImplementedError
 
@@ -200,11 +200,11 @@ class Core:
     # queues -----------------------------------------------------------------------------
     def serviceRxes(self) -> None:
         while self.rxes:
-            self.processRx(*self.rxes.popleft())
+            self.handle_datagram(*self.rxes.popleft())
 
     def serviceRxOnce(self) -> None:
         if self.rxes:
-            self.processRx(*self.rxes.popleft())
+            self.handle_datagram(*self.rxes.popleft())
 
     def serviceTxMsgs(self) -> None:
         while self.txMsgs:

@@ -43,6 +43,10 @@ class CryptoError(ValueError, libnacl.CryptError):
     and a ``libnacl.CryptError``, as raet's failed decryptions are."""
 
 
+class KeyTypeError(CryptoError, TypeError):
+    """A key of a type no key can be made from (raet raises TypeError for these)."""
+
+
 class BadSignatureError(CryptoError):
     """A signed message does not verify."""
 
@@ -82,7 +86,8 @@ def _key(key: Any, size: int = KEY_SIZE) -> bytes:
             return given
         key = given.decode("latin-1")
     elif not isinstance(key, str):
-        raise CryptoError(f"key must be bytes or str, not {type(key).__name__}")
+        raise KeyTypeError(f"key must be bytes, str or a key object, not "
+                           f"{type(key).__name__}")
     if len(key) == 2 * size:
         try:
             raw = bytes.fromhex(key)
@@ -287,8 +292,9 @@ class Verifier:
         """Tell whether ``signature`` is a valid detached signature of ``msg``."""
         if len(signature) != SIGNATURE_SIZE:
             return False
+        signed = bytes(msg)  # (TypeError for text, as raet)
         try:
-            libnacl.crypto_sign_verify_detached(bytes(signature), bytes(msg), self.keyraw)
+            libnacl.crypto_sign_verify_detached(bytes(signature), signed, self.keyraw)
         except _NACL_ERRORS:
             return False
         return True

@@ -245,7 +245,12 @@ class LaneCore(Core):
         self.console.verbose(f"Stack '{self.name}': Added yard {remote.name} at '{sa}'\n")
         return remote
 
-    def processRx(self, raw: bytes, sa: str | None) -> None:
+    def processRx(self, received: Any, remote: Any) -> None:
+        """raet's: take one received page (raet's ``RxPage``, or its bytes) from yard
+        ``remote``: its message is delivered, or its page filed, or it is dropped."""
+        LaneCore.handle_datagram(self, getattr(received, "packed", received), remote.ha)
+
+    def handle_datagram(self, raw: bytes, sa: str | None) -> None:
         """Handle one datagram: deliver its message, file its page, or drop it."""
         try:
             head, section = paging.parse(raw)

@@ -13,9 +13,10 @@ from ioflo.aid.odicting import odict
 from ioflo.base.storing import Store
 
 from ..stacking import Stack, StackError
-from . import transport
+from . import pages, paging, transport
 from ..raeting import PackKind
 from .core import LaneCore
+from .paging import PageError
 from .transport import Outcome, UxdServer
 from .yarding import Yard, place
 
@@ -79,6 +80,23 @@ class LaneStack(Stack, LaneCore):
         for ha in gone:
             self.reap(ha)
         return bool(gone)
+
+    def handle_datagram(self, raw: bytes, sa: str | None) -> None:
+        """As the core's; a subclass overriding raet's ``processRx`` gets each page as raet
+        hands it over (an ``RxPage`` whose head is parsed, and the yard it came from)."""
+        if type(self).processRx is LaneCore.processRx:
+            LaneCore.handle_datagram(self, raw, sa)
+            return
+        try:
+            head, _ = paging.parse(raw)
+            remote = self.source(head, sa)
+        except PageError as ex:
+            self.incStat(ex.stat)
+            self.console.terse(f"Stack '{self.name}': Dropped page from '{sa}': {ex}\n")
+            return
+        page = pages.RxPage(stack=self, packed=raw)
+        page.head.parse()
+        self.processRx(page, remote)
 
     def serverFromLocal(self) -> UxdServer:
         """A new socket bound at the local yard's ha; StackError if it cannot be opened."""

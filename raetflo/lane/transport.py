@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..coring import NOTHING, StackError
+from ..servers import IofloNames
 from .paging import UXD_MAX_PACKET_SIZE
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def probe(ha: str) -> bool:
     return True
 
 
-class UxdServer:
+class UxdServer(IofloNames):
     """Non-blocking Unix datagram socket bound at ``ha``, owner-only.
 
     Opening refuses a path held by a live socket or by something that is not a socket,
@@ -142,10 +143,6 @@ class UxdServer:
     def opened(self) -> bool:
         return self.sock is not None
 
-    @property
-    def bs(self) -> int:
-        """``bufsize`` by the name ioflo's servers give it."""
-        return self.bufsize
 
 
 def open_server(ha: str, bufcnt: int, owner: str) -> UxdServer:

@@ -38,6 +38,13 @@ from .persisting import KeepWrite, RoleBook, RoleLookupError
 from .transacting import codec_packet, decode_packet, pack_packet
 
 
+
+def overrides(remote: RemoteEstate) -> bool:
+    """Whether ``remote``'s class overrides raet's ``manage`` or ``process``, which raet
+    calls for every record (the core otherwise visits only the records that are due)."""
+    kind = type(remote)
+    return kind.manage is not RemoteEstate.manage or kind.process is not RemoteEstate.process
+
 class RoadCore(Core):
     """One local estate, the remote records and their transactions."""
 
@@ -111,6 +118,8 @@ class RoadCore(Core):
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
         self.journal = Journal()  # delivery journal lines to write (see keep_writes)
         self.holding: dict[int, RemoteEstate] = {}  # records with saved messages (see wake)
+        self.overriding: dict[int, RemoteEstate] = {}  # records of a class overriding raet's
+        # manage or process (see overrides): each is called for them as raet calls it
         self.deadline_heap = DeadlineHeap()  # when each transaction under way is next due
         if local is None:
             name = name or f"estate_{uuid.uuid1().hex}"
@@ -231,6 +240,8 @@ class RoadCore(Core):
         self._held_roles = None
         self.link_changed(remote.name)
         self.presence_schedule.file(remote)
+        if overrides(remote):
+            self.overriding[remote.uid] = remote
         if remote.transactions or remote.messages:
             self.wake(remote)
         if dump:
@@ -251,6 +262,8 @@ class RoadCore(Core):
         self.remotes.update(moved)
         if old in self.pendings:
             self.pendings[new] = self.pendings.pop(old)
+        if old in self.overriding:
+            self.overriding[new] = self.overriding.pop(old)
         if clear:
             self.forget_remote_file(remote.name)
         if dump:
@@ -277,6 +290,7 @@ class RoadCore(Core):
         if self.remotes.get(remote.uid) is remote:
             del self.remotes[remote.uid]
             self.pendings.pop(remote.uid, None)
+            self.overriding.pop(remote.uid, None)
             self._held_roles = None
         named = self.nameRemotes.get(remote.name) is remote
         if named:
@@ -441,11 +455,14 @@ class RoadCore(Core):
         schedule = self.presence_schedule
         due = self.remotes.values() if immediate else schedule.due(self)
         visits = {id(remote): remote for remote in due}
-        for remote in self.holding_remotes():
+        for remote in [*self.holding_remotes(), *self.overriding.values()]:
             visits.setdefault(id(remote), remote)
         with offload.signing(self, len(visits)):
             for remote in visits.values():
-                presence.manage(self, remote, cascade, immediate)
+                if type(remote).manage is RemoteEstate.manage:
+                    presence.manage(self, remote, cascade, immediate)
+                else:  # raet code's own, called for every record at every manage, as raet
+                    remote.manage(cascade=cascade, immediate=immediate)
         schedule.settle(due, self.now)
         self.update_views()
 
@@ -627,28 +644,47 @@ class RoadCore(Core):
             batch = [rxes.popleft() for _ in range(min(len(rxes), self.MaxVerifyAhead))]
             with offload.signing(self, len(batch)):
                 for (data, sa), ahead in zip(batch, offload.check_ahead(self, batch)):
-                    self.processRx(data, sa, ahead)
+                    self.handle_datagram(data, sa, ahead)
 
     def serviceTxMsgs(self) -> None:
         """Start every queued message, a worker signing their packets (see :mod:`.offload`)."""
         with offload.signing(self, len(self.txMsgs)):
             super().serviceTxMsgs()
 
-    def processRx(self, data: bytes, sa: Address, ahead: Ahead | None = None) -> None:
+    def handle_datagram(self, data: bytes, sa: Address, ahead: Ahead | None = None) -> None:
         """Parse, verify and route one datagram (``ahead``: see :meth:`parse`). Never raises."""
         try:
             packet = self.parse(data, ahead)
         except PacketError as ex:
-            self.incStat("parsing_outer_error")
-            self.incStat(f"rx_{ex.reason}")
-            self.console.terse(f"Stack '{self.name}': dropped packet from {sa}: {ex}\n")
+            self.dropped_packet(ex, sa)
             return
         try:
             routing.route(self, packet, sa)
         except Exception:  # a bug must not take the stack down; make it loud instead
-            self.incStat("rx_exception")
-            self.console.terse(f"Stack '{self.name}': error handling packet from {sa}:\n"
-                               f"{traceback.format_exc()}\n")
+            self.rx_failed(sa)
+
+    def dropped_packet(self, ex: PacketError, sa: Address) -> None:
+        self.incStat("parsing_outer_error")
+        self.incStat(f"rx_{ex.reason}")
+        self.console.terse(f"Stack '{self.name}': dropped packet from {sa}: {ex}\n")
+
+    def rx_failed(self, sa: Address) -> None:
+        self.incStat("rx_exception")
+        self.console.terse(f"Stack '{self.name}': error handling packet from {sa}:\n"
+                           f"{traceback.format_exc()}\n")
+
+    def processRx(self, packet: Any) -> None:
+        """raet's: take one received packet whose head was parsed and whose signature was
+        checked (raet's ``RxPacket``, its source in ``data['sh']``/``data['sp']``, or a
+        codec packet): its transaction takes it, or it starts or refuses one."""
+        codec, sa = codec_packet(packet)
+        if sa is None:
+            remote = self.remotes.get(codec.head.de)
+            if remote is None:
+                self.incStat("invalid_remote_eid")
+                return
+            sa = remote.ha
+        routing.route(self, codec, sa)
 
     def wake(self, remote: RemoteEstate) -> None:
         """``remote`` has a transaction or a saved message: a saved message's deadline
@@ -688,6 +724,9 @@ class RoadCore(Core):
         for transaction in self.due_transactions():
             if transaction.added:  # an earlier timer this pass may have ended it
                 self.run_timer(transaction)
+        for remote in list(self.overriding.values()):
+            if type(remote).process is not RemoteEstate.process:  # raet code's own
+                remote.process()
         for remote in self.holding_remotes():
             for entry in remote.messages.expire(self.now):
                 outbox.give_up(self, remote, entry, "timed out")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +136,9 @@ class Outgoing:
 class SavedMessages:
     """Messages waiting for a session with one remote, oldest first.
 
-    Iterating gives the :class:`Outgoing` entries in order (``entry.body`` is the message).
+    Iterating gives the :class:`Outgoing` entries in order (``entry.body`` is the message);
+    ``append``, ``appendleft``, ``extend``, ``popleft`` and ``clear`` are a deque's, as
+    raet's ``remote.messages`` is one.
     """
 
     __slots__ = ("_entries", "_next_deadline")
@@ -151,6 +153,18 @@ class SavedMessages:
         self._entries.append(entry)
         if entry.deadline is not None:
             self._next_deadline = min(self._next_deadline, entry.deadline)
+
+    def appendleft(self, entry: Outgoing) -> None:
+        self.append(entry)
+        self._entries.rotate(1)  # type: ignore[union-attr]
+
+    def extend(self, entries: Iterable[Outgoing]) -> None:
+        for entry in entries:
+            self.append(entry)
+
+    def clear(self) -> None:
+        self._entries = ()
+        self._next_deadline = math.inf
 
     def popleft(self) -> Outgoing:
         entries = self._entries

@@ -22,9 +22,10 @@ from ..raeting import Acceptance, AutoMode
 from ..raeting import BodyKind, CoatKind, FootKind, HeadKind, PcktKind, TrnsKind  # noqa: F401
 # (raet code takes these kinds from this module, with a star import too)
 from ..stacking import Stack, StackError
-from . import keeplock, resolving
+from . import keeplock, resolving, trays
 from .acceptance import RoleRecord
 from .core import RoadCore
+from .packeting import PacketError
 from .estating import Address, EstateError, LocalEstate, RemoteEstate
 from .keeping import LOCAL_HINT, KeepError, RoadKeep
 from .persisting import KeepWrite, RoleBook, RoleLookupError
@@ -225,6 +226,32 @@ class RoadStack(Stack, RoadCore):
         self.flush()
 
     # service ------------------------------------------------------------------------
+    def serviceRxes(self) -> None:
+        if type(self).processRx is RoadCore.processRx:
+            RoadCore.serviceRxes(self)
+            return
+        while self.rxes:  # raet code's own processRx: no batch is checked ahead
+            self.handle_datagram(*self.rxes.popleft())
+
+    def handle_datagram(self, data: bytes, sa: Address, ahead: Any = None) -> None:
+        """As the core's; a subclass overriding raet's ``processRx`` gets each datagram
+        as raet hands it over: an ``RxPacket`` whose head is parsed and signature
+        checked, with its source in ``sh``/``sp``."""
+        if type(self).processRx is RoadCore.processRx:
+            RoadCore.handle_datagram(self, data, sa, ahead)
+            return
+        packet = trays.RxPacket(stack=self, packed=data)
+        packet.data.update(sh=sa[0], sp=sa[1])
+        try:
+            packet.parseOuter()
+        except PacketError as ex:
+            self.dropped_packet(ex, sa)
+            return
+        try:
+            self.processRx(packet)
+        except Exception:  # (as for our own handling)
+            self.rx_failed(sa)
+
     def serviceAll(self) -> None:
         """Receive and handle what is waiting, run timers, then send what is queued; again
         (up to ``RxPasses`` rounds) while the socket had more than ``RxBudget`` waiting, so
@@ -259,7 +286,7 @@ class RoadStack(Stack, RoadCore):
         """Make one keep write (KeepError when the keep fails)."""
         kind, target = write.kind, write.target
         if kind == "remote":
-            self.keep.dumpRemote(target)
+            self.dumpRemote(target)  # (raet code may override it)
         elif kind == "local":
             self.keep.dumpLocal(target)
         elif kind == "forget_remote":

@@ -20,6 +20,7 @@ import weakref
 
 from .. import raeting
 from ..coring import NOTHING
+from ..servers import IofloNames
 
 Address = tuple[str, int]
 
@@ -108,7 +109,7 @@ def raise_buffer(sock: socket.socket, opt: int, wanted: int, force: int | None =
             pass  # not privileged: the system's limit stands
 
 
-class UdpServer:
+class UdpServer(IofloNames):
     """Non-blocking UDP socket bound to ``ha`` (IPv6 for an IPv6 host, see ``family_of``).
 
     ``bufsize`` is the largest datagram read; the kernel socket buffers are raised towards
@@ -180,10 +181,6 @@ class UdpServer:
         self.close()
         return self.open()
 
-    @property
-    def bs(self) -> int:
-        """``bufsize`` by the name ioflo's servers give it."""
-        return self.bufsize
 
     def receive(self) -> tuple[bytes, Address | None]:
         """One datagram and its source, or ``(b'', None)`` when nothing is waiting (or the

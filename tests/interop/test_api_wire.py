@@ -292,3 +292,15 @@ def test_rx_tray_refuses_inconsistent_segments() -> None:
     first.data["sc"] = 3
     with pytest.raises(raeting.PacketError):
         incoming.parse(first)
+
+
+@pytest.mark.parametrize("impl", ["raetflo", "raet"])
+def test_keys_and_messages_of_the_wrong_type_raise_type_error_as_raet(impl: str) -> None:
+    nacl = IMPLS[impl][0]
+    verifier = nacl.Verifier(nacl.Signer().verraw)
+    peer = nacl.Privateer()
+    for wrong in (lambda: nacl.Signer(5),
+                  lambda: nacl.Privateer().encrypt(b"s", nacl.Publican(peer.pubhex)),
+                  lambda: verifier.verify(b"x" * 64, "text")):
+        with pytest.raises(TypeError):
+            wrong()

@@ -62,7 +62,7 @@ def test_the_yard_socket_reopens_in_place_and_names_its_buffer_as_ioflo_s(make_l
     """``server.reopen()`` and ``server.bs``, as raet code uses ioflo's servers."""
     alpha = make_lane(LaneStack, "alpha")
     beta = make_lane(LaneStack, "beta")
-    assert alpha.server.bs == alpha.server.bufsize
+    assert alpha.server.bs == alpha.server.bufsize and alpha.server.ss is alpha.server.sock
     assert alpha.server.reopen() is True and alpha.server.opened
     assert alpha.server.ha == alpha.ha and os.path.exists(alpha.ha)
     beta.addRemote(RemoteYard(stack=beta, ha=alpha.ha))
@@ -73,3 +73,27 @@ def test_the_yard_socket_reopens_in_place_and_names_its_buffer_as_ioflo_s(make_l
         if alpha.rxMsgs:
             break
     assert [dict(body) for body, _ in alpha.rxMsgs] == [{"after": "reopen"}]
+
+
+def test_a_subclass_processrx_gets_raet_s_pages_and_the_yard(make_lane):
+    """raet code overriding ``processRx(self, received, remote)`` gets each page as raet
+    hands it over (an ``RxPage`` with its head parsed, and the yard it came from); raet's
+    ``processRx`` then files or delivers it as usual, a big message included."""
+    from raetflo.lane.pages import RxPage
+    seen: list[tuple[type, str, int]] = []
+
+    class Traced(LaneStack):
+        def processRx(self, received, remote):
+            seen.append((type(received), remote.name, received.data["pc"] if "pc" in
+                         received.data else 1))
+            return super().processRx(received, remote)
+
+    alpha, beta = make_lane(LaneStack, "alpha"), make_lane(Traced, "beta")
+    to_beta = RemoteYard(stack=alpha, ha=beta.ha)
+    alpha.addRemote(to_beta)
+    alpha.transmit({"small": 1}, to_beta.uid)
+    alpha.transmit(BIG, to_beta.uid)
+    for _ in range(4):
+        one_page_each_way(alpha, beta)
+    assert list(beta.rxMsgs) == [({"small": 1}, "alpha"), (BIG, "alpha")]
+    assert {(kind, name) for kind, name, _ in seen} == {(RxPage, "alpha")} and len(seen) == 3

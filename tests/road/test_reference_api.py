@@ -2,6 +2,7 @@
 where it can be called in process."""
 from __future__ import annotations
 
+import math
 import types
 
 import pytest
@@ -249,7 +250,8 @@ def test_server_from_local_reopens_at_a_new_address(road, ha):
     assert not stack.server.opened
     assert stack.server.reopen() is True
     assert stack.server.ha == stack.ha
-    assert stack.server.bs == stack.server.bufsize  # (ioflo's name)
+    assert stack.server.bs == stack.server.bufsize  # (ioflo's names)
+    assert stack.server.ss is stack.server.sock and stack.server.ss is not None
 
 
 def test_transactions_counted_by_kind_however_they_are_changed(road):
@@ -300,3 +302,107 @@ def test_an_idle_or_closed_server_receives_an_empty_pair(road, tmp_path):
         assert (data, sa) == (b"", None)
         server.close()
         assert server.receive() == (b"", None)
+
+
+def test_a_subclass_processrx_gets_raet_s_rx_packets(ha, tmp_path):
+    """raet code overriding ``processRx(self, packet)`` is handed each received packet as
+    raet hands it: an ``RxPacket`` with its head parsed, its signature checked and its
+    source in ``sh``/``sp``; calling raet's ``processRx`` goes on as usual."""
+    from raetflo.road.stacking import RoadStack
+    seen: list[tuple[str, int, int, tuple]] = []
+
+    class Traced(RoadStack):
+        def processRx(self, packet):
+            seen.append((type(packet).__name__, packet.data["tk"], packet.data["pk"],
+                         (packet.data["sh"], packet.data["sp"])))
+            return super().processRx(packet)
+
+    main = Traced(name="main", main=True, ha=ha(), auto=raeting.AutoMode.always.value,
+                  dirpath=str(tmp_path / "main"))
+    other = RoadStack(name="other", ha=ha(), auto=raeting.AutoMode.always.value,
+                      dirpath=str(tmp_path / "other"))
+    try:
+        remote = joined(main, other, cascade=True)
+        other.transmit({"to": "main"}, remote.uid)
+        serve([main, other], 2.0, until=lambda: len(main.rxMsgs) == 1)
+        assert [body for body, _ in main.rxMsgs] == [{"to": "main"}]
+        kinds = {(tk, pk) for _, tk, pk, _ in seen}
+        assert {(TrnsKind.join, PcktKind.request), (TrnsKind.allow, PcktKind.hello),
+                (TrnsKind.message, PcktKind.message)} <= kinds
+        assert {name for name, *_ in seen} == {"RxPacket"}
+        assert {source for *_, source in seen} == {other.ha}
+        count = len(seen)
+        main.clearStats()
+        main.rxes.append((b"RAET garbage", other.ha))
+        main.serviceRxes()  # dropped and counted before the override sees it
+        assert len(seen) == count
+        assert main.stats["parsing_outer_error"] == 1
+    finally:
+        main.server.close()
+        other.server.close()
+
+
+def test_overrides_of_record_manage_process_and_dump_remote_are_called_as_raet_does(
+        ha, tmp_path):
+    """raet calls each record's ``manage`` at every ``stack.manage()`` and its ``process``
+    at every pass, and persists records through ``stack.dumpRemote``: raet code overriding
+    them (its records made by an overridden ``newRemote``) sees those calls."""
+    from raetflo.road.stacking import RoadStack
+    calls: list[tuple] = []
+
+    class Counted(RemoteEstate):
+        def manage(self, cascade=False, immediate=False):
+            calls.append(("manage", self.name, cascade, immediate))
+            super().manage(cascade=cascade, immediate=immediate)
+
+        def process(self):
+            calls.append(("process", self.name))
+            super().process()
+
+    class Main(RoadStack):
+        def newRemote(self, **kwa):
+            return Counted(stack=self, **kwa)
+
+        def dumpRemote(self, remote):
+            calls.append(("dumpRemote", remote.name))
+            super().dumpRemote(remote)
+
+    main = Main(name="main", main=True, ha=ha(), auto=raeting.AutoMode.always.value,
+                dirpath=str(tmp_path / "main"))
+    other = RoadStack(name="other", ha=ha(), auto=raeting.AutoMode.always.value,
+                      dirpath=str(tmp_path / "other"))
+    try:
+        joined(main, other, cascade=True)
+        assert isinstance(only(main), Counted)
+        assert ("dumpRemote", "other") in calls
+        assert ("process", "other") in calls
+        calls.clear()
+        main.manage(cascade=True)
+        main.manage()  # nothing due: raet calls it all the same
+        assert [c for c in calls if c[0] == "manage"] == [("manage", "other", True, False),
+                                                          ("manage", "other", False, False)]
+        main.removeRemote(only(main))
+        calls.clear()
+        main.manage()
+        main.serviceAll()
+        assert calls == []
+    finally:
+        main.server.close()
+        other.server.close()
+
+
+def test_saved_messages_are_a_deque_as_raet_s(road):
+    """``remote.messages`` takes raet's deque calls; what it holds keeps its deadlines."""
+    from raetflo.road.delivery import Outgoing, SavedMessages
+    saved = SavedMessages()
+    first, second, third = (Outgoing.new({"n": n}, 5.0 if n == 2 else None, 0.0)
+                            for n in range(3))
+    saved.extend([second, third])
+    saved.appendleft(first)
+    assert [entry.body["n"] for entry in saved] == [0, 1, 2] and len(saved) == 3
+    assert saved.next_deadline == 5.0
+    assert saved.popleft() is first
+    saved.clear()
+    assert len(saved) == 0 and list(saved) == [] and saved.next_deadline == math.inf
+    saved.appendleft(first)
+    assert list(saved) == [first]

@@ -143,7 +143,7 @@ def test_packets_dropped_for_want_of_a_transaction_or_a_feature_are_counted(pair
     ]
     for name, stack, sa, data, stat in cases:
         before = dict(stack.stats)
-        stack.processRx(data, sa)
+        stack.handle_datagram(data, sa)
         changed = {k: v - before.get(k, 0) for k, v in stack.stats.items()
                    if v != before.get(k, 0)}
         assert changed.get(stat) == 1, (name, changed)
