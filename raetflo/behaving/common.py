@@ -5,12 +5,13 @@ themselves (and their Ioinits) are in ``roading``, ``laning`` and ``relaying``.
 """
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import types
 import typing
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from ioflo.aid.consoling import getConsole
@@ -160,6 +161,17 @@ class DeedHelpers:
     def fail(self, problem: str) -> FloError:
         """A FloError naming this Deed's flo line and ``problem``."""
         return FloError(f"{self.where()}: {problem}")
+
+    def only_fields(self, share: Share, known: Iterable[str]) -> None:
+        """FloError naming a field of the config ``share`` that is not one of ``known``
+        (a misspelt ``mian`` would silently leave the default), and the likely one."""
+        known = list(known)
+        for field in share.keys():
+            if field not in known:
+                close = difflib.get_close_matches(field, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise self.fail(f"unknown field '{field}' in share '{path(share)}'{hint} "
+                                f"(known: {', '.join(known)})")
 
     def setting(self, share: Share, field: str, kind: type | tuple[type, ...],
                 default: Any = MISSING) -> Any:

@@ -61,6 +61,7 @@ class LaneStackOpener(LaneDeed, Deed):
     def action(self, **kwa: Any) -> None:
         if isinstance(self.stack.value, LaneStack):
             return
+        self.only_fields(self.local, ("name", "lane", "sockdir"))
         name = self.setting(self.local, "name", str)
         lane = self.setting(self.local, "lane", str, "lane")
         sockdir = self.setting(self.local, "sockdir", str, "")

@@ -121,6 +121,7 @@ class RoadStackOpener(RoadDeed, Deed):
         if isinstance(self.stack.value, RoadStack):
             return
         local = self.local
+        self.only_fields(local, LOCAL_FIELDS)
         name = self.setting(local, "name", str)
         port = self.setting(local, "port", int)
         host = self.setting(local, "host", str, "127.0.0.1")
@@ -231,6 +232,9 @@ def local_keep(deed: RoadStackOpener | RoadStackCleaner, name: str, auto: int | 
 
 
 BODY_KINDS = ("json", "msgpack")  # the body kinds a flo may set
+LOCAL_FIELDS = ("name", "port", "host", "main", "auto", "keep", "basedirpath", "clean", "bk",
+                "period", "offset", "interim", "mutable", "uid", "role", "sigkey", "prikey",
+                "burst")  # what the opener reads of ``local``
 KEEP_FIELDS = {"uid": "uid", "role": "role", "sigkey": "sighex", "prikey": "prihex"}
 SECRETS = {"sighex": "sigkey", "prihex": "prikey"}  # named in reports, never shown
 

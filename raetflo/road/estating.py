@@ -77,7 +77,8 @@ def normalize_ha(ha: Any, default_port: int = raeting.RAET_TEST_PORT,
         raise EstateError(f"Invalid host address {ha!r}: expected (host, port)")
     host, port = ha
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise EstateError(f"Invalid port in host address {ha!r}")
+        raise EstateError(f"Invalid port in host address {ha!r}: a port is an int in "
+                          "0..65535")
     if not isinstance(host, str):
         raise EstateError(f"Invalid host in host address {ha!r}")
     try:

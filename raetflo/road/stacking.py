@@ -37,9 +37,12 @@ def listen_ha(ha: Any) -> Address:
     if ha is None:
         return ("0.0.0.0", raeting.RAET_PORT)
     if (not isinstance(ha, (tuple, list)) or len(ha) != 2 or not isinstance(ha[0], str)
-            or not isinstance(ha[1], int) or isinstance(ha[1], bool)
-            or not 0 <= ha[1] <= 65535):
-        raise StackError(f"Invalid listening address ha={ha!r}: expected (host, port)")
+            or not isinstance(ha[1], int) or isinstance(ha[1], bool)):
+        raise StackError(f"Invalid listening address ha={ha!r}: expected (host, port), "
+                         "a host str and a port int")
+    if not 0 <= ha[1] <= 65535:
+        raise StackError(f"Invalid listening address ha={tuple(ha)!r}: port {ha[1]} is not "
+                         "in 0..65535 (0: any free port)")
     return (ha[0] or "0.0.0.0", ha[1])
 
 

@@ -88,6 +88,28 @@ def test_wrong_setting_type(tmp_path, program):
                   "field 'port' of share '.road.local' must be int, not 'any'")
 
 
+@pytest.mark.parametrize("program", COMMANDS)
+def test_a_misspelt_setting_is_named_not_ignored(tmp_path, program):
+    flo = flo_copy("road.flo", tmp_path, {"main True": "mian True"})
+    fails_clearly(program, flo, "'do road stack opener' in house 'beta': ",
+                  "unknown field 'mian' in share '.road.local'; did you mean 'main'?")
+
+
+def test_a_misspelt_lane_setting_is_named_not_ignored(tmp_path):
+    flo = flo_copy("lane.flo", tmp_path, {' sockdir "': ' sockdirs "'})
+    fails_clearly("raetflo-flo", flo, "'do lane stack opener' in house ",
+                  "unknown field 'sockdirs' in share '.lane.local'; did you mean 'sockdir'?")
+
+
+def test_a_port_out_of_range_says_the_range(tmp_path):
+    flo = flo_copy("road.flo", tmp_path)
+    text, count = re.subn(r'(local with name "beta" host "127.0.0.1") port \d+',
+                          r"\1 port 99999", flo.read_text())
+    assert count == 1
+    flo.write_text(text)
+    fails_clearly("raetflo-flo", flo, "port 99999 is not in 0..65535")
+
+
 def test_the_design_names_are_importable():
     from raetflo.behaving import (JoinerInitiator, LaneStackServicer, RoadStackOpener,
                                   TransmitterDeed)
