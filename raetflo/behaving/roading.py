@@ -22,6 +22,7 @@ share           fields                                      written by          
 """
 from __future__ import annotations
 
+import os
 import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -133,6 +134,7 @@ class RoadStackOpener(RoadDeed, Deed):
         try:
             self.refuse_held(name, listen_ha((host, port)))
             roadkeep = local_keep(self, name, auto)
+            self.refuse_shared(name, roadkeep)
             if clean:
                 roadkeep.clear_all()
             else:
@@ -157,6 +159,16 @@ class RoadStackOpener(RoadDeed, Deed):
             if other.server.opened and clashes(other.server.ha, ha):
                 raise self.fail(f"Stack '{name}': port {ha[1]} at {ha[0]} is in use by road "
                                 f"stack '{other.name}' of this run; give each stack a port "
+                                "of its own")
+
+    def refuse_shared(self, name: str, keep: RoadKeep) -> None:
+        """Stop the run if an open stack of this run has the keep ``keep`` (one identity
+        per keep: the second would take the first's, or with ``clean`` replace it)."""
+        mine = os.path.realpath(keep.dirpath)
+        for other in list(self.made):
+            if other.server.opened and os.path.realpath(other.keep.dirpath) == mine:
+                raise self.fail(f"Stack '{name}': keep '{keep.dirpath}' is in use by road "
+                                f"stack '{other.name}' of this run; give each stack a keep "
                                 "of its own")
 
     def auto_mode(self, auto: str | int) -> int:

@@ -110,6 +110,16 @@ def test_a_port_out_of_range_says_the_range(tmp_path):
     fails_clearly("raetflo-flo", flo, "port 99999 is not in 0..65535")
 
 
+@pytest.mark.parametrize("program", COMMANDS)
+def test_two_houses_on_one_keep_are_refused(tmp_path, program):
+    """One identity per keep: the second house would take the first's (with clean, wipe
+    it while it runs)."""
+    flo = flo_copy("road.flo", tmp_path, {'/road/alpha" clean True': '/road/beta" clean True'})
+    fails_clearly(program, flo, "'do road stack opener' in house 'alpha': ",
+                  "is in use by road stack 'beta' of this run; give each stack a keep")
+    assert (tmp_path / "demo" / "road" / "beta").is_dir()
+
+
 def test_the_design_names_are_importable():
     from raetflo.behaving import (JoinerInitiator, LaneStackServicer, RoadStackOpener,
                                   TransmitterDeed)
