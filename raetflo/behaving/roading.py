@@ -104,7 +104,9 @@ class RoadStackOpener(RoadDeed, Deed):
       RoadStack's default when not set: ``bk`` ("json" or "msgpack", the body kind sent),
       ``period``, ``offset`` and ``interim`` (seconds, of presence), ``mutable`` (bool),
       ``uid`` (int), ``role`` (str), ``sigkey`` and ``prikey`` (64 hex digits each),
-      ``burst`` (segments sent per burst; 0: all at once).
+      ``burst`` (segments sent per burst; 0: all at once), ``timeout`` (seconds a message
+      may take before it is given up, counted; default none: a message to an estate that
+      left is tried until it is back).
     * ``stack`` (write): the RoadStack.
 
     A keep that already holds this estate keeps its identity, except where the flo sets
@@ -131,6 +133,7 @@ class RoadStackOpener(RoadDeed, Deed):
         clean = self.setting(local, "clean", bool, False)
         identity, timing = self.identity(), self.timing()
         burst = self.amount("burst", int)
+        timeout = self.amount("timeout", (float, int))
         try:
             self.refuse_held(name, listen_ha((host, port)))
             roadkeep = local_keep(self, name, auto)
@@ -147,6 +150,8 @@ class RoadStackOpener(RoadDeed, Deed):
             raise self.fail(str(ex)) from None
         if burst is not None:
             stack.BurstSize = burst
+        if timeout:
+            stack.MessageTimeout = float(timeout)
         self.made.add(stack)
         self.stack.value = stack
         console().concise(f"Road stack '{stack.name}' open at {show_ha(stack.ha)}"
@@ -246,7 +251,7 @@ def local_keep(deed: RoadStackOpener | RoadStackCleaner, name: str, auto: int | 
 BODY_KINDS = ("json", "msgpack")  # the body kinds a flo may set
 LOCAL_FIELDS = ("name", "port", "host", "main", "auto", "keep", "basedirpath", "clean", "bk",
                 "period", "offset", "interim", "mutable", "uid", "role", "sigkey", "prikey",
-                "burst")  # what the opener reads of ``local``
+                "burst", "timeout")  # what the opener reads of ``local``
 KEEP_FIELDS = {"uid": "uid", "role": "role", "sigkey": "sighex", "prikey": "prihex"}
 SECRETS = {"sighex": "sigkey", "prihex": "prikey"}  # named in reports, never shown
 

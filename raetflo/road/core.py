@@ -62,6 +62,8 @@ class RoadCore(Core):
     MsgStaleTimeout = 600.0  # kept for compatibility: delivered tids no longer expire
     MaxSavedMessages = 10000  # messages waiting per remote for an allow
     MaxResends = 3  # tries of one message after re-allows, then it is given up
+    MessageTimeout: float | None = None  # seconds a message sent without a timeout of its
+    # own may take before it is given up (None: none, as raet: it is tried until confirmed)
     MaxPendingRemotes = 1024  # new estates are refused while this many await acceptance
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
@@ -526,6 +528,8 @@ class RoadCore(Core):
                 outbox.drop(self, None, "no remote to send to", ref=ref)
                 return
             uid = remote.uid
+        if timeout is None:
+            timeout = self.MessageTimeout
         self.txMsgs.append((msg, uid, timeout, ref) if ref else (msg, uid, timeout))
 
     def message(self, body: Mapping, uid: int | None = None,

@@ -580,6 +580,7 @@ class Joinent(JoinBase):
                 or info.role not in stack.held_roles()):
             return False
         stack.incStat("join_role_keys_changed")
+        stack.incStat("join_rejected")
         stack.console.terse(f"Joinent {stack.name}. Attempt to change immutable road: "
                             f"'{info.name}' has other keys than the ones accepted for role "
                             f"'{info.role}' (a mutable road takes them; or forget the "
@@ -588,9 +589,12 @@ class Joinent(JoinBase):
         return True
 
     def refuse_change(self) -> None:
-        """Reject a join that would change the record on an immutable road."""
+        """Reject a join that would change the record on an immutable road (counted
+        ``join_rejected``, as every join we reject)."""
+        self.stack.incStat("join_rejected")
         self.stack.console.terse(f"Joinent {self.stack.name}. Attempt to change immutable "
-                                 f"road by '{self.remote.name}'\n")
+                                 f"road by '{self.remote.name}' (its keys or address, say; a "
+                                 "mutable road takes changes)\n")
         self.nack(PcktKind.reject)
 
     def pendify(self) -> None:

@@ -164,6 +164,25 @@ def test_joiner_pending_until_its_operator_accepts(road):
     assert stat(other, "join_initiate_complete") == 1
 
 
+@pytest.mark.parametrize("auto", [ONCE, ALWAYS])
+def test_an_estate_back_with_other_keys_on_an_immutable_road_is_a_rejected_join(
+        road, tmp_path, auto):
+    """What a main's flo watches for (``join_rejected``) counts this rejection too; the
+    record the main holds keeps its keys."""
+    main = road("main", main=True, auto=auto)
+    first = road("other", auto=ALWAYS)
+    joined(main, first)
+    keys = (only(main).verhex, only(main).pubhex)
+    first.close()
+    again = road("other", auto=ALWAYS, dirpath=str(tmp_path / "again"))  # other keys
+    remote = provisional(again, main)
+    again.join(uid=remote.uid)
+    serve([main, again], 6.0, until=idle(main, again))
+    assert remote.joined is not True and stat(again, "joiner_rx_reject") == 1
+    assert stat(main, "join_rejected") == 1
+    assert (only(main).verhex, only(main).pubhex) == keys
+
+
 def test_operator_rejects_pending_joiner(road):
     main = road("main", main=True, auto=NEVER)
     other = road("other", auto=ALWAYS)
@@ -257,7 +276,7 @@ def test_immutable_road_rejects_changed_joiner(road, what):
     assert files(main) == ["estate.other.json"]
     # the joiner drops the rejecting peer, but keeps the files of a link it had established
     assert not other.remotes and files(other) == ["estate.main.json"]
-    assert stats(main) == {"joinent_transaction_failure": 1}
+    assert stats(main) == {"joinent_transaction_failure": 1, "join_rejected": 1}
     assert stats(other) == {"joiner_rx_reject": 1, "joiner_transaction_failure": 1}
 
 

@@ -405,3 +405,21 @@ def test_messages_not_confirmed_when_the_stack_closes_are_reported_not_lost_sile
     assert not other.transactions and not other.txMsgs
     other.close()  # again: nothing more to report
     assert other.stats["message_unconfirmed"] == 1 and other.stats["message_dropped"] == 1
+
+
+def test_a_stack_message_timeout_gives_up_messages_to_an_estate_that_left(make):
+    """``MessageTimeout`` bounds the messages sent without a timeout of their own: one to
+    an estate that went away is given up (counted, with its event), not retried for ever;
+    a message's own timeout still wins."""
+    main, other, remote = joined_pair(make)
+    other.close()  # gone, without a word
+    main.MessageTimeout = 2.0
+    ref = main.send_message({"to": "nobody"}, main.remotes.values()[0].uid)
+    own = main.send_message({"to": "nobody", "own": 1}, main.remotes.values()[0].uid,
+                            timeout=30.0)
+    service_stacks([main], 5.0)
+    events = [event for event in iter(main.next_event, None) if hasattr(event, "ref")]
+    assert [(event.ref, type(event).__name__) for event in events] == [(ref, "MessageDropped")]
+    assert main.stats.get("message_unconfirmed", 0) + main.stats.get("message_dropped", 0) == 1
+    assert len(main.transactions) == 1  # the one with its own, longer timeout
+    assert own != ref
