@@ -282,12 +282,14 @@ class Printing(DeedHelpers):
 
 
 class Closing(StackDeed):
-    """A closer's action: close the stack's socket and empty share ``stack``."""
+    """A closer's action: close the stack (its socket; a road stack also gives up, each
+    with its line, the messages not confirmed yet, and lets its keep go) and empty share
+    ``stack``."""
 
     def action(self, **kwa: Any) -> None:
         stack = self.stack.value
         if isinstance(stack, self.Kind):
-            stack.server.close()
+            stack.close()
             console().concise(f"{self.Word.capitalize()} stack '{stack.name}' closed\n")
         self.stack.value = None
 

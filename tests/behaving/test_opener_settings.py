@@ -41,6 +41,24 @@ def test_opener_takes_every_deployment_setting(frame, tmp_path):
     stack.server.close()
 
 
+def test_the_timeout_setting_bounds_every_message_and_the_closer_reports_the_rest(
+        frame, tmp_path):
+    """``timeout`` becomes the stack's ``MessageTimeout``; a closer closes the stack, so
+    a message not confirmed then is given up with its line and counted, not lost."""
+    open_, close = opener(frame, tmp_path, timeout=2.5)
+    open_()
+    stack = frame.value(".road.stack")
+    assert stack.MessageTimeout == 2.5 and RoadStack.MessageTimeout is None
+    peer = stack.newRemote(ha=("127.0.0.1", free_port()))
+    stack.addRemote(peer)
+    peer.joined = peer.allowed = True  # (nobody answers there)
+    stack.transmit({"never": "confirmed"}, peer.uid)
+    stack.serviceAll()
+    close()
+    assert frame.value(".road.stack") is None and not stack.server.opened
+    assert stack.stats.get("message_unconfirmed", 0) + stack.stats.get("message_dropped", 0) == 1
+
+
 def test_opener_defaults_leave_the_stack_as_raet_makes_it(frame, tmp_path):
     open_, close = opener(frame, tmp_path)
     open_()
