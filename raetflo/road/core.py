@@ -38,12 +38,12 @@ from .persisting import KeepWrite, RoleBook, RoleLookupError
 from .transacting import codec_packet, decode_packet, pack_packet
 
 
-
 def overrides(remote: RemoteEstate) -> bool:
     """Whether ``remote``'s class overrides raet's ``manage`` or ``process``, which raet
     calls for every record (the core otherwise visits only the records that are due)."""
     kind = type(remote)
     return kind.manage is not RemoteEstate.manage or kind.process is not RemoteEstate.process
+
 
 class RoadCore(Core):
     """One local estate, the remote records and their transactions."""
