@@ -585,12 +585,13 @@ class RoadCore(Core):
         else:
             self.rxMsgs.append((body, source))
 
-    def parse(self, data: bytes, ahead: Ahead | None = None) -> Packet:
-        """Parse and verify one datagram (``ahead``: what checking its batch ahead found);
-        PacketError when it must be dropped."""
+    def parse(self, data: bytes, ahead: Ahead | None = None, sa: Address | None = None
+              ) -> Packet:
+        """Parse and verify one datagram from ``sa`` (``ahead``: what checking its batch
+        ahead found); PacketError when it must be dropped."""
         packet = offload.parsed(data, ahead, self.veritive)
         if packet.head.fk == FootKind.nacl:
-            verifier = offload.signer_key(self, packet)
+            verifier = offload.signer_key(self, packet, sa)
             if verifier is None:
                 raise PacketError("unknown_verifier",
                                   f"no verify key for destination {packet.head.de}")
@@ -658,7 +659,7 @@ class RoadCore(Core):
     def handle_datagram(self, data: bytes, sa: Address, ahead: Ahead | None = None) -> None:
         """Parse, verify and route one datagram (``ahead``: see :meth:`parse`). Never raises."""
         try:
-            packet = self.parse(data, ahead)
+            packet = self.parse(data, ahead, sa)
         except PacketError as ex:
             self.dropped_packet(ex, sa)
             return

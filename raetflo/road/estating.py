@@ -18,6 +18,7 @@ from .linking import MOVES, Link, Part, move_setting
 
 if TYPE_CHECKING:
     from .messaging import Prober
+    from .moving import Former
     from .core import RoadCore
 
 Address = tuple[str, int]
@@ -243,7 +244,7 @@ class RemoteEstate(Estate):
                  "_privee", "publee", "_box", "transactions", "delivered", "last_done",
                  "peer_tid", "incoming", "incoming_bytes", "messages", "parked", "prober",
                  "confirmed_sid", "presence_filed", "timer", "reapTimer", "journal_start",
-                 "tid_reserved")
+                 "tid_reserved", "former")
     stack: RoadCore
     # store seconds after a delivery in which repeats of that message get no done again:
     # they are copies already in flight (the sender's redo of a lost done comes later)
@@ -285,6 +286,7 @@ class RemoteEstate(Estate):
         self.prober: Prober | None = None  # the probing alive in process, if any
         self.confirmed_sid = 0  # our sid the peer acked a probe in: re-sends may go
         self.presence_filed: tuple[float, int] = presence.UNFILED  # see presence.Schedule
+        self.former: Former | None = None  # before an unproven move (see road.moving)
         self.start_timers(stack)
 
     def start_timers(self, stack: RoadCore) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..events import RemoteRejected
 from ..raeting import (OPERATION_MAIN, Acceptance, BodyKind, CoatKind, FootKind, PcktKind,
                        StackError, TrnsKind)
+from . import moving
 from .addressing import show_ha
 from .naming import check_name
 from .persisting import RoleLookupError
@@ -660,12 +661,16 @@ class Joinent(JoinBase):
     def on_ack(self, packet: Packet) -> None:
         if self.decode(packet) is None:
             return
+        former = None
         if self.staged is not None:
             info, fuid = self.staged
             self.staged = None
+            former = moving.remember(self.remote, self.rx_sa)
             if not self.update_remote(info, fuid):
                 return
         self.mark_joined()
+        if former is not None:
+            self.remote.former = former
         self.remove()
         self.log("Done")
         self.stack.incStat("join_correspond_complete")

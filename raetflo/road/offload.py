@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .. import nacling
 from ..nacling import Verifier
 from ..raeting import FootKind
-from . import packeting
+from . import moving, packeting
 from .packeting import Packet, PacketError, Unsigned
 
 if TYPE_CHECKING:
@@ -72,13 +72,13 @@ def check_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]) -> list[Ahead |
     aheads: list[Ahead | None] = []
     signed: list[Ahead] = []
     jobs: list[Callable[[], bool]] = []
-    for data, _ in batch:
+    for data, sa in batch:
         try:
             packet = packeting.parse(data, veritive=stack.veritive)
         except PacketError as ex:
             aheads.append(Ahead(None, ex))
             continue
-        verifier = signer_key(stack, packet)
+        verifier = signer_key(stack, packet, sa)
         aheads.append(Ahead(packet, verifier=verifier))
         if verifier is not None:
             signed.append(aheads[-1])  # type: ignore[arg-type]
@@ -110,12 +110,18 @@ def signing(stack: RoadCore, count: int) -> Iterator[None]:
                     for data, ha in reversed(queued))
 
 
-def signer_key(stack: RoadCore, packet: Packet) -> Verifier | None:
-    """The key a signed packet must verify with now (None: unsigned, or no key known)."""
+def signer_key(stack: RoadCore, packet: Packet, sa: Any = None) -> Verifier | None:
+    """The key a signed packet from ``sa`` must verify with now (None: unsigned, or no
+    key known): its remote's, or from where the remote was before an unproven move the
+    key it had there (see :mod:`.moving`)."""
     if packet.head.fk != FootKind.nacl:
         return None
     remote = stack.remotes.get(packet.head.de)
-    return None if remote is None else remote.verfer
+    if remote is None:
+        return None
+    if remote.former is not None and sa is not None:
+        return moving.former_key(remote, sa) or remote.verfer
+    return remote.verfer
 
 
 def parsed(data: bytes, ahead: Ahead | None, veritive: bool) -> Packet:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..raeting import NACK_KINDS, STARTERS, BodyKind, FootKind, PcktKind, TrnsKind
-from . import outbox
+from . import moving, outbox
 from .allowing import Allowent
 from .aliving import Alivent
 from .joining import Joinent
@@ -122,7 +122,8 @@ def session_remote(stack: RoadCore, packet: Packet, sa: Address) -> RemoteEstate
             drop(stack, "unknown_destination_uid", f"Unknown remote destination '{head.de}'")
         return None
     # a signed packet replayed from elsewhere (the usual match needs no tuples made)
-    if sa != remote.ha and tuple(sa) != tuple(remote.ha):
+    if sa != remote.ha and tuple(sa) != tuple(remote.ha) and (
+            remote.former is None or not moving.move_back(stack, remote, packet, sa)):
         drop(stack, "wrong_source", f"Packet for remote '{remote.name}' at {remote.ha} came "
                                     f"from {sa}")
         return None

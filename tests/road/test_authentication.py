@@ -237,3 +237,67 @@ def test_a_join_under_another_name_cannot_change_the_keys_of_an_estates_role(roa
     again = road.restart(main, name="main", main=True, auto=ALWAYS)
     assert (only(again).verhex, only(again).pubhex) == keys
     assert exchange(other, again, 2) == [0, 1]
+
+
+def claim(main, record, keys, source=("127.0.0.1", 0), ti=77):
+    """From a socket of its own, join ``main`` as ``record``'s estate with ``keys``
+    (verhex, pubhex): an unsigned vacuous request, then the unsigned final ack."""
+    body = dict(name=record.name, mode=0, kind=0, verhex=keys[0], pubhex=keys[1],
+                role=record.role)
+    request = Head(pk=PcktKind.request, tk=TrnsKind.join, se=record.fuid, de=0, si=0, ti=ti,
+                   bk=BodyKind.json, ck=CoatKind.nada, fk=FootKind.nada)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(source)
+        sock.sendto(packeting.pack(request, packeting.encode_body(BodyKind.json, body)), main.ha)
+        main.serviceAll()
+        main.store.advanceStamp(0.1)
+        sock.sendto(unsigned(tk=TrnsKind.join, pk=PcktKind.ack, cf=False, se=record.fuid,
+                             de=0, si=0, ti=ti), main.ha)
+        main.serviceAll()
+        main.store.advanceStamp(0.1)
+        return sock.getsockname()
+
+
+@pytest.mark.parametrize("new_keys", [False, True])
+def test_a_join_from_elsewhere_on_a_mutable_road_does_not_lock_the_estate_out(road, new_keys):
+    """On a mutable road a join may move an estate's record to another address (as raet
+    does, at once). Join packets are unsigned: anyone may send one with the estate's
+    public keys (or, under auto always, keys of their own). The record moved away, the
+    estate's own signed packets from its address were dropped as from the wrong source,
+    and it was locked out for good. Until the new address proves the keys by an allow,
+    a signed packet from the old address that verifies with the old keys moves the
+    record back."""
+    main = road("main", main=True, auto=ALWAYS, mutable=True)
+    other = road("other", auto=ALWAYS)
+    joined(main, other, cascade=True)
+    record = only(main)
+    home, verhex = tuple(record.ha), record.verhex
+    keys = ((nacling.Signer().verhex, nacling.Privateer().pubhex) if new_keys
+            else (record.verhex, record.pubhex))
+    elsewhere = claim(main, record, keys)
+    assert tuple(record.ha) == tuple(elsewhere)  # moved at once, as in raet
+    assert exchange(other, main, 3) == [0, 1, 2]
+    assert tuple(record.ha) == home and record.verhex == verhex and record.allowed is True
+    assert stat(main, "join_move_reverted") == 1
+    assert exchange(main, other, 3) == [0, 1, 2]
+
+
+def test_a_move_proven_by_an_allow_is_not_undone_by_the_old_address(road):
+    """An estate that moved (restarted elsewhere, joined and allowed from there) stays
+    moved: a copy of one of its signed packets from its old address changes nothing."""
+    main = road("main", main=True, auto=ALWAYS, mutable=True)
+    other = road("other", auto=ALWAYS)
+    seen = first_join_packets(main, other)
+    (old_alive,) = [d for d in seen.datagrams if kind_of(d) == (TrnsKind.alive, PcktKind.request)][:1]
+    home = tuple(other.ha)
+    other.close()  # it starts again elsewhere, with the same keys and a keep of nothing
+    moved = road("other", auto=ALWAYS, dirpath=other.keep.dirpath + ".elsewhere",
+                 sigkey=other.local.signer.keyhex, prikey=other.local.priver.keyhex)
+    joined(main, moved, cascade=True)
+    record = only(main)
+    assert tuple(record.ha) == tuple(moved.ha) != home and record.allowed is True
+    inject(main, [old_alive], source=home)
+    serve([main, moved], 2.0)
+    assert tuple(record.ha) == tuple(moved.ha)
+    assert stat(main, "join_move_reverted") == 0
+    assert exchange(moved, main, 3) == [0, 1, 2]
