@@ -114,6 +114,7 @@ class RoadCore(Core):
         self.touched: set[str] | None = set()  # names changed since the last manage (None:
         # more than MaxTouched, the views are rebuilt from the records)
         self.presence_version = 0  # counts link changes, additions, removals and renames
+        self.incoming = 0  # unfinished incoming messages (messengents), all remotes
         self.incoming_bytes = 0  # what unfinished incoming messages hold, all remotes
         self.signing: Shared | None = None  # signatures a worker makes during a pass (offload)
         self.message_ref = 0  # the last reference send_message gave out

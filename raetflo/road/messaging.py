@@ -241,8 +241,12 @@ class Messenger(Transaction):
 
 
 # what holding one received segment costs beside its bytes (its bytes object and its slot in
-# the chunks dict), charged to the incoming budgets with its bytes as it arrives
-SEGMENT_COST = 96
+# the chunks dict: some 110 bytes measured), charged to the incoming budgets with its bytes
+# as it arrives
+SEGMENT_COST = 128
+# what holding one open message costs beside its segments (its transaction, timers, heads,
+# index and deadline entries: some 1.5 kB measured), charged while it is open
+OPEN_COST = 2048
 
 
 class Messengent(Transaction):
@@ -262,9 +266,11 @@ class Messengent(Transaction):
     RedoTimeoutMax = 0.5
     IdleTimeout = 60.0  # give up on a sender silent this long (the reference never does)
     MaxIncoming = 4096  # unfinished incoming messages held per remote
+    MaxIncomingTotal = 65536  # and by all of a stack's remotes
     MaxIncomingBytes = 160 * 2**20  # what they hold (see ``charged``), per remote
     MaxIncomingBytesTotal = 512 * 2**20  # what those of all of a stack's remotes hold
     MaxScan = 4096  # segment numbers examined per reply past the lowest missing one
+    QuietRedos = 6  # asks for the rest while no new segment comes (then the sender's redo)
 
     def __init__(self, stack, remote, **kwa) -> None:
         super().__init__(stack, remote, timeout=self.IdleTimeout, **kwa)
@@ -282,6 +288,7 @@ class Messengent(Transaction):
         self.charged = 0
         self.highest = -1
         self.scan = 0  # lowest segment that may still be missing
+        self.quiet = 0  # redos since the last new segment
 
     def start(self) -> None:
         """Take the packet that created this transaction, within the incoming budgets; a
@@ -298,14 +305,19 @@ class Messengent(Transaction):
                                 f"from {remote.name} until the received ones are taken\n")
             self.nack()
             return
-        whole = self.length + self.count * SEGMENT_COST if self.count > 1 else 0
-        if remote.incoming >= self.MaxIncoming or whole > min(self.MaxIncomingBytes,
-                                                              self.MaxIncomingBytesTotal):
-            self.overloaded(whole)  # too many open, or too big ever to fit
-            return
         if self.count > 1:
+            whole = self.length + self.count * SEGMENT_COST + OPEN_COST
+            if (remote.incoming >= self.MaxIncoming or stack.incoming >= self.MaxIncomingTotal
+                    or whole > min(self.MaxIncomingBytes, self.MaxIncomingBytesTotal)
+                    or not self.charge(OPEN_COST)):
+                self.overloaded(whole)  # too many open, too big ever to fit, or no room
+                return
             self.add()
             remote.incoming += 1
+            stack.incoming += 1
+        elif remote.incoming >= self.MaxIncoming:
+            self.overloaded(0)
+            return
         self.move(self.State.receiving)
         self.on_message(self.rxPacket)
 
@@ -332,6 +344,7 @@ class Messengent(Transaction):
 
     def on_message(self, packet: Packet) -> None:
         head = packet.head
+        self.rxPacket = None  # (an open message holds its segments' coats, not datagrams)
         self.remote.refresh(alived=True)
         if head.sc != self.count or (self.count > 1 and head.ml != self.length):
             self.stack.incStat("parsing_message_error")
@@ -355,7 +368,8 @@ class Messengent(Transaction):
             # rest of a burst a busy loop has not read yet) sends the sender back to send
             # it all again; and only they keep the message open (copies of one do not)
             self.timer.restart()
-            self.redoTimer.restart()
+            self.redoTimer.restart(duration=min(self.redoTimer.duration, self.redoTimeoutMax))
+            self.quiet = 0
         if len(self.chunks) == self.count:
             self.complete(head.sn)
         elif head.wf:
@@ -393,6 +407,17 @@ class Messengent(Transaction):
     def redo(self) -> None:
         self.reply()
 
+    def backoff(self) -> None:
+        """Ask again later while no new segment comes, each time twice as late, and after
+        ``QuietRedos`` asks not at all: the sender's own redo (a copy of its last segment,
+        which we answer) drives it from there, so a peer gone silent with a message open
+        costs us a few signed packets, not two a second until ``IdleTimeout``."""
+        self.quiet += 1
+        if self.quiet < self.QuietRedos:
+            self.redoTimer.restart(duration=self.redoTimer.duration * 2.0)
+        else:
+            self.redoTimer.restart(duration=self.timeout)  # (the idle timer comes first)
+
     def complete(self, sn: int) -> None:
         stack = self.stack
         chunks = self.chunks
@@ -426,6 +451,7 @@ class Messengent(Transaction):
         if self.added:
             remote, stack = self.remote, self.stack
             remote.incoming -= 1
+            stack.incoming -= 1
             remote.incoming_bytes -= self.charged
             stack.incoming_bytes -= self.charged
             self.charged = 0

@@ -1,12 +1,14 @@
 """Exactly-once delivery under replay, lost dones, re-allows and restarts; bounded reassembly."""
 from __future__ import annotations
 
+import gc
 import time
+import tracemalloc
 
 from raetflo.raeting import MAX_MESSAGE_SIZE, CoatKind, FootKind, PcktKind, TrnsKind
 from raetflo.road import outbox, packeting
 from raetflo.road.delivery import Outgoing
-from raetflo.road.messaging import MAX_MISSEDS, SEGMENT_COST, Messengent
+from raetflo.road.messaging import MAX_MISSEDS, OPEN_COST, SEGMENT_COST, Messengent
 from raetflo.road.packeting import Head
 
 from ..taps import Tap
@@ -166,7 +168,7 @@ def test_sparse_segments_keep_service_fast_and_memory_bounded(road, monkeypatch)
     assert replies >= 3 * count
     assert Looked.count <= replies * (MAX_MISSEDS + 1)  # was 65,533 per reply
     assert sum(len(c) for t in incoming for c in t.chunks.values()) == count * 2 * 500
-    held = count * 2 * (500 + SEGMENT_COST)  # what arrived, not what was announced
+    held = count * (2 * (500 + SEGMENT_COST) + OPEN_COST)  # what arrived, not what was announced
     assert only(main).incoming_bytes == main.incoming_bytes == held
 
 
@@ -192,7 +194,7 @@ def test_incomplete_messages_are_bounded_by_the_bytes_they_hold(road, monkeypatc
             other.server.send(data, main.ha)
         main.serviceAll()
     assert len(main.transactions) == 100 and not stat(main, "message_overload")
-    assert main.incoming_bytes == only(main).incoming_bytes == 100 * (1 + SEGMENT_COST)
+    assert main.incoming_bytes == only(main).incoming_bytes == 100 * (1 + SEGMENT_COST + OPEN_COST)
     other.transmit({"small": "x" * 3000}, remote.uid)  # a message of three segments
     serve([main, other], 5.0, until=lambda: bool(main.rxMsgs))
     assert [m for m, _ in main.rxMsgs] == [{"small": "x" * 3000}]
@@ -201,25 +203,26 @@ def test_incomplete_messages_are_bounded_by_the_bytes_they_hold(road, monkeypatc
     assert not main.transactions and main.incoming_bytes == only(main).incoming_bytes == 0
 
     cost = 500 + SEGMENT_COST  # what one segment of these holds
-    monkeypatch.setattr(Messengent, "MaxIncomingBytes", 6000)  # a whole message fits
+    held = 9 * cost + OPEN_COST  # what the first message holds (the whole would fit)
+    monkeypatch.setattr(Messengent, "MaxIncomingBytes", held + OPEN_COST + cost + 100)
     for data in segments(other, remote, 2000, range(9), 10, ml=5000):
         other.server.send(data, main.ha)
     for data in segments(other, remote, 2001, range(2), 10, ml=5000):
         other.server.send(data, main.ha)  # its second would hold past the remote's budget
     main.serviceAll()
     assert [t.tid for t in main.transactions] == [2000]
-    assert stat(main, "message_overload") == 1 and main.incoming_bytes == 9 * cost
+    assert stat(main, "message_overload") == 1 and main.incoming_bytes == held
     monkeypatch.setattr(Messengent, "MaxIncomingBytes", 10**9)
-    monkeypatch.setattr(Messengent, "MaxIncomingBytesTotal", 6000)
-    for data in segments(other, remote, 2002, range(2), 10, ml=5000):
+    monkeypatch.setattr(Messengent, "MaxIncomingBytesTotal", held + 100)
+    for data in segments(other, remote, 2002, (0,), 10, ml=5000):
         other.server.send(data, main.ha)  # past the stack's
     main.serviceAll()
     assert [t.tid for t in main.transactions] == [2000]
-    assert stat(main, "message_overload") == 2 and main.incoming_bytes == 9 * cost
+    assert stat(main, "message_overload") == 2 and main.incoming_bytes == held
     for data in segments(other, remote, 2003, (0,), 20000, ml=10**6):
         other.server.send(data, main.ha)  # too big ever to fit: refused at once
     main.serviceAll()
-    assert stat(main, "message_overload") == 3 and main.incoming_bytes == 9 * cost
+    assert stat(main, "message_overload") == 3 and main.incoming_bytes == held
 
 
 def test_copies_of_a_segment_do_not_keep_an_unfinished_message_open(road):
@@ -306,3 +309,85 @@ def test_a_probe_answered_in_a_newer_session_sends_again_what_the_old_one_nacked
     serve([main, other], 5.0, until=idle(main, other))
     assert [body["i"] for body, _ in main.rxMsgs] == ["nacked in the old session"]
     assert stat(other, "message_initiate_complete") == 1 and stat(other, "message_dropped") == 1
+
+
+def open_messages(main, other, remote, count, first_tid=4000):
+    """Open ``count`` messages of two segments on ``main`` with their first segment alone
+    (one byte), without a wait flag, as an authenticated peer that goes silent can."""
+    for n in range(count):
+        (data,) = segments(other, remote, first_tid + n, (0,), 2, ml=2, size=1)
+        head = packeting.parse(data).head
+        main.rxes.append((packeting.pack(head.copy(wf=False), b"c", other.local.signer),
+                          other.ha))
+    main.serviceAll()
+
+
+def test_what_an_open_message_holds_is_charged_to_the_incoming_budgets(road):
+    """The budgets bound the memory open messages hold: a segment of one byte held by an
+    open message cost some 2 kB (its transaction, timers, head and packet) while 97 bytes
+    were charged, so the byte budgets let a peer hold twenty times what they said."""
+    main, other, remote = pair(road)
+    count = 300
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        open_messages(main, other, remote, count)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert only(main).incoming == count
+    assert held <= main.incoming_bytes == only(main).incoming_bytes
+    main.store.advanceStamp(Messengent.IdleTimeout + 1)
+    main.serviceAll()
+    assert main.incoming_bytes == only(main).incoming_bytes == 0
+
+
+def test_what_the_segments_of_an_open_message_hold_is_charged(road):
+    main, other, remote = pair(road)
+    datagrams = segments(other, remote, 4500, range(400), 800, ml=800 * 800, size=800)
+    main.rxes.append((datagrams[0], other.ha))
+    main.serviceAll()
+    charged = main.incoming_bytes
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for start in range(1, len(datagrams), 100):
+            main.rxes.extend((data, other.ha) for data in datagrams[start:start + 100])
+            main.serviceAll()
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(main.transactions[0].chunks) == 400
+    assert held <= main.incoming_bytes - charged
+
+
+def test_open_messages_are_bounded_stack_wide(road, monkeypatch):
+    monkeypatch.setattr(Messengent, "MaxIncomingTotal", 5)
+    main, other, remote = pair(road)
+    open_messages(main, other, remote, 8)
+    assert only(main).incoming == main.incoming == 5
+    assert stat(main, "message_overload") == 3
+    main.store.advanceStamp(Messengent.IdleTimeout + 1)
+    main.serviceAll()
+    assert main.incoming == 0
+    other.transmit({"after": "x" * 3000}, remote.uid)
+    assert delivered(main, other, receiver=main, count=1) == [{"after": "x" * 3000}]
+
+
+def test_a_silent_sender_is_asked_for_the_rest_a_few_times_only(road):
+    """An open message whose sender went silent was asked for its rest every half second
+    until it was given up (some 116 signed acks for one datagram of the peer's): the asks
+    back off while no new segment comes, and stop after ``QuietRedos``."""
+    main, other, remote = pair(road)
+    main.clearStats()
+    open_messages(main, other, remote, 10)
+    for _ in range(int(Messengent.IdleTimeout * 10) + 10):
+        main.store.advanceStamp(0.1)
+        main.serviceAll()
+    assert not main.transactions
+    asks = stat(main, "message_more_ack") + stat(main, "message_resend_tx")
+    assert asks == 10 * Messengent.QuietRedos
