@@ -45,6 +45,7 @@ class AllowBase(Transaction):
         """Install this handshake's keys as the link's, mark it allowed, start a new session."""
         remote = self.remote
         remote.former = None  # a move to where it is now is proven (see .moving)
+        self.stack.unproven.pop(remote.uid, None)
         remote.install_session(self.privee, self.short)
         remote.moved("allowed")
         remote.refresh(alived=True)

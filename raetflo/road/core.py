@@ -66,6 +66,8 @@ class RoadCore(Core):
     # own may take before it is given up (None: none, as raet: it is tried until confirmed)
     MaxPendingRemotes = 1024  # new estates are refused while this many await acceptance
     MaxRemotes = 20000  # remote records; a join from a new estate past it is refused
+    # unless a record joined this long ago in this run and never allowed gives its place
+    UnprovenTimeout = 60.0
     PendingTimeout = 3600.0  # seconds a pending estate's record outlives its last join
     DeadlineSlack = 256  # stale deadline entries tolerated before the heap is rebuilt
     MaxTouched = 65536  # changed names remembered between manages (past it: a full rebuild)
@@ -104,6 +106,8 @@ class RoadCore(Core):
         self.joinees: Registry = Registry()  # (host, port) -> RemoteEstate in vacuous joins
         self.pendings: dict[int, float] = {}  # uid -> expiry of records awaiting the operator
         self.unjoined_held: dict[int, None] = {}  # uids of records of unfinished joins kept
+        # uid -> when, of new estates joined in this run whose keys no allow proved yet
+        self.unproven: dict[int, float] = {}
         self.alloweds: Registry = Registry()
         self.aliveds: Registry = Registry()
         self.reapeds: Registry = Registry()
@@ -294,6 +298,7 @@ class RoadCore(Core):
             del self.remotes[remote.uid]
             self.pendings.pop(remote.uid, None)
             self.overriding.pop(remote.uid, None)
+            self.unproven.pop(remote.uid, None)
             self._held_roles = None
         named = self.nameRemotes.get(remote.name) is remote
         if named:
@@ -306,6 +311,27 @@ class RoadCore(Core):
             self.emit(RemoteRemoved(remote.name, remote.uid))
         if clear:
             self.forget_remote_file(remote.name)
+
+    def make_room(self) -> bool:
+        """Forget the record of the estate that joined first, over ``UnprovenTimeout`` ago
+        in this run, and never completed an allow, to let a new estate join instead (its
+        join was unsigned, as anyone's can be); False when there is none."""
+        unproven = self.unproven
+        while unproven:
+            uid, when = next(iter(unproven.items()))
+            remote = self.remotes.get(uid)
+            if remote is None or remote.allowed:  # (an allow or a removal pops it; to be sure)
+                del unproven[uid]
+                continue
+            if self.now - when < self.UnprovenTimeout:
+                return False
+            self.incStat("join_unproven_evicted")
+            self.console.terse(f"Stack '{self.name}'. Remote '{remote.name}' joined "
+                               f"{self.now - when:.0f} s ago and never allowed: forgotten "
+                               "to make room for a new estate\n")
+            self.removeRemote(remote)
+            return True
+        return False
 
     def held_roles(self) -> set[str]:
         """The roles of the records held: made when first asked for in a pass (one look

@@ -616,7 +616,7 @@ class Joinent(JoinBase):
         stack = self.stack
         if self.remote.uid in stack.remotes or info.name in stack.nameRemotes:
             return False
-        if len(stack.remotes) >= stack.MaxRemotes:
+        if len(stack.remotes) >= stack.MaxRemotes and not stack.make_room():
             stat, why = "join_remote_overload", f"{len(stack.remotes)} remotes"
         elif status == Acceptance.pending and len(stack.pendings) >= stack.MaxPendingRemotes:
             stat, why = "join_pending_overload", f"{len(stack.pendings)} remotes await acceptance"
@@ -671,6 +671,8 @@ class Joinent(JoinBase):
         self.mark_joined()
         if former is not None:
             self.remote.former = former
+        if self.fresh:
+            self.stack.unproven[self.remote.uid] = self.stack.now
         self.remove()
         self.log("Done")
         self.stack.incStat("join_correspond_complete")

@@ -500,3 +500,33 @@ def test_records_of_joins_answered_unfinished_are_bounded_and_new_estates_still_
     other.join(uid=remote.uid)
     serve([main, other], 5.0, until=lambda: remote.joined)
     assert remote.joined is True and stat(main, "join_remote_overload") == overloads
+
+
+def test_estates_that_joined_and_never_allowed_make_room_for_new_ones(road, monkeypatch):
+    """Under auto always anyone can complete a join (its packets are unsigned) under a new
+    name: such records filled ``MaxRemotes`` for good and every new estate was refused.
+    Past ``UnprovenTimeout`` a record that joined in this run and never completed an allow
+    (which proves its keys) gives its place to a new estate, the oldest first; an estate
+    that allowed keeps its place."""
+    from raetflo.road.core import RoadCore
+    monkeypatch.setattr(RoadCore, "MaxRemotes", 6)
+    main = road("main", main=True, auto=ALWAYS)
+    friends = [road(f"friend{i}", auto=ALWAYS) for i in range(2)]
+    for friend in friends:
+        friend.join(uid=provisional(friend, main).uid, cascade=True)
+    serve([main, *friends], 3.0, until=idle(main, *friends))
+    assert all(only(friend).allowed for friend in friends)
+    flood_with_answers(main, 4, PcktKind.ack)
+    assert len(main.remotes) == 6 and all(r.joined for r in main.remotes.values())
+    late = road("late", auto=ALWAYS)
+    remote = provisional(late, main)
+    late.join(uid=remote.uid, cascade=True)
+    serve([main, late], 3.0, until=idle(main, late))
+    assert remote.joined is not True and stat(main, "join_remote_overload") >= 1  # too soon
+    main.store.advanceStamp(RoadCore.UnprovenTimeout)
+    late.join(uid=remote.uid, cascade=True)
+    serve([main, late], 3.0, until=lambda: remote.allowed is True and idle(main, late)())
+    assert remote.allowed is True and stat(main, "join_unproven_evicted") == 1
+    assert {"friend0", "friend1", "late"} <= set(main.nameRemotes) and len(main.remotes) == 6
+    assert "ghost0" not in main.nameRemotes  # the oldest gave its place
+    assert not os.path.exists(main.keep.remotefilepath("ghost0"))
