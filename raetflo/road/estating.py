@@ -418,10 +418,11 @@ class RemoteEstate(Estate):
         """The peer started a new session with a packet of tid ``ti``.
 
         A peer counts tids on across its sessions but from 1 again after a restart: a
-        tid newer than any seen means the same incarnation, whose deliveries are still
-        remembered; otherwise the peer restarted and the memory starts anew.
+        tid not older than any seen (the last one again: a redo) means the same
+        incarnation, whose deliveries are still remembered, as every later tid is newer
+        than theirs; otherwise the peer restarted and the memory starts anew.
         """
-        if self.peer_tid and not tid_newer(ti, self.peer_tid):
+        if self.peer_tid and ti != self.peer_tid and not tid_newer(ti, self.peer_tid):
             self.peer_restarted()
 
     def repeat_in_flight(self, tid: int) -> bool:

@@ -181,16 +181,17 @@ class JoinBase(Transaction):
         """Mark the link joined and persist it (both sides).
 
         After a vacuous join the peer may be a new incarnation that counts sids and tids
-        from the start again: its session state is forgotten, and the session from before
-        the join (if any) must be renewed by an allow before messages are taken again (a
-        replayed join cannot reopen old messages to replay)."""
+        from the start again: its session id is forgotten, and the session from before the
+        join (if any) must be renewed by an allow before messages are taken again (a
+        replayed join cannot reopen old messages to replay). What it delivered stays
+        remembered: the first packet of the next session tells a restarted peer by its
+        tid (see ``RemoteEstate.peer_session_changed``), and a join is unsigned."""
         remote = self.remote
         if remote.sid == 0:
             remote.nextSid()
             remote.removeStaleInitiators()
         if self.vacuous:
             remote.rsid = 0
-            remote.peer_restarted()
             if remote.allowed:
                 remote.moved("rekeyed")
         remote.moved("joined")

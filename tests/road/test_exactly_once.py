@@ -5,7 +5,7 @@ import gc
 import time
 import tracemalloc
 
-from raetflo.raeting import MAX_MESSAGE_SIZE, CoatKind, FootKind, PcktKind, TrnsKind
+from raetflo.raeting import MAX_MESSAGE_SIZE, BodyKind, CoatKind, FootKind, PcktKind, TrnsKind
 from raetflo.road import outbox, packeting
 from raetflo.road.delivery import Outgoing
 from raetflo.road.messaging import MAX_MISSEDS, OPEN_COST, SEGMENT_COST, Messengent
@@ -391,3 +391,32 @@ def test_a_silent_sender_is_asked_for_the_rest_a_few_times_only(road):
     assert not main.transactions
     asks = stat(main, "message_more_ack") + stat(main, "message_resend_tx")
     assert asks == 10 * Messengent.QuietRedos
+
+
+def test_a_join_spoofed_as_the_peer_does_not_make_a_delivered_message_new_again(road):
+    """A vacuous join naming the peer, sent from its address (unsigned: a spoofed source or
+    a replay on the path), made the main forget which of its messages it had delivered;
+    the peer, its done lost, sent a delivered message again after the re-allow that join
+    forced, and it was delivered twice. A restarted peer is still told apart: its tids
+    start again, and the first packet of its new session says so."""
+    main, other, remote = pair(road)
+    record = only(main)
+    wire = Wire(main).drop(TrnsKind.message, PcktKind.done)
+    other.transmit({"once": 1}, remote.uid)
+    serve([main, other], 0.5, until=lambda: bool(main.rxMsgs))
+    assert list(main.rxMsgs) == [({"once": 1}, "other")]
+    body = dict(name=record.name, mode=0, kind=0, verhex=record.verhex, pubhex=record.pubhex,
+                role=record.role)
+    request = Head(pk=PcktKind.request, tk=TrnsKind.join, se=record.fuid, de=0, si=0, ti=999,
+                   bk=BodyKind.json, ck=CoatKind.nada, fk=FootKind.nada)
+    ack = Head(pk=PcktKind.ack, tk=TrnsKind.join, se=record.fuid, de=0, si=0, ti=999,
+               bk=BodyKind.json, ck=CoatKind.nada, fk=FootKind.nada)
+    main.rxes.append((packeting.pack(request, packeting.encode_body(BodyKind.json, body)),
+                      other.ha))
+    main.serviceAll()
+    main.rxes.append((packeting.pack(ack, b""), other.ha))
+    main.serviceAll()
+    wire.rules.clear()
+    serve([main, other], 20.0, until=lambda: idle(main, other)() and record.allowed is True)
+    assert list(main.rxMsgs) == [({"once": 1}, "other")]
+    assert stat(other, "message_initiate_complete") + stat(other, "message_confirmed_late") >= 1
