@@ -667,8 +667,14 @@ class Joinent(JoinBase):
             info, fuid = self.staged
             self.staged = None
             former = moving.remember(self.remote, self.rx_sa)
+            old_keys = (self.remote.verhex, self.remote.pubhex)
             if not self.update_remote(info, fuid):
                 return
+            if old_keys != (info.verhex, info.pubhex):
+                self.stack.incStat("join_keys_replaced")
+                self.stack.console.terse(
+                    f"Joinent {self.stack.name}. Established remote '{info.name}' has new "
+                    f"keys from a join at {show_ha(self.rx_sa)} (the road is mutable)\n")
         self.mark_joined()
         if former is not None:
             self.remote.former = former

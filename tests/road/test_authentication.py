@@ -301,3 +301,16 @@ def test_a_move_proven_by_an_allow_is_not_undone_by_the_old_address(road):
     assert tuple(record.ha) == tuple(moved.ha)
     assert stat(main, "join_move_reverted") == 0
     assert exchange(moved, main, 3) == [0, 1, 2]
+
+
+def test_new_keys_for_an_established_estate_on_a_mutable_road_are_reported(road):
+    """A mutable road under auto always lets a join give an established estate other keys
+    (as raet does): that replaces who the estate is, and it happened without a word."""
+    main = road("main", main=True, auto=ALWAYS, mutable=True)
+    other = road("other", auto=ALWAYS)
+    joined(main, other, cascade=True)
+    record = only(main)
+    claim(main, record, (nacling.Signer().verhex, nacling.Privateer().pubhex))
+    assert stat(main, "join_keys_replaced") == 1
+    claim(main, record, (record.verhex, record.pubhex), ti=78)  # the same keys again
+    assert stat(main, "join_keys_replaced") == 1
