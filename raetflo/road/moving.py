@@ -39,8 +39,6 @@ class Former:
     pubber: Publican | None
     allowed: bool | None
     rsid: int
-    delivered: tuple[int, int, int]
-    peer_tid: int
 
 
 def remember(remote: RemoteEstate, sa: Any) -> Former | None:
@@ -48,10 +46,8 @@ def remember(remote: RemoteEstate, sa: Any) -> Former | None:
     when it stays where it is, or already remembers an unproven move)."""
     if remote.former is not None or tuple(sa) == tuple(remote.ha):
         return None
-    delivered = remote.delivered
     return Former(tuple(remote.ha), remote.name, remote.fuid, remote.main, remote.kind,
-                  remote.role, remote.verfer, remote.pubber, remote.allowed, remote.rsid,
-                  delivered.snapshot(delivered.Window), remote.peer_tid)
+                  remote.role, remote.verfer, remote.pubber, remote.allowed, remote.rsid)
 
 
 def former_key(remote: RemoteEstate, sa: Any) -> Verifier | None:
@@ -80,8 +76,7 @@ def move_back(stack: RoadCore, remote: RemoteEstate, packet: Packet, sa: Any) ->
     remote.fuid, remote.main, remote.kind, remote.role = (former.fuid, former.main,
                                                           former.kind, former.role)
     remote.verfer, remote.pubber = former.verfer, former.pubber
-    remote.rsid, remote.peer_tid = former.rsid, former.peer_tid
-    remote.delivered.restore(*former.delivered)
+    remote.rsid = former.rsid
     if former.allowed and remote.publee is not None:
         remote.moved("allowed")
     stack.incStat("join_move_reverted")
