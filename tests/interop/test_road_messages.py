@@ -205,3 +205,18 @@ def test_a_delivered_message_the_reference_then_nacks_is_not_reported_refused(ma
     assert receiver.stats.get("stale_initiator_nack", 0) >= 5  # raet nacked the copies
     assert not sender.stats.get("message_dropped")
     assert sender.stats.get("message_initiate_complete") == 5
+
+
+@pytest.mark.parametrize("sender_impl,receiver_impl", PAIRS)
+def test_segmented_messages_over_a_lossy_link(make_stack, sender_impl, receiver_impl):
+    """Lost segments and lost asks for them: the receiver asks a few times, then the
+    sender's redo (a copy of its last segment, with the wait flag) keeps it going."""
+    sender, receiver = joined(make_stack, sender_impl, receiver_impl)
+    LossyLink(sender, 0.3, seed=21)
+    LossyLink(receiver, 0.3, seed=22)
+    to = sender.remotes.values()[0].uid
+    msgs = [{"n": n, "blob": chr(65 + n) * 60_000} for n in range(3)]
+    for msg in msgs:
+        sender.transmit(msg, to)
+    deliver([sender, receiver], receiver, len(msgs), duration=300.0)
+    assert sorted(received(receiver), key=lambda m: m[0]["n"]) == [(m, "minion") for m in msgs]
