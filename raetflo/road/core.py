@@ -688,7 +688,10 @@ class RoadCore(Core):
         try:
             packet = self.parse(data, ahead, sa)
         except PacketError as ex:
-            self.dropped_packet(ex, sa)
+            if ex.reason == "wrong_source":  # (a signed packet replayed or forged elsewhere)
+                routing.drop(self, ex.reason, ex.message.partition(": ")[2])
+            else:
+                self.dropped_packet(ex, sa)
             return
         try:
             routing.route(self, packet, sa)

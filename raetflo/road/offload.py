@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import nacling
 from ..nacling import Verifier
-from ..raeting import FootKind
+from ..raeting import FootKind, TrnsKind
 from . import moving, packeting
 from .packeting import Packet, PacketError, Unsigned
 
@@ -78,7 +78,10 @@ def check_ahead(stack: RoadCore, batch: list[tuple[bytes, Any]]) -> list[Ahead |
         except PacketError as ex:
             aheads.append(Ahead(None, ex))
             continue
-        verifier = signer_key(stack, packet, sa)
+        try:
+            verifier = signer_key(stack, packet, sa)
+        except PacketError:  # (dropped when its turn comes)
+            verifier = None
         aheads.append(Ahead(packet, verifier=verifier))
         if verifier is not None:
             signed.append(aheads[-1])  # type: ignore[arg-type]
@@ -113,15 +116,23 @@ def signing(stack: RoadCore, count: int) -> Iterator[None]:
 def signer_key(stack: RoadCore, packet: Packet, sa: Any = None) -> Verifier | None:
     """The key a signed packet from ``sa`` must verify with now (None: unsigned, or no
     key known): its remote's, or from where the remote was before an unproven move the
-    key it had there (see :mod:`.moving`)."""
-    if packet.head.fk != FootKind.nacl:
+    key it had there (see :mod:`.moving`). A session packet from an address its remote is
+    not at would be dropped for that after the check: PacketError ``wrong_source`` comes
+    first, so forged packets from anywhere cost no signature check."""
+    head = packet.head
+    if head.fk != FootKind.nacl:
         return None
-    remote = stack.remotes.get(packet.head.de)
+    remote = stack.remotes.get(head.de)
     if remote is None:
         return None
-    if remote.former is not None and sa is not None:
-        return moving.former_key(remote, sa) or remote.verfer
-    return remote.verfer
+    ha = remote.ha
+    if sa is None or sa == ha or head.tk == TrnsKind.join or tuple(sa) == tuple(ha):
+        return remote.verfer
+    key = moving.former_key(remote, sa) if remote.former is not None else None
+    if key is None:
+        raise PacketError("wrong_source", f"Packet for remote '{remote.name}' at {ha} came "
+                                          f"from {sa}")
+    return key
 
 
 def parsed(data: bytes, ahead: Ahead | None, veritive: bool) -> Packet:

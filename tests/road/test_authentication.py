@@ -314,3 +314,25 @@ def test_new_keys_for_an_established_estate_on_a_mutable_road_are_reported(road)
     assert stat(main, "join_keys_replaced") == 1
     claim(main, record, (record.verhex, record.pubhex), ti=78)  # the same keys again
     assert stat(main, "join_keys_replaced") == 1
+
+
+def test_signed_packets_from_elsewhere_cost_no_signature_check(link, monkeypatch):
+    """A packet naming a remote, from an address that remote is not at, is dropped before
+    its signature is checked: a flood of forged signed packets from anywhere cost a
+    signature check each (the dearest thing a packet costs us)."""
+    main, other = link
+    record = only(main)
+    checks: list[int] = []
+    verify = nacling.Verifier.verify
+    monkeypatch.setattr(nacling.Verifier, "verify",
+                        lambda self, *args: checks.append(1) or verify(self, *args))
+    forged = [packeting.pack(Head(tk=TrnsKind.alive, pk=PcktKind.request, se=record.fuid,
+                                  de=record.uid, si=record.rsid, ti=500 + n, bk=BodyKind.json,
+                                  ck=CoatKind.nada, fk=FootKind.nacl), b"",
+                             nacling.Signer())
+              for n in range(300)]
+    for data in forged:
+        main.rxes.append((data, ("127.0.0.9", 4000)))
+    main.serviceAll()
+    assert checks == [] and stat(main, "wrong_source") == 300
+    assert exchange(other, main, 3) == [0, 1, 2]
