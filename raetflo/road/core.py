@@ -689,7 +689,7 @@ class RoadCore(Core):
             packet = self.parse(data, ahead, sa)
         except PacketError as ex:
             if ex.reason == "wrong_source":  # (a signed packet replayed or forged elsewhere)
-                routing.drop(self, ex.reason, ex.message.partition(": ")[2])
+                routing.drop(self, ex.reason, str(ex).partition(": ")[2])
             else:
                 self.dropped_packet(ex, sa)
             return
