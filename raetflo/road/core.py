@@ -23,15 +23,15 @@ from ..coring import Core, Registry, StackError
 from ..events import MessageReceived, RemoteRemoved
 from ..nacling import Shared
 from ..raeting import Acceptance, AutoMode, BodyKind, CoatKind, FootKind, HeadKind, PcktKind
-from . import offload, outbox, presence, routing
+from . import admission, offload, outbox, presence, routing
 from .acceptance import RoleRecord, role_status
 from .aliving import Aliver
 from .allowing import Allower
 from .deadlines import DeadlineHeap
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, literal_host
-from .joining import Joiner, Joinent
+from .joinent import Joinent
+from .joining import Joiner
 from .journal import Journal
-from .messaging import Messenger
 from .offload import Ahead
 from .packeting import Head, Packet, PacketError, Unsigned
 from .persisting import KeepWrite, RoleBook, RoleLookupError
@@ -312,27 +312,6 @@ class RoadCore(Core):
         if clear:
             self.forget_remote_file(remote.name)
 
-    def make_room(self) -> bool:
-        """Forget the record of the estate that joined first, over ``UnprovenTimeout`` ago
-        in this run, and never completed an allow, to let a new estate join instead (its
-        join was unsigned, as anyone's can be); False when there is none."""
-        unproven = self.unproven
-        while unproven:
-            uid, when = next(iter(unproven.items()))
-            remote = self.remotes.get(uid)
-            if remote is None or remote.allowed:  # (an allow or a removal pops it; to be sure)
-                del unproven[uid]
-                continue
-            if self.now - when < self.UnprovenTimeout:
-                return False
-            self.incStat("join_unproven_evicted")
-            self.console.terse(f"Stack '{self.name}'. Remote '{remote.name}' joined "
-                               f"{self.now - when:.0f} s ago and never allowed: forgotten "
-                               "to make room for a new estate\n")
-            self.removeRemote(remote)
-            return True
-        return False
-
     def held_roles(self) -> set[str]:
         """The roles of the records held: made when first asked for in a pass (one look
         at every record however many joins ask), anew once records come or go."""
@@ -384,7 +363,7 @@ class RoadCore(Core):
             role=data["role"], acceptance=data["acceptance"], verkey=data["verhex"],
             pubkey=data["pubhex"]))
         if self.main and remote.acceptance == Acceptance.pending:
-            self.note_pending(remote)
+            admission.note_pending(self, remote)
         return remote
 
     def provisional(self, sa: Address) -> RemoteEstate:
@@ -402,44 +381,6 @@ class RoadCore(Core):
         """Drop the address entry of a join request that started nothing."""
         if self.joinees.get(sa) is remote and not remote.joinInProcess():
             del self.joinees[sa]
-
-    def note_pending(self, remote: RemoteEstate) -> None:
-        """(Re)start the wait of a record for the operator's decision (a join attempt)."""
-        self.pendings.pop(remote.uid, None)
-        self.pendings[remote.uid] = self.now + self.PendingTimeout
-
-    def expire_pendings(self) -> None:
-        """Forget the records that awaited the operator ``PendingTimeout`` past their last
-        join attempt, with their files; ``pendings`` is in expiry order, so this is cheap."""
-        now, expired = self.now, []
-        while self.pendings:
-            uid, expiry = next(iter(self.pendings.items()))
-            if expiry > now:
-                break
-            del self.pendings[uid]
-            remote = self.remotes.get(uid)
-            if remote is not None and self.still_pending(remote):
-                self.removeRemote(remote)
-                expired.append(remote)
-        if not expired:
-            return
-        held = {remote.role for remote in self.remotes.values()}
-        for remote in expired:
-            self.incStat("pending_expired")
-            self.console.terse(f"Stack '{self.name}': forgot remote {remote.name}, pending "
-                               f"for {self.PendingTimeout} s since its last join\n")
-            if remote.role not in held:
-                held.add(remote.role)
-                self.forget_role_file(remote.role)
-
-    def still_pending(self, remote: RemoteEstate) -> bool:
-        """Whether ``remote``'s keys are still pending (a failed lookup says yes)."""
-        if remote.joined:
-            return False
-        status = self.judge(remote.role, remote.verhex, remote.pubhex, remote)
-        if status is not None:
-            remote.acceptance = status
-        return status is None or status == Acceptance.pending
 
     # transactions ---------------------------------------------------------------------
     def _remote(self, uid: int | None) -> RemoteEstate | None:
@@ -493,7 +434,7 @@ class RoadCore(Core):
                 else:  # raet code's own, called for every record at every manage, as raet
                     remote.manage(cascade=cascade, immediate=immediate)
         schedule.settle(due, self.now)
-        self.update_views()
+        presence.update_views(self)
 
     def link_changed(self, name: str) -> None:
         """The link of remote ``name`` changed, or a record by that name came or went."""
@@ -503,30 +444,6 @@ class RoadCore(Core):
             if len(self.touched) > self.MaxTouched:
                 self.touched = None
 
-    def update_views(self) -> None:
-        """Bring the presence views up to date for the names touched since the last call;
-        ``changeds`` says which came alive and which went."""
-        plus: set[str] = set()
-        minus: set[str] = set()
-        names = self.touched
-        if names is None:
-            names = {*self.nameRemotes, *self.aliveds, *self.alloweds, *self.reapeds}
-        for name in names:
-            remote = self.nameRemotes.get(name)
-            was = name in self.aliveds
-            for view, flag in ((self.aliveds, "alived"), (self.alloweds, "allowed"),
-                               (self.reapeds, "reaped")):
-                if remote is not None and getattr(remote, flag):
-                    view[name] = remote
-                else:
-                    view.pop(name, None)
-            now = name in self.aliveds
-            if now != was:
-                (plus if now else minus).add(name)
-                (self.availables.add if now else self.availables.discard)(name)
-        self.touched = set()
-        self.changeds = dict(plus=plus, minus=minus)
-
     # messages ----------------------------------------------------------------------
     def transmit(self, msg: Mapping, uid: int | None = None, timeout: float | None = None) -> None:
         """Queue ``msg`` (a mapping) for remote ``uid`` (default: the first remote).
@@ -535,29 +452,15 @@ class RoadCore(Core):
         stack's body kind, or is larger than the protocol allows. With no remote at all it
         is dropped, counted (``invalid_destination``, ``message_dropped``) and logged.
         """
-        self.queue_message(msg, uid, timeout, 0)
+        outbox.queue(self, msg, uid, timeout, 0)
 
     def send_message(self, body: Mapping, uid: int | None = None,
                      timeout: float | None = None) -> int:
         """``transmit`` that returns a reference: the outcome comes as a
         ``MessageDelivered`` or ``MessageDropped`` event carrying it."""
         self.message_ref += 1
-        self.queue_message(body, uid, timeout, self.message_ref)
+        outbox.queue(self, body, uid, timeout, self.message_ref)
         return self.message_ref
-
-    def queue_message(self, msg: Mapping, uid: int | None, timeout: float | None,
-                      ref: int) -> None:
-        outbox.check_body(self, msg)
-        if uid is None:
-            remote = self.retrieveRemote()
-            if remote is None:  # as raet does: counted and logged, not raised
-                self.incStat("invalid_destination")
-                outbox.drop(self, None, "no remote to send to", ref=ref)
-                return
-            uid = remote.uid
-        if timeout is None:
-            timeout = self.MessageTimeout
-        self.txMsgs.append((msg, uid, timeout, ref) if ref else (msg, uid, timeout))
 
     def message(self, body: Mapping, uid: int | None = None,
                 timeout: float | None = None, ref: int = 0) -> None:
@@ -581,21 +484,8 @@ class RoadCore(Core):
         return decode_packet(packet, box, self.BodyMap)
 
     def abandon_messages(self, why: str) -> None:
-        """Give up every message not confirmed yet (under way, saved, parked or queued),
-        each counted and logged as given up, never lost silently (the stack is closing)."""
-        for remote in list(self.remotes.values()):
-            for transaction in list(remote.transactions.values()):
-                if isinstance(transaction, Messenger):
-                    transaction.remove()
-                    outbox.give_up(self, remote, transaction.tried(), why)
-            outbox.drop_saved(self, remote, why)
-
-        def drop(body: Any, uid: int | None = None, timeout: float | None = None,
-                 ref: int = 0) -> None:  # a txMsgs entry, as ``message`` takes it
-            outbox.drop(self, self.retrieveRemote(uid), why, ref=ref)
-
-        while self.txMsgs:
-            drop(*self.txMsgs.popleft())
+        """Give up every message not confirmed yet (see ``outbox.abandon``)."""
+        outbox.abandon(self, why)
 
     def inbox_full(self) -> bool:
         """Whether a new message would wait past its bound: ``MaxRxMsgs`` in ``rxMsgs``, or
@@ -765,7 +655,7 @@ class RoadCore(Core):
         for remote in self.holding_remotes():
             for entry in remote.messages.expire(self.now):
                 outbox.give_up(self, remote, entry, "timed out")
-        self.expire_pendings()
+        admission.expire_pendings(self)
         self.bound_deadlines()
 
     @property

@@ -45,6 +45,24 @@ def check_body(stack: RoadCore, msg: object) -> None:
                          f"size of {raeting.MAX_MESSAGE_SIZE} bytes")
 
 
+def queue(stack: RoadCore, msg: Mapping, uid: int | None, timeout: float | None,
+          ref: int) -> None:
+    """Queue ``msg`` for remote ``uid`` (None: the first) in ``txMsgs`` (``ref``: the
+    reference of its outcome events, 0 for none); StackError when it is not a body the
+    stack can send. With no remote at all it is dropped, counted and logged, as in raet."""
+    check_body(stack, msg)
+    if uid is None:
+        remote = stack.retrieveRemote()
+        if remote is None:
+            stack.incStat("invalid_destination")
+            drop(stack, None, "no remote to send to", ref=ref)
+            return
+        uid = remote.uid
+    if timeout is None:
+        timeout = stack.MessageTimeout
+    stack.txMsgs.append((msg, uid, timeout, ref) if ref else (msg, uid, timeout))
+
+
 def post(stack: RoadCore, body: Mapping, uid: int | None, timeout: float | None,
          ref: int = 0) -> None:
     """Send ``body`` to remote ``uid`` (see :func:`send`); dropped when there is no such remote."""
@@ -200,3 +218,22 @@ def drop_saved(stack: RoadCore, remote: RemoteEstate, why: str) -> None:
         give_up(stack, remote, entry, why)
     while remote.messages:
         give_up(stack, remote, remote.messages.popleft(), why)
+
+
+def abandon(stack: RoadCore, why: str) -> None:
+    """Give up every message not confirmed yet (under way, saved, parked or queued), each
+    counted and logged as given up, never lost silently (the stack is closing)."""
+    for remote in list(stack.remotes.values()):
+        for transaction in list(remote.transactions.values()):
+            if isinstance(transaction, messaging.Messenger):
+                transaction.remove()
+                give_up(stack, remote, transaction.tried(), why)
+        drop_saved(stack, remote, why)
+    while stack.txMsgs:
+        _drop_queued(stack, why, *stack.txMsgs.popleft())
+
+
+def _drop_queued(stack: RoadCore, why: str, body: Mapping, uid: int | None = None,
+                 timeout: float | None = None, ref: int = 0) -> None:
+    """Drop one ``txMsgs`` entry (the arguments of ``RoadCore.message``)."""
+    drop(stack, stack.retrieveRemote(uid), why, ref=ref)

@@ -2,7 +2,8 @@
 
 ``manage`` starts an alive when one is due and, on a main, reaps a remote silent past the
 interim; ``process`` runs the record's transaction timers and gives up saved messages past
-their deadline; ``refresh`` records what an exchange with the remote showed.
+their deadline; ``refresh`` records what an exchange with the remote showed;
+``update_views`` brings the core's presence views up to date by the links that changed.
 :class:`Schedule` keeps the records' presence deadlines in a heap, so a core's ``manage``
 visits only the records that are due.
 """
@@ -86,6 +87,32 @@ def unreap(core: RoadCore, remote: RemoteEstate) -> None:
 
 
 UNFILED = (math.inf, 0)  # the presence_filed of a record with no entry in the heap
+
+
+def update_views(core: RoadCore) -> None:
+    """Bring the core's presence views (``aliveds``, ``alloweds``, ``reapeds``,
+    ``availables``) up to date for the names touched since the last call (all of them
+    when more than ``MaxTouched`` were); ``changeds`` says which came alive and which went."""
+    plus: set[str] = set()
+    minus: set[str] = set()
+    names = core.touched
+    if names is None:
+        names = {*core.nameRemotes, *core.aliveds, *core.alloweds, *core.reapeds}
+    views = ((core.aliveds, "alived"), (core.alloweds, "allowed"), (core.reapeds, "reaped"))
+    for name in names:
+        remote = core.nameRemotes.get(name)
+        was = name in core.aliveds
+        for view, flag in views:
+            if remote is not None and getattr(remote, flag):
+                view[name] = remote
+            else:
+                view.pop(name, None)
+        now = name in core.aliveds
+        if now != was:
+            (plus if now else minus).add(name)
+            (core.availables.add if now else core.availables.discard)(name)
+    core.touched = set()
+    core.changeds = dict(plus=plus, minus=minus)
 
 
 def deadline(remote: RemoteEstate) -> float:
