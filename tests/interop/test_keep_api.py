@@ -16,7 +16,7 @@ from raet.road import keeping as refkeeping  # noqa: E402
 from raet.road import transacting as reftransacting  # noqa: E402
 
 from raetflo.raeting import Acceptance, AutoMode  # noqa: E402
-from raetflo.road import joining  # noqa: E402
+from raetflo.road import joining, transacting  # noqa: E402
 from raetflo.road.keeping import KeepError, RoadKeep  # noqa: E402
 from raetflo.road.stacking import RoadStack  # noqa: E402
 
@@ -151,7 +151,7 @@ def test_explicit_unusable_dirpath_is_refused_not_replaced(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("cls", ["Joiner", "Joinent"])
 def test_join_redo_timers_match_the_reference(cls: str) -> None:
-    ours, theirs = getattr(joining, cls), getattr(reftransacting, cls)
+    ours, theirs = getattr(transacting, cls), getattr(reftransacting, cls)
     for name in ("RedoTimeoutMin", "RedoTimeoutMax", "PendRedoTimeout"):
         assert getattr(ours, name) == getattr(theirs, name)
 
