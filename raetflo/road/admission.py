@@ -7,6 +7,8 @@
   in join order) holds the records of new estates joined in this run that no allow has
   proved yet; a full road (``MaxRemotes``) forgets the oldest of them past
   ``UnprovenTimeout`` to let a new estate in.
+- Unjoined: the record of a new estate whose join ended unfinished is kept
+  (``stack.unjoined_held``), the oldest forgotten past ``MaxPendingRemotes`` of them.
 """
 from __future__ import annotations
 
@@ -81,3 +83,31 @@ def make_room(stack: RoadCore) -> bool:
         stack.removeRemote(remote)
         return True
     return False
+
+
+def no_room(stack: RoadCore, remote: RemoteEstate, name: str, status: int
+            ) -> tuple[str, str] | None:
+    """Why a join from a new estate ``name`` (its record ``remote``, its keys judged
+    ``status``) is refused, as (stat, reason), or None: past ``MaxRemotes`` records (when
+    no unproven one makes room), or while ``MaxPendingRemotes`` others await the operator
+    if it would await him too. A known record or name is never refused here."""
+    if remote.uid in stack.remotes or name in stack.nameRemotes:
+        return None
+    if len(stack.remotes) >= stack.MaxRemotes and not make_room(stack):
+        return "join_remote_overload", f"{len(stack.remotes)} remotes"
+    if status == Acceptance.pending and len(stack.pendings) >= stack.MaxPendingRemotes:
+        return "join_pending_overload", f"{len(stack.pendings)} remotes await acceptance"
+    return None
+
+
+def hold_unjoined(stack: RoadCore, remote: RemoteEstate) -> None:
+    """Keep the record of a new estate whose join ended unfinished; past
+    ``MaxPendingRemotes`` of them the oldest still unjoined one is forgotten."""
+    held = stack.unjoined_held
+    held[remote.uid] = None
+    while len(held) > stack.MaxPendingRemotes:
+        uid = next(iter(held))
+        del held[uid]
+        old = stack.remotes.get(uid)
+        if old is not None and not old.joined:
+            stack.removeRemote(old, clear=False)

@@ -29,8 +29,7 @@ from .aliving import Aliver
 from .allowing import Allower
 from .deadlines import DeadlineHeap
 from .estating import Address, EstateError, LocalEstate, RemoteEstate, literal_host
-from .joinent import Joinent
-from .joining import Joiner
+from .joining import Joiner, Joinent
 from .journal import Journal
 from .offload import Ahead
 from .packeting import Head, Packet, PacketError, Unsigned

@@ -12,7 +12,7 @@ from ..raeting import NACK_KINDS, STARTERS, BodyKind, FootKind, PcktKind, TrnsKi
 from . import moving, outbox
 from .allowing import Allowent
 from .aliving import Alivent
-from .joinent import Joinent
+from .joining import Joinent
 from .messaging import Messengent
 from .packeting import Head, Packet, PacketError
 from .transacting import packet_index

@@ -535,7 +535,7 @@ class Stalent(Staler):
 
 
 # raet imports every transaction class from this module; ours live one per kind
-_CLASS_MODULES = {"Joiner": "joining", "Joinent": "joinent", "Allower": "allowing",
+_CLASS_MODULES = {"Joiner": "joining", "Joinent": "joining", "Allower": "allowing",
                   "Allowent": "allowing", "Aliver": "aliving", "Alivent": "aliving",
                   "Messenger": "messaging", "Messengent": "messaging"}
 

@@ -7,8 +7,7 @@ from ioflo.aid.odicting import odict
 
 from raetflo.raeting import PcktKind
 from raetflo.road import packeting, trays
-from raetflo.road.joinent import Joinent
-from raetflo.road.joining import Joiner
+from raetflo.road.joining import Joiner, Joinent
 from raetflo.road.stacking import RoadStack
 
 from .conftest import ALWAYS, Wire, joined, only, serve, stat

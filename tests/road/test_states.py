@@ -15,8 +15,7 @@ from raetflo.road.aliving import Aliver, Alivent
 from raetflo.road.allowing import Allower, Allowent
 from raetflo.road.core import RoadCore
 from raetflo.road.estating import RemoteEstate
-from raetflo.road.joinent import Joinent
-from raetflo.road.joining import Joiner
+from raetflo.road.joining import Joiner, Joinent
 from raetflo.road.messaging import Messenger, Messengent, Prober
 from raetflo.road.transacting import Transaction, state_tables
 
