@@ -429,9 +429,9 @@ class Main:
 def main_worker(args: argparse.Namespace) -> None:
     """Run every phase for one implementation and one N; print the result line."""
     impl = rb.load(args.worker)
-    if args.check and impl.name == "raetflo":  # the loop makes every signature: exact counts
-        from raetflo.road.core import RoadCore
-        RoadCore.CryptoWorkers = 0
+    if (args.check or args.inline_crypto) and impl.name == "raetflo":
+        from raetflo.road.core import RoadCore  # the loop makes every signature (with
+        RoadCore.CryptoWorkers = 0  # --check: exact counts)
     if args.no_fsync:
         os.fsync = lambda fd: None  # keep writes land in the page cache only
     main = Main(impl, args.count, args)
@@ -499,7 +499,8 @@ def run_one(impl: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
            str(count), "--timeout", str(args.timeout),
            "--settle", str(args.settle), "--steady", str(args.steady),
            "--workers", str(args.workers)] + (["--restart"] if args.restart else []) \
-        + (["--no-fsync"] if args.no_fsync else []) + (["--check"] if args.check else [])
+        + (["--no-fsync"] if args.no_fsync else []) + (["--check"] if args.check else []) \
+        + (["--inline-crypto"] if args.inline_crypto else [])
     result = rb.run_command(cmd, f"{impl} N={count}", args.show_console,
                             args.timeout * 6 + 600)
     return {"n": count, "impl": impl, **result}
@@ -563,7 +564,10 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
              f"{args.timeout:.0f} s (n/a: skipped, or did not finish)",
              "restart s: only with --restart (keep writes and restart are measured "
              "with the keep work)",
-             f"main keep writes fsync: {'off (--no-fsync)' if args.no_fsync else 'on'}"]
+             f"main keep writes fsync: {'off (--no-fsync)' if args.no_fsync else 'on'}",
+             "raetflo main's crypto: " + ("inline, on the loop's thread (--inline-crypto)"
+                                          if args.inline_crypto else
+                                          "shared with a worker thread (the default)")]
     text = "\n".join(notes) + "\n\n" + table(rows)
     if args.check:  # a smoke run: its figures include the counting, the results stay
         failures = growth_failures(rows)
@@ -598,6 +602,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--restart", action="store_true", help="also time a restart")
     parser.add_argument("--no-fsync", action="store_true",
                         help="the main's keep writes skip fsync (isolates the rest of a storm)")
+    parser.add_argument("--inline-crypto", action="store_true",
+                        help="raetflo's main signs and verifies on its loop's thread only "
+                             "(RoadCore.CryptoWorkers = 0)")
     parser.add_argument("--check", action="store_true",
                         help="count the main's calls per operation and per remote, and fail "
                              "(status 1) when raetflo's grow with N (an O(N^2) regression); "

@@ -50,3 +50,14 @@ def test_the_quick_smoke_run_passes(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "check passed: none of raetflo's counted costs grows with N" in run.stdout
     assert "calls counted in the main (--check)" in run.stdout
+
+
+def test_inline_crypto_reaches_the_main_worker(monkeypatch):
+    bench = load_bench()
+    commands = []
+    monkeypatch.setattr(bench.rb, "run_command", lambda cmd, *rest: commands.append(cmd) or {})
+    args = bench.parse_args(["--impls", "raetflo", "--sizes", "50", "--inline-crypto"])
+    bench.run_one("raetflo", 50, args)
+    assert "--inline-crypto" in commands[0]
+    bench.run_one("raetflo", 50, bench.parse_args(["--impls", "raetflo"]))
+    assert "--inline-crypto" not in commands[1]
