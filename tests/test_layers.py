@@ -13,7 +13,7 @@ FORBIDDEN = {"socket", "select", "selectors", "asyncio", "ioflo", "shutil", "tim
 DRIVERS = {"raetflo.stacking", "raetflo.road.stacking", "raetflo.road.keeping",
            "raetflo.road.keepfiles", "raetflo.road.transport", "raetflo.road.resolving",
            "raetflo.lane.stacking", "raetflo.lane.transport", "raetflo.aio", "raetflo.behaving",
-           "raetflo.flo", "raetflo.road.trays"}
+           "raetflo.flo", "raetflo.road.trays", "raetflo.road.cryptoshare"}
 # (module, import) pairs allowed, each with its reason
 ALLOWED = {
     ("raetflo.road.estating", "raetflo.road.resolving"):

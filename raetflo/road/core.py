@@ -120,6 +120,8 @@ class RoadCore(Core):
         self.incoming = 0  # unfinished incoming messages (messengents), all remotes
         self.incoming_bytes = 0  # what unfinished incoming messages hold, all remotes
         self.signing: Shared | None = None  # signatures a worker makes during a pass (offload)
+        self.share_crypto = True  # whether a worker may help now (a driver may say no: it
+        # knows whether its loop is short of time; see road.cryptoshare)
         self.message_ref = 0  # the last reference send_message gave out
         self._keep_writes: dict[tuple[str, str], KeepWrite] = {}
         self.journal = Journal()  # delivery journal lines to write (see keep_writes)

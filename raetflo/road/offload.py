@@ -1,7 +1,8 @@
 """Crypto shared with a worker thread (libnacl computes without the GIL, so two cores work
 at once), with ``RoadCore.CryptoWorkers`` set, for batches of at least ``CryptoBatchMin``
-packets. The bytes on the wire and the order of handling are those of doing it all
-inline. The work is shared a batch at a time (see ``nacling.Shared``): a worker fed one
+packets, while ``stack.share_crypto`` (the polled driver says no while its loop has time
+to spare: see :mod:`.cryptoshare`). The bytes on the wire and the order of handling are
+those of doing it all inline. The work is shared a batch at a time (see ``nacling.Shared``): a worker fed one
 packet at a time while the loop runs Python costs more in GIL hand-offs than it saves.
 
 Checked ahead: the polled driver hands the core every datagram one pass read; the batch is
@@ -58,7 +59,7 @@ def worker_pool(workers: int) -> ThreadPoolExecutor:
 
 def crypto_pool(stack: RoadCore, count: int) -> ThreadPoolExecutor | None:
     """The pool to share ``count`` signings or verifyings with (None: do them inline)."""
-    if not stack.CryptoWorkers or count < stack.CryptoBatchMin:
+    if not stack.CryptoWorkers or not stack.share_crypto or count < stack.CryptoBatchMin:
         return None
     return worker_pool(stack.CryptoWorkers)
 

@@ -25,6 +25,7 @@ from ..stacking import Stack, StackError
 from . import keeplock, resolving, trays
 from .acceptance import RoleRecord
 from .core import RoadCore
+from .cryptoshare import CryptoShare
 from .packeting import PacketError
 from .estating import Address, EstateError, LocalEstate, RemoteEstate
 from .keeping import LOCAL_HINT, KeepError, RoadKeep
@@ -63,6 +64,11 @@ class RoadStack(Stack, RoadCore):
     # hold: it is written whole again, at most once per JournalRetry seconds, until it is
     JournalRetry = 1.0
     BodyMap = odict  # and their bodies are ioflo odicts, as the reference's are
+    # the core's crypto is shared with a worker (RoadCore.CryptoWorkers) only while the
+    # loop's thread is busy over CryptoShareAbove of the time, until it is under
+    # CryptoShareBelow (see road.cryptoshare; read when the stack is made; 0: always)
+    CryptoShareAbove = 0.9
+    CryptoShareBelow = 0.75
 
     def __init__(self, name: str = "", uid: int | None = None, ha: Any = None,
                  eha: Any = None, iha: Any = None, role: str | None = None,
@@ -118,6 +124,10 @@ class RoadStack(Stack, RoadCore):
                          period=period, offset=offset, interim=interim, veritive=veritive,
                          version=version, bk=bk, puid=puid, rxMsgs=rxMsgs, txMsgs=txMsgs,
                          rxes=rxes, txes=txes)
+        try:
+            self.crypto_share = CryptoShare(self.CryptoShareAbove, self.CryptoShareBelow)
+        except ValueError as ex:
+            raise StackError(f"Stack '{self.name}': {ex}") from ex
         if server is None:
             try:
                 server = UdpServer(listen, bufsize=raeting.UDP_MAX_PACKET_SIZE * bufcnt)
@@ -259,6 +269,7 @@ class RoadStack(Stack, RoadCore):
         """Receive and handle what is waiting, run timers, then send what is queued; again
         (up to ``RxPasses`` rounds) while the socket had more than ``RxBudget`` waiting, so
         a burst is read at the rate it comes rather than left to overflow the socket."""
+        self.share_crypto = self.crypto_share.decide()
         for _ in range(self.RxPasses):
             self.serviceAllRx()
             self.serviceAllTx()

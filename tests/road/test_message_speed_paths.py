@@ -15,6 +15,7 @@ from raetflo.road import packeting, offload
 from raetflo.road.core import RoadCore
 from raetflo.road.packeting import Head
 from raetflo.road.offload import Ahead
+from raetflo.road.stacking import RoadStack
 
 from .conftest import ALWAYS, Wire, idle, joined, only, provisional, serve, stat
 from .test_exactly_once import segments
@@ -41,6 +42,7 @@ def workers(request, monkeypatch):
     """Every received batch of two or more datagrams checked ahead, by this many workers."""
     monkeypatch.setattr(RoadCore, "CryptoWorkers", request.param)
     monkeypatch.setattr(RoadCore, "CryptoBatchMin", 2)
+    monkeypatch.setattr(RoadStack, "CryptoShareAbove", 0.0)  # however busy the loop is
     return request.param
 
 
@@ -264,6 +266,7 @@ def test_a_pass_holds_a_bounded_batch_checked_ahead(road, monkeypatch):
     """A pass of many waiting datagrams checks them ahead a bounded batch at a time, so
     what it holds parsed, and the answers it holds unsigned, do not grow with the pass."""
     monkeypatch.setattr(RoadCore, "CryptoWorkers", 1)
+    monkeypatch.setattr(RoadStack, "CryptoShareAbove", 0.0)
     bounded, batch = pass_peak(road, monkeypatch, "bounded", 1200,
                                RoadCore.MaxVerifyAhead)
     unbounded, whole = pass_peak(road, monkeypatch, "whole", 1200, 4096)
@@ -275,6 +278,7 @@ def test_a_manage_starting_many_alives_signs_them_with_the_worker(road, monkeypa
     """The alives one manage() starts are signed together, the worker helping: the bytes
     queued are whole, and every alive is answered."""
     monkeypatch.setattr(RoadCore, "CryptoWorkers", 1)
+    monkeypatch.setattr(RoadStack, "CryptoShareAbove", 0.0)
     monkeypatch.setattr(RoadCore, "CryptoBatchMin", 2)
     main = road("main", main=True, auto=ALWAYS)
     others = [road(f"other{index}", auto=ALWAYS) for index in range(3)]
