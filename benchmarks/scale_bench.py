@@ -426,12 +426,22 @@ class Main:
         shutil.rmtree(self.keepdir, ignore_errors=True)
 
 
+CRYPTO_MODES = {
+    "default": "shared with a worker thread while the loop's thread is busy over "
+               "RoadStack.CryptoShareAbove of the time (the default)",
+    "inline": "inline, on the loop's thread (--inline-crypto)",
+    "shared": "shared with a worker thread in every pass (--shared-crypto)"}
+
+
 def main_worker(args: argparse.Namespace) -> None:
     """Run every phase for one implementation and one N; print the result line."""
     impl = rb.load(args.worker)
     if (args.check or args.inline_crypto) and impl.name == "raetflo":
         from raetflo.road.core import RoadCore  # the loop makes every signature (with
         RoadCore.CryptoWorkers = 0  # --check: exact counts)
+    elif args.shared_crypto and impl.name == "raetflo":
+        from raetflo.road.stacking import RoadStack
+        RoadStack.CryptoShareAbove = 0  # the worker shares every batch's crypto
     if args.no_fsync:
         os.fsync = lambda fd: None  # keep writes land in the page cache only
     main = Main(impl, args.count, args)
@@ -500,7 +510,8 @@ def run_one(impl: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
            "--settle", str(args.settle), "--steady", str(args.steady),
            "--workers", str(args.workers)] + (["--restart"] if args.restart else []) \
         + (["--no-fsync"] if args.no_fsync else []) + (["--check"] if args.check else []) \
-        + (["--inline-crypto"] if args.inline_crypto else [])
+        + (["--inline-crypto"] if args.inline_crypto else []) \
+        + (["--shared-crypto"] if args.shared_crypto else [])
     result = rb.run_command(cmd, f"{impl} N={count}", args.show_console,
                             args.timeout * 6 + 600)
     return {"n": count, "impl": impl, **result}
@@ -565,9 +576,9 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
              "restart s: only with --restart (keep writes and restart are measured "
              "with the keep work)",
              f"main keep writes fsync: {'off (--no-fsync)' if args.no_fsync else 'on'}",
-             "raetflo main's crypto: " + ("inline, on the loop's thread (--inline-crypto)"
-                                          if args.inline_crypto else
-                                          "shared with a worker thread (the default)")]
+             "raetflo main's crypto: " + CRYPTO_MODES[
+                 "inline" if args.inline_crypto else
+                 "shared" if args.shared_crypto else "default"]]
     text = "\n".join(notes) + "\n\n" + table(rows)
     if args.check:  # a smoke run: its figures include the counting, the results stay
         failures = growth_failures(rows)
@@ -602,9 +613,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--restart", action="store_true", help="also time a restart")
     parser.add_argument("--no-fsync", action="store_true",
                         help="the main's keep writes skip fsync (isolates the rest of a storm)")
-    parser.add_argument("--inline-crypto", action="store_true",
+    crypto = parser.add_mutually_exclusive_group()
+    crypto.add_argument("--inline-crypto", action="store_true",
                         help="raetflo's main signs and verifies on its loop's thread only "
                              "(RoadCore.CryptoWorkers = 0)")
+    crypto.add_argument("--shared-crypto", action="store_true",
+                        help="raetflo's main shares every batch's crypto with a worker thread "
+                             "(RoadStack.CryptoShareAbove = 0)")
     parser.add_argument("--check", action="store_true",
                         help="count the main's calls per operation and per remote, and fail "
                              "(status 1) when raetflo's grow with N (an O(N^2) regression); "

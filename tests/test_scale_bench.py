@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "scale_bench.py"
 
 
@@ -61,3 +63,15 @@ def test_inline_crypto_reaches_the_main_worker(monkeypatch):
     assert "--inline-crypto" in commands[0]
     bench.run_one("raetflo", 50, bench.parse_args(["--impls", "raetflo"]))
     assert "--inline-crypto" not in commands[1]
+
+
+def test_shared_crypto_reaches_the_main_worker_and_excludes_inline(monkeypatch, capsys):
+    bench = load_bench()
+    commands = []
+    monkeypatch.setattr(bench.rb, "run_command", lambda cmd, *rest: commands.append(cmd) or {})
+    bench.run_one("raetflo", 50, bench.parse_args(["--shared-crypto"]))
+    assert "--shared-crypto" in commands[0] and "--inline-crypto" not in commands[0]
+    with pytest.raises(SystemExit) as refused:
+        bench.parse_args(["--shared-crypto", "--inline-crypto"])
+    assert refused.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
