@@ -426,20 +426,26 @@ class Main:
         shutil.rmtree(self.keepdir, ignore_errors=True)
 
 
-CRYPTO_MODES = {
+CRYPTO_MODES = {  # how raetflo's main does its crypto: --<mode>-crypto, and what it means
     "default": "shared with a worker thread while the loop's thread is busy over "
                "RoadStack.CryptoShareAbove of the time (the default)",
     "inline": "inline, on the loop's thread (--inline-crypto)",
     "shared": "shared with a worker thread in every pass (--shared-crypto)"}
 
 
+def crypto_mode(args: argparse.Namespace) -> str:
+    """The key of ``CRYPTO_MODES`` the arguments ask for."""
+    return "inline" if args.inline_crypto else "shared" if args.shared_crypto else "default"
+
+
 def main_worker(args: argparse.Namespace) -> None:
     """Run every phase for one implementation and one N; print the result line."""
     impl = rb.load(args.worker)
-    if (args.check or args.inline_crypto) and impl.name == "raetflo":
+    mode = crypto_mode(args)
+    if (args.check or mode == "inline") and impl.name == "raetflo":
         from raetflo.road.core import RoadCore  # the loop makes every signature (with
         RoadCore.CryptoWorkers = 0  # --check: exact counts)
-    elif args.shared_crypto and impl.name == "raetflo":
+    elif mode == "shared" and impl.name == "raetflo":
         from raetflo.road.stacking import RoadStack
         RoadStack.CryptoShareAbove = 0  # the worker shares every batch's crypto
     if args.no_fsync:
@@ -510,8 +516,7 @@ def run_one(impl: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
            "--settle", str(args.settle), "--steady", str(args.steady),
            "--workers", str(args.workers)] + (["--restart"] if args.restart else []) \
         + (["--no-fsync"] if args.no_fsync else []) + (["--check"] if args.check else []) \
-        + (["--inline-crypto"] if args.inline_crypto else []) \
-        + (["--shared-crypto"] if args.shared_crypto else [])
+        + ([f"--{crypto_mode(args)}-crypto"] if crypto_mode(args) != "default" else [])
     result = rb.run_command(cmd, f"{impl} N={count}", args.show_console,
                             args.timeout * 6 + 600)
     return {"n": count, "impl": impl, **result}
@@ -576,9 +581,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
              "restart s: only with --restart (keep writes and restart are measured "
              "with the keep work)",
              f"main keep writes fsync: {'off (--no-fsync)' if args.no_fsync else 'on'}",
-             "raetflo main's crypto: " + CRYPTO_MODES[
-                 "inline" if args.inline_crypto else
-                 "shared" if args.shared_crypto else "default"]]
+             "raetflo main's crypto: " + CRYPTO_MODES[crypto_mode(args)]]
     text = "\n".join(notes) + "\n\n" + table(rows)
     if args.check:  # a smoke run: its figures include the counting, the results stay
         failures = growth_failures(rows)
