@@ -67,6 +67,11 @@ def crypto_stubbed() -> Iterator[None]:
             setattr(libnacl, name, real)
 
 
+def add_cpu(cpu: dict[str, float], role: str, start: float) -> None:
+    """Add the thread CPU since ``start`` to ``cpu[role]``."""
+    cpu[role] = cpu.get(role, 0.0) + time.thread_time() - start
+
+
 def serviced(stacks: list[tuple[str, Any]], cpu: dict[str, float],
              done: Callable[[], bool]) -> None:
     """Service each (role, stack) in turn, adding its thread CPU to ``cpu[role]``, until
@@ -75,7 +80,7 @@ def serviced(stacks: list[tuple[str, Any]], cpu: dict[str, float],
         for role, stack in stacks:
             start = time.thread_time()
             stack.serviceAll()
-            cpu[role] = cpu.get(role, 0.0) + time.thread_time() - start
+            add_cpu(cpu, role, start)
         if done():
             return
     raise RuntimeError("exchanges did not complete within the service rounds allowed")
@@ -87,7 +92,7 @@ def alives(alpha: Any, beta: Any, uid: int, count: int, cpu: dict[str, float]) -
     start = time.thread_time()
     for _ in range(count):
         alpha.alive(uid=uid)  # (signs its request)
-    cpu["initiator"] = cpu.get("initiator", 0.0) + time.thread_time() - start
+    add_cpu(cpu, "initiator", start)
     serviced([("initiator", alpha), ("correspondent", beta)], cpu,
              lambda: not alpha.transactions)
     if alpha.stats.get("alive_complete", 0) != goal:
@@ -100,7 +105,7 @@ def messages(alpha: Any, beta: Any, uid: int, count: int, cpu: dict[str, float])
     start = time.thread_time()
     for seq in range(count):
         alpha.transmit({"subject": "bench", "seq": seq}, uid)
-    cpu["sender"] = cpu.get("sender", 0.0) + time.thread_time() - start
+    add_cpu(cpu, "sender", start)
     serviced([("sender", alpha), ("receiver", beta)], cpu,
              lambda: len(beta.rxMsgs) >= count and not alpha.transactions)
     if sorted(msg["seq"] for msg, _ in beta.rxMsgs) != list(range(count)):
@@ -295,10 +300,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
-    args = parser.parse_args(argv)
-    if args.quick:
-        parser.set_defaults(**QUICK)
-        args = parser.parse_args(argv)
+    args = rb.parse_quick(parser, argv, QUICK)
     for name in ("count", "repeat", "jobs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")

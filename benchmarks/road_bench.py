@@ -582,6 +582,13 @@ def parse_common(parser: argparse.ArgumentParser, argv: list[str] | None,
                         help="console lines of each worker echoed to stderr")
     parser.add_argument("--worker", choices=impls, help=argparse.SUPPRESS)
     parser.add_argument("--scenario", choices=scenarios, help=argparse.SUPPRESS)
+    return parse_quick(parser, argv, quick)
+
+
+def parse_quick(parser: argparse.ArgumentParser, argv: list[str] | None,
+                quick: dict[str, Any]) -> argparse.Namespace:
+    """Parse ``argv``; with ``--quick`` (which ``parser`` must have) ``quick`` gives the
+    defaults, and flags given explicitly still win."""
     args = parser.parse_args(argv)
     if args.quick:
         parser.set_defaults(**quick)
